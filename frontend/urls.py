@@ -1,0 +1,16 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", views.home, name="home"),
+    path("datasets/<int:pk>/", views.dataset_detail, name="dataset"),
+    path("datasets/<int:pk>/jobs/", views.dataset_jobs, name="dataset-jobs"),
+    path("datasets/<int:pk>/upload/", views.dataset_upload, name="dataset-upload"),
+    path("datasets/<int:pk>/snapshot/", views.dataset_snapshot, name="dataset-snapshot"),
+    path("sequences/<int:pk>/", views.sequence_detail, name="sequence"),
+    path("frames/<int:pk>/<str:variant>", views.frame_image, name="frame-image"),
+]

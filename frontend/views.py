@@ -1,0 +1,133 @@
+"""Server-rendered pages (htmx for live parts). Thin: visibility from labeling.roles, writes
+through the domain modules."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from labeling import blobstore, ingest, manifest, roles
+from labeling.models import Frame, IngestJob, Sequence
+
+
+@login_required
+def home(request):
+    projects = roles.visible_projects(request.user).select_related("dataset", "ontology_version__ontology")
+    datasets = roles.visible_datasets(request.user).annotate(sequence_count=Count("sequences"))
+    return render(request, "frontend/home.html", {
+        "projects": projects, "datasets": datasets, "role": roles.ROLE_LABELS.get(roles.role_of(request.user), "—"),
+    })
+
+
+def _dataset(request, pk):
+    return get_object_or_404(roles.visible_datasets(request.user), pk=pk)
+
+
+def _jobs_context(request, dataset):
+    jobs = list(IngestJob.objects.filter(dataset=dataset).order_by("-created_at")[:20])
+    return {"dataset": dataset, "jobs": jobs, "polling": any(j.status not in IngestJob.FINISHED for j in jobs),
+            "can_view_jobs": request.user.has_perm("labeling.view_ingestjob")}
+
+
+@login_required
+def dataset_detail(request, pk):
+    dataset = _dataset(request, pk)
+    sequences = list(
+        dataset.sequences.order_by("name")
+    )
+    firsts = {f.sequence_id: f for f in Frame.objects.filter(sequence__in=sequences, index=0)}
+    for seq in sequences:
+        seq.cover = firsts.get(seq.pk)
+    context = _jobs_context(request, dataset)
+    context.update({
+        "sequences": sequences,
+        "versions": dataset.versions.order_by("-number")[:10],
+        "can_upload": request.user.has_perm("labeling.add_ingestjob"),
+        "can_snapshot": request.user.has_perm("labeling.add_datasetversion"),
+        "can_view_versions": request.user.has_perm("labeling.view_datasetversion"),
+    })
+    return render(request, "frontend/dataset.html", context)
+
+
+@login_required
+def dataset_jobs(request, pk):
+    dataset = _dataset(request, pk)
+    return render(request, "frontend/_jobs.html", _jobs_context(request, dataset))
+
+
+@login_required
+@require_POST
+def dataset_upload(request, pk):
+    dataset = _dataset(request, pk)
+    if not request.user.has_perm("labeling.add_ingestjob"):
+        return HttpResponseForbidden("Your role may not upload footage.")
+    upload = request.FILES.get("file")
+    try:
+        stride = int(request.POST.get("stride") or 1)
+        fps_text = (request.POST.get("target_fps") or "").strip()
+        target_fps = float(fps_text) if fps_text else None
+        if upload is None:
+            raise ingest.UploadError("choose a file to upload")
+        job = ingest.create_job(dataset, upload, sequence_name=request.POST.get("sequence_name", ""), stride=stride,
+                                target_fps=target_fps, sensitive=bool(request.POST.get("sensitive")),
+                                user=request.user)
+    except (ValueError, ingest.UploadError) as exc:
+        messages.error(request, f"Upload refused: {exc}")
+    else:
+        ingest.enqueue(job)
+        messages.success(request, f"{job.original_filename} uploaded; ingest is running.")
+    return redirect("dataset", pk=dataset.pk)
+
+
+@login_required
+@require_POST
+def dataset_snapshot(request, pk):
+    dataset = _dataset(request, pk)
+    if not request.user.has_perm("labeling.add_datasetversion"):
+        return HttpResponseForbidden("Your role may not create dataset versions.")
+    try:
+        version = manifest.create_version(dataset, user=request.user, note=request.POST.get("note", "")[:2000])
+    except manifest.ManifestError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Version {version.number} created: {version.frame_count} frames, manifest signed.")
+    return redirect("dataset", pk=dataset.pk)
+
+
+@login_required
+def sequence_detail(request, pk):
+    sequence = get_object_or_404(
+        Sequence.objects.select_related("dataset").filter(dataset__in=roles.visible_datasets(request.user)), pk=pk
+    )
+    page = Paginator(sequence.frames.order_by("index"), 60).get_page(request.GET.get("page"))
+    return render(request, "frontend/sequence.html", {"sequence": sequence, "page": page})
+
+
+VARIANTS = {"thumbnail", "preview", "original"}
+
+
+@login_required
+def frame_image(request, pk, variant):
+    """Frame images go through here, never through a public media URL. A sensitive frame is
+    only ever served blurred on this route."""
+    if variant not in VARIANTS:
+        raise Http404("unknown image variant")
+    frame = get_object_or_404(
+        Frame.objects.select_related("sequence").filter(sequence__dataset__in=roles.visible_datasets(request.user)),
+        pk=pk,
+    )
+    sensitive = frame.sensitive or frame.sequence.sensitive
+    if variant == "original" and sensitive:
+        return HttpResponseForbidden("This frame is marked sensitive: its original is shown only on request.")
+    name = {"thumbnail": frame.preview_name if sensitive else frame.thumbnail_name,
+            "preview": frame.preview_name, "original": frame.image_name}[variant]
+    try:
+        fh = blobstore.open_blob(name)
+    except FileNotFoundError:
+        raise Http404("frame file missing") from None
+    content_type = {"png": "image/png", "webp": "image/webp"}.get(name.rsplit(".", 1)[-1], "image/jpeg")
+    response = FileResponse(fh, content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

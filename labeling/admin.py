@@ -1,0 +1,72 @@
+from django.contrib import admin
+
+from .models import Annotation, AuditEvent, Dataset, DatasetVersion, Frame, IngestJob, Membership, Project, Sequence
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """History is append-only: operators can look, not edit."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Dataset)
+class DatasetAdmin(admin.ModelAdmin):
+    list_display = ["name", "sensitive", "created_at"]
+    search_fields = ["name"]
+
+
+@admin.register(Sequence)
+class SequenceAdmin(ReadOnlyAdmin):
+    list_display = ["name", "dataset", "kind", "status", "frame_count", "width", "height", "created_at"]
+    list_filter = ["status", "kind", "dataset"]
+
+
+@admin.register(Frame)
+class FrameAdmin(ReadOnlyAdmin):
+    list_display = ["id", "sequence", "index", "width", "height", "sensitive", "sha256"]
+    list_filter = ["sensitive"]
+    list_select_related = ["sequence"]
+    show_full_result_count = False
+
+
+@admin.register(IngestJob)
+class IngestJobAdmin(ReadOnlyAdmin):
+    list_display = ["id", "original_filename", "dataset", "status", "frames_done", "frames_total", "created_at"]
+    list_filter = ["status"]
+
+
+@admin.register(DatasetVersion)
+class DatasetVersionAdmin(ReadOnlyAdmin):
+    list_display = ["dataset", "number", "frame_count", "manifest_sha256", "key_id", "created_at"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    fk_name = "project"
+    fields = ["user"]
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "dataset", "ontology_version", "overlap", "agreement_threshold"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "project", "frame", "annotator", "revision", "status", "source", "created_at"]
+    list_filter = ["status", "source"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["at", "actor", "verb", "object_type", "object_id"]
+    list_filter = ["verb"]

@@ -1,0 +1,25 @@
+"""Domain errors become clear 4xx answers: the message says what to fix, and nothing changed."""
+from django.db import DatabaseError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from ontology.attributes import AttributeSchemaError
+from ontology.models import ImmutableError
+from ontology.services import OntologyError
+
+from ..ingest import UploadError
+from ..manifest import ManifestError
+from ..relabel import MigrationError
+
+BAD_REQUEST = (OntologyError, UploadError, ManifestError, MigrationError, AttributeSchemaError)
+
+
+def handle(exc, context):
+    if isinstance(exc, ImmutableError):
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, BAD_REQUEST):
+        return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DatabaseError) and "immutable" in str(exc):
+        return Response({"detail": str(exc).splitlines()[0]}, status=status.HTTP_409_CONFLICT)
+    return exception_handler(exc, context)

@@ -1,0 +1,104 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from .. import roles
+from ..models import Dataset, DatasetVersion, Frame, IngestJob, Membership, Project, Sequence
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    sequence_count = serializers.IntegerField(read_only=True)
+    frame_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "name", "description", "sensitive", "created_at", "sequence_count", "frame_count"]
+        read_only_fields = ["created_at"]
+
+
+class SequenceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Sequence
+        fields = ["id", "dataset", "name", "kind", "status", "source_name", "source_sha256", "source_size", "codec",
+                  "fps", "stride", "target_fps", "width", "height", "frame_count", "sensitive", "created_at"]
+        read_only_fields = fields
+
+
+class FrameSerializer(serializers.ModelSerializer):
+    image_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Frame
+        fields = ["id", "sequence", "index", "source_index", "source_name", "timestamp", "sha256", "width", "height",
+                  "sensitive", "image_url", "thumbnail_url"]
+        read_only_fields = fields
+
+    def _url(self, obj, variant) -> str:
+        return f"/frames/{obj.pk}/{variant}"
+
+    def get_image_url(self, obj) -> str:
+        return self._url(obj, "preview" if obj.sensitive else "original")
+
+    def get_thumbnail_url(self, obj) -> str:
+        return self._url(obj, "thumbnail")
+
+
+class IngestJobSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = IngestJob
+        fields = ["id", "dataset", "sequence", "sequence_name", "original_filename", "upload_size", "stride",
+                  "target_fps", "sensitive", "status", "frames_done", "frames_total", "percent", "message",
+                  "attempts", "created_at", "started_at", "finished_at"]
+        read_only_fields = fields
+
+
+class IngestUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True, help_text="A video, an image, or a zip of images")
+    sequence_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    stride = serializers.IntegerField(required=False, min_value=1, default=1)
+    target_fps = serializers.FloatField(required=False, allow_null=True, min_value=0.001, max_value=240)
+    sensitive = serializers.BooleanField(required=False, default=False)
+
+
+class DatasetVersionSerializer(serializers.ModelSerializer):
+    sequences = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = DatasetVersion
+        fields = ["id", "dataset", "number", "frame_count", "sequences", "manifest_sha256", "signature", "key_id",
+                  "note", "created_at"]
+        read_only_fields = fields
+
+
+class DatasetVersionCreateSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "dataset", "ontology_version", "overlap", "agreement_threshold",
+                  "iou_threshold", "frame_stride", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def validate_ontology_version(self, value):
+        if not value.is_published:
+            raise serializers.ValidationError("a project uses a published ontology version; publish it first")
+        return value
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    username = serializers.SlugRelatedField(
+        source="user", slug_field="username", queryset=get_user_model().objects.filter(is_active=True)
+    )
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Membership
+        fields = ["id", "username", "role", "added_at"]
+        read_only_fields = ["id", "role", "added_at"]
+
+    def get_role(self, obj) -> str | None:
+        return roles.role_of(obj.user)

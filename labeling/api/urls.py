@@ -1,0 +1,28 @@
+from django.urls import include, path
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from ontology import api as ontology_api
+
+from . import views
+
+router = DefaultRouter()
+router.register("datasets", views.DatasetViewSet, basename="dataset")
+router.register("sequences", views.SequenceViewSet, basename="sequence")
+router.register("frames", views.FrameViewSet, basename="frame")
+router.register("ingest-jobs", views.IngestJobViewSet, basename="ingestjob")
+router.register("projects", views.ProjectViewSet, basename="project")
+router.register("ontologies", ontology_api.OntologyViewSet, basename="ontology")
+router.register("ontology-versions", ontology_api.OntologyVersionViewSet, basename="ontologyversion")
+router.register("label-classes", ontology_api.LabelClassViewSet, basename="labelclass")
+router.register("ontology-migrations", ontology_api.MigrationViewSet, basename="ontologymigration")
+
+members = views.MemberViewSet.as_view({"get": "list", "post": "create"})
+member = views.MemberViewSet.as_view({"get": "retrieve", "delete": "destroy"})
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("projects/<int:project_pk>/members/", members, name="project-members"),
+    path("projects/<int:project_pk>/members/<int:pk>/", member, name="project-member"),
+    path("", include(router.urls)),
+]

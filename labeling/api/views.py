@@ -1,0 +1,182 @@
+"""REST API for footage and projects. Thin: querysets decide visibility (a project you are not
+in is a 404), the domain modules do the writes."""
+from django.db.models import Count
+from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend, FilterSet, NumberFilter
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from .. import audit, ingest, manifest, roles
+from ..models import Frame, IngestJob, Membership, Project, Sequence
+from . import serializers as s
+from .permissions import ModelPermsForWrites
+
+
+def require(request, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied(f"your role may not do this (needs {perm})")
+
+
+class DatasetViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.DatasetSerializer
+    permission_classes = [ModelPermsForWrites]
+    filterset_fields = ["sensitive"]
+    search_fields = ["name"]
+    ordering_fields = ["name", "created_at"]
+
+    def get_queryset(self):
+        return roles.visible_datasets(self.request.user).annotate(
+            sequence_count=Count("sequences", distinct=True),
+            frame_count=Count("sequences__frames", distinct=True),
+        ).order_by("name")
+
+    def perform_create(self, serializer):
+        dataset = serializer.save(created_by=self.request.user)
+        audit.record(self.request.user, "dataset.create", dataset, {"name": dataset.name})
+
+    @extend_schema(request=s.IngestUploadSerializer, responses={202: s.IngestJobSerializer})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def ingest(self, request, pk=None):
+        """Upload a video, an image or a zip of images; ingest runs in the background."""
+        dataset = self.get_object()
+        require(request, "labeling.add_ingestjob")
+        form = s.IngestUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        job = ingest.create_job(
+            dataset, data["file"], sequence_name=data.get("sequence_name", ""), stride=data["stride"],
+            target_fps=data.get("target_fps"), sensitive=data["sensitive"], user=request.user,
+        )
+        ingest.enqueue(job)
+        return Response(s.IngestJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(methods=["get"], responses=s.DatasetVersionSerializer(many=True))
+    @extend_schema(methods=["post"], request=s.DatasetVersionCreateSerializer,
+                   responses={201: s.DatasetVersionSerializer})
+    @action(detail=True, methods=["get", "post"], parser_classes=[JSONParser, FormParser])
+    def versions(self, request, pk=None):
+        """List the dataset's versions, or snapshot a new one with a signed manifest."""
+        dataset = self.get_object()
+        if request.method == "GET":
+            require(request, "labeling.view_datasetversion")
+            versions = dataset.versions.prefetch_related("sequences").order_by("-number")
+            return Response(s.DatasetVersionSerializer(versions, many=True).data)
+        require(request, "labeling.add_datasetversion")
+        form = s.DatasetVersionCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        version = manifest.create_version(dataset, user=request.user, note=form.validated_data.get("note", ""))
+        return Response(s.DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class SequenceViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.SequenceSerializer
+    filterset_fields = ["dataset", "status", "kind"]
+    ordering_fields = ["name", "created_at"]
+
+    def get_queryset(self):
+        return Sequence.objects.filter(dataset__in=roles.visible_datasets(self.request.user)).order_by("dataset", "name")
+
+
+class FrameFilter(FilterSet):
+    dataset = NumberFilter(field_name="sequence__dataset")
+
+    class Meta:
+        model = Frame
+        fields = ["sequence", "dataset", "sensitive"]
+
+
+class FramePagination(CursorPagination):
+    """Datasets hold millions of frames: cursor pages stay fast where page numbers would not."""
+
+    ordering = ("sequence_id", "index")
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class FrameViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.FrameSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = FrameFilter
+    pagination_class = FramePagination
+
+    def get_queryset(self):
+        return Frame.objects.filter(
+            sequence__dataset__in=roles.visible_datasets(self.request.user),
+            sequence__status__in=[Sequence.READY, Sequence.PARTIAL],
+        )
+
+
+class IngestJobViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.IngestJobSerializer
+    filterset_fields = ["dataset", "status"]
+
+    def get_queryset(self):
+        if not self.request.user.has_perm("labeling.view_ingestjob"):
+            return IngestJob.objects.none()
+        return IngestJob.objects.filter(dataset__in=roles.visible_datasets(self.request.user)).order_by("-created_at")
+
+    @extend_schema(request=None, responses={202: s.IngestJobSerializer})
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        """Queue a job that stopped (a worker died) again; a finished job is left as it is."""
+        job = self.get_object()
+        require(request, "labeling.change_ingestjob")
+        if job.status in IngestJob.FINISHED:
+            return Response({"detail": f"job {job.pk} has finished ({job.status}); upload again to re-ingest"},
+                            status=status.HTTP_409_CONFLICT)
+        ingest.enqueue(job)
+        return Response(s.IngestJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ProjectViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.ProjectSerializer
+    permission_classes = [ModelPermsForWrites]
+    filterset_fields = ["dataset", "ontology_version"]
+    ordering_fields = ["name", "created_at"]
+
+    def get_queryset(self):
+        return roles.visible_projects(self.request.user).order_by("name")
+
+    def perform_create(self, serializer):
+        project = serializer.save(created_by=self.request.user)
+        audit.record(self.request.user, "project.create", project, serializer.data)
+
+    def perform_update(self, serializer):
+        project = serializer.save()
+        audit.record(self.request.user, "project.update", project, serializer.data)
+
+
+class MemberViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Members of one project: /api/projects/{project_pk}/members/."""
+
+    serializer_class = s.MemberSerializer
+    permission_classes = [ModelPermsForWrites]
+    write_permission = "labeling.change_project"
+    pagination_class = None
+
+    def project(self) -> Project:
+        return get_object_or_404(roles.visible_projects(self.request.user), pk=self.kwargs["project_pk"])
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Membership.objects.none()
+        return Membership.objects.filter(project=self.project()).select_related("user").order_by("user__username")
+
+    def perform_create(self, serializer):
+        project = self.project()
+        user = serializer.validated_data["user"]
+        if Membership.objects.filter(project=project, user=user).exists():
+            raise ValidationError({"username": f"{user.username} is already a member"})
+        member = serializer.save(project=project, added_by=self.request.user)
+        audit.record(self.request.user, "project.member.add", project, {"user": user.username})
+        return member
+
+    def perform_destroy(self, instance):
+        audit.record(self.request.user, "project.member.remove", instance.project, {"user": instance.user.username})
+        instance.delete()

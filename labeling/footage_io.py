@@ -1,0 +1,234 @@
+"""Reading footage: decode videos as a stream, validate image uploads, and make the renditions
+every frame gets at ingest (frame JPEG, thumbnail, blurred preview).
+
+Nothing here holds more than one frame in memory. Pure functions over files and PIL images;
+the database side is in ingest.py."""
+from __future__ import annotations
+
+import io
+import re
+import stat
+import zipfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import PurePosixPath
+from typing import Iterator
+
+import av
+from PIL import Image, ImageFilter, ImageOps
+
+IMAGE_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "TIFF"}
+KEEP_AS_IS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+
+
+class IngestError(Exception):
+    """A problem with the uploaded footage, said so that the uploader can act on it."""
+
+
+class DecodeStopped(Exception):
+    """Decoding a video stopped part-way (truncated or corrupt data after a good prefix)."""
+
+
+@dataclass
+class VideoInfo:
+    codec: str
+    width: int
+    height: int
+    fps: float | None
+    estimated_frames: int | None
+
+
+@dataclass
+class DecodedFrame:
+    source_index: int
+    timestamp: float | None
+    image: Image.Image
+    source_name: str = ""
+
+
+def sniff_kind(path: str) -> str:
+    """'zip', 'image' or 'video', by content, never by file name."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head:
+        raise IngestError("the upload is empty (0 bytes)")
+    if zipfile.is_zipfile(path):
+        return "zip"
+    try:
+        with Image.open(path) as img:
+            if img.format in IMAGE_FORMATS:
+                return "image"
+    except (OSError, Image.DecompressionBombError, ValueError):
+        pass
+    return "video"
+
+
+# ---------------------------------------------------------------------------------- video
+
+def probe_video(path: str) -> VideoInfo:
+    try:
+        container = av.open(path)
+    except av.FFmpegError as exc:
+        raise IngestError(f"not a readable video: {exc}") from None
+    with container:
+        if not container.streams.video:
+            raise IngestError("the file has no video stream")
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate
+        fps = float(rate) if rate else None
+        estimate = stream.frames or None
+        if not estimate and container.duration and fps:
+            estimate = int(container.duration / 1_000_000 * fps)
+        width, height = stream.codec_context.width, stream.codec_context.height
+        if not width or not height:
+            raise IngestError("the video stream has no frame size")
+        return VideoInfo(stream.codec_context.name, width, height, fps, estimate)
+
+
+def iter_video_frames(path: str, *, stride: int = 1, target_fps: float | None = None) -> Iterator[DecodedFrame]:
+    """Decode a video one frame at a time, keeping every `stride`-th frame, or frames spaced
+    1/target_fps seconds apart. Raises DecodeStopped if decoding breaks after the start."""
+    container = av.open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate
+        step = Fraction(1) / Fraction(target_fps).limit_denominator(1000) if target_fps else None
+        next_time = Fraction(0)
+        index = -1
+        try:
+            for frame in container.decode(stream):
+                index += 1
+                if frame.time is not None:
+                    t = float(frame.time)
+                elif rate:
+                    t = index / float(rate)
+                else:
+                    t = None
+                if step is not None:
+                    if t is None:
+                        raise IngestError("this video has no timestamps; use a frame stride instead of a target fps")
+                    if Fraction(t).limit_denominator(100000) + Fraction(1, 100000) < next_time:
+                        continue
+                    next_time += step
+                elif index % stride:
+                    continue
+                yield DecodedFrame(index, t, frame.to_image())
+        except av.FFmpegError as exc:
+            raise DecodeStopped(f"decoding stopped after source frame {index}: {exc}") from None
+    finally:
+        container.close()
+
+
+# ---------------------------------------------------------------------------------- images
+
+def check_image_header(fh, name: str, max_pixels: int) -> tuple[int, int]:
+    """Open just the header of an image; refuse non-images and decompression bombs."""
+    try:
+        with Image.open(fh) as img:
+            fmt, (w, h) = img.format, img.size
+    except Image.DecompressionBombError:
+        raise IngestError(f"{name}: image is larger than the pixel limit ({max_pixels:,} pixels)") from None
+    except (OSError, ValueError, SyntaxError):
+        raise IngestError(f"{name}: not an image aerie can read") from None
+    if fmt not in IMAGE_FORMATS:
+        raise IngestError(f"{name}: image format {fmt} is not accepted (use {', '.join(sorted(IMAGE_FORMATS))})")
+    if w * h > max_pixels:
+        raise IngestError(f"{name}: {w}×{h} = {w * h:,} pixels is over the limit of {max_pixels:,}")
+    if w == 0 or h == 0:
+        raise IngestError(f"{name}: image has no pixels")
+    return w, h
+
+
+def _natural_key(name: str):
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def zip_image_members(path: str, *, max_pixels: int, max_members: int, max_total_bytes: int) -> list[zipfile.ZipInfo]:
+    """Validate a zip of images before anything is ingested, and list its images in natural
+    order. Refuses path traversal, absolute paths, links, encrypted members, zip bombs and
+    non-image files, naming the member."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise IngestError(f"not a readable zip file: {exc}") from None
+    with archive:
+        infos = archive.infolist()
+        if len(infos) > max_members:
+            raise IngestError(f"the zip has {len(infos):,} entries; the limit is {max_members:,}")
+        images, total = [], 0
+        for info in infos:
+            name = info.filename
+            parts = PurePosixPath(name.replace("\\", "/")).parts
+            if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
+                raise IngestError(f"{name}: unsafe path in zip (absolute or with '..')")
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise IngestError(f"{name}: links are not accepted in a zip")
+            if info.flag_bits & 0x1:
+                raise IngestError(f"{name}: encrypted zip entries are not accepted")
+            if info.is_dir() or any(p.startswith(".") or p == "__MACOSX" for p in parts):
+                continue
+            total += info.file_size
+            if total > max_total_bytes:
+                raise IngestError(f"the zip unpacks to more than {max_total_bytes:,} bytes")
+            try:
+                with archive.open(info) as fh:
+                    check_image_header(io.BytesIO(fh.read(min(info.file_size, 8 * 1024 * 1024))), name, max_pixels)
+            except zipfile.BadZipFile as exc:
+                raise IngestError(f"{name}: corrupt zip entry ({exc})") from None
+            images.append(info)
+        if not images:
+            raise IngestError("the zip contains no images")
+        images.sort(key=lambda i: _natural_key(i.filename))
+        return images
+
+
+def load_image(data: bytes, name: str) -> tuple[Image.Image, bytes, str]:
+    """Decode one image fully; return (RGB image, bytes to store, extension). Browser-friendly
+    formats keep their original bytes; others (and rotated-by-EXIF images) become PNG."""
+    try:
+        img = Image.open(io.BytesIO(data))
+        img.load()
+    except Image.DecompressionBombError:
+        raise IngestError(f"{name}: image is larger than the pixel limit") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise IngestError(f"{name}: corrupt or truncated image ({exc})") from None
+    fmt = img.format
+    rotated = img.getexif().get(0x0112, 1) not in (None, 1)
+    upright = ImageOps.exif_transpose(img) if rotated else img
+    rgb = upright.convert("RGB")
+    if fmt in KEEP_AS_IS and not rotated:
+        return rgb, data, KEEP_AS_IS[fmt]
+    buf = io.BytesIO()
+    rgb.save(buf, "PNG")
+    return rgb, buf.getvalue(), "png"
+
+
+# ---------------------------------------------------------------------------------- renditions
+
+def encode_jpeg(img: Image.Image, quality: int) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def _fit(size: tuple[int, int], longest: int) -> tuple[int, int]:
+    w, h = size
+    scale = min(1.0, longest / max(w, h))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def thumbnail(img: Image.Image, longest: int) -> bytes:
+    small = img.resize(_fit(img.size, longest), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return encode_jpeg(small, 80)
+
+
+def blurred_preview(img: Image.Image, longest: int, radius: float) -> bytes:
+    """A strongly blurred preview for graphic content: blurred at a quarter of the preview size
+    (cheap, and detail does not survive), then scaled up to the preview size."""
+    target = _fit(img.size, longest)
+    quarter = (max(1, target[0] // 4), max(1, target[1] // 4))
+    small = img.resize(quarter, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    small = small.filter(ImageFilter.GaussianBlur(max(0.5, radius / 4)))
+    return encode_jpeg(small.resize(target, Image.Resampling.BILINEAR), 75)

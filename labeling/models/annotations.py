@@ -1,0 +1,74 @@
+"""Annotation revisions. History is append-only: an edit is a new row that supersedes the old
+one (at most one successor each, enforced by a unique constraint), and the database refuses
+UPDATE and DELETE on these tables. Boxes and tags are rows, so agreement and exports can read
+millions of them with plain SQL."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Annotation(models.Model):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    STATUS_CHOICES = [(DRAFT, "Draft"), (SUBMITTED, "Submitted")]
+
+    HUMAN = "human"
+    MIGRATION = "migration"
+    MODEL = "model"
+    CONSENSUS = "consensus"
+    REVIEW = "review"
+    IMPORT = "import"
+    SOURCE_CHOICES = [(s, s.title()) for s in (HUMAN, MIGRATION, MODEL, CONSENSUS, REVIEW, IMPORT)]
+
+    project = models.ForeignKey("labeling.Project", on_delete=models.PROTECT, related_name="annotations")
+    frame = models.ForeignKey("labeling.Frame", on_delete=models.PROTECT, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="annotations",
+        help_text="Whose labels these are (null for consensus/model)",
+    )
+    ontology_version = models.ForeignKey("ontology.OntologyVersion", on_delete=models.PROTECT, related_name="+")
+    revision = models.PositiveIntegerField(default=1)
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=SUBMITTED)
+    source = models.CharField(max_length=10, choices=SOURCE_CHOICES, default=HUMAN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["frame", "annotator", "revision"]
+        indexes = [models.Index(fields=["project", "frame"])]
+
+    def __str__(self) -> str:
+        return f"annotation {self.pk} r{self.revision} on frame {self.frame_id}"
+
+
+class AnnotationBox(models.Model):
+    annotation = models.ForeignKey(Annotation, on_delete=models.PROTECT, related_name="boxes")
+    label_class = models.ForeignKey("ontology.LabelClass", on_delete=models.PROTECT, related_name="+")
+    x = models.FloatField()
+    y = models.FloatField()
+    w = models.FloatField()
+    h = models.FloatField()
+    attributes = models.JSONField(default=dict, blank=True)
+    track_id = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(w__gt=0, h__gt=0), name="box_size_positive"),
+            models.CheckConstraint(condition=models.Q(x__gte=0, y__gte=0), name="box_origin_in_frame"),
+        ]
+
+
+class AnnotationTag(models.Model):
+    """A frame-level mark: a scene tag, or a change-detection verdict."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.PROTECT, related_name="tags")
+    label_class = models.ForeignKey("ontology.LabelClass", on_delete=models.PROTECT, related_name="+")
+    attributes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["annotation", "label_class"], name="tag_once_per_annotation")]

@@ -1,0 +1,54 @@
+"""Projects tie a dataset to a published ontology version, with members and labeling settings."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    dataset = models.ForeignKey("labeling.Dataset", on_delete=models.PROTECT, related_name="projects")
+    ontology_version = models.ForeignKey("ontology.OntologyVersion", on_delete=models.PROTECT, related_name="projects")
+    overlap = models.PositiveSmallIntegerField(
+        default=2, validators=[MinValueValidator(1), MaxValueValidator(20)], help_text="Annotators per frame"
+    )
+    agreement_threshold = models.FloatField(
+        default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Frames below this agreement go to QA review",
+    )
+    iou_threshold = models.FloatField(default=0.5, validators=[MinValueValidator(0.05), MaxValueValidator(1.0)])
+    frame_stride = models.PositiveIntegerField(default=1, help_text="Queue order without scores: every Nth frame first")
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", through_fields=("project", "user"), related_name="projects"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(overlap__gte=1), name="project_overlap_positive"),
+            models.CheckConstraint(
+                condition=models.Q(agreement_threshold__gte=0, agreement_threshold__lte=1),
+                name="project_threshold_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    added_at = models.DateTimeField(auto_now_add=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["project", "user"]
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project}"

@@ -1,0 +1,94 @@
+"""Roles are Django groups with model permissions; visibility follows project membership.
+
+Admins (the 'admin' group, or Django superusers) manage datasets, ontologies, projects and
+users and can see every project. Everyone else sees only the projects they are members of,
+and the datasets, sequences and frames of those projects."""
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q, QuerySet
+
+ANNOTATOR = "annotator"
+QA_LEAD = "qa_lead"
+TRAINER = "trainer"
+ADMIN = "admin"
+ROLES = [ANNOTATOR, QA_LEAD, TRAINER, ADMIN]
+ROLE_LABELS = {ANNOTATOR: "Annotator", QA_LEAD: "QA lead", TRAINER: "Trainer", ADMIN: "Admin"}
+
+_VIEW = [
+    "labeling.view_dataset", "labeling.view_sequence", "labeling.view_frame", "labeling.view_project",
+    "ontology.view_ontology", "ontology.view_ontologyversion", "ontology.view_labelclass",
+]
+_MANAGE_MODELS = {
+    "labeling": ["dataset", "sequence", "ingestjob", "datasetversion", "project", "membership"],
+    "ontology": ["ontology", "ontologyversion", "labelclass", "ontologymigration"],
+}
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    ANNOTATOR: _VIEW + ["labeling.add_annotation", "labeling.view_annotation"],
+    QA_LEAD: _VIEW + ["labeling.add_annotation", "labeling.view_annotation", "labeling.view_ingestjob",
+                      "labeling.view_auditevent"],
+    TRAINER: _VIEW + ["labeling.view_annotation", "labeling.view_datasetversion", "labeling.view_ingestjob",
+                      "labeling.add_datasetversion"],
+    ADMIN: _VIEW + ["labeling.view_annotation", "labeling.view_auditevent"] + [
+        f"{app}.{action}_{model}"
+        for app, models in _MANAGE_MODELS.items()
+        for model in models
+        for action in ("add", "change", "view")
+    ],
+}
+
+
+def ensure_roles() -> None:
+    """Create the four role groups with their permissions (idempotent)."""
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = []
+        for perm in sorted(set(perms)):
+            app_label, codename = perm.split(".")
+            wanted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        group.permissions.set(wanted)
+
+
+def role_of(user) -> str | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    if user.is_superuser:
+        return ADMIN
+    names = {g.name for g in user.groups.all()}
+    for role in (ADMIN, TRAINER, QA_LEAD, ANNOTATOR):
+        if role in names:
+            return role
+    return None
+
+
+def is_admin(user) -> bool:
+    return role_of(user) == ADMIN
+
+
+def visible_projects(user) -> QuerySet:
+    from .models import Project
+
+    if not getattr(user, "is_authenticated", False):
+        return Project.objects.none()
+    if is_admin(user):
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user)
+
+
+def visible_datasets(user) -> QuerySet:
+    from .models import Dataset
+
+    if is_admin(user):
+        return Dataset.objects.all()
+    return Dataset.objects.filter(projects__in=visible_projects(user)).distinct()
+
+
+def visible_ontology_versions(user) -> QuerySet:
+    from ontology.models import OntologyVersion
+
+    if is_admin(user):
+        return OntologyVersion.objects.all()
+    return OntologyVersion.objects.filter(
+        Q(ontology__versions__projects__in=visible_projects(user))
+    ).distinct()

@@ -1,0 +1,81 @@
+"""`make run`: the aerie server with demo data on the embedded defaults.
+
+Starts (or reuses) PostgreSQL — DATABASE_URL if set, else the embedded server under var/pg —,
+migrates, loads the demo, starts a Celery worker and the web server on 127.0.0.1:8000, and
+stops everything it started on Ctrl-C. Running it again reuses what is there."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config import embedded_pg  # noqa: E402
+
+PY = sys.executable
+HOST = os.environ.get("AERIE_HOST", "127.0.0.1")
+PORT = os.environ.get("AERIE_PORT", "8000")
+
+
+def main() -> int:
+    env = dict(os.environ)
+    started_db = False
+    if not env.get("DATABASE_URL"):
+        started_db = not embedded_pg.is_running()
+        print("aerie: starting the embedded PostgreSQL under var/pg …", flush=True)
+        env["DATABASE_URL"] = embedded_pg.ensure_running()
+    manage = [PY, str(ROOT / "manage.py")]
+    children: list[subprocess.Popen] = []
+
+    def stop(*_):
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if started_db:
+            print("aerie: stopping the embedded PostgreSQL", flush=True)
+            embedded_pg.stop()
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        subprocess.run(manage + ["migrate", "--noinput"], env=env, check=True, cwd=ROOT)
+        subprocess.run(manage + ["collectstatic", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
+        children.append(subprocess.Popen(
+            [PY, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency",
+             os.environ.get("AERIE_WORKERS", "2")], env=env, cwd=ROOT,
+        ))
+        subprocess.run(manage + ["load_demo"], env=env, check=True, cwd=ROOT)
+        children.append(subprocess.Popen(
+            [PY, "-m", "gunicorn", "config.wsgi", "--bind", f"{HOST}:{PORT}", "--workers",
+             os.environ.get("AERIE_WEB_WORKERS", "3"), "--timeout", "300", "--access-logfile", "-"],
+            env=env, cwd=ROOT,
+        ))
+        time.sleep(1.5)
+        print(f"\naerie is running on http://{HOST}:{PORT}/   (API docs: http://{HOST}:{PORT}/api/docs/)", flush=True)
+        print("Sign in as admin, annotator1, annotator2, qa or trainer; password: aerie-demo-pass", flush=True)
+        print("Press Ctrl-C to stop.\n", flush=True)
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+        print("aerie: a process stopped; shutting down", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\naerie: stopping …", flush=True)
+        return 0
+    except subprocess.CalledProcessError as exc:
+        print(f"aerie: {' '.join(map(str, exc.cmd[1:3]))} failed (exit {exc.returncode})", file=sys.stderr)
+        return exc.returncode
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
