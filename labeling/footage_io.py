@@ -36,6 +36,7 @@ class VideoInfo:
     height: int
     fps: float | None
     estimated_frames: int | None
+    claimed_frames: int | None  # what the container header says, when it says it
 
 
 @dataclass
@@ -58,7 +59,9 @@ def sniff_kind(path: str) -> str:
         with Image.open(path) as img:
             if img.format in IMAGE_FORMATS:
                 return "image"
-    except (OSError, Image.DecompressionBombError, ValueError):
+    except Image.DecompressionBombError:
+        return "image"  # an image, and too big: check_image_header says so
+    except (OSError, ValueError, SyntaxError):
         pass
     return "video"
 
@@ -69,7 +72,7 @@ def probe_video(path: str) -> VideoInfo:
     try:
         container = av.open(path)
     except av.FFmpegError as exc:
-        raise IngestError(f"not a readable video: {exc}") from None
+        raise IngestError(f"not a readable video (corrupt, truncated, or not a video at all): {exc}") from None
     with container:
         if not container.streams.video:
             raise IngestError("the file has no video stream")
@@ -82,12 +85,15 @@ def probe_video(path: str) -> VideoInfo:
         width, height = stream.codec_context.width, stream.codec_context.height
         if not width or not height:
             raise IngestError("the video stream has no frame size")
-        return VideoInfo(stream.codec_context.name, width, height, fps, estimate)
+        return VideoInfo(stream.codec_context.name, width, height, fps, estimate, stream.frames or None)
 
 
-def iter_video_frames(path: str, *, stride: int = 1, target_fps: float | None = None) -> Iterator[DecodedFrame]:
+def iter_video_frames(path: str, *, stride: int = 1, target_fps: float | None = None,
+                      stats: dict | None = None) -> Iterator[DecodedFrame]:
     """Decode a video one frame at a time, keeping every `stride`-th frame, or frames spaced
-    1/target_fps seconds apart. Raises DecodeStopped if decoding breaks after the start."""
+    1/target_fps seconds apart. Raises DecodeStopped if decoding breaks after the start.
+    `stats["decoded"]` counts every source frame decoded, kept or not."""
+    stats = stats if stats is not None else {}
     container = av.open(path)
     try:
         stream = container.streams.video[0]
@@ -99,6 +105,7 @@ def iter_video_frames(path: str, *, stride: int = 1, target_fps: float | None = 
         try:
             for frame in container.decode(stream):
                 index += 1
+                stats["decoded"] = index + 1
                 if frame.time is not None:
                     t = float(frame.time)
                 elif rate:
@@ -128,13 +135,13 @@ def check_image_header(fh, name: str, max_pixels: int) -> tuple[int, int]:
         with Image.open(fh) as img:
             fmt, (w, h) = img.format, img.size
     except Image.DecompressionBombError:
-        raise IngestError(f"{name}: image is larger than the pixel limit ({max_pixels:,} pixels)") from None
+        raise IngestError(f"{name}: image is over the pixel limit of {max_pixels:,} pixels") from None
     except (OSError, ValueError, SyntaxError):
         raise IngestError(f"{name}: not an image aerie can read") from None
     if fmt not in IMAGE_FORMATS:
         raise IngestError(f"{name}: image format {fmt} is not accepted (use {', '.join(sorted(IMAGE_FORMATS))})")
     if w * h > max_pixels:
-        raise IngestError(f"{name}: {w}×{h} = {w * h:,} pixels is over the limit of {max_pixels:,}")
+        raise IngestError(f"{name}: {w}×{h} = {w * h:,} pixels is over the pixel limit of {max_pixels:,}")
     if w == 0 or h == 0:
         raise IngestError(f"{name}: image has no pixels")
     return w, h
@@ -191,7 +198,7 @@ def load_image(data: bytes, name: str) -> tuple[Image.Image, bytes, str]:
         img = Image.open(io.BytesIO(data))
         img.load()
     except Image.DecompressionBombError:
-        raise IngestError(f"{name}: image is larger than the pixel limit") from None
+        raise IngestError(f"{name}: image is over the pixel limit") from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise IngestError(f"{name}: corrupt or truncated image ({exc})") from None
     fmt = img.format

@@ -42,6 +42,7 @@ from .models.footage import blob_path
 
 log = logging.getLogger(__name__)
 BATCH = 64
+TRUNCATION_SLACK = 0.98  # containers' frame counts can be a little off; a real cut is far off
 
 
 class UploadError(ValueError):
@@ -190,8 +191,9 @@ def _ingest_video(job: IngestJob, path: Path, source_sha: str) -> tuple[Sequence
                                                    height=info.height)
     writer = _FrameWriter(job, sequence)
     warning = ""
+    stats = {"decoded": 0}
     try:
-        for decoded in iter_video_frames(str(path), stride=job.stride, target_fps=job.target_fps):
+        for decoded in iter_video_frames(str(path), stride=job.stride, target_fps=job.target_fps, stats=stats):
             writer.add(decoded)
     except DecodeStopped as exc:
         if writer.count == 0:
@@ -199,6 +201,9 @@ def _ingest_video(job: IngestJob, path: Path, source_sha: str) -> tuple[Sequence
         warning = f"{exc}. The {writer.count} frames decoded before it were kept."
     if writer.count == 0:
         raise IngestError("the video has no decodable frames")
+    if not warning and info.claimed_frames and stats["decoded"] < info.claimed_frames * TRUNCATION_SLACK:
+        warning = (f"the file says it has {info.claimed_frames} frames but only {stats['decoded']} could be decoded: "
+                   f"it is probably truncated. The {writer.count} frames decoded were kept.")
     return sequence, writer, warning
 
 

@@ -45,7 +45,11 @@ def main() -> int:
             print("aerie: stopping the embedded PostgreSQL", flush=True)
             embedded_pg.stop()
 
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         subprocess.run(manage + ["migrate", "--noinput"], env=env, check=True, cwd=ROOT)
         subprocess.run(manage + ["collectstatic", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
@@ -56,7 +60,8 @@ def main() -> int:
         subprocess.run(manage + ["load_demo"], env=env, check=True, cwd=ROOT)
         children.append(subprocess.Popen(
             [PY, "-m", "gunicorn", "config.wsgi", "--bind", f"{HOST}:{PORT}", "--workers",
-             os.environ.get("AERIE_WEB_WORKERS", "3"), "--timeout", "300", "--access-logfile", "-"],
+             os.environ.get("AERIE_WEB_WORKERS", "2"), "--worker-class", "gthread", "--threads", "8",
+             "--timeout", "300", "--access-logfile", "-"],
             env=env, cwd=ROOT,
         ))
         time.sleep(1.5)

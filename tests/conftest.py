@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import socket
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from rest_framework.test import APIClient
+
+from labeling.models import Dataset, Membership, Project
+from labeling.roles import ensure_roles
+from ontology import services as ontology_services
+from ontology.models import LabelClass
+
+
+@pytest.fixture(autouse=True)
+def isolated_media(settings, tmp_path):
+    """Each test writes frames, uploads and keys into its own temporary directory."""
+    media = tmp_path / "media"
+    settings.MEDIA_ROOT = media
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(media)}},
+    }
+    settings.AERIE_UPLOAD_DIR = tmp_path / "uploads"
+    settings.AERIE_SIGNING_KEY_FILE = tmp_path / "keys" / "test-ed25519.pem"
+    return media
+
+
+def _redis_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def celery_worker_app(transactional_db, tmp_path):
+    """A real Celery worker (a thread in this process) on a real broker: Redis where one answers
+    on 127.0.0.1:6379, else Celery's filesystem transport."""
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    old = {k: app.conf.get(k) for k in ("broker_url", "broker_transport_options")}
+    if _redis_answers():
+        app.conf.broker_url = "redis://127.0.0.1:6379/15"
+        app.conf.broker_transport_options = {}
+    else:
+        folder = tmp_path / "broker"
+        (folder / "q").mkdir(parents=True)
+        app.conf.broker_url = "filesystem://"
+        app.conf.broker_transport_options = {"data_folder_in": str(folder / "q"), "data_folder_out": str(folder / "q")}
+    app.conf.result_backend = None
+    app.conf.task_ignore_result = True
+    with app.connection_for_write() as conn:  # a worker must start on an empty queue
+        try:
+            conn.default_channel.queue_purge("celery")
+        except Exception:  # noqa: BLE001 - the queue may not exist yet
+            pass
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        yield app
+    app.conf.update(old)
+
+
+@pytest.fixture
+def make_user(db):
+    ensure_roles()
+    User = get_user_model()
+
+    def make(username: str, role: str | None = None, **extra):
+        user = User.objects.create_user(username=username, password="correct-horse-battery", **extra)
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def users(make_user):
+    return {
+        "admin": make_user("boss", "admin", is_staff=True),
+        "annotator": make_user("ann", "annotator"),
+        "qa": make_user("quinn", "qa_lead"),
+        "trainer": make_user("tess", "trainer"),
+        "outsider": make_user("olga", "annotator"),
+    }
+
+
+@pytest.fixture
+def published_version(db):
+    version = ontology_services.create_ontology("Test ontology")
+    ontology_services.add_class(version, key="person", name="Person", kind=LabelClass.BOX, shortcut="1",
+                                attributes=[{"key": "posture", "type": "enum", "options": ["standing", "lying"]}])
+    ontology_services.add_class(version, key="car", name="Car", kind=LabelClass.BOX, shortcut="2")
+    ontology_services.add_class(version, key="truck", name="Truck", kind=LabelClass.BOX, shortcut="3")
+    ontology_services.add_class(version, key="crowd", name="Crowd", kind=LabelClass.TAG, shortcut="c")
+    return ontology_services.publish(version)
+
+
+@pytest.fixture
+def project(db, users, published_version):
+    dataset = Dataset.objects.create(name="Test footage")
+    project = Project.objects.create(name="Test project", dataset=dataset, ontology_version=published_version)
+    for key in ("admin", "annotator", "qa", "trainer"):
+        Membership.objects.create(project=project, user=users[key])
+    other_dataset = Dataset.objects.create(name="Someone else's footage")
+    other = Project.objects.create(name="Other project", dataset=other_dataset, ontology_version=published_version)
+    Membership.objects.create(project=other, user=users["outsider"])
+    return project
+
+
+def api_client(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
