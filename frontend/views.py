@@ -25,24 +25,23 @@ def _dataset(request, pk):
     return get_object_or_404(roles.visible_datasets(request.user), pk=pk)
 
 
-def _jobs_context(request, dataset):
+def _live_context(request, dataset) -> dict:
+    """Sequences and ingest jobs: the part of the dataset page that refreshes while ingesting."""
+    sequences = list(dataset.sequences.order_by("name"))
+    covers = {f.sequence_id: f for f in Frame.objects.filter(sequence__in=sequences, index=0)}
+    for seq in sequences:
+        seq.cover = covers.get(seq.pk)
     jobs = list(IngestJob.objects.filter(dataset=dataset).order_by("-created_at")[:20])
-    return {"dataset": dataset, "jobs": jobs, "polling": any(j.status not in IngestJob.FINISHED for j in jobs),
+    return {"dataset": dataset, "sequences": sequences, "jobs": jobs,
+            "polling": any(j.status not in IngestJob.FINISHED for j in jobs),
             "can_view_jobs": request.user.has_perm("labeling.view_ingestjob")}
 
 
 @login_required
 def dataset_detail(request, pk):
     dataset = _dataset(request, pk)
-    sequences = list(
-        dataset.sequences.order_by("name")
-    )
-    firsts = {f.sequence_id: f for f in Frame.objects.filter(sequence__in=sequences, index=0)}
-    for seq in sequences:
-        seq.cover = firsts.get(seq.pk)
-    context = _jobs_context(request, dataset)
+    context = _live_context(request, dataset)
     context.update({
-        "sequences": sequences,
         "versions": dataset.versions.order_by("-number")[:10],
         "can_upload": request.user.has_perm("labeling.add_ingestjob"),
         "can_snapshot": request.user.has_perm("labeling.add_datasetversion"),
@@ -52,9 +51,8 @@ def dataset_detail(request, pk):
 
 
 @login_required
-def dataset_jobs(request, pk):
-    dataset = _dataset(request, pk)
-    return render(request, "frontend/_jobs.html", _jobs_context(request, dataset))
+def dataset_live(request, pk):
+    return render(request, "frontend/_live.html", _live_context(request, _dataset(request, pk)))
 
 
 @login_required

@@ -130,6 +130,16 @@ def _hash_blob(name: str) -> str | None:
     return digest.hexdigest()
 
 
+def _manifest_frames(name: str):
+    """Stream the frame entries of a manifest written by create_version: one per line."""
+    with default_storage.open(name, "rb") as fh:
+        for number, line in enumerate(fh):
+            line = line.strip()
+            if number == 0 or line in (b"", b"]}"):
+                continue
+            yield json.loads(line.rstrip(b","))
+
+
 def verify_version(version: DatasetVersion) -> VerifyReport:
     """Check a dataset version against its signed manifest: the signature, the manifest file,
     every frame file's bytes, and frames that are in the database but not in the manifest."""
@@ -137,30 +147,27 @@ def verify_version(version: DatasetVersion) -> VerifyReport:
     if not default_storage.exists(version.manifest_name):
         report.problems.append(f"manifest file {version.manifest_name} is missing")
         return report
-    with default_storage.open(version.manifest_name, "rb") as fh:
-        raw = fh.read()
-    sha = hashlib.sha256(raw).hexdigest()
+    sha = _hash_blob(version.manifest_name)
     report.manifest_ok = sha == version.manifest_sha256
     report.signature_ok = signing.verify(_statement(sha), version.signature)
-    try:
-        manifest = json.loads(raw)
-    except ValueError:
-        report.problems.append("manifest is not valid JSON")
-        return report
     listed = {}
-    for entry in manifest.get("frames", []):
-        label = f"{entry['sequence']}#{entry['index']} ({entry['file']})"
-        listed[(entry["sequence"], entry["index"])] = entry["sha256"]
-        actual = _hash_blob(entry["file"])
-        report.frames_checked += 1
-        if actual is None:
-            report.missing.append(label)
-        elif actual != entry["sha256"]:
-            report.changed.append(label)
+    try:
+        for entry in _manifest_frames(version.manifest_name):
+            label = f"{entry['sequence']}#{entry['index']} ({entry['file']})"
+            listed[(entry["sequence"], entry["index"])] = entry["sha256"]
+            actual = _hash_blob(entry["file"])
+            report.frames_checked += 1
+            if actual is None:
+                report.missing.append(label)
+            elif actual != entry["sha256"]:
+                report.changed.append(label)
+    except (ValueError, KeyError, TypeError) as exc:
+        report.problems.append(f"manifest is not in the aerie format: {exc}")
+        return report
     in_db = {}
     for f in _frames(version.sequences.values_list("pk", flat=True)):
         in_db[(f["sequence__name"], f["index"])] = f
-    for key in sorted(set(in_db) - listed):
+    for key in sorted(set(in_db) - set(listed)):
         report.extra.append(f"{key[0]}#{key[1]} (in the database, not in the manifest)")
     for key in sorted(set(listed) - set(in_db)):
         report.missing.append(f"{key[0]}#{key[1]} (in the manifest, not in the database)")

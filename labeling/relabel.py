@@ -82,7 +82,7 @@ def apply(migration: OntologyMigration, *, user=None) -> int:
         raise MigrationError(f"migration {migration.pk} was already applied at {migration.applied_at:%Y-%m-%d %H:%M}")
     old, new = _class_maps(migration)
     target = {old_id: new.get(migration.mapping.get(key)) for old_id, key in old.items()}
-    heads = list(current_annotations(migration.from_version_id).select_for_update().order_by("pk"))
+    heads = list(current_annotations(migration.from_version_id).select_for_update(of=("self",)).order_by("pk"))
     boxes_by, tags_by = {}, {}
     for box in AnnotationBox.objects.filter(annotation__in=heads):
         boxes_by.setdefault(box.annotation_id, []).append(box)

@@ -35,7 +35,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         for app, models in _MANAGE_MODELS.items()
         for model in models
         for action in ("add", "change", "view")
-    ],
+    ] + ["ontology.delete_labelclass", "labeling.delete_membership"],
 }
 
 

@@ -5,6 +5,8 @@ import socket
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from celery.signals import task_postrun
+from django.db import connections
 from rest_framework.test import APIClient
 
 from labeling.models import Dataset, Membership, Project
@@ -59,9 +61,19 @@ def celery_worker_app(transactional_db, tmp_path):
             conn.default_channel.queue_purge("celery")
         except Exception:  # noqa: BLE001 - the queue may not exist yet
             pass
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
-        yield app
-    app.conf.update(old)
+    # The worker thread closes its database connection after each task, as a worker process
+    # would on exit; an open one would keep the test database from being dropped.
+    task_postrun.connect(_close_thread_connections)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+            yield app
+    finally:
+        task_postrun.disconnect(_close_thread_connections)
+        app.conf.update(old)
+
+
+def _close_thread_connections(**_):
+    connections.close_all()
 
 
 @pytest.fixture
@@ -115,5 +127,61 @@ def project(db, users, published_version):
 def api_client(user=None) -> APIClient:
     client = APIClient()
     if user is not None:
-        client.force_authenticate(user)
+        client.force_authenticate(user)  # the API
+        client.force_login(user)  # the pages (frame images)
     return client
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARTIFACTS = __import__("pathlib").Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture
+def page(monkeypatch):
+    """A page in Debian's Chromium, driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # still synchronous and safe.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1366, "height": 768})
+        context.set_default_timeout(20_000)
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, django_db_blocker):
+    """pytest-django's live server, stopped before the test database is dropped (its own
+    fixture does not depend on the database, so it could outlive it and hold a connection)."""
+    from pytest_django.live_server_helper import LiveServer
+
+    with django_db_blocker.unblock():
+        server = LiveServer("localhost")
+    yield server
+    server.stop()
+    # Request threads end when the browser's keep-alive sockets close, which can be after this;
+    # their connections would keep the test database from being dropped.
+    with django_db_blocker.unblock(), connections["default"].cursor() as cur:
+        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
+@pytest.fixture
+def login(page, live_server):
+    def do(user, password="correct-horse-battery"):
+        page.goto(f"{live_server.url}/login/")
+        page.fill("#id_username", user.username)
+        page.fill("#id_password", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{live_server.url}/")
+        return page
+
+    return do
+

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from .. import audit, ingest, manifest, roles
@@ -40,7 +41,8 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
         audit.record(self.request.user, "dataset.create", dataset, {"name": dataset.name})
 
     @extend_schema(request=s.IngestUploadSerializer, responses={202: s.IngestJobSerializer})
-    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser],
+            permission_classes=[IsAuthenticated])
     def ingest(self, request, pk=None):
         """Upload a video, an image or a zip of images; ingest runs in the background."""
         dataset = self.get_object()
@@ -58,7 +60,8 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
     @extend_schema(methods=["get"], responses=s.DatasetVersionSerializer(many=True))
     @extend_schema(methods=["post"], request=s.DatasetVersionCreateSerializer,
                    responses={201: s.DatasetVersionSerializer})
-    @action(detail=True, methods=["get", "post"], parser_classes=[JSONParser, FormParser])
+    @action(detail=True, methods=["get", "post"], parser_classes=[JSONParser, FormParser],
+            permission_classes=[IsAuthenticated])
     def versions(self, request, pk=None):
         """List the dataset's versions, or snapshot a new one with a signed manifest."""
         dataset = self.get_object()

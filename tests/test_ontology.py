@@ -1,0 +1,189 @@
+"""Versioned ontology: published versions are immutable for the ORM and for raw SQL; migrations
+between versions are explicit, previewable, and write new revisions."""
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from labeling import relabel
+from labeling.models import Annotation, AnnotationBox, AnnotationTag, Frame, Sequence
+from ontology import services
+from ontology.attributes import AttributeSchemaError, validate_values
+from ontology.models import ImmutableError, LabelClass, OntologyVersion
+
+pytestmark = pytest.mark.django_db
+
+
+def sql(statement, params=()):
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(statement, params)
+
+
+def test_published_version_refuses_orm_changes(published_version):
+    person = published_version.classes.get(key="person")
+    person.name = "Human"
+    with pytest.raises(ImmutableError):
+        person.save()
+    with pytest.raises(ImmutableError):
+        person.delete()
+    with pytest.raises(ImmutableError):
+        services.add_class(published_version, key="boat", name="Boat")
+    with pytest.raises(ImmutableError):
+        LabelClass(version=published_version, key="boat", name="Boat").save()
+    published_version.notes = "rewritten"
+    with pytest.raises(ImmutableError):
+        published_version.save()
+    with pytest.raises(ImmutableError):
+        published_version.delete()
+    assert published_version.classes.get(key="person").name == "Person"
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE ontology_labelclass SET name = 'Human' WHERE version_id = %s",
+    "DELETE FROM ontology_labelclass WHERE version_id = %s",
+    "INSERT INTO ontology_labelclass (version_id, key, name, color, shortcut, kind, sensitive, attributes, \"order\") "
+    "VALUES (%s, 'boat', 'Boat', '#000000', '', 'box', false, '[]', 9)",
+    "UPDATE ontology_ontologyversion SET notes = 'x' WHERE id = %s",
+    "UPDATE ontology_ontologyversion SET status = 'draft' WHERE id = %s",
+    "DELETE FROM ontology_ontologyversion WHERE id = %s",
+])
+def test_published_version_refuses_raw_sql(published_version, statement):
+    with pytest.raises(DatabaseError, match="immutable"):
+        sql(statement, [published_version.pk])
+    assert published_version.classes.filter(name="Person").exists()
+
+
+def test_draft_is_editable_and_publishing_needs_classes():
+    draft = services.create_ontology("Draft only")
+    with pytest.raises(services.OntologyError, match="no label classes"):
+        services.publish(draft)
+    label = services.add_class(draft, key="boat", name="Boat", shortcut="b")
+    label.name = "Vessel"
+    label.save()
+    sql("UPDATE ontology_labelclass SET color = '#123456' WHERE id = %s", [label.pk])
+    published = services.publish(draft)
+    assert published.status == OntologyVersion.PUBLISHED and published.published_at
+    with pytest.raises(services.OntologyError, match="already published"):
+        services.publish(published)
+
+
+def test_class_definitions_are_validated():
+    draft = services.create_ontology("Validated")
+    with pytest.raises(AttributeSchemaError, match=r"attributes\[0\].options"):
+        services.add_class(draft, key="a", name="A", attributes=[{"key": "x", "type": "enum", "options": []}])
+    with pytest.raises(AttributeSchemaError, match="type must be one of"):
+        services.add_class(draft, key="a", name="A", attributes=[{"key": "x", "type": "colour"}])
+    with pytest.raises(Exception, match="lowercase"):
+        services.add_class(draft, key="Not OK", name="A")
+    services.add_class(draft, key="a", name="A", shortcut="a")
+    with pytest.raises(Exception):
+        with transaction.atomic():
+            services.add_class(draft, key="b", name="B", shortcut="a")  # shortcut taken
+
+
+def test_attribute_values_are_checked_against_the_schema():
+    specs = [{"key": "posture", "type": "enum", "options": ["standing", "lying"], "required": True},
+             {"key": "count", "type": "number", "min": 0, "max": 10}, {"key": "armed", "type": "bool"}]
+    assert validate_values(specs, {"posture": "lying", "count": 3, "armed": False})
+    with pytest.raises(AttributeSchemaError, match="attributes.posture is required"):
+        validate_values(specs, {"count": 1})
+    with pytest.raises(AttributeSchemaError, match="attributes.posture must be one of"):
+        validate_values(specs, {"posture": "flying"})
+    with pytest.raises(AttributeSchemaError, match=r"attributes.count must be ≤ 10"):
+        validate_values(specs, {"posture": "lying", "count": 11})
+    with pytest.raises(AttributeSchemaError, match="attributes.armed must be true or false"):
+        validate_values(specs, {"posture": "lying", "armed": "yes"})
+    with pytest.raises(AttributeSchemaError, match="attributes.colour is not an attribute"):
+        validate_values(specs, {"posture": "lying", "colour": "red"})
+
+
+def test_derive_copies_classes_into_a_new_draft(published_version):
+    draft = services.derive(published_version)
+    assert draft.number == 2 and draft.status == OntologyVersion.DRAFT and draft.derived_from == published_version
+    assert sorted(draft.classes.values_list("key", flat=True)) == ["car", "crowd", "person", "truck"]
+    draft.classes.get(key="person").delete()  # the draft can change; v1 did not
+    assert published_version.classes.filter(key="person").exists()
+
+
+@pytest.fixture
+def annotated(project, users, published_version):
+    """Two annotators' work on two frames, pinned to v1."""
+    seq = Sequence.objects.create(dataset=project.dataset, name="s", kind=Sequence.IMAGES, status=Sequence.READY,
+                                  source_name="s.zip", source_sha256="0" * 64, source_size=1)
+    frames = [Frame.objects.create(sequence=seq, index=i, source_index=i, sha256=f"{i:064d}", width=100, height=100)
+              for i in range(2)]
+    cls = {c.key: c for c in published_version.classes.all()}
+    made = []
+    for frame in frames:
+        for who in ("annotator", "qa"):
+            ann = Annotation.objects.create(project=project, frame=frame, annotator=users[who],
+                                            ontology_version=published_version)
+            AnnotationBox.objects.create(annotation=ann, label_class=cls["car"], x=1, y=2, w=10, h=10)
+            AnnotationBox.objects.create(annotation=ann, label_class=cls["truck"], x=20, y=2, w=10, h=10, track_id=4)
+            AnnotationBox.objects.create(annotation=ann, label_class=cls["person"], x=50, y=2, w=5, h=12,
+                                         attributes={"posture": "standing"})
+            AnnotationTag.objects.create(annotation=ann, label_class=cls["crowd"])
+            made.append(ann)
+    return made
+
+
+@pytest.fixture
+def v2(published_version):
+    """v2 merges car and truck into vehicle, and drops the crowd tag."""
+    draft = services.derive(published_version)
+    draft.classes.filter(key__in=["car", "truck", "crowd"]).delete()
+    services.add_class(draft, key="vehicle", name="Vehicle", shortcut="2")
+    return services.publish(draft)
+
+
+def test_migration_mapping_is_validated(published_version, v2):
+    with pytest.raises(services.OntologyError, match="no entry for 'crowd'"):
+        services.create_migration(published_version, v2, {"car": "vehicle", "truck": "vehicle", "person": "person"})
+    with pytest.raises(services.OntologyError, match="'boat' is not a class"):
+        services.create_migration(published_version, v2,
+                                  {"car": "boat", "truck": "vehicle", "person": "person", "crowd": None})
+    with pytest.raises(services.OntologyError, match="kind tag cannot become box"):
+        services.create_migration(published_version, v2,
+                                  {"car": "vehicle", "truck": "vehicle", "person": "person", "crowd": "vehicle"})
+    draft = services.derive(v2)
+    with pytest.raises(services.OntologyError, match="must be published"):
+        services.create_migration(v2, draft, {"person": "person", "vehicle": "vehicle"})
+
+
+def test_migration_preview_and_apply(annotated, published_version, v2, users):
+    mapping = {"car": "vehicle", "truck": "vehicle", "person": "person", "crowd": None}
+    migration = services.create_migration(published_version, v2, mapping, user=users["admin"])
+    preview = relabel.preview(migration).as_dict()
+    assert preview == {
+        "annotations": 4, "annotations_changed": 4,
+        "boxes_remapped": {"car→vehicle": 4, "truck→vehicle": 4, "person→person": 4},
+        "boxes_dropped": {}, "tags_remapped": {}, "tags_dropped": {"crowd": 4},
+    }
+    old_rows = list(AnnotationBox.objects.order_by("pk").values_list("pk", "label_class_id", "x"))
+
+    assert relabel.apply(migration, user=users["admin"]) == 4
+
+    assert list(AnnotationBox.objects.filter(pk__in=[r[0] for r in old_rows]).order_by("pk")
+                .values_list("pk", "label_class_id", "x")) == old_rows  # history untouched
+    heads = Annotation.objects.filter(superseded_by__isnull=True)
+    assert heads.count() == 4
+    vehicle = v2.classes.get(key="vehicle")
+    for head in heads:
+        assert head.ontology_version == v2 and head.revision == 2 and head.source == Annotation.MIGRATION
+        assert head.supersedes.ontology_version == published_version
+        keys = sorted(head.boxes.values_list("label_class__key", flat=True))
+        assert keys == ["person", "vehicle", "vehicle"]
+        assert head.boxes.get(track_id=4).label_class == vehicle
+        assert head.boxes.get(label_class__key="person").attributes == {"posture": "standing"}
+        assert head.tags.count() == 0
+    assert relabel.preview(migration).annotations == 0  # nothing left on v1
+    with pytest.raises(relabel.MigrationError, match="already applied"):
+        relabel.apply(migration)
+
+
+def test_annotation_history_is_append_only_in_the_database(annotated):
+    ann = annotated[0]
+    for statement in ("UPDATE labeling_annotation SET revision = 7 WHERE id = %s",
+                      "DELETE FROM labeling_annotationbox WHERE annotation_id = %s",
+                      "UPDATE labeling_annotationtag SET attributes = '{}' WHERE annotation_id = %s"):
+        with pytest.raises(DatabaseError, match="append-only"):
+            sql(statement, [ann.pk])
+    assert ann.boxes.count() == 3
