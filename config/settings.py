@@ -207,8 +207,8 @@ AERIE_MAX_FRAMES_PER_SEQUENCE = int(os.environ.get("AERIE_MAX_FRAMES_PER_SEQUENC
 AERIE_MAX_ZIP_MEMBERS = int(os.environ.get("AERIE_MAX_ZIP_MEMBERS", "200000"))
 AERIE_FRAME_JPEG_QUALITY = int(os.environ.get("AERIE_FRAME_JPEG_QUALITY", "90"))
 AERIE_THUMBNAIL_SIZE = int(os.environ.get("AERIE_THUMBNAIL_SIZE", "320"))
-AERIE_PREVIEW_SIZE = int(os.environ.get("AERIE_PREVIEW_SIZE", "640"))
-AERIE_PREVIEW_BLUR_RADIUS = float(os.environ.get("AERIE_PREVIEW_BLUR_RADIUS", "12"))
+AERIE_PREVIEW_SIZE = int(os.environ.get("AERIE_PREVIEW_SIZE", "320"))
+AERIE_PREVIEW_BLUR_RADIUS = float(os.environ.get("AERIE_PREVIEW_BLUR_RADIUS", "8"))  # pixels of the preview
 
 # Ed25519 signing key (manifests, exports, model versions): a PEM file; made under var/ if absent.
 AERIE_SIGNING_KEY_FILE = Path(os.environ.get("AERIE_SIGNING_KEY_FILE", VAR_DIR / "keys" / "aerie-ed25519.pem"))

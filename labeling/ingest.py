@@ -15,6 +15,8 @@ import hashlib
 import logging
 import uuid
 import zipfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
@@ -33,6 +35,7 @@ from .footage_io import (
     iter_video_frames,
     load_image,
     probe_video,
+    small_copy,
     sniff_kind,
     thumbnail,
     zip_image_members,
@@ -42,6 +45,8 @@ from .models.footage import blob_path
 
 log = logging.getLogger(__name__)
 BATCH = 64
+STORE_THREADS = 2
+IN_FLIGHT = 4
 TRUNCATION_SLACK = 0.98  # containers' frame counts can be a little off; a real cut is far off
 
 
@@ -129,16 +134,47 @@ def _sequence_for(job: IngestJob, kind: str, source_sha: str) -> Sequence:
     return sequence
 
 
+def store_frame(img, data: bytes | None, ext: str) -> str:
+    """Encode (when needed), hash and store one frame with its thumbnail and blurred preview;
+    return its sha256. Pure of the database, and safe to run in worker threads: Pillow and
+    file writes release the GIL, so this overlaps with decoding the next frames."""
+    if data is None:
+        data = encode_jpeg(img, settings.AERIE_FRAME_JPEG_QUALITY)
+    sha = hashlib.sha256(data).hexdigest()
+    blobstore.put(blob_path("frames", sha, ext), data)
+    if not blobstore.exists(blob_path("blurred", sha, "jpg")):
+        base = small_copy(img, max(settings.AERIE_THUMBNAIL_SIZE, settings.AERIE_PREVIEW_SIZE))
+        blobstore.put(blob_path("thumbs", sha, "jpg"), thumbnail(base, settings.AERIE_THUMBNAIL_SIZE))
+        blobstore.put(blob_path("blurred", sha, "jpg"),
+                      blurred_preview(base, settings.AERIE_PREVIEW_SIZE, settings.AERIE_PREVIEW_BLUR_RADIUS))
+    return sha
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _store_pool() -> ThreadPoolExecutor:
+    """One pool per process, made on first use (so after a Celery worker forks)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="ingest-store")
+    return _pool
+
+
 class _FrameWriter:
-    """Turns decoded frames into stored files and Frame rows, in batches, with progress."""
+    """Turns decoded frames into stored files and Frame rows, in batches, with progress.
+
+    Storing runs on a small thread pool while the caller decodes the next frame. At most
+    IN_FLIGHT frames are being stored at once, so memory stays flat however long the video."""
 
     def __init__(self, job: IngestJob, sequence: Sequence):
         self.job, self.sequence = job, sequence
         self.existing = set(Frame.objects.filter(sequence=sequence).values_list("index", flat=True))
-        self.pending: list[Frame] = []
+        self.pending: list[tuple[Frame, Future]] = []
         self.count = 0
         self.size: tuple[int, int] | None = None
         self.limit = settings.AERIE_MAX_FRAMES_PER_SEQUENCE
+        self.in_flight: deque[Future] = deque()
 
     def add(self, decoded: DecodedFrame, data: bytes | None = None, ext: str = "jpg") -> None:
         index = self.count
@@ -152,27 +188,26 @@ class _FrameWriter:
         self.size = self.size or img.size
         if index in self.existing:
             return
-        if data is None:
-            data = encode_jpeg(img, settings.AERIE_FRAME_JPEG_QUALITY)
-        sha = hashlib.sha256(data).hexdigest()
-        blobstore.put(blob_path("frames", sha, ext), data)
-        if not blobstore.exists(blob_path("thumbs", sha, "jpg")):
-            blobstore.put(blob_path("thumbs", sha, "jpg"), thumbnail(img, settings.AERIE_THUMBNAIL_SIZE))
-            blobstore.put(
-                blob_path("blurred", sha, "jpg"),
-                blurred_preview(img, settings.AERIE_PREVIEW_SIZE, settings.AERIE_PREVIEW_BLUR_RADIUS),
-            )
-        self.pending.append(Frame(
+        while len(self.in_flight) >= IN_FLIGHT:
+            self.in_flight.popleft().result()
+        future = _store_pool().submit(store_frame, img, data, ext)
+        self.in_flight.append(future)
+        self.pending.append((Frame(
             sequence=self.sequence, index=index, source_index=decoded.source_index, source_name=decoded.source_name,
-            timestamp=decoded.timestamp, sha256=sha, ext=ext, width=img.width, height=img.height,
+            timestamp=decoded.timestamp, ext=ext, width=img.width, height=img.height,
             sensitive=self.sequence.sensitive,
-        ))
+        ), future))
         if len(self.pending) >= BATCH:
             self.flush()
 
     def flush(self) -> None:
+        """Wait for the pending frames' files, then write their rows and the progress."""
         if self.pending:
-            Frame.objects.bulk_create(self.pending, ignore_conflicts=True)
+            rows = []
+            for frame, future in self.pending:
+                frame.sha256 = future.result()
+                rows.append(frame)
+            Frame.objects.bulk_create(rows, ignore_conflicts=True)
             self.pending = []
         IngestJob.objects.filter(pk=self.job.pk).update(frames_done=self.count)
 

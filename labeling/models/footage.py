@@ -10,8 +10,9 @@ from django.db import models
 
 
 def blob_path(kind: str, sha256: str, ext: str) -> str:
-    """Storage name of a content-addressed file: frames/ab/cd/abcd….jpg"""
-    return f"{kind}/{sha256[:2]}/{sha256[2:4]}/{sha256}.{ext}"
+    """Storage name of a content-addressed file: frames/ab/abcd….jpg (256 folders per kind:
+    few enough that creating them is rare, many enough for millions of files)."""
+    return f"{kind}/{sha256[:2]}/{sha256}.{ext}"
 
 
 class Dataset(models.Model):

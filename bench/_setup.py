@@ -1,0 +1,57 @@
+"""Shared set-up for benchmarks: a throw-away database on the configured PostgreSQL server (or
+the embedded one) and a throw-away var/ directory, both removed afterwards."""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def emit(key: str, value) -> None:
+    if isinstance(value, float):
+        value = f"{value:.3f}"
+    print(f"BENCH {key}={value}", flush=True)
+
+
+@contextlib.contextmanager
+def django_environment():
+    import dj_database_url
+    import psycopg
+
+    from config import embedded_pg
+
+    base_url = os.environ.get("DATABASE_URL") or embedded_pg.ensure_running()
+    params = dj_database_url.parse(base_url)
+    name = f"aerie_bench_{uuid.uuid4().hex[:8]}"
+    conninfo = dict(host=params["HOST"] or None, port=params["PORT"] or None, user=params["USER"] or None,
+                    password=params["PASSWORD"] or None)
+    conninfo = {k: v for k, v in conninfo.items() if v}
+    with psycopg.connect(dbname=params["NAME"], autocommit=True, **conninfo) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    var_dir = Path(tempfile.mkdtemp(prefix="aerie-bench-"))
+    env_before = dict(os.environ)
+    os.environ.update({"DATABASE_URL": base_url.rsplit("/", 1)[0] + "/" + name, "AERIE_VAR_DIR": str(var_dir),
+                       "DJANGO_SETTINGS_MODULE": "config.settings", "AERIE_LOG_LEVEL": "WARNING"})
+    try:
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        yield var_dir
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(dbname=params["NAME"], autocommit=True, **conninfo) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(var_dir, ignore_errors=True)
+        os.environ.clear()
+        os.environ.update(env_before)
