@@ -117,6 +117,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing one
 MEDIA_ROOT = Path(os.environ.get("AERIE_MEDIA_ROOT", VAR_DIR / "media"))
 # Media is never served as a public URL: frames go through permission-checked views.
 MEDIA_URL = "/media-not-public/"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.files import File
 from django.db import transaction
 
 from fixtures import footage
@@ -99,9 +99,8 @@ def ensure_dataset(admin, *, run_inline: bool = False) -> tuple[Dataset, list[st
         except Exception as exc:  # noqa: BLE001 - the demo goes on without a clip it cannot fetch
             notes.append(f"{clip}: not available ({exc})")
             continue
-        upload = SimpleUploadedFile(path.name, path.read_bytes())
-        with transaction.atomic():
-            job = ingest.create_job(dataset, upload, sequence_name=name, stride=stride, user=admin)
+        with open(path, "rb") as fh, transaction.atomic():
+            job = ingest.create_job(dataset, File(fh, name=path.name), sequence_name=name, stride=stride, user=admin)
             if not run_inline:
                 ingest.enqueue(job)
         if run_inline:
