@@ -202,6 +202,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# The labeling queue
+AERIE_LEASE_MINUTES = float(os.environ.get("AERIE_LEASE_MINUTES", "15"))
+
 # Ingest limits: each is a clear error on the job, never a crash.
 AERIE_MAX_IMAGE_PIXELS = int(os.environ.get("AERIE_MAX_IMAGE_PIXELS", str(64_000_000)))
 AERIE_MAX_FRAMES_PER_SEQUENCE = int(os.environ.get("AERIE_MAX_FRAMES_PER_SEQUENCE", "500000"))

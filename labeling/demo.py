@@ -12,7 +12,7 @@ from fixtures import footage
 from ontology import services as ontology_services
 from ontology.models import LabelClass, Ontology
 
-from . import ingest
+from . import ingest, queue
 from .models import Dataset, IngestJob, Membership, Project, Sequence
 from .roles import ensure_roles
 
@@ -119,6 +119,7 @@ def load(*, run_inline: bool = False) -> list[str]:
         name=PROJECT, defaults={"dataset": dataset, "ontology_version": version, "overlap": 2, "created_by": admin,
                                 "description": "Box people, vehicles and bicycles; tag crowded and low-light scenes."},
     )
+    queue.sync_queue(project)
     for username, _role in users:
         Membership.objects.get_or_create(project=project, user=User.objects.get(username=username),
                                          defaults={"added_by": admin})

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from . import audit, blobstore
+from . import audit, blobstore, queue
 from .footage_io import (
     DecodedFrame,
     DecodeStopped,
@@ -109,7 +109,7 @@ def _sha256_file(path: Path) -> str:
 def _claim(job_id: int) -> IngestJob | None:
     """Mark a job running; None if it already finished (a duplicate delivery)."""
     with transaction.atomic():
-        job = IngestJob.objects.select_for_update().get(pk=job_id)
+        job = IngestJob.objects.select_for_update(no_key=True).get(pk=job_id)
         if job.status in IngestJob.FINISHED:
             return None
         job.status = IngestJob.RUNNING
@@ -320,5 +320,6 @@ def run_job(job_id: int) -> IngestJob:
         )
         audit.record(job.created_by, f"ingest.{status}", job,
                      {"sequence": sequence.pk, "frames": writer.count, "source_sha256": source_sha})
+    queue.sync_dataset(job.dataset_id)  # the new frames join the queues of the dataset's projects
     path.unlink(missing_ok=True)
     return IngestJob.objects.get(pk=job_id)

@@ -49,7 +49,7 @@ def _frames(sequence_ids):
 
 @transaction.atomic
 def create_version(dataset: Dataset, *, user=None, note: str = "") -> DatasetVersion:
-    dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+    dataset = Dataset.objects.select_for_update(no_key=True).get(pk=dataset.pk)
     if dataset.sequences.filter(status__in=[Sequence.PENDING, Sequence.INGESTING]).exists():
         raise ManifestError("an ingest is still running in this dataset; snapshot it when it has finished")
     sequences = list(dataset.sequences.filter(status__in=[Sequence.READY, Sequence.PARTIAL]).order_by("name"))

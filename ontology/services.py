@@ -62,7 +62,7 @@ def derive(version: OntologyVersion, *, user=None, notes: str = "") -> OntologyV
     """A new draft version with a copy of a published version's classes."""
     if not version.is_published:
         raise OntologyError("only a published version can be derived from")
-    ontology = Ontology.objects.select_for_update().get(pk=version.ontology_id)
+    ontology = Ontology.objects.select_for_update(no_key=True).get(pk=version.ontology_id)
     number = (ontology.versions.aggregate(n=Max("number"))["n"] or 0) + 1
     draft = OntologyVersion.objects.create(ontology=ontology, number=number, derived_from=version, notes=notes)
     LabelClass.objects.bulk_create(

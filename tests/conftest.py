@@ -185,3 +185,21 @@ def login(page, live_server):
 
     return do
 
+
+
+def make_frames(project, count: int, *, sequence_name: str = "seq", width: int = 640, height: int = 480,
+                sensitive=()):
+    """Frame rows (no image files) in a ready sequence of the project's dataset, queued."""
+    from labeling import queue
+    from labeling.models import Frame, Sequence
+
+    seq = Sequence.objects.create(dataset=project.dataset, name=sequence_name, kind=Sequence.VIDEO,
+                                  status=Sequence.READY, source_name=f"{sequence_name}.mp4", source_sha256="0" * 64,
+                                  source_size=1, width=width, height=height, frame_count=count)
+    Frame.objects.bulk_create(
+        Frame(sequence=seq, index=i, source_index=i, sha256=f"{seq.pk:08d}{i:056d}", width=width, height=height,
+              sensitive=i in sensitive)
+        for i in range(count)
+    )
+    queue.sync_queue(project)
+    return list(seq.frames.order_by("index"))

@@ -4,7 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from ontology import api as ontology_api
 
-from . import views
+from . import labeling_views, views
 
 router = DefaultRouter()
 router.register("datasets", views.DatasetViewSet, basename="dataset")
@@ -12,6 +12,8 @@ router.register("sequences", views.SequenceViewSet, basename="sequence")
 router.register("frames", views.FrameViewSet, basename="frame")
 router.register("ingest-jobs", views.IngestJobViewSet, basename="ingestjob")
 router.register("projects", views.ProjectViewSet, basename="project")
+router.register("assignments", labeling_views.AssignmentViewSet, basename="assignment")
+router.register("annotations", labeling_views.AnnotationViewSet, basename="annotation")
 router.register("ontologies", ontology_api.OntologyViewSet, basename="ontology")
 router.register("ontology-versions", ontology_api.OntologyVersionViewSet, basename="ontologyversion")
 router.register("label-classes", ontology_api.LabelClassViewSet, basename="labelclass")
@@ -23,6 +25,9 @@ member = views.MemberViewSet.as_view({"get": "retrieve", "delete": "destroy"})
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
     path("projects/<int:project_pk>/members/", members, name="project-members"),
+    path("projects/<int:project_pk>/next/", labeling_views.NextFrameView.as_view(), name="project-next"),
+    path("projects/<int:project_pk>/frames/<int:frame_pk>/state/", labeling_views.FrameStateView.as_view(),
+         name="project-frame-state"),
     path("projects/<int:project_pk>/members/<int:pk>/", member, name="project-member"),
     path("", include(router.urls)),
 ]

@@ -12,7 +12,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from .. import audit, ingest, manifest, roles
+from .. import audit, ingest, manifest, queue, roles
 from ..models import Frame, IngestJob, Membership, Project, Sequence
 from . import serializers as s
 from .permissions import ModelPermsForWrites
@@ -148,10 +148,12 @@ class ProjectViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
 
     def perform_create(self, serializer):
         project = serializer.save(created_by=self.request.user)
+        queue.sync_queue(project)
         audit.record(self.request.user, "project.create", project, serializer.data)
 
     def perform_update(self, serializer):
         project = serializer.save()
+        queue.sync_queue(project)  # the stride may have changed the order
         audit.record(self.request.user, "project.update", project, serializer.data)
 
 

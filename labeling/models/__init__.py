@@ -2,8 +2,9 @@ from .annotations import Annotation, AnnotationBox, AnnotationTag
 from .audit import AuditEvent
 from .footage import Dataset, DatasetVersion, Frame, IngestJob, Sequence
 from .projects import Membership, Project
+from .queue import Assignment, Draft, QueueItem
 
 __all__ = [
-    "Annotation", "AnnotationBox", "AnnotationTag", "AuditEvent", "Dataset", "DatasetVersion", "Frame",
+    "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "Dataset", "DatasetVersion", "Frame",
     "IngestJob", "Membership", "Project", "Sequence",
 ]

@@ -37,6 +37,8 @@ class Annotation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     note = models.TextField(blank=True)
+    assignment = models.ForeignKey("labeling.Assignment", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="annotations")
 
     class Meta:
         ordering = ["frame", "annotator", "revision"]
@@ -69,6 +71,8 @@ class AnnotationTag(models.Model):
     annotation = models.ForeignKey(Annotation, on_delete=models.PROTECT, related_name="tags")
     label_class = models.ForeignKey("ontology.LabelClass", on_delete=models.PROTECT, related_name="+")
     attributes = models.JSONField(default=dict, blank=True)
+    changed = models.BooleanField(null=True, blank=True,
+                                  help_text="For a change class: the verdict against the previous frame")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["annotation", "label_class"], name="tag_once_per_annotation")]

@@ -1,0 +1,165 @@
+"""The labeling API that the page uses: next frame, lease renewal, drafts, submit, skip, and
+edits of submitted work (409 on a stale revision). Annotators only ever see their own work."""
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import queue, roles, submissions, workbench
+from ..models import Annotation, Assignment, Frame
+
+
+class SubmissionSerializer(serializers.Serializer):
+    """Boxes in frame pixels; tags are frame-level classes (tag or change kind)."""
+
+    boxes = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+    tags = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+    note = serializers.CharField(required=False, allow_blank=True)
+
+
+class RevisionSerializer(SubmissionSerializer):
+    base_revision = serializers.IntegerField(help_text="id of the revision this edit starts from")
+
+
+class SkipSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class AnnotationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    revision = serializers.IntegerField()
+    boxes = serializers.ListField(child=serializers.DictField())
+    tags = serializers.ListField(child=serializers.DictField())
+
+
+def _can_label(user) -> None:
+    if not user.has_perm("labeling.add_annotation"):
+        raise PermissionDenied("your role does not label frames")
+
+
+def _bad(exc: Exception) -> Response:
+    field = getattr(exc, "field", "")
+    return Response({"detail": str(exc), **({"field": field} if field else {})}, status=status.HTTP_400_BAD_REQUEST)
+
+
+class NextFrameView(APIView):
+    """POST /api/projects/{id}/next/: the next frame to label (your current lease if you hold one)."""
+
+    @extend_schema(request=None, responses={200: dict, 204: OpenApiResponse(description="nothing left to label")})
+    def post(self, request, project_pk):
+        project = get_object_or_404(roles.visible_projects(request.user), pk=project_pk)
+        _can_label(request.user)
+        assignment = queue.next_assignment(project, request.user)
+        if assignment is None:
+            return Response({"detail": "Nothing left for you to label in this project. Thank you!"},
+                            status=status.HTTP_204_NO_CONTENT)
+        return Response(workbench.state(project, assignment.frame, request.user, assignment))
+
+
+class FrameStateView(APIView):
+    """GET /api/projects/{id}/frames/{frame_id}/state/: your work on a frame, to edit it."""
+
+    @extend_schema(responses=dict)
+    def get(self, request, project_pk, frame_pk):
+        project = get_object_or_404(roles.visible_projects(request.user), pk=project_pk)
+        frame = get_object_or_404(Frame.objects.select_related("sequence").filter(
+            sequence__dataset_id=project.dataset_id), pk=frame_pk)
+        assignment = Assignment.objects.filter(project=project, frame=frame, annotator=request.user).first()
+        return Response(workbench.state(project, frame, request.user,
+                                        assignment if assignment and assignment.status == "active" else None))
+
+
+class AssignmentViewSet(viewsets.GenericViewSet):
+    """Your own leases: renew, autosave a draft, submit, skip."""
+
+    serializer_class = SubmissionSerializer
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Assignment.objects.none()
+        return Assignment.objects.filter(annotator=self.request.user,
+                                         project__in=roles.visible_projects(self.request.user))
+
+    @extend_schema(request=None, responses=dict)
+    @action(detail=True, methods=["post"])
+    def renew(self, request, pk=None):
+        try:
+            assignment = queue.renew(self.get_object(), request.user)
+        except queue.QueueError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response({"id": assignment.pk, "expires_at": assignment.expires_at.isoformat()})
+
+    @extend_schema(request=dict, responses={204: None})
+    @action(detail=True, methods=["put"])
+    def draft(self, request, pk=None):
+        try:
+            submissions.save_draft(self.get_object(), request.user, request.data)
+        except submissions.SubmissionError as exc:
+            return _bad(exc)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=SubmissionSerializer, responses={201: AnnotationSerializer})
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        _can_label(request.user)
+        try:
+            annotation = submissions.submit(self.get_object(), request.user, request.data)
+        except submissions.SubmissionError as exc:
+            return _bad(exc)
+        return Response(submissions.as_payload(annotation), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=SkipSerializer, responses={200: dict})
+    @action(detail=True, methods=["post"])
+    def skip(self, request, pk=None):
+        try:
+            assignment = queue.skip(self.get_object(), request.user, request.data.get("reason", ""))
+        except queue.QueueError as exc:
+            return Response({"detail": str(exc), "field": "reason"}, status=status.HTTP_400_BAD_REQUEST)
+        return Response({"id": assignment.pk, "status": assignment.status})
+
+
+class AnnotationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Annotators see their own annotations only; QA leads and admins see their projects'."""
+
+    serializer_class = AnnotationSerializer
+    filterset_fields = ["project", "frame"]
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Annotation.objects.none()
+        qs = Annotation.objects.filter(project__in=roles.visible_projects(self.request.user),
+                                       superseded_by__isnull=True).order_by("-created_at")
+        if roles.role_of(self.request.user) not in (roles.QA_LEAD, roles.ADMIN):
+            qs = qs.filter(annotator=self.request.user)
+        return qs
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response([submissions.as_payload(a) for a in page])
+
+    def retrieve(self, request, *args, **kwargs):
+        return Response(submissions.as_payload(self.get_object()))
+
+    @extend_schema(request=RevisionSerializer, responses={201: AnnotationSerializer, 409: dict})
+    @action(detail=False, methods=["post"])
+    def revise(self, request):
+        """Edit your submitted annotation: send the id of the revision you started from."""
+        _can_label(request.user)
+        base_id = request.data.get("base_revision")
+        if not isinstance(base_id, int):
+            return Response({"detail": "base_revision: the id of the revision you edited is required",
+                             "field": "base_revision"}, status=status.HTTP_400_BAD_REQUEST)
+        base = get_object_or_404(Annotation.objects.filter(project__in=roles.visible_projects(request.user),
+                                                           annotator=request.user), pk=base_id)
+        payload = {k: v for k, v in request.data.items() if k != "base_revision"}
+        try:
+            revision = submissions.revise(base, request.user, payload)
+        except submissions.Conflict as exc:
+            return Response({"detail": str(exc), "current": submissions.as_payload(exc.current),
+                             "yours": exc.yours}, status=status.HTTP_409_CONFLICT)
+        except submissions.SubmissionError as exc:
+            return _bad(exc)
+        return Response(submissions.as_payload(revision), status=status.HTTP_201_CREATED)

@@ -1,0 +1,272 @@
+"""The labeling queue: which frame an annotator gets next.
+
+Rules (all enforced in PostgreSQL, under any concurrency):
+- a frame goes to at most `overlap` annotators at once, counting live leases and submissions;
+- an annotator never gets a frame they labeled, skipped or hold already;
+- a frame held by someone else's live lease is not handed out again beyond `overlap`;
+- highest uncertainty score first where the sampler scored the frame, else the project's stride
+  order (every Nth frame of each sequence first, then the frames between);
+- a lease lasts AERIE_LEASE_MINUTES (renewed while the page is open); an expired lease returns the
+  frame to the queue.
+
+The next-frame query is one scan of a partial index with `FOR UPDATE SKIP LOCKED`: concurrent
+annotators skip each other's locked rows instead of waiting, and the counts are updated in the
+same transaction, so no frame is ever over-assigned.
+
+Policies (annotator protection, gold frames) hook in through `register_policy`: a policy can add
+an SQL condition on the candidate frames and reorder or filter the candidates in Python.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import audit
+from .models import Assignment, Project, QueueItem, Sequence
+
+ORDER_SPAN = 1 << 40  # order_key = (index % stride) * ORDER_SPAN + position in the dataset
+
+
+class QueueError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Candidate:
+    item_id: int
+    frame_id: int
+    sequence_id: int
+    index: int
+    sensitive: bool
+    priority: float | None
+
+
+class QueuePolicy(Protocol):
+    """A rule that filters or reorders the frames a person may get next."""
+
+    #: how many candidates the policy wants to see (the queue locks that many rows)
+    candidates: int
+
+    def sql_filter(self, project: Project, user) -> tuple[str, list] | None:
+        """An extra SQL condition on the candidates (aliases: qi = queue item, f = frame)."""
+
+    def choose(self, project: Project, user, candidates: list[Candidate]) -> list[Candidate]:
+        """The candidates in the order this policy prefers; dropping one excludes it."""
+
+
+_policies: list[QueuePolicy] = []
+
+
+def register_policy(policy: QueuePolicy) -> None:
+    _policies.append(policy)
+
+
+def unregister_policy(policy: QueuePolicy) -> None:
+    _policies.remove(policy)
+
+
+def lease_length() -> timedelta:
+    return timedelta(minutes=settings.AERIE_LEASE_MINUTES)
+
+
+# ------------------------------------------------------------------------------ filling the queue
+
+def sync_queue(project: Project) -> int:
+    """Queue the project's ready frames that are not queued yet, and bring every frame's
+    fallback order in line with the project's stride. Returns how many rows changed."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO labeling_queueitem (project_id, frame_id, priority, order_key, assigned, submitted, is_open)
+            SELECT %(project)s, f.id, NULL,
+                   (f.index %% %(stride)s)::bigint * %(span)s
+                   + row_number() OVER (ORDER BY s.name, f.index),
+                   0, 0, true
+            FROM labeling_frame f JOIN labeling_sequence s ON s.id = f.sequence_id
+            WHERE s.dataset_id = %(dataset)s AND s.status = ANY(%(ready)s)
+            ON CONFLICT (project_id, frame_id) DO UPDATE SET order_key = EXCLUDED.order_key
+                WHERE labeling_queueitem.order_key <> EXCLUDED.order_key
+            """,
+            {"project": project.pk, "stride": max(1, project.frame_stride), "span": ORDER_SPAN,
+             "dataset": project.dataset_id, "ready": [Sequence.READY, Sequence.PARTIAL]},
+        )
+        return cur.rowcount
+
+
+def sync_dataset(dataset_id: int) -> None:
+    for project in Project.objects.filter(dataset_id=dataset_id):
+        sync_queue(project)
+
+
+# ------------------------------------------------------------------------------ leases
+
+def expire_leases(project_id: int | None = None) -> int:
+    """Return frames whose lease ran out to the queue. Cheap when nothing expired (a partial
+    index holds only live leases)."""
+    scope = "AND project_id = %(project)s" if project_id else ""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            WITH expired AS (
+                UPDATE labeling_assignment SET status = 'expired', finished_at = %(now)s
+                WHERE status = 'active' AND expires_at < %(now)s {scope}
+                RETURNING item_id
+            ), counts AS (SELECT item_id, count(*) AS n FROM expired GROUP BY item_id)
+            UPDATE labeling_queueitem qi SET assigned = qi.assigned - counts.n, is_open = true
+            FROM counts WHERE qi.id = counts.item_id
+            """,
+            {"project": project_id, "now": timezone.now()},
+        )
+        return cur.rowcount
+
+
+def _candidates(project: Project, user, limit: int) -> list[Candidate]:
+    conditions, params = [], {"project": project.pk, "user": user.pk, "limit": limit}
+    for i, policy in enumerate(_policies):
+        extra = policy.sql_filter(project, user)
+        if extra:
+            sql, values = extra
+            names = []
+            for j, value in enumerate(values):
+                params[f"p{i}_{j}"] = value
+                names.append(f"%(p{i}_{j})s")
+            conditions.append("AND (" + sql % tuple(names) + ")")
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            SELECT qi.id, qi.frame_id, f.sequence_id, f.index, f.sensitive, qi.priority
+            FROM labeling_queueitem qi JOIN labeling_frame f ON f.id = qi.frame_id
+            WHERE qi.project_id = %(project)s AND qi.is_open
+              AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
+                              WHERE a.item_id = qi.id AND a.annotator_id = %(user)s AND a.status <> 'expired')
+              {' '.join(conditions)}
+            ORDER BY qi.priority DESC NULLS LAST, qi.order_key
+            LIMIT %(limit)s
+            FOR UPDATE OF qi SKIP LOCKED
+            """,
+            params,
+        )
+        return [Candidate(*row) for row in cur.fetchall()]
+
+
+def current_assignment(project: Project, user) -> Assignment | None:
+    return (Assignment.objects.filter(project=project, annotator=user, status=Assignment.ACTIVE,
+                                      expires_at__gt=timezone.now())
+            .select_related("frame").order_by("leased_at").first())
+
+
+def next_assignment(project: Project, user) -> Assignment | None:
+    """The annotator's current lease if they hold one, else a new lease on the best frame
+    they may have; None when nothing is left for them."""
+    with transaction.atomic():
+        expire_leases(project.pk)
+        held = current_assignment(project, user)
+        if held:
+            return renew(held, user)
+        limit = max([1] + [getattr(p, "candidates", 1) for p in _policies])
+        candidates = _candidates(project, user, limit)
+        for policy in _policies:
+            candidates = policy.choose(project, user, candidates)
+        if not candidates:
+            return None
+        chosen = candidates[0]
+        now = timezone.now()
+        with connection.cursor() as cur:
+            cur.execute(
+                "UPDATE labeling_queueitem SET assigned = assigned + 1, is_open = assigned + 1 < %s WHERE id = %s",
+                [project.overlap, chosen.item_id],
+            )
+            cur.execute(
+                """
+                INSERT INTO labeling_assignment
+                    (item_id, project_id, frame_id, annotator_id, status, leased_at, expires_at, skip_reason, late)
+                VALUES (%s, %s, %s, %s, 'active', %s, %s, '', false)
+                ON CONFLICT (item_id, annotator_id) DO UPDATE
+                    SET status = 'active', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at,
+                        finished_at = NULL
+                    WHERE labeling_assignment.status = 'expired'
+                RETURNING id
+                """,
+                [chosen.item_id, project.pk, chosen.frame_id, user.pk, now, now + lease_length()],
+            )
+            assignment_id = cur.fetchone()[0]
+        return Assignment.objects.select_related("frame").get(pk=assignment_id)
+
+
+def peek_next_frame_id(project: Project, user, exclude_frame_id: int | None = None) -> int | None:
+    """The frame the annotator would most likely get next, without leasing it: the page
+    prefetches its image."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT qi.frame_id FROM labeling_queueitem qi
+            WHERE qi.project_id = %s AND qi.is_open AND qi.frame_id <> %s
+              AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
+                              WHERE a.item_id = qi.id AND a.annotator_id = %s AND a.status <> 'expired')
+            ORDER BY qi.priority DESC NULLS LAST, qi.order_key LIMIT 1
+            """,
+            [project.pk, exclude_frame_id or 0, user.pk],
+        )
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+def _locked_own(assignment: Assignment, user) -> Assignment:
+    locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if locked.annotator_id != user.pk:
+        raise QueueError("this assignment belongs to someone else")
+    return locked
+
+
+def renew(assignment: Assignment, user) -> Assignment:
+    """Extend a live lease (the page calls this while it is open)."""
+    with transaction.atomic():
+        locked = _locked_own(assignment, user)
+        if locked.status != Assignment.ACTIVE:
+            raise QueueError(f"this assignment is {locked.status}; ask for the next frame")
+        if locked.expires_at <= timezone.now():
+            raise QueueError("the lease has expired; your work can still be submitted")
+        locked.expires_at = timezone.now() + lease_length()
+        locked.save(update_fields=["expires_at"])
+    return Assignment.objects.select_related("frame").get(pk=locked.pk)
+
+
+def skip(assignment: Assignment, user, reason: str) -> Assignment:
+    """Give a frame back with a reason; the annotator will not get it again."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise QueueError("say why you skip this frame (reason)")
+    with transaction.atomic():
+        locked = _locked_own(assignment, user)
+        if locked.status == Assignment.SUBMITTED:
+            raise QueueError("this frame was already submitted")
+        if locked.status == Assignment.SKIPPED:
+            return locked
+        was_live = locked.status == Assignment.ACTIVE
+        locked.status, locked.finished_at, locked.skip_reason = Assignment.SKIPPED, timezone.now(), reason[:500]
+        locked.save(update_fields=["status", "finished_at", "skip_reason"])
+        if was_live:
+            QueueItem.objects.filter(pk=locked.item_id).update(assigned=F("assigned") - 1, is_open=True)
+        audit.record(user, "queue.skip", locked, {"frame": locked.frame_id, "reason": locked.skip_reason})
+    return locked
+
+
+def queue_size(project: Project, user) -> int:
+    """Frames this annotator could still get."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT count(*) FROM labeling_queueitem qi
+            WHERE qi.project_id = %s AND qi.is_open
+              AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
+                              WHERE a.item_id = qi.id AND a.annotator_id = %s AND a.status <> 'expired')
+            """,
+            [project.pk, user.pk],
+        )
+        return cur.fetchone()[0]
