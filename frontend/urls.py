@@ -12,5 +12,7 @@ urlpatterns = [
     path("datasets/<int:pk>/upload/", views.dataset_upload, name="dataset-upload"),
     path("datasets/<int:pk>/snapshot/", views.dataset_snapshot, name="dataset-snapshot"),
     path("sequences/<int:pk>/", views.sequence_detail, name="sequence"),
+    path("projects/<int:pk>/label/", views.label, name="label"),
+    path("projects/<int:pk>/label/<int:frame_id>/", views.label, name="label-frame"),
     path("frames/<int:pk>/<str:variant>", views.frame_image, name="frame-image"),
 ]

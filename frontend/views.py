@@ -8,17 +8,35 @@ from django.http import FileResponse, Http404, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from labeling import blobstore, ingest, manifest, roles
-from labeling.models import Frame, IngestJob, Sequence
+from django.utils import timezone
+
+from labeling import blobstore, ingest, manifest, queue, roles
+from labeling.models import Annotation, Frame, IngestJob, Sequence
 
 
 @login_required
 def home(request):
-    projects = roles.visible_projects(request.user).select_related("dataset", "ontology_version__ontology")
+    projects = list(roles.visible_projects(request.user).select_related("dataset", "ontology_version__ontology"))
+    can_label = request.user.has_perm("labeling.add_annotation")
+    if can_label:
+        for project in projects:
+            project.queue_size = queue.queue_size(project, request.user)
     datasets = roles.visible_datasets(request.user).annotate(sequence_count=Count("sequences"))
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    mine_today = (Annotation.objects.filter(annotator=request.user, created_at__gte=today, supersedes__isnull=True)
+                  .select_related("frame__sequence", "project").order_by("-created_at"))
     return render(request, "frontend/home.html", {
         "projects": projects, "datasets": datasets, "role": roles.ROLE_LABELS.get(roles.role_of(request.user), "—"),
+        "can_label": can_label, "done_today": mine_today.count(), "recent": mine_today[:10],
     })
+
+
+@login_required
+def label(request, pk, frame_id=None):
+    project = get_object_or_404(roles.visible_projects(request.user), pk=pk)
+    if not request.user.has_perm("labeling.add_annotation"):
+        return HttpResponseForbidden("Your role does not label frames.")
+    return render(request, "frontend/label.html", {"project": project, "frame_id": frame_id})
 
 
 def _dataset(request, pk):

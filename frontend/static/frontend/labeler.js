@@ -1,0 +1,375 @@
+// The labeling page: asks the API for the next frame, drives the box editor and the side
+// panel, autosaves drafts, submits and brings the next frame without a page reload.
+import { BoxEditor } from "./boxeditor.js";
+
+const root = document.getElementById("labeler");
+const projectId = root.dataset.project;
+const editFrame = root.dataset.frame; // set when editing an earlier submission
+const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="))?.split("=")[1] || "";
+const $ = (id) => document.getElementById(id);
+
+let state = null; // what the server sent for this frame
+let tags = {}; // key -> {on, changed}
+let saveTimer = null;
+let busy = false;
+let showingPrevious = false;
+
+const editor = new BoxEditor($("stage"), { onChange: scheduleDraft, onSelect: renderSelected });
+
+async function api(method, url, body) {
+  const response = await fetch(url, {
+    method, credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  let data = null;
+  if (response.status !== 204) { try { data = await response.json(); } catch { data = null; } }
+  return { status: response.status, data };
+}
+
+function say(text, kind = "") {
+  const el = $("status");
+  el.textContent = text;
+  el.className = `status ${kind}`;
+}
+
+// ------------------------------------------------------------------ loading a frame
+async function loadNext() {
+  const { status, data } = await api("POST", `/api/projects/${projectId}/next/`);
+  if (status === 204) return finished("Nothing left for you to label in this project. Thank you!");
+  if (status !== 200) return say(data?.detail || `Could not get a frame (${status})`, "error");
+  show(data);
+}
+
+async function loadFrame(frameId) {
+  const { status, data } = await api("GET", `/api/projects/${projectId}/frames/${frameId}/state/`);
+  if (status !== 200) return say(data?.detail || `Could not load the frame (${status})`, "error");
+  show(data);
+}
+
+function finished(text) {
+  $("done-text").textContent = text;
+  $("done").hidden = false;
+  root.querySelector(".lab-body").hidden = true;
+  root.querySelector(".lab-foot").hidden = true;
+  $("frame-title").textContent = "";
+}
+
+function show(data) {
+  state = data;
+  const f = data.frame;
+  const source = data.draft || data.revision || { boxes: [], tags: [] };
+  tags = {};
+  for (const t of source.tags || []) tags[t.class] = { on: true, changed: t.changed };
+  const boxes = (source.boxes || []).map((b) => ({ ...b, attributes: b.attributes || {} }));
+  if (!data.draft && !data.revision) {
+    for (const b of data.tracks.interpolated) boxes.push({ ...b }); // shown between two keyframes, editable
+  }
+  showingPrevious = false;
+  $("overlay-badge").hidden = true;
+  $("toggle-prev").setAttribute("aria-pressed", "false");
+  editor.load({ width: f.width, height: f.height, imageUrl: f.image_url, classes: data.classes, boxes });
+  $("frame-title").textContent =
+    `${f.sequence_name} · frame ${f.index}${data.revision ? ` · your revision ${data.revision.revision}` : ""}`;
+  root.dataset.frameId = f.id;
+  root.dataset.assignment = data.assignment?.id || "";
+  renderPalette();
+  renderTags();
+  renderChange();
+  say(data.draft ? "Draft restored" : data.revision ? "Editing your submitted labels" : "");
+  if (data.prefetch) new Image().src = data.prefetch; // the likely next frame, so it shows at once
+  $("stage").focus();
+}
+
+// ------------------------------------------------------------------ side panel
+function boxClasses() { return state.classes.filter((c) => c.kind !== "tag"); }
+
+function renderPalette() {
+  const palette = $("palette");
+  palette.replaceChildren();
+  for (const c of boxClasses()) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "swatch";
+    b.dataset.class = c.key;
+    b.setAttribute("aria-pressed", String(editor.currentClass === c.key));
+    b.innerHTML = `<span class="dot"></span><span class="name"></span><kbd></kbd>`;
+    b.querySelector(".dot").style.background = c.color;
+    b.querySelector(".name").textContent = c.name + (c.kind === "change" ? " (changed region)" : "");
+    b.querySelector("kbd").textContent = c.shortcut || "";
+    b.addEventListener("click", () => { editor.setClass(c.key); renderPalette(); $("stage").focus(); });
+    palette.append(b);
+  }
+}
+
+function renderTags() {
+  const el = $("tags");
+  el.replaceChildren();
+  const tagClasses = state.classes.filter((c) => c.kind === "tag");
+  if (!tagClasses.length) el.textContent = "No frame tags in this ontology.";
+  for (const c of tagClasses) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "tag";
+    b.dataset.tag = c.key;
+    b.setAttribute("aria-pressed", String(!!tags[c.key]?.on));
+    b.innerHTML = `<span class="name"></span><kbd></kbd>`;
+    b.querySelector(".name").textContent = c.name;
+    b.querySelector("kbd").textContent = c.shortcut || "";
+    b.style.setProperty("--tag", c.color);
+    b.addEventListener("click", () => toggleTag(c.key));
+    el.append(b);
+  }
+}
+
+function toggleTag(key) {
+  tags[key] = { on: !tags[key]?.on };
+  renderTags();
+  scheduleDraft();
+}
+
+function renderChange() {
+  const changeClasses = state.classes.filter((c) => c.kind === "change");
+  const prev = state.frame.previous_frame;
+  $("change-panel").hidden = !changeClasses.length;
+  $("toggle-prev").disabled = !prev;
+  if (prev) $("previous-thumb").src = prev.image_url;
+  const el = $("changes");
+  el.replaceChildren();
+  for (const c of changeClasses) {
+    const row = document.createElement("fieldset");
+    row.className = "verdict";
+    row.innerHTML = `<legend></legend>
+      <label><input type="radio" name="chg-${c.key}" value="true"> changed</label>
+      <label><input type="radio" name="chg-${c.key}" value="false"> unchanged</label>`;
+    row.querySelector("legend").textContent = c.name;
+    const current = tags[c.key]?.on ? tags[c.key].changed : undefined;
+    for (const input of row.querySelectorAll("input")) {
+      input.checked = String(current) === input.value;
+      input.addEventListener("change", () => {
+        tags[c.key] = { on: true, changed: input.value === "true" };
+        scheduleDraft();
+      });
+    }
+    el.append(row);
+  }
+}
+
+function renderSelected(box) {
+  const panel = $("selected-panel");
+  panel.hidden = !box;
+  if (!box) return;
+  const fields = $("selected-fields");
+  fields.replaceChildren();
+  const cls = state.classes.find((c) => c.key === box.class);
+  const classSelect = field("Class", "select");
+  for (const c of boxClasses()) classSelect.add(new Option(c.name, c.key, false, c.key === box.class));
+  classSelect.addEventListener("change", () => editor.update(box.uid, { class: classSelect.value, attributes: {} }));
+  fields.append(classSelect.parentElement);
+  for (const spec of cls?.attributes || []) fields.append(attributeInput(box, spec));
+  const track = field("Track", "select");
+  track.name = "track";
+  track.add(new Option("No track", ""));
+  const nextId = nextTrackId();
+  track.add(new Option(`New track #${nextId}`, String(nextId)));
+  for (const b of state.tracks.previous?.boxes || []) {
+    if (b.track_id && b.class === box.class && !editor.boxes.some((o) => o.track_id === b.track_id && o.uid !== box.uid)) {
+      track.add(new Option(`Continue track #${b.track_id} (frame ${state.tracks.previous.index})`, String(b.track_id)));
+    }
+  }
+  if (box.track_id && ![...track.options].some((o) => o.value === String(box.track_id))) {
+    track.add(new Option(`Track #${box.track_id}`, String(box.track_id)));
+  }
+  track.value = box.track_id ? String(box.track_id) : "";
+  track.addEventListener("change", () => editor.update(box.uid, { track_id: track.value ? Number(track.value) : null }));
+  fields.append(track.parentElement);
+  const geo = document.createElement("p");
+  geo.className = "muted geometry";
+  geo.textContent = `x ${box.x}, y ${box.y}, ${box.w} × ${box.h} px`;
+  fields.append(geo);
+}
+
+function field(labelText, tag) {
+  const label = document.createElement("label");
+  label.className = "field";
+  label.append(document.createTextNode(labelText));
+  const input = document.createElement(tag);
+  label.append(input);
+  return input;
+}
+
+function attributeInput(box, spec) {
+  const value = box.attributes?.[spec.key];
+  const set = (v) => editor.update(box.uid, { attributes: { ...box.attributes, [spec.key]: v } });
+  let input;
+  if (spec.type === "enum") {
+    input = field(spec.name + (spec.required ? " *" : ""), "select");
+    input.add(new Option("—", ""));
+    for (const o of spec.options) input.add(new Option(o, o, false, o === value));
+    input.addEventListener("change", () => set(input.value || null));
+  } else if (spec.type === "bool") {
+    input = field(spec.name, "input");
+    input.type = "checkbox";
+    input.checked = !!value;
+    input.addEventListener("change", () => set(input.checked));
+  } else {
+    input = field(spec.name + (spec.required ? " *" : ""), "input");
+    input.type = spec.type === "number" ? "number" : "text";
+    input.value = value ?? "";
+    input.addEventListener("change", () => set(spec.type === "number" ? (input.value === "" ? null : Number(input.value))
+      : input.value));
+  }
+  input.name = `attr-${spec.key}`;
+  return input.parentElement;
+}
+
+function nextTrackId() {
+  const used = editor.boxes.map((b) => b.track_id || 0);
+  return Math.max(state.tracks.next_track_id, ...used.map((t) => t + 1));
+}
+
+// ------------------------------------------------------------------ saving
+function payload() {
+  const tagList = [];
+  for (const [key, t] of Object.entries(tags)) {
+    if (!t.on) continue;
+    const cls = state.classes.find((c) => c.key === key);
+    tagList.push(cls?.kind === "change" ? { class: key, changed: !!t.changed } : { class: key });
+  }
+  const boxes = editor.payloadBoxes().map((b) => ({ ...b, attributes: clean(b.attributes) }));
+  return { boxes, tags: tagList };
+}
+
+function clean(attributes) {
+  return Object.fromEntries(Object.entries(attributes || {}).filter(([, v]) => v !== null && v !== ""));
+}
+
+function scheduleDraft() {
+  if (!state?.assignment) return;
+  clearTimeout(saveTimer);
+  saveTimer = setTimeout(async () => {
+    const { status } = await api("PUT", `/api/assignments/${state.assignment.id}/draft/`, payload());
+    if (status === 204) say("Draft saved");
+  }, 1200);
+}
+
+async function submit() {
+  if (busy || !state) return;
+  busy = true;
+  clearTimeout(saveTimer);
+  try {
+    let result;
+    if (state.assignment) {
+      result = await api("POST", `/api/assignments/${state.assignment.id}/submit/`, payload());
+    } else if (state.revision) {
+      result = await api("POST", `/api/annotations/revise/`, { base_revision: state.revision.id, ...payload() });
+    } else {
+      say("This frame is not assigned to you.", "error");
+      return;
+    }
+    if (result.status === 409) {
+      $("conflict-dialog").showModal();
+      return;
+    }
+    if (result.status !== 201) {
+      say(result.data?.detail || `Not saved (${result.status})`, "error");
+      return;
+    }
+    say("Submitted", "ok");
+    if (editFrame) {
+      await loadFrame(editFrame);
+      say("Saved as a new revision", "ok");
+    } else {
+      await loadNext();
+    }
+  } finally {
+    busy = false;
+  }
+}
+
+async function skip() {
+  if (!state?.assignment) return;
+  const dialog = $("skip-dialog");
+  $("skip-reason").value = "";
+  dialog.showModal();
+  dialog.addEventListener("close", async function onClose() {
+    dialog.removeEventListener("close", onClose);
+    if (dialog.returnValue !== "ok") return;
+    const { status, data } = await api("POST", `/api/assignments/${state.assignment.id}/skip/`,
+      { reason: $("skip-reason").value });
+    if (status !== 200) return say(data?.detail || "Could not skip", "error");
+    await loadNext();
+  });
+}
+
+function copyPrevious() {
+  const prev = state.tracks.previous;
+  if (!prev) return say("No earlier labeled frame in this sequence.");
+  editor.addBoxes(prev.boxes.map((b) => ({ ...b, attributes: { ...(b.attributes || {}) } })));
+  say(`Copied ${prev.boxes.length} boxes from frame ${prev.index}`);
+}
+
+function togglePrevious() {
+  const prev = state.frame.previous_frame;
+  if (!prev) return;
+  showingPrevious = !showingPrevious;
+  editor.setImage(showingPrevious ? prev.image_url : state.frame.image_url);
+  $("overlay-badge").hidden = !showingPrevious;
+  $("overlay-badge").textContent = `Previous frame (${prev.index})`;
+  $("toggle-prev").setAttribute("aria-pressed", String(showingPrevious));
+}
+
+// ------------------------------------------------------------------ keyboard
+document.addEventListener("keydown", (e) => {
+  if (!state || document.querySelector("dialog[open]")) return;
+  const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName);
+  if (typing && e.key !== "Escape") return;
+  const ctrl = e.ctrlKey || e.metaKey;
+  if (e.key === "Enter") { e.preventDefault(); submit(); return; }
+  if (ctrl && (e.key === "z" || e.key === "Z")) { e.preventDefault(); e.shiftKey ? editor.redo() : editor.undo(); return; }
+  if (ctrl && e.key === "y") { e.preventDefault(); editor.redo(); return; }
+  if (ctrl) return;
+  if (e.key === "Delete" || e.key === "Backspace") { e.preventDefault(); editor.deleteSelected(); return; }
+  if (e.key === "Tab") { e.preventDefault(); editor.cycle(e.shiftKey ? -1 : 1); return; }
+  if (e.key === "Escape") { editor.select(null); $("stage").focus(); return; }
+  if (e.key === "+" || e.key === "=") { editor.zoom(1.25); return; }
+  if (e.key === "-") { editor.zoom(0.8); return; }
+  if (e.key === "0") {
+    if (!state.classes.some((c) => c.shortcut === "0")) { editor.fit(); return; }
+  }
+  const arrows = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+  if (arrows[e.key] && editor.selectedBox()) {
+    e.preventDefault();
+    const k = e.shiftKey ? 10 : 1;
+    editor.nudge(arrows[e.key][0] * k, arrows[e.key][1] * k);
+    return;
+  }
+  if (e.shiftKey) {
+    const command = { S: skip, C: copyPrevious, P: togglePrevious, N: newTrack }[e.key.toUpperCase()];
+    if (command) { e.preventDefault(); command(); }
+    return;
+  }
+  const cls = state.classes.find((c) => c.shortcut && c.shortcut === e.key);
+  if (!cls) return;
+  e.preventDefault();
+  if (cls.kind === "tag") toggleTag(cls.key);
+  else { editor.setClass(cls.key); renderPalette(); }
+});
+
+function newTrack() {
+  const box = editor.selectedBox();
+  if (box) editor.update(box.uid, { track_id: nextTrackId() });
+}
+
+$("submit").addEventListener("click", submit);
+$("skip").addEventListener("click", skip);
+$("undo").addEventListener("click", () => editor.undo());
+$("redo").addEventListener("click", () => editor.redo());
+$("copy-prev").addEventListener("click", copyPrevious);
+$("toggle-prev").addEventListener("click", togglePrevious);
+$("conflict-dialog").addEventListener("close", () => loadFrame(root.dataset.frameId));
+
+// keep the lease while the page is open
+setInterval(() => { if (state?.assignment) api("POST", `/api/assignments/${state.assignment.id}/renew/`); }, 60_000);
+
+if (editFrame) loadFrame(editFrame); else loadNext();
