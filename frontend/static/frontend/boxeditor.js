@@ -272,6 +272,7 @@ export class BoxEditor {
       label.setAttribute("x", b.x + 2 * px);
       label.setAttribute("y", Math.max(b.y - 4 * px, 10 * px));
       label.setAttribute("font-size", 12 * px);
+      label.setAttribute("stroke-width", 2.5 * px);
       label.textContent = `${cls.name}${b.track_id ? ` #${b.track_id}` : ""}${b.interpolated ? " (interpolated)" : ""}`;
       g.append(label);
       if (b.uid === this.selected) {

@@ -1,0 +1,142 @@
+"""An annotator labels real frames in Chromium: boxes drawn with the mouse, classes by shortcut,
+tags, submit, tracks and interpolation; every submission lands in the database."""
+import pytest
+from playwright.sync_api import expect
+
+from labeling import ingest, queue
+from labeling.models import Annotation, AnnotationBox
+from tests import media
+from tests.conftest import ARTIFACTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+W, H = 320, 240
+
+
+@pytest.fixture
+def frames(project):
+    """Six real 320×240 images, ingested as one sequence."""
+    archive = media.zip_bytes({f"f{i}.png": media.png_bytes(W, H, color=(40 * i, 90, 140)) for i in range(6)})
+    job = ingest.run_job(ingest.create_job(project.dataset, media.upload(archive, "cam.zip"), sequence_name="cam").pk)
+    assert job.status == "done"
+    return list(job.sequence.frames.order_by("index"))
+
+
+def to_screen(page, x, y):
+    """Frame pixels → page pixels, for an SVG that fits the frame (xMidYMid meet)."""
+    box = page.locator("#stage").bounding_box()
+    scale = min(box["width"] / W, box["height"] / H)
+    left = box["x"] + (box["width"] - W * scale) / 2
+    top = box["y"] + (box["height"] - H * scale) / 2
+    return left + x * scale, top + y * scale
+
+
+def drag(page, start, end):
+    page.mouse.move(*to_screen(page, *start))
+    page.mouse.down()
+    page.mouse.move(*to_screen(page, *end), steps=6)
+    page.mouse.up()
+
+
+def open_labeling(login, users, project):
+    page = login(users["annotator"])
+    page.get_by_role("link", name="Start labeling").click()
+    expect(page.locator("#frame-title")).to_contain_text("cam · frame 0")
+    expect(page.locator("#frame-image")).to_have_attribute("href", "/frames/" + page.locator("#labeler")
+                                                           .get_attribute("data-frame-id") + "/original")
+    return page
+
+
+def test_draw_classify_tag_submit_and_get_the_next_frame(live_server, login, users, project, frames):
+    page = open_labeling(login, users, project)
+    drag(page, (40, 30), (140, 130))
+    rect = page.locator("#boxes rect[data-class]")
+    expect(rect).to_have_count(1)
+    page.keyboard.press("2")  # the ontology's shortcut for "car"
+    expect(rect).to_have_attribute("data-class", "car")
+    page.keyboard.press("c")  # the "crowd" frame tag
+    expect(page.locator("[data-tag=crowd]")).to_have_attribute("aria-pressed", "true")
+    page.screenshot(path=str(ARTIFACTS / "labeling-page.png"))
+    page.keyboard.press("Enter")
+    expect(page.locator("#frame-title")).to_contain_text("cam · frame 1")  # no page reload
+    expect(page.locator("#boxes rect[data-class]")).to_have_count(0)
+
+    annotation = Annotation.objects.get(frame=frames[0])
+    assert annotation.annotator == users["annotator"] and annotation.status == "submitted"
+    saved = annotation.boxes.get()
+    assert saved.label_class.key == "car"
+    assert (saved.x, saved.y, saved.w, saved.h) == pytest.approx((40, 30, 100, 100), abs=1.5)
+    assert list(annotation.tags.values_list("label_class__key", flat=True)) == ["crowd"]
+
+
+def test_move_resize_delete_undo(live_server, login, users, project, frames):
+    page = open_labeling(login, users, project)
+    drag(page, (20, 20), (80, 80))
+    drag(page, (50, 50), (150, 100))  # move it by (100, 50)
+    rect = page.locator("#boxes rect[data-class]")
+    assert float(rect.get_attribute("x")) == pytest.approx(120, abs=1.5)
+    drag(page, (180, 130), (200, 150))  # the bottom-right handle: resize
+    assert float(rect.get_attribute("width")) == pytest.approx(80, abs=1.5)
+    page.keyboard.press("Delete")
+    expect(rect).to_have_count(0)
+    page.keyboard.press("Control+z")
+    expect(page.locator("#boxes rect[data-class]")).to_have_count(1)
+    page.keyboard.press("Enter")
+    expect(page.locator("#frame-title")).to_contain_text("frame 1")
+    saved = AnnotationBox.objects.get()
+    assert (saved.x, saved.y, saved.w, saved.h) == pytest.approx((120, 70, 80, 80), abs=1.5)
+
+
+def test_a_track_across_two_frames_and_the_interpolated_box_between(live_server, login, users, project, frames):
+    project.frame_stride = 4
+    project.save()
+    queue.sync_queue(project)
+    page = open_labeling(login, users, project)
+    drag(page, (10, 20), (50, 80))  # frame 0: x10 y20 w40 h60
+    page.keyboard.press("Shift+N")  # it starts track #1
+    expect(page.locator("#boxes rect[data-class]")).to_have_attribute("data-track", "1")
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#frame-title")).to_contain_text("cam · frame 4")
+    page.keyboard.press("Shift+C")  # copy the boxes of frame 0, with their track
+    expect(page.locator("#boxes rect[data-track='1']")).to_have_count(1)
+    drag(page, (30, 50), (130, 70))  # move the person by (100, 20): x110 y40
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#frame-title")).to_contain_text("cam · frame 1")  # between the two keyframes
+    interpolated = page.locator("#boxes g.interpolated rect[data-track='1']")
+    expect(interpolated).to_have_count(1)
+    assert float(interpolated.get_attribute("x")) == pytest.approx(10 + 100 / 4, abs=1.5)
+    assert float(interpolated.get_attribute("y")) == pytest.approx(20 + 20 / 4, abs=1.5)
+    page.screenshot(path=str(ARTIFACTS / "labeling-interpolated.png"))
+    page.keyboard.press("Enter")  # accept it
+    expect(page.locator("#frame-title")).to_contain_text("cam · frame 5")  # stride 4: 0, 4, then 1, 5, then 2…
+
+    on_frame_1 = AnnotationBox.objects.get(annotation__frame=frames[1])
+    assert on_frame_1.track_id == 1
+    assert (on_frame_1.x, on_frame_1.y, on_frame_1.w, on_frame_1.h) == pytest.approx((35, 25, 40, 60), abs=1.5)
+    assert AnnotationBox.objects.get(annotation__frame=frames[4]).track_id == 1
+
+
+def test_skip_with_a_reason_and_edit_a_submission(live_server, login, users, project, frames):
+    page = open_labeling(login, users, project)
+    page.keyboard.press("Shift+S")
+    page.fill("#skip-reason", "lens covered")
+    page.get_by_role("button", name="Skip", exact=True).click()
+    expect(page.locator("#frame-title")).to_contain_text("cam · frame 1")
+    drag(page, (10, 10), (60, 60))
+    page.keyboard.press("Enter")
+    expect(page.locator("#frame-title")).to_contain_text("cam · frame 2")
+
+    page.goto(f"{live_server.url}/")
+    expect(page.get_by_text("1 frame labeled today.")).to_be_visible()
+    page.get_by_role("link", name="Edit").click()
+    expect(page.locator("#frame-title")).to_contain_text("your revision 1")
+    expect(page.locator("#boxes rect[data-class]")).to_have_count(1)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Shift+ArrowRight")  # nudge 10 px
+    page.keyboard.press("Enter")
+    expect(page.locator("#frame-title")).to_contain_text("your revision 2")
+    head = Annotation.objects.get(frame=frames[1], superseded_by__isnull=True)
+    assert head.revision == 2 and head.boxes.get().x == pytest.approx(20, abs=1.5)
+    assert Annotation.objects.get(frame=frames[1], revision=1).boxes.get().x == pytest.approx(10, abs=1.5)
