@@ -13,4 +13,6 @@ class LabelingConfig(AppConfig):
     verbose_name = "Labeling"
 
     def ready(self):
+        from . import auth  # noqa: F401 - connects the permission-cache invalidation
+
         post_migrate.connect(_ensure_roles, sender=self)

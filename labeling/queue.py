@@ -18,6 +18,7 @@ an SQL condition on the candidate frames and reorder or filter the candidates in
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -28,7 +29,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import audit
-from .models import Assignment, Project, QueueItem, Sequence
+from .models import Assignment, Frame, Project, QueueItem, Sequence
 
 ORDER_SPAN = 1 << 40  # order_key = (index % stride) * ORDER_SPAN + position in the dataset
 
@@ -45,6 +46,17 @@ class Candidate:
     index: int
     sensitive: bool
     priority: float | None
+    width: int
+    height: int
+    timestamp: float | None
+    sequence_name: str
+
+    def frame(self) -> Frame:
+        """The frame as a model instance, without another query."""
+        frame = Frame(pk=self.frame_id, sequence_id=self.sequence_id, index=self.index, sensitive=self.sensitive,
+                      width=self.width, height=self.height, timestamp=self.timestamp)
+        frame.sequence = Sequence(pk=self.sequence_id, name=self.sequence_name)
+        return frame
 
 
 class QueuePolicy(Protocol):
@@ -126,6 +138,18 @@ def expire_leases(project_id: int | None = None) -> int:
         return cur.rowcount
 
 
+_last_expiry: dict[int, float] = {}
+EXPIRY_EVERY_S = 2.0
+
+
+def _expire_now_and_then(project_id: int) -> None:
+    """Expired leases go back at most EXPIRY_EVERY_S late, without an UPDATE on every request."""
+    now = time.monotonic()
+    if now - _last_expiry.get(project_id, 0.0) >= EXPIRY_EVERY_S:
+        _last_expiry[project_id] = now
+        expire_leases(project_id)
+
+
 def _candidates(project: Project, user, limit: int) -> list[Candidate]:
     conditions, params = [], {"project": project.pk, "user": user.pk, "limit": limit}
     for i, policy in enumerate(_policies):
@@ -140,8 +164,10 @@ def _candidates(project: Project, user, limit: int) -> list[Candidate]:
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            SELECT qi.id, qi.frame_id, f.sequence_id, f.index, f.sensitive, qi.priority
+            SELECT qi.id, qi.frame_id, f.sequence_id, f.index, f.sensitive, qi.priority, f.width, f.height,
+                   f.timestamp, s.name
             FROM labeling_queueitem qi JOIN labeling_frame f ON f.id = qi.frame_id
+            JOIN labeling_sequence s ON s.id = f.sequence_id
             WHERE qi.project_id = %(project)s AND qi.is_open
               AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
                               WHERE a.item_id = qi.id AND a.annotator_id = %(user)s AND a.status <> 'expired')
@@ -158,19 +184,32 @@ def _candidates(project: Project, user, limit: int) -> list[Candidate]:
 def current_assignment(project: Project, user) -> Assignment | None:
     return (Assignment.objects.filter(project=project, annotator=user, status=Assignment.ACTIVE,
                                       expires_at__gt=timezone.now())
-            .select_related("frame").order_by("leased_at").first())
+            .select_related("frame__sequence").order_by("leased_at").first())
 
 
 def next_assignment(project: Project, user) -> Assignment | None:
     """The annotator's current lease if they hold one, else a new lease on the best frame
-    they may have; None when nothing is left for them."""
+    they may have; None when nothing is left for them.
+
+    The assignment comes back with two extra attributes: `resumed` (an existing lease: the page
+    may have a draft for it) and `peek` (the candidate that would most likely come next, for
+    the page to prefetch its image; None if unknown)."""
     with transaction.atomic():
-        expire_leases(project.pk)
+        with connection.cursor() as cur:
+            # A lease is cheap to lose: this transaction need not wait for its WAL flush.
+            # (Submissions keep synchronous commit: acknowledged work is never lost.)
+            cur.execute("SET LOCAL synchronous_commit = off")
+        _expire_now_and_then(project.pk)
         held = current_assignment(project, user)
         if held:
-            return renew(held, user)
-        limit = max([1] + [getattr(p, "candidates", 1) for p in _policies])
+            held = renew(held, user)
+            held.resumed, held.peek = True, None
+            return held
+        # two candidates at least: the second is what the page prefetches
+        limit = max([2] + [getattr(p, "candidates", 1) for p in _policies])
         candidates = _candidates(project, user, limit)
+        if not candidates and expire_leases(project.pk):  # nothing open: maybe a lease ran out
+            candidates = _candidates(project, user, limit)
         for policy in _policies:
             candidates = policy.choose(project, user, candidates)
         if not candidates:
@@ -196,25 +235,11 @@ def next_assignment(project: Project, user) -> Assignment | None:
                 [chosen.item_id, project.pk, chosen.frame_id, user.pk, now, now + lease_length()],
             )
             assignment_id = cur.fetchone()[0]
-        return Assignment.objects.select_related("frame").get(pk=assignment_id)
-
-
-def peek_next_frame_id(project: Project, user, exclude_frame_id: int | None = None) -> int | None:
-    """The frame the annotator would most likely get next, without leasing it: the page
-    prefetches its image."""
-    with connection.cursor() as cur:
-        cur.execute(
-            """
-            SELECT qi.frame_id FROM labeling_queueitem qi
-            WHERE qi.project_id = %s AND qi.is_open AND qi.frame_id <> %s
-              AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
-                              WHERE a.item_id = qi.id AND a.annotator_id = %s AND a.status <> 'expired')
-            ORDER BY qi.priority DESC NULLS LAST, qi.order_key LIMIT 1
-            """,
-            [project.pk, exclude_frame_id or 0, user.pk],
-        )
-        row = cur.fetchone()
-    return row[0] if row else None
+        assignment = Assignment(pk=assignment_id, item_id=chosen.item_id, project=project, frame=chosen.frame(),
+                                annotator=user, status=Assignment.ACTIVE, leased_at=now,
+                                expires_at=now + lease_length())
+        assignment.resumed, assignment.peek = False, candidates[1] if len(candidates) > 1 else None
+        return assignment
 
 
 def _locked_own(assignment: Assignment, user) -> Assignment:
@@ -234,7 +259,7 @@ def renew(assignment: Assignment, user) -> Assignment:
             raise QueueError("the lease has expired; your work can still be submitted")
         locked.expires_at = timezone.now() + lease_length()
         locked.save(update_fields=["expires_at"])
-    return Assignment.objects.select_related("frame").get(pk=locked.pk)
+    return Assignment.objects.select_related("frame__sequence").get(pk=locked.pk)
 
 
 def skip(assignment: Assignment, user, reason: str) -> Assignment:

@@ -90,7 +90,9 @@ def apply(migration: OntologyMigration, *, user=None) -> int:
         tags_by.setdefault(tag.annotation_id, []).append(tag)
     new_boxes, new_tags = [], []
     for head in heads:
+        tracks = [b.track_id for b in boxes_by.get(head.pk, []) if b.track_id and target[b.label_class_id]]
         revision = Annotation.objects.create(
+            sequence_id=head.sequence_id, frame_index=head.frame_index, max_track=max(tracks, default=None),
             project_id=head.project_id, frame_id=head.frame_id, annotator_id=head.annotator_id,
             ontology_version=migration.to_version, revision=head.revision + 1, supersedes=head, status=head.status,
             source=Annotation.MIGRATION, created_by=user, note=f"ontology migration {migration.pk}",

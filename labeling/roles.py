@@ -55,7 +55,9 @@ def role_of(user) -> str | None:
         return None
     if user.is_superuser:
         return ADMIN
-    names = {g.name for g in user.groups.all()}
+    from .auth import cached
+
+    names = cached("groups", user.pk, lambda: {g.name for g in user.groups.all()})
     for role in (ADMIN, TRAINER, QA_LEAD, ANNOTATOR):
         if role in names:
             return role

@@ -12,15 +12,15 @@ import math
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.dispatch import Signal
 from django.utils import timezone
 
 from ontology.attributes import AttributeSchemaError, validate_values
 from ontology.models import LabelClass
 
-from . import audit
-from .models import Annotation, AnnotationBox, AnnotationTag, Assignment, Draft, Frame, QueueItem
+from . import audit, roles
+from .models import Annotation, AnnotationBox, AnnotationTag, Assignment, Draft, Frame, Membership, QueueItem
 
 #: sent after a submission commits (agreement listens: the overlap-th submission triggers it)
 annotation_submitted = Signal()
@@ -35,6 +35,10 @@ class SubmissionError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}" if field else message)
         self.field = field
+
+
+class NotYours(LookupError):
+    """The assignment does not exist for this person (answered 404: existence does not leak)."""
 
 
 class Conflict(Exception):
@@ -145,8 +149,24 @@ def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[lis
     return boxes, tags
 
 
+_published: dict[int, dict[str, LabelClass]] = {}
+
+
 def classes_of(version_id: int) -> dict[str, LabelClass]:
-    return {c.key: c for c in LabelClass.objects.filter(version_id=version_id)}
+    """The classes of an ontology version by key; published versions are immutable, so they are
+    read once per process."""
+    if version_id in _published:
+        return _published[version_id]
+    classes = {c.key: c for c in LabelClass.objects.filter(version_id=version_id).select_related("version")}
+    if classes and next(iter(classes.values())).version.is_published:
+        _published[version_id] = classes
+    return classes
+
+
+def keyframe_fields(frame: Frame, boxes) -> dict:
+    """The columns copied onto an annotation row for the track context's index scans."""
+    tracks = [b.track_id for b in boxes if b.track_id]
+    return {"sequence_id": frame.sequence_id, "frame_index": frame.index, "max_track": max(tracks, default=None)}
 
 
 def _write(annotation: Annotation, boxes: list[CleanBox], tags: list[CleanTag]) -> None:
@@ -166,9 +186,13 @@ def submit(assignment: Assignment, user, payload) -> Annotation:
     meanwhile only flags it."""
     with transaction.atomic():
         locked = (Assignment.objects.select_for_update(of=("self",)).select_related("project", "frame")
-                  .get(pk=assignment.pk))
-        if locked.annotator_id != user.pk:
-            raise SubmissionError("", "this assignment belongs to someone else")
+                  .annotate(member=Exists(Membership.objects.filter(project=OuterRef("project"), user=user)),
+                            has_draft=Exists(Draft.objects.filter(assignment=OuterRef("pk"))))
+                  .filter(pk=assignment.pk).first())
+        if locked is None or locked.annotator_id != user.pk:
+            raise NotYours("this assignment belongs to someone else")
+        if not locked.member and not roles.is_admin(user):
+            raise NotYours("you are no longer a member of this project")
         if locked.status == Assignment.SUBMITTED:
             raise SubmissionError("", "this frame was already submitted; edit your revision instead")
         if locked.status == Assignment.SKIPPED:
@@ -178,6 +202,7 @@ def submit(assignment: Assignment, user, payload) -> Annotation:
         now = timezone.now()
         late = locked.status == Assignment.EXPIRED or locked.expires_at <= now
         annotation = Annotation.objects.create(
+            **keyframe_fields(locked.frame, boxes),
             project=project, frame=locked.frame, annotator=user, ontology_version_id=project.ontology_version_id,
             status=Annotation.SUBMITTED, source=Annotation.HUMAN, created_by=user, assignment=locked,
             note=str(payload.get("note", ""))[:2000],
@@ -189,10 +214,12 @@ def submit(assignment: Assignment, user, payload) -> Annotation:
         QueueItem.objects.filter(pk=locked.item_id).update(
             submitted=F("submitted") + 1, assigned=F("assigned") + (1 if released else 0)
         )
-        Draft.objects.filter(assignment=locked).delete()
+        if locked.has_draft:
+            Draft.objects.filter(assignment=locked).delete()
         audit.record(user, "annotation.submit", annotation,
                      {"frame": locked.frame_id, "boxes": len(boxes), "tags": len(tags), "late": late})
         transaction.on_commit(lambda: annotation_submitted.send(sender=Annotation, annotation=annotation))
+    annotation.clean_payload = _payload(annotation, boxes, tags)
     return annotation
 
 
@@ -210,6 +237,7 @@ def revise(base: Annotation, user, payload) -> Annotation:
         try:
             with transaction.atomic():
                 revision = Annotation.objects.create(
+                    **keyframe_fields(locked.frame, boxes),
                     project_id=locked.project_id, frame=locked.frame, annotator=user,
                     ontology_version_id=locked.ontology_version_id, revision=locked.revision + 1, supersedes=locked,
                     status=Annotation.SUBMITTED, source=Annotation.HUMAN, created_by=user,
@@ -245,6 +273,17 @@ def save_draft(assignment: Assignment, user, payload) -> Draft:
         raise SubmissionError("", f"this assignment is {assignment.status}")
     draft, _ = Draft.objects.update_or_create(assignment=assignment, defaults={"payload": payload})
     return draft
+
+
+def _payload(annotation: Annotation, boxes: list[CleanBox], tags: list[CleanTag]) -> dict:
+    """The stored annotation in the page's shape, from what was just validated (no query)."""
+    return {
+        "id": annotation.pk, "revision": annotation.revision,
+        "boxes": [{"class": b.label_class.key, "x": b.x, "y": b.y, "w": b.w, "h": b.h, "attributes": b.attributes,
+                   "track_id": b.track_id} for b in boxes],
+        "tags": [{"class": t.label_class.key, "attributes": t.attributes,
+                  **({"changed": t.changed} if t.changed is not None else {})} for t in tags],
+    }
 
 
 def as_payload(annotation: Annotation) -> dict:

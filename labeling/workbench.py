@@ -1,36 +1,51 @@
 """What the labeling page gets for one frame: the frame, the ontology, the annotator's draft or
-current revision, the track context and the frame to prefetch. Reads only."""
+current revision, the track context and the frame to prefetch. Reads only.
+
+This is on the hot path of every next-frame request, so it asks the database only what it
+must: the ontology of a published version is immutable and cached per process, a fresh lease
+has no draft and no earlier revision, and the track context is two queries."""
 from __future__ import annotations
 
-from ontology.models import LabelClass
+from ontology.models import LabelClass, OntologyVersion
 
-from . import queue, submissions, tracks
+from . import submissions, tracks
 from .models import Annotation, Assignment, Draft, Frame, Project
 
+_published_classes: dict[int, list[dict]] = {}
 
-def image_url(frame: Frame, variant: str = "original") -> str:
-    if frame.sensitive and variant == "original":
+
+def image_url(frame_id: int, sensitive: bool, variant: str = "original") -> str:
+    if sensitive and variant == "original":
         variant = "preview"
-    return f"/frames/{frame.pk}/{variant}"
+    return f"/frames/{frame_id}/{variant}"
 
 
 def ontology_payload(version_id: int) -> list[dict]:
-    return [
+    """The classes of an ontology version; a published version's never change, so they are
+    read once per process."""
+    if version_id in _published_classes:
+        return _published_classes[version_id]
+    classes = [
         {"key": c.key, "name": c.name, "kind": c.kind, "color": c.color, "shortcut": c.shortcut,
          "sensitive": c.sensitive, "attributes": c.attributes}
         for c in LabelClass.objects.filter(version_id=version_id).order_by("order", "key")
     ]
+    if OntologyVersion.objects.filter(pk=version_id, status=OntologyVersion.PUBLISHED).exists():
+        _published_classes[version_id] = classes
+    return classes
 
 
-def frame_payload(frame: Frame) -> dict:
-    previous = (Frame.objects.filter(sequence_id=frame.sequence_id, index=frame.index - 1).first()
-                if frame.index > 0 else None)
+def frame_payload(frame: Frame, with_previous: bool) -> dict:
+    previous = None
+    if with_previous and frame.index > 0:
+        previous = Frame.objects.filter(sequence_id=frame.sequence_id, index=frame.index - 1).only(
+            "pk", "index", "sensitive").first()
     return {
         "id": frame.pk, "sequence": frame.sequence_id, "sequence_name": frame.sequence.name, "index": frame.index,
         "width": frame.width, "height": frame.height, "timestamp": frame.timestamp, "sensitive": frame.sensitive,
-        "image_url": image_url(frame),
-        "previous_frame": {"id": previous.pk, "index": previous.index, "image_url": image_url(previous)}
-        if previous else None,
+        "image_url": image_url(frame.pk, frame.sensitive),
+        "previous_frame": {"id": previous.pk, "index": previous.index,
+                           "image_url": image_url(previous.pk, previous.sensitive)} if previous else None,
     }
 
 
@@ -40,18 +55,22 @@ def current_revision(project: Project, frame: Frame, user) -> Annotation | None:
 
 
 def state(project: Project, frame: Frame, user, assignment: Assignment | None = None) -> dict:
-    revision = current_revision(project, frame, user)
-    draft = Draft.objects.filter(assignment=assignment).first() if assignment else None
-    peek = queue.peek_next_frame_id(project, user, exclude_frame_id=frame.pk) if assignment else None
+    classes = ontology_payload(project.ontology_version_id)
+    fresh_lease = assignment is not None and not getattr(assignment, "resumed", True)
+    revision = None if assignment is not None else current_revision(project, frame, user)
+    draft = None
+    if assignment is not None and not fresh_lease:
+        draft = Draft.objects.filter(assignment=assignment).values_list("payload", flat=True).first()
+    peek = getattr(assignment, "peek", None)
     return {
         "project": {"id": project.pk, "name": project.name, "ontology_version": project.ontology_version_id},
         "assignment": {
             "id": assignment.pk, "status": assignment.status, "expires_at": assignment.expires_at.isoformat(),
         } if assignment else None,
-        "frame": frame_payload(frame),
-        "classes": ontology_payload(project.ontology_version_id),
-        "draft": draft.payload if draft else None,
+        "frame": frame_payload(frame, with_previous=any(c["kind"] == LabelClass.CHANGE for c in classes)),
+        "classes": classes,
+        "draft": draft,
         "revision": submissions.as_payload(revision) if revision else None,
         "tracks": tracks.track_context(project.pk, user.pk, frame),
-        "prefetch": image_url(Frame.objects.get(pk=peek)) if peek else None,
+        "prefetch": image_url(peek.frame_id, peek.sensitive) if peek else None,
     }

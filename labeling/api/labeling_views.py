@@ -1,5 +1,6 @@
 """The labeling API that the page uses: next frame, lease renewal, drafts, submit, skip, and
 edits of submitted work (409 on a stale revision). Annotators only ever see their own work."""
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status, viewsets
@@ -76,6 +77,7 @@ class AssignmentViewSet(viewsets.GenericViewSet):
     """Your own leases: renew, autosave a draft, submit, skip."""
 
     serializer_class = SubmissionSerializer
+    lookup_value_regex = r"\d+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -106,10 +108,12 @@ class AssignmentViewSet(viewsets.GenericViewSet):
     def submit(self, request, pk=None):
         _can_label(request.user)
         try:
-            annotation = submissions.submit(self.get_object(), request.user, request.data)
+            annotation = submissions.submit(Assignment(pk=pk), request.user, request.data)
+        except submissions.NotYours:
+            raise Http404("no such assignment") from None
         except submissions.SubmissionError as exc:
             return _bad(exc)
-        return Response(submissions.as_payload(annotation), status=status.HTTP_201_CREATED)
+        return Response(annotation.clean_payload, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=SkipSerializer, responses={200: dict})
     @action(detail=True, methods=["post"])
@@ -126,6 +130,7 @@ class AnnotationViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = AnnotationSerializer
     filterset_fields = ["project", "frame"]
+    lookup_value_regex = r"\d+"
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

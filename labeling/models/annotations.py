@@ -39,10 +39,21 @@ class Annotation(models.Model):
     note = models.TextField(blank=True)
     assignment = models.ForeignKey("labeling.Assignment", null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="annotations")
+    # Copied from the frame and the boxes when the row is written (rows never change), so that
+    # "my nearest labeled frames in this sequence" and "my highest track id" are index scans
+    # however much someone has labeled.
+    sequence = models.ForeignKey("labeling.Sequence", null=True, on_delete=models.PROTECT, related_name="+")
+    frame_index = models.PositiveIntegerField(null=True)
+    max_track = models.PositiveIntegerField(null=True)
 
     class Meta:
         ordering = ["frame", "annotator", "revision"]
-        indexes = [models.Index(fields=["project", "frame"])]
+        indexes = [
+            models.Index(fields=["project", "frame"]),
+            models.Index(fields=["project", "annotator", "sequence", "frame_index", "revision"],
+                         name="annotation_keyframes_idx"),
+            models.Index(fields=["project", "annotator", "sequence", "max_track"], name="annotation_tracks_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"annotation {self.pk} r{self.revision} on frame {self.frame_id}"

@@ -1,0 +1,251 @@
+"""The next-frame + submit cycle under load, over loopback HTTP against a real server.
+
+Fills one project with 10k frames and another with 1M (COPY), starts gunicorn (several
+workers) on the throw-away database, and drives 50 concurrent clients for a fixed time per
+project. Each client is an annotator working at machine speed: ask for the next frame, submit
+one box, and aim at one cycle every CLIENT_PERIOD_S (50 clients at 0.3 s offer ~167 cycles/s).
+Pacing is what makes a latency goal meaningful: with no pause at all, 50 clients keep every
+request queued behind the others, and latency is just 50 / throughput (Little's law).
+
+Prints, for the 1M project (and with _10k for the small one):
+  BENCH queue_p50_ms, queue_p99_ms        latency of every request (next and submit)
+  BENCH queue_p99_ratio_1m_10k            p99 at 1M / p99 at 10k (goal ≤ 1.5)
+  BENCH queue_cycles_per_s                completed cycles per second, all clients (goal ≥ 150)
+  BENCH queue_overassigned                frames with more live assignments than the overlap (goal 0)
+  BENCH queue_lost                        submissions answered 201 but not in the database (goal 0)
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+# This script is named queue.py, like the standard library's queue module that psycopg and
+# Celery import: look in its own folder last, so that the standard one wins.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HERE]
+
+import http.client
+import io
+import json
+import socket
+import subprocess
+import threading
+import time
+
+from _setup import ROOT, django_environment, emit
+
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "50"))
+DURATION_S = float(os.environ.get("BENCH_DURATION_S", "30"))
+WARMUP_S = 5.0
+CLIENT_PERIOD_S = float(os.environ.get("BENCH_CLIENT_PERIOD_S", "0.3"))
+SIZES = [("10k", 10_000), ("1m", int(os.environ.get("BENCH_BIG_FRAMES", "1000000")))]
+
+
+def bulk_frames(project_name: str, count: int, users):
+    """A dataset of `count` frames written with COPY, a project on it with every member."""
+    from django.db import connection
+
+    from labeling import queue
+    from labeling.models import Dataset, Membership, Project, Sequence
+    from ontology.models import OntologyVersion
+
+    version = OntologyVersion.objects.get(ontology__name="bench")
+    dataset = Dataset.objects.create(name=f"{project_name} footage")
+    per_seq = 10_000
+    sequences = [Sequence.objects.create(dataset=dataset, name=f"s{i:04d}", kind=Sequence.VIDEO,
+                                         status=Sequence.READY, source_name="x.mp4", source_sha256="0" * 64,
+                                         source_size=1, width=1920, height=1080, frame_count=per_seq)
+                 for i in range((count + per_seq - 1) // per_seq)]
+    with connection.cursor() as cur:
+        raw = cur.connection
+        with raw.cursor() as c, c.copy(
+                "COPY labeling_frame (sequence_id, index, source_index, source_name, timestamp, sha256, ext, "
+                "width, height, sensitive) FROM STDIN") as copy:
+            buf = io.StringIO()
+            for n in range(count):
+                seq = sequences[n // per_seq]
+                i = n % per_seq
+                buf.write(f"{seq.pk}\t{i}\t{i}\t\t{i / 25:.2f}\t{n:064x}\tjpg\t1920\t1080\tf\n")
+                if buf.tell() > 4_000_000:
+                    copy.write(buf.getvalue())
+                    buf = io.StringIO()
+            copy.write(buf.getvalue())
+        cur.execute("ANALYZE labeling_frame")
+    project = Project.objects.create(name=project_name, dataset=dataset, ontology_version=version, overlap=2)
+    Membership.objects.bulk_create(Membership(project=project, user=u) for u in users)
+    queue.sync_queue(project)
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE labeling_queueitem")
+    return project
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Client(threading.Thread):
+    def __init__(self, port, token, project_id, stop_at, record_from):
+        super().__init__(daemon=True)
+        self.port, self.token, self.project_id = port, token, project_id
+        self.stop_at, self.record_from = stop_at, record_from
+        self.latencies: list[float] = []
+        self.cycles = 0
+        self.acknowledged: list[int] = []
+        self.errors: list[str] = []
+
+    def request(self, conn, method, path, body=None):
+        start = time.perf_counter()
+        conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                     headers={"Authorization": f"Token {self.token}", "Content-Type": "application/json"})
+        response = conn.getresponse()
+        data = response.read()
+        elapsed = time.perf_counter() - start
+        if time.monotonic() >= self.record_from:
+            self.latencies.append(elapsed)
+        return response.status, data
+
+    def run(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        next_at = time.monotonic()
+        while time.monotonic() < self.stop_at:
+            try:
+                status, data = self.request(conn, "POST", f"/api/projects/{self.project_id}/next/")
+                if status == 204:
+                    break
+                if status != 200:
+                    self.errors.append(f"next {status} {data[:200]!r}")
+                    continue
+                state = json.loads(data)
+                frame = state["frame"]
+                box = {"class": "vehicle", "x": 10, "y": 10, "w": min(100, frame["width"] - 10), "h": 50,
+                       "attributes": {}, "track_id": None}
+                status, data = self.request(conn, "POST", f"/api/assignments/{state['assignment']['id']}/submit/",
+                                            {"boxes": [box], "tags": []})
+                if status == 201:
+                    self.acknowledged.append(json.loads(data)["id"])
+                    if time.monotonic() >= self.record_from:
+                        self.cycles += 1
+                else:
+                    self.errors.append(f"submit {status} {data[:200]!r}")
+            except (OSError, http.client.HTTPException) as exc:
+                self.errors.append(repr(exc))
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            next_at += CLIENT_PERIOD_S
+            pause = next_at - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            else:
+                next_at = time.monotonic()
+
+
+def drive(port, tokens, project_id, duration=DURATION_S):
+    start = time.monotonic()
+    record_from, stop_at = start + WARMUP_S, start + WARMUP_S + duration
+    clients = [Client(port, token, project_id, stop_at, record_from) for token in tokens]
+    for c in clients:
+        c.start()
+    for c in clients:
+        c.join(DURATION_S + WARMUP_S + 60)
+    latencies = sorted(x for c in clients for x in c.latencies)
+    errors = [e for c in clients for e in c.errors]
+    return {
+        "p50": latencies[len(latencies) // 2] * 1000 if latencies else float("nan"),
+        "p99": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else float("nan"),
+        "cycles_per_s": sum(c.cycles for c in clients) / duration,
+        "acknowledged": [a for c in clients for a in c.acknowledged],
+        "errors": errors,
+    }
+
+
+def check(project, acknowledged):
+    from django.db import connection
+
+    from labeling.models import Annotation
+
+    with connection.cursor() as cur:
+        cur.execute(
+            """SELECT count(*) FROM (SELECT a.item_id FROM labeling_assignment a
+                                     WHERE a.project_id = %s AND a.status IN ('active', 'submitted')
+                                     GROUP BY a.item_id HAVING count(*) > %s) over""",
+            [project.pk, project.overlap],
+        )
+        over = cur.fetchone()[0]
+    stored = set(Annotation.objects.filter(pk__in=acknowledged).values_list("pk", flat=True))
+    return over, len(set(acknowledged) - stored)
+
+
+def main() -> None:
+    with django_environment() as var_dir:
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.models import Group
+        from rest_framework.authtoken.models import Token
+
+        from labeling.roles import ensure_roles
+        from ontology import services
+
+        ensure_roles()
+        version = services.create_ontology("bench")
+        services.add_class(version, key="vehicle", name="Vehicle", shortcut="1")
+        services.add_class(version, key="person", name="Person", shortcut="2")
+        services.publish(version)
+        group = Group.objects.get(name="annotator")
+        users = []
+        for i in range(CLIENTS):
+            user = get_user_model().objects.create_user(f"bench{i}")  # token auth: no password to hash
+            user.groups.add(group)
+            users.append(user)
+        tokens = [Token.objects.create(user=u).key for u in users]
+        projects = {}
+        for label, count in SIZES:
+            start = time.perf_counter()
+            projects[label] = bulk_frames(f"bench {label}", count, users)
+            emit(f"queue_fill_{label}_s", time.perf_counter() - start)
+
+        from django.db import connections
+
+        connections.close_all()
+        port = free_port()
+        env = dict(os.environ, AERIE_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers",
+             os.environ.get("BENCH_WEB_WORKERS", "4"), "--worker-class", os.environ.get("BENCH_WORKER_CLASS", "gthread"),
+             "--threads", os.environ.get("BENCH_THREADS", "4"), "--log-level", "warning"], cwd=ROOT, env=env,
+        )
+        try:
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            results = {}
+            drive(port, tokens, projects["10k"].pk, duration=10)  # warm the workers up, not measured
+            for label, _count in SIZES:
+                results[label] = drive(port, tokens, projects[label].pk)
+        finally:
+            server.terminate()
+            server.wait(30)
+        over_total, lost_total = 0, 0
+        for label, _count in SIZES:
+            r = results[label]
+            over, lost = check(projects[label], r["acknowledged"])
+            over_total += over
+            lost_total += lost
+            suffix = "" if label == "1m" else f"_{label}"
+            emit(f"queue_p50_ms{suffix}", r["p50"])
+            emit(f"queue_p99_ms{suffix}", r["p99"])
+            emit(f"queue_cycles_per_s{suffix}", r["cycles_per_s"])
+            emit(f"queue_errors{suffix}", len(r["errors"]))
+            if r["errors"]:
+                print(f"first errors ({label}):", r["errors"][:3], file=sys.stderr)
+        emit("queue_p99_ratio_1m_10k", results["1m"]["p99"] / results["10k"]["p99"])
+        emit("queue_offered_cycles_per_s", CLIENTS / CLIENT_PERIOD_S)
+        emit("queue_overassigned", over_total)
+        emit("queue_lost", lost_total)
+
+
+if __name__ == "__main__":
+    main()
