@@ -27,6 +27,7 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE] + [_HE
 import http.client
 import io
 import json
+import random
 import socket
 import subprocess
 import threading
@@ -108,7 +109,9 @@ class Client(threading.Thread):
 
     def run(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        next_at = time.monotonic()
+        # people do not all press Enter at the same instant: spread the clients over the period
+        next_at = time.monotonic() + random.uniform(0, CLIENT_PERIOD_S)
+        time.sleep(next_at - time.monotonic())
         while time.monotonic() < self.stop_at:
             try:
                 status, data = self.request(conn, "POST", f"/api/projects/{self.project_id}/next/")
@@ -204,8 +207,11 @@ def main() -> None:
             projects[label] = bulk_frames(f"bench {label}", count, users)
             emit(f"queue_fill_{label}_s", time.perf_counter() - start)
 
-        from django.db import connections
+        from django.db import connection, connections
 
+        with connection.cursor() as cur:  # what autovacuum would otherwise do during the first run
+            for table in ("labeling_frame", "labeling_queueitem", "labeling_sequence"):
+                cur.execute(f"VACUUM ANALYZE {table}")
         connections.close_all()
         port = free_port()
         env = dict(os.environ, AERIE_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
