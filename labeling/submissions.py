@@ -73,6 +73,24 @@ def _number(value, field: str) -> float:
     return float(value)
 
 
+def _label_of(raw, where: str, classes: dict[str, LabelClass], *, not_kind: str, wrong: str) -> LabelClass:
+    if not isinstance(raw, dict):
+        raise SubmissionError(where, "must be an object")
+    label = classes.get(raw.get("class"))
+    if label is None:
+        raise SubmissionError(f"{where}.class", f"'{raw.get('class')}' is not a class of this ontology version")
+    if label.kind == not_kind:
+        raise SubmissionError(f"{where}.class", f"'{label.key}' is {wrong}")
+    return label
+
+
+def _attributes(label: LabelClass, raw: dict, where: str) -> dict:
+    try:
+        return validate_values(label.attributes, raw.get("attributes"), where=f"{where}.attributes")
+    except AttributeSchemaError as exc:
+        raise SubmissionError(exc.field, exc.reason) from None
+
+
 def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[list[CleanBox], list[CleanTag]]:
     """Check a payload against the ontology version's classes and the frame's size."""
     if not isinstance(payload, dict):
@@ -90,13 +108,7 @@ def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[lis
     boxes, tracks = [], set()
     for i, raw in enumerate(boxes_in):
         where = f"boxes[{i}]"
-        if not isinstance(raw, dict):
-            raise SubmissionError(where, "must be an object")
-        label = classes.get(raw.get("class"))
-        if label is None:
-            raise SubmissionError(f"{where}.class", f"'{raw.get('class')}' is not a class of this ontology version")
-        if label.kind == LabelClass.TAG:
-            raise SubmissionError(f"{where}.class", f"'{label.key}' is a frame tag, not a box class")
+        label = _label_of(raw, where, classes, not_kind=LabelClass.TAG, wrong="a frame tag, not a box class")
         x, y = _number(raw.get("x"), f"{where}.x"), _number(raw.get("y"), f"{where}.y")
         w, h = _number(raw.get("w"), f"{where}.w"), _number(raw.get("h"), f"{where}.h")
         if w <= 0:
@@ -112,21 +124,12 @@ def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[lis
             if track in tracks:
                 raise SubmissionError(f"{where}.track_id", f"track {track} already has a box on this frame")
             tracks.add(track)
-        try:
-            attributes = validate_values(label.attributes, raw.get("attributes"), where=f"{where}.attributes")
-        except AttributeSchemaError as exc:
-            raise SubmissionError(str(exc).split(" ", 1)[0], str(exc).split(" ", 1)[1]) from None
+        attributes = _attributes(label, raw, where)
         boxes.append(CleanBox(label, x, y, w, h, attributes, track))
     tags, seen = [], set()
     for i, raw in enumerate(tags_in):
         where = f"tags[{i}]"
-        if not isinstance(raw, dict):
-            raise SubmissionError(where, "must be an object")
-        label = classes.get(raw.get("class"))
-        if label is None:
-            raise SubmissionError(f"{where}.class", f"'{raw.get('class')}' is not a class of this ontology version")
-        if label.kind == LabelClass.BOX:
-            raise SubmissionError(f"{where}.class", f"'{label.key}' is a box class, not a frame tag")
+        label = _label_of(raw, where, classes, not_kind=LabelClass.BOX, wrong="a box class, not a frame tag")
         if label.key in seen:
             raise SubmissionError(f"{where}.class", f"'{label.key}' is given twice")
         seen.add(label.key)
@@ -136,10 +139,7 @@ def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[lis
                 raise SubmissionError(f"{where}.changed", "say whether the frame changed (true or false)")
         elif changed is not None:
             raise SubmissionError(f"{where}.changed", f"only change classes take a verdict; '{label.key}' is a tag")
-        try:
-            attributes = validate_values(label.attributes, raw.get("attributes"), where=f"{where}.attributes")
-        except AttributeSchemaError as exc:
-            raise SubmissionError(str(exc).split(" ", 1)[0], str(exc).split(" ", 1)[1]) from None
+        attributes = _attributes(label, raw, where)
         tags.append(CleanTag(label, attributes, changed))
     verdicts = {t.label_class.key: t.changed for t in tags if t.label_class.kind == LabelClass.CHANGE}
     for i, box in enumerate(boxes):

@@ -15,7 +15,9 @@ KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class AttributeSchemaError(ValueError):
-    pass
+    def __init__(self, message: str, field: str = "", reason: str = ""):
+        super().__init__(message)
+        self.field, self.reason = field, reason or message
 
 
 def validate_schema(specs) -> list[dict]:
@@ -64,40 +66,44 @@ def validate_schema(specs) -> list[dict]:
     return out
 
 
+def _value_error(field: str, reason: str) -> AttributeSchemaError:
+    return AttributeSchemaError(f"{field} {reason}", field=field, reason=reason)
+
+
 def validate_values(specs: list[dict], values, *, where: str = "attributes") -> dict:
     """Check attribute values against a class's specs; return them. Raises AttributeSchemaError
     naming the field."""
     if values is None:
         values = {}
     if not isinstance(values, dict):
-        raise AttributeSchemaError(f"{where} must be an object")
+        raise _value_error(where, "must be an object")
     by_key = {s["key"]: s for s in specs}
     unknown = set(values) - set(by_key)
     if unknown:
-        raise AttributeSchemaError(f"{where}.{sorted(unknown)[0]} is not an attribute of this class")
+        raise _value_error(f"{where}.{sorted(unknown)[0]}", "is not an attribute of this class")
     for spec in specs:
         key = spec["key"]
         field = f"{where}.{key}"
         if key not in values or values[key] in (None, ""):
             if spec.get("required"):
-                raise AttributeSchemaError(f"{field} is required")
+                raise _value_error(field, "is required")
             continue
         value = values[key]
         kind = spec["type"]
         if kind == "enum" and value not in spec["options"]:
-            raise AttributeSchemaError(f"{field} must be one of {spec['options']}")
+            raise _value_error(field, f"must be one of {spec['options']}")
         if kind == "bool" and not isinstance(value, bool):
-            raise AttributeSchemaError(f"{field} must be true or false")
+            raise _value_error(field, "must be true or false")
         if kind == "number":
             if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise AttributeSchemaError(f"{field} must be a number")
+                raise _value_error(field, "must be a number")
             if "min" in spec and value < spec["min"]:
-                raise AttributeSchemaError(f"{field} must be ≥ {spec['min']}")
+                raise _value_error(field, f"must be ≥ {spec['min']}")
             if "max" in spec and value > spec["max"]:
-                raise AttributeSchemaError(f"{field} must be ≤ {spec['max']}")
+                raise _value_error(field, f"must be ≤ {spec['max']}")
         if kind == "text":
             if not isinstance(value, str):
-                raise AttributeSchemaError(f"{field} must be text")
+                raise _value_error(field, "must be text")
             if len(value) > spec.get("max_length", 2000):
-                raise AttributeSchemaError(f"{field} is too long")
+                raise _value_error(field, "is too long")
     return values
