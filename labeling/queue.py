@@ -214,32 +214,44 @@ def next_assignment(project: Project, user) -> Assignment | None:
             candidates = policy.choose(project, user, candidates)
         if not candidates:
             return None
-        chosen = candidates[0]
         now = timezone.now()
-        with connection.cursor() as cur:
-            cur.execute(
-                "UPDATE labeling_queueitem SET assigned = assigned + 1, is_open = assigned + 1 < %s WHERE id = %s",
-                [project.overlap, chosen.item_id],
-            )
-            cur.execute(
-                """
-                INSERT INTO labeling_assignment
-                    (item_id, project_id, frame_id, annotator_id, status, leased_at, expires_at, skip_reason, late)
-                VALUES (%s, %s, %s, %s, 'active', %s, %s, '', false)
-                ON CONFLICT (item_id, annotator_id) DO UPDATE
-                    SET status = 'active', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at,
-                        finished_at = NULL
-                    WHERE labeling_assignment.status = 'expired'
-                RETURNING id
-                """,
-                [chosen.item_id, project.pk, chosen.frame_id, user.pk, now, now + lease_length()],
-            )
-            assignment_id = cur.fetchone()[0]
-        assignment = Assignment(pk=assignment_id, item_id=chosen.item_id, project=project, frame=chosen.frame(),
-                                annotator=user, status=Assignment.ACTIVE, leased_at=now,
-                                expires_at=now + lease_length())
-        assignment.resumed, assignment.peek = False, candidates[1] if len(candidates) > 1 else None
-        return assignment
+        for position, chosen in enumerate(candidates):
+            assignment_id = _lease(project, user, chosen, now)
+            if assignment_id is None:  # this person got it meanwhile (another tab): the next one
+                continue
+            assignment = Assignment(pk=assignment_id, item_id=chosen.item_id, project=project, frame=chosen.frame(),
+                                    annotator=user, status=Assignment.ACTIVE, leased_at=now,
+                                    expires_at=now + lease_length())
+            following = candidates[position + 1:position + 2]
+            assignment.resumed, assignment.peek = False, following[0] if following else None
+            return assignment
+        return None
+
+
+def _lease(project: Project, user, chosen: Candidate, now) -> int | None:
+    """Take one slot of a locked queue item for this person; None if they already hold it."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO labeling_assignment
+                (item_id, project_id, frame_id, annotator_id, status, leased_at, expires_at, skip_reason, late)
+            VALUES (%s, %s, %s, %s, 'active', %s, %s, '', false)
+            ON CONFLICT (item_id, annotator_id) DO UPDATE
+                SET status = 'active', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at,
+                    finished_at = NULL
+                WHERE labeling_assignment.status = 'expired'
+            RETURNING id
+            """,
+            [chosen.item_id, project.pk, chosen.frame_id, user.pk, now, now + lease_length()],
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        cur.execute(
+            "UPDATE labeling_queueitem SET assigned = assigned + 1, is_open = assigned + 1 < %s WHERE id = %s",
+            [project.overlap, chosen.item_id],
+        )
+        return row[0]
 
 
 def _locked_own(assignment: Assignment, user) -> Assignment:

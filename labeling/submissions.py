@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -211,8 +211,10 @@ def submit(assignment: Assignment, user, payload) -> Annotation:
         released = locked.status == Assignment.EXPIRED  # its slot went back to the queue: take it again
         locked.status, locked.finished_at, locked.late = Assignment.SUBMITTED, now, late
         locked.save(update_fields=["status", "finished_at", "late"])
+        grow = 1 if released else 0
         QueueItem.objects.filter(pk=locked.item_id).update(
-            submitted=F("submitted") + 1, assigned=F("assigned") + (1 if released else 0)
+            submitted=F("submitted") + 1, assigned=F("assigned") + grow,
+            is_open=ExpressionWrapper(Q(assigned__lt=project.overlap - grow), output_field=BooleanField()),
         )
         if locked.has_draft:
             Draft.objects.filter(assignment=locked).delete()

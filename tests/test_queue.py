@@ -83,6 +83,8 @@ def test_expired_lease_returns_the_frame(project, users, more_annotators):
 
 
 def test_work_submitted_after_the_lease_expired_is_kept_and_flagged(project, users, published_version):
+    project.overlap = 1
+    project.save()
     make_frames(project, 1)
     a = queue.next_assignment(project, users["annotator"])
     Assignment.objects.filter(pk=a.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
@@ -93,7 +95,8 @@ def test_work_submitted_after_the_lease_expired_is_kept_and_flagged(project, use
     assert assignment.status == Assignment.SUBMITTED and assignment.late
     assert annotation.boxes.count() == 1
     item = QueueItem.objects.get()
-    assert (item.assigned, item.submitted) == (1, 1)
+    assert (item.assigned, item.submitted, item.is_open) == (1, 1, False)  # it took its slot back
+    assert queue.next_assignment(project, users["qa"]) is None
 
 
 def test_renew_extends_the_lease(project, users):
