@@ -37,7 +37,7 @@ test: $(TEST_STAMP) browser
 	$(PY) -m config.embedded_pg run -- $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) footage
-	for b in bench/*.py; do $(PY) -m config.embedded_pg run -- $(PY) $$b || exit 1; done
+	for b in bench/[!_]*.py; do $(PY) -m config.embedded_pg run -- $(PY) $$b || exit 1; done
 
 stop-db: $(STAMP)
 	$(PY) -m config.embedded_pg stop
