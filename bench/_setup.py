@@ -11,6 +11,10 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+# bench/queue.py would shadow the standard library's queue module (psycopg and Celery import it):
+# look in this folder last. Bench scripts import this module before anything else.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE] + [str(HERE)]
 sys.path.insert(0, str(ROOT))
 
 

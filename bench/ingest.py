@@ -12,13 +12,14 @@ the least any ingest must do. Prints:
 """
 from __future__ import annotations
 
-import io
-import threading
-import time
+from _setup import django_environment, emit  # first: it fixes the import path
 
-import av
-import psutil
-from _setup import django_environment, emit
+import io  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+
+import av  # noqa: E402
+import psutil  # noqa: E402
 
 
 def bare_fps(path: str, quality: int) -> float:
