@@ -181,7 +181,7 @@ def check(project, acknowledged):
 
 
 def main() -> None:
-    with django_environment() as var_dir:
+    with django_environment():
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group
         from rest_framework.authtoken.models import Token

@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from .. import roles
+from .. import roles, workbench
 from ..models import Dataset, DatasetVersion, Frame, IngestJob, Membership, Project, Sequence
 
 
@@ -33,14 +33,11 @@ class FrameSerializer(serializers.ModelSerializer):
                   "sensitive", "image_url", "thumbnail_url"]
         read_only_fields = fields
 
-    def _url(self, obj, variant) -> str:
-        return f"/frames/{obj.pk}/{variant}"
-
     def get_image_url(self, obj) -> str:
-        return self._url(obj, "preview" if obj.sensitive else "original")
+        return workbench.image_url(obj.pk, obj.sensitive)
 
     def get_thumbnail_url(self, obj) -> str:
-        return self._url(obj, "thumbnail")
+        return workbench.image_url(obj.pk, obj.sensitive, "thumbnail")
 
 
 class IngestJobSerializer(serializers.ModelSerializer):
