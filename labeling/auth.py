@@ -1,5 +1,5 @@
 """Per-process caches of who may do what, so that the hot paths (next frame, submit) do not ask
-the database for a person's groups and permissions on every request.
+the database for a person's groups, permissions, token and project on every request.
 
 Entries live a few seconds (AERIE_PERMISSION_CACHE_SECONDS) and are dropped at once in this
 process when group memberships or group permissions change; other processes see a change
@@ -17,16 +17,16 @@ from django.dispatch import receiver
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-_cache: dict[tuple[str, int], tuple[float, object]] = {}
+_cache: dict[tuple, tuple[float, object]] = {}
 
 
-def cached(kind: str, user_id: int, compute):
+def cached(kind: str, key, compute):
     now = time.monotonic()
-    hit = _cache.get((kind, user_id))
+    hit = _cache.get((kind, key))
     if hit and hit[0] > now:
         return hit[1]
     value = compute()
-    _cache[(kind, user_id)] = (now + settings.AERIE_PERMISSION_CACHE_SECONDS, value)
+    _cache[(kind, key)] = (now + settings.AERIE_PERMISSION_CACHE_SECONDS, value)
     return value
 
 
@@ -51,6 +51,17 @@ m2m_changed.connect(clear, sender=Group.permissions.through, dispatch_uid="aerie
 @receiver([post_save, post_delete], sender=User, dispatch_uid="aerie-auth-user-saved")
 def _user_changed(sender, **kwargs):
     clear()
+
+
+def _connect_project_signals():
+    from .models import Membership, Project
+
+    for model in (Membership, Project):
+        post_save.connect(clear, sender=model, dispatch_uid=f"aerie-auth-{model.__name__}-saved")
+        post_delete.connect(clear, sender=model, dispatch_uid=f"aerie-auth-{model.__name__}-deleted")
+
+
+_connect_project_signals()
 
 
 class CachedTokenAuthentication(TokenAuthentication):

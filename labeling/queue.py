@@ -195,10 +195,6 @@ def next_assignment(project: Project, user) -> Assignment | None:
     may have a draft for it) and `peek` (the candidate that would most likely come next, for
     the page to prefetch its image; None if unknown)."""
     with transaction.atomic():
-        with connection.cursor() as cur:
-            # A lease is cheap to lose: this transaction need not wait for its WAL flush.
-            # (Submissions keep synchronous commit: acknowledged work is never lost.)
-            cur.execute("SET LOCAL synchronous_commit = off")
         _expire_now_and_then(project.pk)
         held = current_assignment(project, user)
         if held:
@@ -229,29 +225,32 @@ def next_assignment(project: Project, user) -> Assignment | None:
 
 
 def _lease(project: Project, user, chosen: Candidate, now) -> int | None:
-    """Take one slot of a locked queue item for this person; None if they already hold it."""
+    """Take one slot of a locked queue item for this person, in one statement; None if they
+    already hold it. A lease is cheap to lose, so its transaction does not wait for the WAL
+    flush (submissions keep synchronous commit: acknowledged work is never lost)."""
     with connection.cursor() as cur:
         cur.execute(
             """
-            INSERT INTO labeling_assignment
-                (item_id, project_id, frame_id, annotator_id, status, leased_at, expires_at, skip_reason, late)
-            VALUES (%s, %s, %s, %s, 'active', %s, %s, '', false)
-            ON CONFLICT (item_id, annotator_id) DO UPDATE
-                SET status = 'active', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at,
-                    finished_at = NULL
-                WHERE labeling_assignment.status = 'expired'
-            RETURNING id
+            WITH lease AS (
+                INSERT INTO labeling_assignment
+                    (item_id, project_id, frame_id, annotator_id, status, leased_at, expires_at, skip_reason, late)
+                VALUES (%(item)s, %(project)s, %(frame)s, %(user)s, 'active', %(now)s, %(until)s, '', false)
+                ON CONFLICT (item_id, annotator_id) DO UPDATE
+                    SET status = 'active', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at,
+                        finished_at = NULL
+                    WHERE labeling_assignment.status = 'expired'
+                RETURNING id, item_id
+            ), counts AS (
+                UPDATE labeling_queueitem qi SET assigned = qi.assigned + 1, is_open = qi.assigned + 1 < %(overlap)s
+                FROM lease WHERE qi.id = lease.item_id
+            )
+            SELECT lease.id, set_config('synchronous_commit', 'off', true) FROM lease
             """,
-            [chosen.item_id, project.pk, chosen.frame_id, user.pk, now, now + lease_length()],
+            {"item": chosen.item_id, "project": project.pk, "frame": chosen.frame_id, "user": user.pk, "now": now,
+             "until": now + lease_length(), "overlap": project.overlap},
         )
         row = cur.fetchone()
-        if row is None:
-            return None
-        cur.execute(
-            "UPDATE labeling_queueitem SET assigned = assigned + 1, is_open = assigned + 1 < %s WHERE id = %s",
-            [project.overlap, chosen.item_id],
-        )
-        return row[0]
+        return row[0] if row else None
 
 
 def _locked_own(assignment: Assignment, user) -> Assignment:

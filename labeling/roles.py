@@ -78,6 +78,17 @@ def visible_projects(user) -> QuerySet:
     return Project.objects.filter(memberships__user=user)
 
 
+def visible_project(user, project_id):
+    """One project if this person may see it, from the per-process cache (see labeling.auth)."""
+    from .auth import cached
+
+    try:
+        key = (user.pk, int(project_id))
+    except (TypeError, ValueError):
+        return None
+    return cached("project", key, lambda: visible_projects(user).filter(pk=key[1]).first())
+
+
 def visible_datasets(user) -> QuerySet:
     from .models import Dataset
 

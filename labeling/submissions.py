@@ -8,11 +8,11 @@ A payload is what the labeling page sends:
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db import IntegrityError, connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ from ontology.attributes import AttributeSchemaError, validate_values
 from ontology.models import LabelClass
 
 from . import audit, roles
-from .models import Annotation, AnnotationBox, AnnotationTag, Assignment, Draft, Frame, Membership, QueueItem
+from .models import Annotation, AnnotationBox, AnnotationTag, Assignment, Draft, Frame
 
 #: sent after a submission commits (agreement listens: the overlap-th submission triggers it)
 annotation_submitted = Signal()
@@ -181,45 +181,114 @@ def _write(annotation: Annotation, boxes: list[CleanBox], tags: list[CleanTag]) 
     )
 
 
+@dataclass
+class _Lease:
+    id: int
+    annotator_id: int
+    status: str
+    expires_at: object
+    item_id: int
+    project_id: int
+    frame: Frame
+    ontology_version_id: int
+    overlap: int
+    member: bool
+
+
+def _lock_lease(assignment_id, user_id: int) -> _Lease | None:
+    """Lock an assignment row and read what a submission needs, in one round trip."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT a.id, a.annotator_id, a.status, a.expires_at, a.item_id, a.project_id,
+                   f.id, f.width, f.height, f.sequence_id, f.index, p.ontology_version_id, p.overlap,
+                   EXISTS (SELECT 1 FROM labeling_membership m WHERE m.project_id = a.project_id AND m.user_id = %s)
+            FROM labeling_assignment a
+            JOIN labeling_frame f ON f.id = a.frame_id
+            JOIN labeling_project p ON p.id = a.project_id
+            WHERE a.id = %s
+            FOR UPDATE OF a
+            """,
+            [user_id, assignment_id],
+        )
+        row = cur.fetchone()
+    if row is None:
+        return None
+    frame = Frame(pk=row[6], width=row[7], height=row[8], sequence_id=row[9], index=row[10])
+    return _Lease(row[0], row[1], row[2], row[3], row[4], row[5], frame, row[11], row[12], row[13])
+
+
+# One statement writes a whole submission: the revision, its boxes and tags, the assignment,
+# the queue counts and the draft. Nothing is half-written, and it costs one round trip.
+_STORE_SUBMISSION = """
+WITH ann AS (
+    INSERT INTO labeling_annotation
+        (project_id, frame_id, annotator_id, ontology_version_id, revision, supersedes_id, status, source,
+         created_at, created_by_id, note, assignment_id, sequence_id, frame_index, max_track)
+    VALUES (%(project)s, %(frame)s, %(user)s, %(version)s, 1, NULL, 'submitted', 'human',
+            %(now)s, %(user)s, %(note)s, %(assignment)s, %(sequence)s, %(frame_index)s, %(max_track)s)
+    RETURNING id
+), boxes AS (
+    INSERT INTO labeling_annotationbox (annotation_id, label_class_id, x, y, w, h, attributes, track_id)
+    SELECT ann.id, b.label_class_id, b.x, b.y, b.w, b.h, b.attributes, b.track_id
+    FROM ann, jsonb_to_recordset(%(boxes)s::jsonb)
+         AS b(label_class_id bigint, x float8, y float8, w float8, h float8, attributes jsonb, track_id integer)
+), tags AS (
+    INSERT INTO labeling_annotationtag (annotation_id, label_class_id, attributes, changed)
+    SELECT ann.id, t.label_class_id, t.attributes, t.changed
+    FROM ann, jsonb_to_recordset(%(tags)s::jsonb) AS t(label_class_id bigint, attributes jsonb, changed boolean)
+), lease AS (
+    UPDATE labeling_assignment SET status = 'submitted', finished_at = %(now)s, late = %(late)s
+    WHERE id = %(assignment)s
+), counts AS (
+    UPDATE labeling_queueitem
+    SET submitted = submitted + 1, assigned = assigned + %(grow)s, is_open = assigned + %(grow)s < %(overlap)s
+    WHERE id = %(item)s
+), draft AS (
+    DELETE FROM labeling_draft WHERE assignment_id = %(assignment)s
+)
+SELECT id FROM ann
+"""
+
+
 def submit(assignment: Assignment, user, payload) -> Annotation:
     """Store an annotator's work on a leased frame. Always kept once valid: a lease that expired
-    meanwhile only flags it."""
+    meanwhile only flags it (and takes its queue slot back)."""
     with transaction.atomic():
-        locked = (Assignment.objects.select_for_update(of=("self",)).select_related("project", "frame")
-                  .annotate(member=Exists(Membership.objects.filter(project=OuterRef("project"), user=user)),
-                            has_draft=Exists(Draft.objects.filter(assignment=OuterRef("pk"))))
-                  .filter(pk=assignment.pk).first())
-        if locked is None or locked.annotator_id != user.pk:
+        lease = _lock_lease(assignment.pk, user.pk)
+        if lease is None or lease.annotator_id != user.pk:
             raise NotYours("this assignment belongs to someone else")
-        if not locked.member and not roles.is_admin(user):
+        if not lease.member and not roles.is_admin(user):
             raise NotYours("you are no longer a member of this project")
-        if locked.status == Assignment.SUBMITTED:
+        if lease.status == Assignment.SUBMITTED:
             raise SubmissionError("", "this frame was already submitted; edit your revision instead")
-        if locked.status == Assignment.SKIPPED:
+        if lease.status == Assignment.SKIPPED:
             raise SubmissionError("", "you skipped this frame")
-        project = locked.project
-        boxes, tags = validate(payload, classes_of(project.ontology_version_id), locked.frame)
+        boxes, tags = validate(payload, classes_of(lease.ontology_version_id), lease.frame)
         now = timezone.now()
-        late = locked.status == Assignment.EXPIRED or locked.expires_at <= now
-        annotation = Annotation.objects.create(
-            **keyframe_fields(locked.frame, boxes),
-            project=project, frame=locked.frame, annotator=user, ontology_version_id=project.ontology_version_id,
-            status=Annotation.SUBMITTED, source=Annotation.HUMAN, created_by=user, assignment=locked,
-            note=str(payload.get("note", ""))[:2000],
+        late = lease.status == Assignment.EXPIRED or lease.expires_at <= now
+        note = str(payload.get("note", ""))[:2000]
+        keys = keyframe_fields(lease.frame, boxes)
+        with connection.cursor() as cur:
+            cur.execute(_STORE_SUBMISSION, {
+                "project": lease.project_id, "frame": lease.frame.pk, "user": user.pk,
+                "version": lease.ontology_version_id, "now": now, "note": note, "assignment": lease.id,
+                "sequence": keys["sequence_id"], "frame_index": keys["frame_index"], "max_track": keys["max_track"],
+                "boxes": json.dumps([{"label_class_id": b.label_class.pk, "x": b.x, "y": b.y, "w": b.w, "h": b.h,
+                                      "attributes": b.attributes, "track_id": b.track_id} for b in boxes]),
+                "tags": json.dumps([{"label_class_id": t.label_class.pk, "attributes": t.attributes,
+                                     "changed": t.changed} for t in tags]),
+                "late": late, "grow": 1 if lease.status == Assignment.EXPIRED else 0,
+                "overlap": lease.overlap, "item": lease.item_id,
+            })
+            annotation_id = cur.fetchone()[0]
+        annotation = Annotation(
+            pk=annotation_id, project_id=lease.project_id, frame=lease.frame, annotator=user,
+            ontology_version_id=lease.ontology_version_id, revision=1, status=Annotation.SUBMITTED,
+            source=Annotation.HUMAN, created_at=now, created_by=user, note=note, assignment_id=lease.id, **keys,
         )
-        _write(annotation, boxes, tags)
-        released = locked.status == Assignment.EXPIRED  # its slot went back to the queue: take it again
-        locked.status, locked.finished_at, locked.late = Assignment.SUBMITTED, now, late
-        locked.save(update_fields=["status", "finished_at", "late"])
-        grow = 1 if released else 0
-        QueueItem.objects.filter(pk=locked.item_id).update(
-            submitted=F("submitted") + 1, assigned=F("assigned") + grow,
-            is_open=ExpressionWrapper(Q(assigned__lt=project.overlap - grow), output_field=BooleanField()),
-        )
-        if locked.has_draft:
-            Draft.objects.filter(assignment=locked).delete()
         audit.record(user, "annotation.submit", annotation,
-                     {"frame": locked.frame_id, "boxes": len(boxes), "tags": len(tags), "late": late})
+                     {"frame": lease.frame.pk, "boxes": len(boxes), "tags": len(tags), "late": late})
         transaction.on_commit(lambda: annotation_submitted.send(sender=Annotation, annotation=annotation))
     annotation.clean_payload = _payload(annotation, boxes, tags)
     return annotation

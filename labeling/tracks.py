@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+import json
+
 from django.db import connection
 
-from .models import AnnotationBox, Frame
+from .models import Frame
 
 
 def interpolate(prev_index: int, prev_boxes: dict[int, dict], next_index: int, next_boxes: dict[int, dict],
@@ -33,37 +35,41 @@ def interpolate(prev_index: int, prev_boxes: dict[int, dict], next_index: int, n
     return out
 
 
+def _json(value) -> list:
+    return json.loads(value) if isinstance(value, str) else (value or [])
+
+
 def track_context(project_id: int, user_id: int, frame: Frame) -> dict:
-    """The annotator's neighbouring keyframes in this sequence and what follows from them:
-    one query for the neighbours and the highest track id, one for their boxes."""
+    """The annotator's neighbouring keyframes in this sequence, their boxes, the highest track id
+    used, and the boxes interpolated between the keyframes."""
     mine = """FROM labeling_annotation a WHERE a.project_id = %(project)s AND a.annotator_id = %(user)s
               AND a.sequence_id = %(sequence)s AND a.status = 'submitted'"""
+    boxes_of = """(SELECT COALESCE(json_agg(json_build_object(
+                       'class', c.key, 'x', b.x, 'y', b.y, 'w', b.w, 'h', b.h, 'attributes', b.attributes,
+                       'track_id', b.track_id) ORDER BY b.id), '[]')
+                   FROM labeling_annotationbox b JOIN ontology_labelclass c ON c.id = b.label_class_id
+                   WHERE b.annotation_id = k.id)"""
     with connection.cursor() as cur:
-        # Three index scans (annotation_keyframes_idx, annotation_tracks_idx). The latest
-        # revision of a frame is its head: revisions are linear.
+        # One round trip, three index scans (annotation_keyframes_idx, annotation_tracks_idx) plus
+        # the two keyframes' boxes. The latest revision of a frame is its head: revisions are linear.
         cur.execute(
             f"""
-            (SELECT 'before', a.id, a.frame_id, a.frame_index {mine} AND a.frame_index < %(index)s
-             ORDER BY a.frame_index DESC, a.revision DESC LIMIT 1)
+            SELECT k.side, k.id, k.frame_id, k.frame_index, {boxes_of} FROM (
+                (SELECT 'before' AS side, a.id, a.frame_id, a.frame_index {mine} AND a.frame_index < %(index)s
+                 ORDER BY a.frame_index DESC, a.revision DESC LIMIT 1)
+                UNION ALL
+                (SELECT 'after', a.id, a.frame_id, a.frame_index {mine} AND a.frame_index > %(index)s
+                 ORDER BY a.frame_index, a.revision DESC LIMIT 1)
+            ) k
             UNION ALL
-            (SELECT 'after', a.id, a.frame_id, a.frame_index {mine} AND a.frame_index > %(index)s
-             ORDER BY a.frame_index, a.revision DESC LIMIT 1)
-            UNION ALL
-            (SELECT 'max_track', a.max_track, NULL, NULL {mine} AND a.max_track IS NOT NULL
+            (SELECT 'max_track', a.max_track, NULL, NULL, NULL {mine} AND a.max_track IS NOT NULL
              ORDER BY a.max_track DESC LIMIT 1)
             """,
             {"project": project_id, "user": user_id, "sequence": frame.sequence_id, "index": frame.index},
         )
         rows = {row[0]: row[1:] for row in cur.fetchall()}
     before, after = rows.get("before"), rows.get("after")
-    boxes: dict[int, list[dict]] = {}
-    wanted = [r[0] for r in (before, after) if r]
-    if wanted:
-        for r in (AnnotationBox.objects.filter(annotation_id__in=wanted).order_by("pk")
-                  .values("annotation_id", "label_class__key", "x", "y", "w", "h", "attributes", "track_id")):
-            boxes.setdefault(r["annotation_id"], []).append(
-                {"class": r["label_class__key"], "x": r["x"], "y": r["y"], "w": r["w"], "h": r["h"],
-                 "attributes": r["attributes"], "track_id": r["track_id"]})
+    boxes = {r[0]: _json(r[3]) for r in (before, after) if r}
     prev_boxes = boxes.get(before[0], []) if before else []
     next_boxes = boxes.get(after[0], []) if after else []
     interpolated = []

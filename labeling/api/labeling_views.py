@@ -51,7 +51,9 @@ class NextFrameView(APIView):
 
     @extend_schema(request=None, responses={200: dict, 204: OpenApiResponse(description="nothing left to label")})
     def post(self, request, project_pk):
-        project = get_object_or_404(roles.visible_projects(request.user), pk=project_pk)
+        project = roles.visible_project(request.user, project_pk)
+        if project is None:
+            raise Http404("no such project")
         _can_label(request.user)
         assignment = queue.next_assignment(project, request.user)
         if assignment is None:
