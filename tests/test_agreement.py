@@ -1,0 +1,110 @@
+"""Agreement math on hand-checkable cases and published examples."""
+import numpy as np
+import pytest
+
+from labeling.agreement import ComparisonParams, alpha, iou_matrix, match_boxes, tag_reliability, track_scores
+
+nan = np.nan
+
+
+def test_iou_values():
+    a = np.array([[0, 0, 10, 10], [100, 100, 5, 5]])
+    b = np.array([[5, 0, 10, 10], [0, 0, 10, 10], [200, 200, 1, 1]])
+    iou = iou_matrix(a, b)
+    assert iou.shape == (2, 3)
+    assert iou[0, 0] == pytest.approx(50 / 150)
+    assert iou[0, 1] == 1.0 and iou[1, 2] == 0.0
+    assert iou_matrix(np.empty((0, 4)), b).shape == (0, 3)
+
+
+def test_identical_annotations_agree_fully():
+    boxes = np.array([[0, 0, 10, 10], [20, 20, 10, 10], [50, 5, 4, 8]])
+    r = match_boxes(boxes, ["car", "person", "car"], boxes[::-1], ["car", "person", "car"][::-1])
+    assert (r.tp, r.precision, r.recall, r.f1, r.mean_iou) == (3, 1.0, 1.0, 1.0, 1.0)
+
+
+def test_hungarian_picks_the_best_overall_assignment():
+    # IoU a0-b0 = 0.905 is the best single pair, but taking it leaves a1 alone (a1-b1 < 0.5);
+    # a0-b1 and a1-b0 (0.6 each) match both
+    a = np.array([[0, 0, 10, 10], [3, 0, 10, 10]])
+    b = np.array([[0.5, 0, 10, 10], [-2.5, 0, 10, 10]])
+    r = match_boxes(a, ["x", "x"], b, ["x", "x"])
+    assert r.tp == 2 and sorted(map(tuple, r.matches)) == [(0, 1), (1, 0)]
+    assert r.mean_iou == pytest.approx(0.6)
+
+
+def test_threshold_and_class_confusion():
+    a = np.array([[0, 0, 10, 10], [30, 30, 10, 10]])
+    b = np.array([[1, 0, 10, 10], [60, 60, 10, 10]])
+    strict = match_boxes(a, ["car", "person"], b, ["truck", "person"])
+    assert strict.tp == 0 and strict.confusions == [("car", "truck")]
+    assert (strict.precision, strict.recall, strict.f1) == (0.0, 0.0, 0.0)
+    loose = match_boxes(a, ["car", "person"], b, ["truck", "person"], ComparisonParams(match_classes=False))
+    assert loose.tp == 1 and loose.f1 == pytest.approx(0.5) and list(loose.unmatched_a) == [1]
+
+
+@pytest.mark.parametrize("n_a,n_b,f1", [(0, 0, 1.0), (2, 0, 0.0), (0, 3, 0.0)])
+def test_empty_sides(n_a, n_b, f1):
+    a, b = np.zeros((n_a, 4)) + [0, 0, 5, 5], np.zeros((n_b, 4)) + [0, 0, 5, 5]
+    r = match_boxes(a, ["x"] * n_a, b, ["x"] * n_b)
+    assert r.f1 == f1 and r.mean_iou is None
+
+
+def test_krippendorff_published_example():
+    """Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", 4 observers × 12
+    units with missing values: nominal α = 0.743, interval α = 0.849."""
+    data = np.array([
+        [1, 2, 3, 3, 2, 1, 4, 1, 2, nan, nan, nan],
+        [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, nan, 3],
+        [nan, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, nan],
+        [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, nan],
+    ])
+    assert alpha(data, "nominal") == pytest.approx(0.743, abs=5e-4)
+    assert alpha(data, "interval") == pytest.approx(0.849, abs=5e-4)
+
+
+def test_alpha_is_undefined_without_variation():
+    assert alpha(np.array([[1, 1, 1], [1, 1, 1]])) is None
+    assert alpha(np.array([[1, nan], [nan, 2]])) is None  # no unit coded twice
+
+
+def test_tag_reliability_matrix():
+    tags = [{1: {"crowd"}, 2: set()}, {1: {"crowd", "night"}}]
+    data = tag_reliability(tags, ["crowd", "night"])
+    np.testing.assert_array_equal(data, [[1, 0, 0, 0], [1, 1, nan, nan]])
+
+
+def _track(*rows):
+    """rows of (frame, id, x) → {frame: (ids, boxes)} with 10×10 boxes at (x, 0)."""
+    out = {}
+    for frame, ident, x in rows:
+        ids, boxes = out.get(frame, (np.empty(0, dtype=int), np.empty((0, 4))))
+        out[frame] = (np.append(ids, ident), np.vstack([boxes, [x, 0, 10, 10]]))
+    return out
+
+
+def test_identical_tracks():
+    gt = _track((0, 1, 0), (1, 1, 1), (2, 1, 2), (0, 2, 50), (1, 2, 51))
+    s = track_scores(gt, gt)
+    assert (s.idf1, s.mota, s.id_switches) == (1.0, 1.0, 0)
+
+
+def test_a_split_track_costs_half_its_identity():
+    """One object over 4 frames; the other annotator gave it id 7, then id 8 from frame 2.
+    Best single mapping keeps 2 frames: IDTP=2, IDFP=2, IDFN=2 → IDF1 = 4/8; one switch → MOTA 0.75."""
+    gt = _track((0, 1, 0), (1, 1, 1), (2, 1, 2), (3, 1, 3))
+    pred = _track((0, 7, 0), (1, 7, 1), (2, 8, 2), (3, 8, 3))
+    s = track_scores(gt, pred)
+    assert (s.idtp, s.idfp, s.idfn) == (2, 2, 2)
+    assert s.idf1 == pytest.approx(0.5)
+    assert (s.fp, s.fn, s.id_switches) == (0, 0, 1)
+    assert s.mota == pytest.approx(0.75)
+
+
+def test_missed_and_extra_detections():
+    gt = _track((0, 1, 0), (1, 1, 0), (2, 1, 0))
+    pred = _track((0, 5, 0), (2, 5, 0), (2, 6, 80))
+    s = track_scores(gt, pred)
+    assert (s.fn, s.fp, s.id_switches) == (1, 1, 0)
+    assert s.idf1 == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))
+    assert s.mota == pytest.approx(1 - 2 / 3)
