@@ -197,3 +197,46 @@ def track_scores(gt: dict[int, tuple[np.ndarray, np.ndarray]], pred: dict[int, t
     idtp = int(overlap[rows, cols].sum()) if len(rows) else 0
     return TrackScores(idtp=idtp, idfp=num_pred - idtp, idfn=num_gt - idtp, fp=fp, fn=fn, id_switches=switches,
                        num_gt=num_gt)
+
+
+ABSENT = "__absent__"
+
+
+def box_reliability(annotations: list[tuple[np.ndarray, list]], params: ComparisonParams = ComparisonParams(),
+                    missing_as_absent: bool = True) -> np.ndarray:
+    """An (annotators × units) matrix of class codes for Krippendorff's alpha over boxes on one
+    frame. A unit is a group of boxes that the pairwise matching links (IoU ≥ threshold, classes
+    ignored so that a confusion stays one unit); each annotator's value is the class of their box
+    in it.
+
+    An annotator who drew no box in a unit is coded as an explicit "absent" category by default:
+    omitting an object others saw is a disagreement QA should see, and coding it as missing would
+    make alpha blind to omissions. `missing_as_absent=False` codes it as missing (NaN) instead,
+    for a class-only agreement. Class codes are small integers (absent = 0)."""
+    loose = ComparisonParams(iou_threshold=params.iou_threshold, match_classes=False)
+    offsets = np.cumsum([0] + [len(c) for _, c in annotations])
+    parent = list(range(offsets[-1]))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(annotations)):
+        for j in range(i + 1, len(annotations)):
+            r = match_boxes(annotations[i][0], annotations[i][1], annotations[j][0], annotations[j][1], loose)
+            for a, b in r.matches:
+                parent[find(offsets[i] + a)] = find(offsets[j] + b)
+    first_member: dict[int, int] = {}
+    for n in range(offsets[-1]):
+        first_member.setdefault(find(n), n)
+    # units in the order of their first box (annotator order, then box order): stable output
+    unit_of = {root: u for u, root in enumerate(sorted(first_member, key=first_member.get))}
+    roots = list(unit_of)
+    codes = {ABSENT: 0}
+    data = np.full((len(annotations), len(roots)), 0.0 if missing_as_absent else np.nan)
+    for i, (_, classes) in enumerate(annotations):
+        for k, cls in enumerate(classes):
+            data[i, unit_of[find(offsets[i] + k)]] = codes.setdefault(cls, len(codes))
+    return data

@@ -2,7 +2,15 @@
 import numpy as np
 import pytest
 
-from labeling.agreement import ComparisonParams, alpha, iou_matrix, match_boxes, tag_reliability, track_scores
+from labeling.agreement import (
+    ComparisonParams,
+    alpha,
+    box_reliability,
+    iou_matrix,
+    match_boxes,
+    tag_reliability,
+    track_scores,
+)
 
 nan = np.nan
 
@@ -108,3 +116,18 @@ def test_missed_and_extra_detections():
     assert (s.fn, s.fp, s.id_switches) == (1, 1, 0)
     assert s.idf1 == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))
     assert s.mota == pytest.approx(1 - 2 / 3)
+
+
+def test_box_units_across_three_annotators():
+    car, person = [0, 0, 10, 10], [50, 50, 10, 20]
+    same = (np.array([car, person]), ["car", "person"])
+    assert alpha(box_reliability([same, same, same])) == 1.0
+    omission = (np.array([car]), ["car"])
+    data = box_reliability([same, same, omission])
+    assert data.shape == (3, 2) and (data[2] == 0).sum() == 1 and (data[:2] == 0).sum() == 0  # "absent"
+    assert alpha(data) < 1.0
+    assert alpha(box_reliability([same, same, omission], missing_as_absent=False)) == 1.0
+    confused = (np.array([[1, 0, 10, 10], person]), ["truck", "person"])
+    data = box_reliability([same, same, confused])
+    assert data.shape == (3, 2)  # the confused box still joins the car's unit
+    assert alpha(data) < 1.0
