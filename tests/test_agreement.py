@@ -131,3 +131,20 @@ def test_box_units_across_three_annotators():
     data = box_reliability([same, same, confused])
     assert data.shape == (3, 2)  # the confused box still joins the car's unit
     assert alpha(data) < 1.0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_alpha_matches_an_independent_implementation(seed):
+    """nltk's AnnotationTask computes Krippendorff's alpha on its own code; ours (via the
+    krippendorff package, on the matrix aerie builds) must agree on random tag data."""
+    from nltk.metrics.agreement import AnnotationTask
+
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 2, size=(30, 3))  # 30 frames × 3 tags, with 4 noisy annotators
+    tag_sets = []
+    for _ in range(4):
+        noisy = np.where(rng.random(truth.shape) < 0.15, 1 - truth, truth)
+        tag_sets.append({f: {k for k in ("a", "b", "c") if noisy[f, "abc".index(k)]} for f in range(30)})
+    data = tag_reliability(tag_sets, ["a", "b", "c"])
+    triples = [(str(i), str(u), str(int(v))) for i, row in enumerate(data) for u, v in enumerate(row)]
+    assert alpha(data) == pytest.approx(AnnotationTask(data=triples).alpha(), abs=1e-9)
