@@ -153,11 +153,12 @@ _published: dict[int, dict[str, LabelClass]] = {}
 
 
 def classes_of(version_id: int) -> dict[str, LabelClass]:
-    """The classes of an ontology version by key; published versions are immutable, so they are
-    read once per process."""
+    """The classes of an ontology version by key, in the ontology's order; published versions
+    are immutable, so they are read once per process."""
     if version_id in _published:
         return _published[version_id]
-    classes = {c.key: c for c in LabelClass.objects.filter(version_id=version_id).select_related("version")}
+    classes = {c.key: c for c in LabelClass.objects.filter(version_id=version_id).select_related("version")
+               .order_by("order", "key")}
     if classes and next(iter(classes.values())).version.is_published:
         _published[version_id] = classes
     return classes
@@ -303,7 +304,7 @@ def revise(base: Annotation, user, payload) -> Annotation:
             raise SubmissionError("", "you can only edit your own annotations")
         head = Annotation.objects.filter(pk=locked.pk, superseded_by__isnull=True).exists()
         if not head:
-            raise Conflict(latest_revision(locked), payload)
+            raise Conflict(_head_of(locked), payload)
         boxes, tags = validate(payload, classes_of(locked.ontology_version_id), locked.frame)
         try:
             with transaction.atomic():
@@ -315,25 +316,25 @@ def revise(base: Annotation, user, payload) -> Annotation:
                     assignment_id=locked.assignment_id, note=str(payload.get("note", ""))[:2000],
                 )
         except IntegrityError:
-            raise Conflict(latest_revision(locked), payload) from None
+            raise Conflict(_head_of(locked), payload) from None
         _write(revision, boxes, tags)
         audit.record(user, "annotation.revise", revision, {"supersedes": locked.pk, "frame": locked.frame_id})
     return revision
 
 
-def latest_revision(annotation: Annotation) -> Annotation:
-    current = annotation
-    while True:
-        nxt = Annotation.objects.filter(supersedes=current).first()
-        if nxt is None:
-            return current
-        current = nxt
+def head_revision(project_id: int, frame_id: int, annotator_id: int) -> Annotation | None:
+    """A person's current revision of a frame: history is linear, so it is the one that nothing
+    supersedes."""
+    return Annotation.objects.filter(project_id=project_id, frame_id=frame_id, annotator_id=annotator_id,
+                                     superseded_by__isnull=True).first()
+
+
+def _head_of(annotation: Annotation) -> Annotation:
+    return head_revision(annotation.project_id, annotation.frame_id, annotation.annotator_id)
 
 
 def save_draft(assignment: Assignment, user, payload) -> Draft:
     """Autosave: any JSON object up to MAX_DRAFT_BYTES, valid or not yet."""
-    import json
-
     if not isinstance(payload, dict):
         raise SubmissionError("", "a draft must be an object")
     if len(json.dumps(payload)) > MAX_DRAFT_BYTES:

@@ -2,17 +2,14 @@
 current revision, the track context and the frame to prefetch. Reads only.
 
 This is on the hot path of every next-frame request, so it asks the database only what it
-must: the ontology of a published version is immutable and cached per process, a fresh lease
+must: the classes of a published version are immutable and cached per process, a fresh lease
 has no draft and no earlier revision, and the track context is two queries."""
 from __future__ import annotations
 
-from ontology.models import LabelClass, OntologyVersion
+from ontology.models import LabelClass
 
 from . import submissions, tracks
-from .models import Annotation, Assignment, Draft, Frame, Project
-
-_published_classes: dict[int, list[dict]] = {}
-
+from .models import Assignment, Draft, Frame, Project
 
 def image_url(frame_id: int, sensitive: bool, variant: str = "original") -> str:
     if sensitive and variant == "original":
@@ -21,18 +18,13 @@ def image_url(frame_id: int, sensitive: bool, variant: str = "original") -> str:
 
 
 def ontology_payload(version_id: int) -> list[dict]:
-    """The classes of an ontology version; a published version's never change, so they are
-    read once per process."""
-    if version_id in _published_classes:
-        return _published_classes[version_id]
-    classes = [
+    """The classes of an ontology version as the page needs them (read through the same
+    per-process cache that validates submissions)."""
+    return [
         {"key": c.key, "name": c.name, "kind": c.kind, "color": c.color, "shortcut": c.shortcut,
          "sensitive": c.sensitive, "attributes": c.attributes}
-        for c in LabelClass.objects.filter(version_id=version_id).order_by("order", "key")
+        for c in submissions.classes_of(version_id).values()
     ]
-    if OntologyVersion.objects.filter(pk=version_id, status=OntologyVersion.PUBLISHED).exists():
-        _published_classes[version_id] = classes
-    return classes
 
 
 def frame_payload(frame: Frame, with_previous: bool) -> dict:
@@ -49,15 +41,10 @@ def frame_payload(frame: Frame, with_previous: bool) -> dict:
     }
 
 
-def current_revision(project: Project, frame: Frame, user) -> Annotation | None:
-    return (Annotation.objects.filter(project=project, frame=frame, annotator=user, superseded_by__isnull=True)
-            .order_by("-revision").first())
-
-
 def state(project: Project, frame: Frame, user, assignment: Assignment | None = None) -> dict:
     classes = ontology_payload(project.ontology_version_id)
     fresh_lease = assignment is not None and not getattr(assignment, "resumed", True)
-    revision = None if assignment is not None else current_revision(project, frame, user)
+    revision = None if assignment is not None else submissions.head_revision(project.pk, frame.pk, user.pk)
     draft = None
     if assignment is not None and not fresh_lease:
         draft = Draft.objects.filter(assignment=assignment).values_list("payload", flat=True).first()

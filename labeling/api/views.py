@@ -1,6 +1,7 @@
 """REST API for footage and projects. Thin: querysets decide visibility (a project you are not
 in is a 404), the domain modules do the writes."""
-from django.db.models import Count
+from django.db.models import Count, Sum
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend, FilterSet, NumberFilter
 from drf_spectacular.utils import extend_schema
@@ -33,7 +34,7 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
     def get_queryset(self):
         return roles.visible_datasets(self.request.user).annotate(
             sequence_count=Count("sequences", distinct=True),
-            frame_count=Count("sequences__frames", distinct=True),
+            frame_count=Coalesce(Sum("sequences__frame_count"), 0),  # not a count over millions of frames
         ).order_by("name")
 
     def perform_create(self, serializer):
