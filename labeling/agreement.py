@@ -61,6 +61,8 @@ class PairResult:
     unmatched_b: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=int))
     n_a: int = 0
     n_b: int = 0
+    #: (k, 2) every pair the IoU links, whatever the classes: the same object seen by both
+    linked: np.ndarray = field(default_factory=lambda: np.empty((0, 2), dtype=int))
 
     @property
     def tp(self) -> int:
@@ -90,6 +92,7 @@ def match_boxes(a_boxes, a_classes, b_boxes, b_classes, params: ComparisonParams
     a_classes, b_classes = np.asarray(a_classes, dtype=object), np.asarray(b_classes, dtype=object)
     iou = iou_matrix(a_boxes, b_boxes)
     rows, cols = _assign(iou, params.iou_threshold)
+    linked = np.stack([rows, cols], axis=1) if len(rows) else np.empty((0, 2), dtype=int)
     same = a_classes[rows] == b_classes[cols] if len(rows) else np.empty(0, dtype=bool)
     confusions = [(a_classes[r], b_classes[c]) for r, c in zip(rows[~same], cols[~same])]
     if params.match_classes:
@@ -100,7 +103,7 @@ def match_boxes(a_boxes, a_classes, b_boxes, b_classes, params: ComparisonParams
         confusions=confusions,
         unmatched_a=np.setdiff1d(np.arange(len(a_classes)), rows),
         unmatched_b=np.setdiff1d(np.arange(len(b_classes)), cols),
-        n_a=len(a_classes), n_b=len(b_classes),
+        n_a=len(a_classes), n_b=len(b_classes), linked=linked,
     )
 
 
@@ -202,6 +205,64 @@ def track_scores(gt: dict[int, tuple[np.ndarray, np.ndarray]], pred: dict[int, t
 ABSENT = "__absent__"
 
 
+def group_boxes(counts: list[int], links: dict[tuple[int, int], np.ndarray]) -> list[list[tuple[int, int]]]:
+    """Join pairwise matches into groups across annotators: one group per object. `counts[i]` is
+    how many boxes annotator i drew; `links[(i, j)]` holds the (k, 2) matched index pairs of
+    annotators i < j. Returns groups of (annotator, box) in a stable order (by their first box)."""
+    offsets = np.cumsum([0] + list(counts))
+    parent = list(range(int(offsets[-1])))
+
+    def find(n):
+        while parent[n] != n:
+            parent[n] = parent[parent[n]]
+            n = parent[n]
+        return n
+
+    for (i, j), pairs in links.items():
+        for a, b in pairs:
+            parent[find(offsets[i] + a)] = find(offsets[j] + b)
+    groups: dict[int, list[tuple[int, int]]] = {}
+    for i, count in enumerate(counts):
+        for k in range(count):
+            groups.setdefault(find(offsets[i] + k), []).append((i, k))
+    return list(groups.values())  # dicts keep insertion order: the order of each group's first box
+
+
+def pair_links(annotations: list[tuple[np.ndarray, list]], params: ComparisonParams) -> dict:
+    """Every pair of annotators' class-agnostic matches (what group_boxes joins)."""
+    loose = ComparisonParams(iou_threshold=params.iou_threshold, match_classes=False)
+    return {(i, j): match_boxes(annotations[i][0], annotations[i][1], annotations[j][0], annotations[j][1],
+                                loose).linked
+            for i in range(len(annotations)) for j in range(i + 1, len(annotations))}
+
+
+def unit_values(groups, classes: list[list], n_annotators: int, missing_as_absent: bool = True) -> list[list]:
+    """Per unit (group), each annotator's class key: ABSENT where they drew no box in it (or None,
+    "missing", when `missing_as_absent` is False). Where one annotator has two boxes in a group,
+    the first counts."""
+    filler = ABSENT if missing_as_absent else None
+    units = []
+    for group in groups:
+        row = [filler] * n_annotators
+        for i, k in reversed(group):
+            row[i] = classes[i][k]
+        units.append(row)
+    return units
+
+
+def reliability_matrix(units: list[list]) -> np.ndarray:
+    """Units of class keys (ABSENT / None) as Krippendorff's (annotators × units) codes: NaN for
+    None, 0 for ABSENT, small integers for classes."""
+    codes = {ABSENT: 0}
+    n = len(units[0]) if units else 0
+    data = np.full((n, len(units)), np.nan)
+    for u, row in enumerate(units):
+        for i, value in enumerate(row):
+            if value is not None:
+                data[i, u] = codes.setdefault(value, len(codes))
+    return data
+
+
 def box_reliability(annotations: list[tuple[np.ndarray, list]], params: ComparisonParams = ComparisonParams(),
                     missing_as_absent: bool = True) -> np.ndarray:
     """An (annotators × units) matrix of class codes for Krippendorff's alpha over boxes on one
@@ -213,30 +274,61 @@ def box_reliability(annotations: list[tuple[np.ndarray, list]], params: Comparis
     omitting an object others saw is a disagreement QA should see, and coding it as missing would
     make alpha blind to omissions. `missing_as_absent=False` codes it as missing (NaN) instead,
     for a class-only agreement. Class codes are small integers (absent = 0)."""
-    loose = ComparisonParams(iou_threshold=params.iou_threshold, match_classes=False)
-    offsets = np.cumsum([0] + [len(c) for _, c in annotations])
-    parent = list(range(offsets[-1]))
+    groups = group_boxes([len(c) for _, c in annotations], pair_links(annotations, params))
+    units = unit_values(groups, [list(c) for _, c in annotations], len(annotations), missing_as_absent)
+    if not units:
+        return np.full((len(annotations), 0), np.nan)
+    return reliability_matrix(units)
 
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
 
-    for i in range(len(annotations)):
-        for j in range(i + 1, len(annotations)):
-            r = match_boxes(annotations[i][0], annotations[i][1], annotations[j][0], annotations[j][1], loose)
-            for a, b in r.matches:
-                parent[find(offsets[i] + a)] = find(offsets[j] + b)
-    first_member: dict[int, int] = {}
-    for n in range(offsets[-1]):
-        first_member.setdefault(find(n), n)
-    # units in the order of their first box (annotator order, then box order): stable output
-    unit_of = {root: u for u, root in enumerate(sorted(first_member, key=first_member.get))}
-    roots = list(unit_of)
-    codes = {ABSENT: 0}
-    data = np.full((len(annotations), len(roots)), 0.0 if missing_as_absent else np.nan)
-    for i, (_, classes) in enumerate(annotations):
-        for k, cls in enumerate(classes):
-            data[i, unit_of[find(offsets[i] + k)]] = codes.setdefault(cls, len(codes))
-    return data
+# ------------------------------------------------------------------------------ one frame, all annotators
+
+@dataclass
+class Labels:
+    """One annotator's labels on one frame."""
+
+    annotator: int
+    boxes: np.ndarray  # (n, 4) x, y, w, h
+    classes: list  # class key per box
+    tags: dict = field(default_factory=dict)  # tag class key -> value ("set", or "changed"/"unchanged")
+    attributes: list = field(default_factory=list)  # attributes per box
+    tracks: list = field(default_factory=list)  # track id (or None) per box
+
+
+@dataclass
+class FrameResult:
+    pairs: list  # (i, j, PairResult) for annotators i < j, i as reference
+    groups: list  # groups of (annotator, box): one per object anyone drew
+    units: list  # per group, each annotator's class (ABSENT where they drew none)
+    tag_units: dict  # tag key -> each annotator's value (ABSENT where not set)
+    box_score: float | None  # mean pair F1; None with fewer than two annotators
+    tag_score: float | None  # share of tags everyone agrees on; None when nobody set one
+
+    @property
+    def score(self) -> float | None:
+        """The frame's agreement: the lower of boxes and tags (a tag dispute is a dispute)."""
+        parts = [s for s in (self.box_score, self.tag_score) if s is not None]
+        return min(parts) if parts else None
+
+
+def tag_value(changed: bool | None) -> str:
+    return "set" if changed is None else ("changed" if changed else "unchanged")
+
+
+def frame_agreement(labels: list[Labels], params: ComparisonParams = ComparisonParams()) -> FrameResult:
+    """Every pair's box matching, the object groups and the tag votes of one frame: one Hungarian
+    matching per pair serves the pair scores, the alpha units and the consensus."""
+    pairs, links = [], {}
+    for i in range(len(labels)):
+        for j in range(i + 1, len(labels)):
+            result = match_boxes(labels[i].boxes, labels[i].classes, labels[j].boxes, labels[j].classes, params)
+            pairs.append((i, j, result))
+            links[(i, j)] = result.linked
+    groups = group_boxes([len(x.classes) for x in labels], links)
+    units = unit_values(groups, [x.classes for x in labels], len(labels))
+    keys = sorted({k for x in labels for k in x.tags})
+    tag_units = {k: [x.tags.get(k, ABSENT) for x in labels] for k in keys}
+    box_score = float(np.mean([p.f1 for _, _, p in pairs])) if pairs else None
+    tag_score = (float(np.mean([len(set(v)) == 1 for v in tag_units.values()]))
+                 if tag_units and len(labels) > 1 else None)
+    return FrameResult(pairs, groups, units, tag_units, box_score, tag_score)

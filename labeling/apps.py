@@ -14,5 +14,11 @@ class LabelingConfig(AppConfig):
 
     def ready(self):
         from . import auth  # noqa: F401 - connects the permission-cache invalidation
+        from . import gold, queue, quality
+        from .submissions import annotation_submitted
+
+        annotation_submitted.connect(quality.on_submitted, dispatch_uid="aerie-quality")
+        if not any(isinstance(p, gold.GoldPolicy) for p in queue._policies):
+            queue.register_policy(gold.GoldPolicy())
 
         post_migrate.connect(_ensure_roles, sender=self)

@@ -25,7 +25,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from . import audit
@@ -59,6 +59,10 @@ class Candidate:
         return frame
 
 
+CANDIDATE_COLUMNS = ("qi.id, qi.frame_id, f.sequence_id, f.index, f.sensitive, qi.priority, f.width, f.height, "
+                     "f.timestamp, s.name")
+
+
 class QueuePolicy(Protocol):
     """A rule that filters or reorders the frames a person may get next."""
 
@@ -70,6 +74,9 @@ class QueuePolicy(Protocol):
 
     def choose(self, project: Project, user, candidates: list[Candidate]) -> list[Candidate]:
         """The candidates in the order this policy prefers; dropping one excludes it."""
+
+    # Optional: `pick(project, user) -> Candidate | None` puts a frame from outside the open
+    # queue first (the gold policy mixes gold frames in this way); later policies still see it.
 
 
 _policies: list[QueuePolicy] = []
@@ -95,11 +102,12 @@ def sync_queue(project: Project) -> int:
     with connection.cursor() as cur:
         cur.execute(
             """
-            INSERT INTO labeling_queueitem (project_id, frame_id, priority, order_key, assigned, submitted, is_open)
+            INSERT INTO labeling_queueitem
+                (project_id, frame_id, priority, order_key, assigned, submitted, is_open, gold, round)
             SELECT %(project)s, f.id, NULL,
                    (f.index %% %(stride)s)::bigint * %(span)s
                    + row_number() OVER (ORDER BY s.name, f.index),
-                   0, 0, true
+                   0, 0, true, false, 0
             FROM labeling_frame f JOIN labeling_sequence s ON s.id = f.sequence_id
             WHERE s.dataset_id = %(dataset)s AND s.status = ANY(%(ready)s)
             ON CONFLICT (project_id, frame_id) DO UPDATE SET order_key = EXCLUDED.order_key
@@ -130,7 +138,7 @@ def expire_leases(project_id: int | None = None) -> int:
                 WHERE status = 'active' AND expires_at < %(now)s {scope}
                 RETURNING item_id
             ), counts AS (SELECT item_id, count(*) AS n FROM expired GROUP BY item_id)
-            UPDATE labeling_queueitem qi SET assigned = qi.assigned - counts.n, is_open = true
+            UPDATE labeling_queueitem qi SET assigned = qi.assigned - counts.n, is_open = NOT qi.gold
             FROM counts WHERE qi.id = counts.item_id
             """,
             {"project": project_id, "now": timezone.now()},
@@ -164,8 +172,7 @@ def _candidates(project: Project, user, limit: int) -> list[Candidate]:
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            SELECT qi.id, qi.frame_id, f.sequence_id, f.index, f.sensitive, qi.priority, f.width, f.height,
-                   f.timestamp, s.name
+            SELECT {CANDIDATE_COLUMNS}
             FROM labeling_queueitem qi JOIN labeling_frame f ON f.id = qi.frame_id
             JOIN labeling_sequence s ON s.id = f.sequence_id
             WHERE qi.project_id = %(project)s AND qi.is_open
@@ -206,6 +213,11 @@ def next_assignment(project: Project, user) -> Assignment | None:
         candidates = _candidates(project, user, limit)
         if not candidates and expire_leases(project.pk):  # nothing open: maybe a lease ran out
             candidates = _candidates(project, user, limit)
+        if candidates:
+            for policy in _policies:
+                extra = getattr(policy, "pick", None) and policy.pick(project, user)
+                if extra:
+                    candidates = [extra] + candidates
         for policy in _policies:
             candidates = policy.choose(project, user, candidates)
         if not candidates:
@@ -241,7 +253,8 @@ def _lease(project: Project, user, chosen: Candidate, now) -> int | None:
                     WHERE labeling_assignment.status = 'expired'
                 RETURNING id, item_id
             ), counts AS (
-                UPDATE labeling_queueitem qi SET assigned = qi.assigned + 1, is_open = qi.assigned + 1 < %(overlap)s
+                UPDATE labeling_queueitem qi
+                SET assigned = qi.assigned + 1, is_open = NOT qi.gold AND qi.assigned + 1 < %(overlap)s
                 FROM lease WHERE qi.id = lease.item_id
             )
             SELECT lease.id, set_config('synchronous_commit', 'off', true) FROM lease
@@ -288,7 +301,7 @@ def skip(assignment: Assignment, user, reason: str) -> Assignment:
         locked.status, locked.finished_at, locked.skip_reason = Assignment.SKIPPED, timezone.now(), reason[:500]
         locked.save(update_fields=["status", "finished_at", "skip_reason"])
         if was_live:
-            QueueItem.objects.filter(pk=locked.item_id).update(assigned=F("assigned") - 1, is_open=True)
+            QueueItem.objects.filter(pk=locked.item_id).update(assigned=F("assigned") - 1, is_open=~Q(gold=True))
         audit.record(user, "queue.skip", locked, {"frame": locked.frame_id, "reason": locked.skip_reason})
     return locked
 

@@ -27,10 +27,12 @@ _MANAGE_MODELS = {
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     ANNOTATOR: _VIEW + ["labeling.add_annotation", "labeling.view_annotation"],
     QA_LEAD: _VIEW + ["labeling.add_annotation", "labeling.view_annotation", "labeling.view_ingestjob",
-                      "labeling.view_auditevent"],
+                      "labeling.view_auditevent", "labeling.view_reviewitem", "labeling.change_reviewitem",
+                      "labeling.add_goldframe"],
     TRAINER: _VIEW + ["labeling.view_annotation", "labeling.view_datasetversion", "labeling.view_ingestjob",
                       "labeling.add_datasetversion"],
-    ADMIN: _VIEW + ["labeling.view_annotation", "labeling.view_auditevent"] + [
+    ADMIN: _VIEW + ["labeling.view_annotation", "labeling.view_auditevent", "labeling.view_reviewitem",
+                    "labeling.change_reviewitem", "labeling.add_goldframe"] + [
         f"{app}.{action}_{model}"
         for app, models in _MANAGE_MODELS.items()
         for model in models
@@ -66,6 +68,11 @@ def role_of(user) -> str | None:
 
 def is_admin(user) -> bool:
     return role_of(user) == ADMIN
+
+
+def can_review(user) -> bool:
+    """QA leads and admins work the review queue, mark gold frames and see quality figures."""
+    return getattr(user, "is_authenticated", False) and user.has_perm("labeling.change_reviewitem")
 
 
 def visible_projects(user) -> QuerySet:

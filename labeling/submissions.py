@@ -243,7 +243,8 @@ WITH ann AS (
     WHERE id = %(assignment)s
 ), counts AS (
     UPDATE labeling_queueitem
-    SET submitted = submitted + 1, assigned = assigned + %(grow)s, is_open = assigned + %(grow)s < %(overlap)s
+    SET submitted = submitted + 1, assigned = assigned + %(grow)s,
+        is_open = NOT gold AND assigned + %(grow)s < %(overlap)s
     WHERE id = %(item)s
 ), draft AS (
     DELETE FROM labeling_draft WHERE assignment_id = %(assignment)s
@@ -319,7 +320,32 @@ def revise(base: Annotation, user, payload) -> Annotation:
             raise Conflict(_head_of(locked), payload) from None
         _write(revision, boxes, tags)
         audit.record(user, "annotation.revise", revision, {"supersedes": locked.pk, "frame": locked.frame_id})
+        transaction.on_commit(lambda: annotation_submitted.send(sender=Annotation, annotation=revision))
     return revision
+
+
+def store(*, project, frame: Frame, boxes: list[CleanBox], tags: list[CleanTag], source: str, status: str,
+          created_by, annotator=None, supersedes: Annotation | None = None, note: str = "") -> Annotation:
+    """Write an annotation that is not an annotator's lease work (consensus, a QA decision, gold
+    answers, imports): one new revision, superseding `supersedes` if given. Call inside the
+    caller's transaction, which also records the audit event."""
+    annotation = Annotation.objects.create(
+        **keyframe_fields(frame, boxes),
+        project_id=project.pk, frame=frame, annotator=annotator, ontology_version_id=project.ontology_version_id,
+        revision=supersedes.revision + 1 if supersedes else 1, supersedes=supersedes, status=status, source=source,
+        created_by=created_by if getattr(created_by, "is_authenticated", False) else None, note=note[:2000],
+    )
+    _write(annotation, boxes, tags)
+    return annotation
+
+
+def clean_from(annotation: Annotation) -> tuple[list[CleanBox], list[CleanTag]]:
+    """An annotation's stored boxes and tags, ready to be written again (e.g. accepted by QA)."""
+    boxes = [CleanBox(b.label_class, b.x, b.y, b.w, b.h, b.attributes, b.track_id)
+             for b in annotation.boxes.select_related("label_class").order_by("pk")]
+    tags = [CleanTag(t.label_class, t.attributes, t.changed)
+            for t in annotation.tags.select_related("label_class").order_by("pk")]
+    return boxes, tags
 
 
 def head_revision(project_id: int, frame_id: int, annotator_id: int) -> Annotation | None:

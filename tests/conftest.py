@@ -29,6 +29,17 @@ def isolated_media(settings, tmp_path):
     return media
 
 
+@pytest.fixture(autouse=True)
+def eager_background_work():
+    """Outside the tests about background work (which use `celery_worker_app`), tasks run inline
+    when they are sent, so no test leaves messages on a broker that a dev worker might consume."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
 def _redis_answers() -> bool:
     try:
         with socket.create_connection(("127.0.0.1", 6379), timeout=0.5):
@@ -56,6 +67,7 @@ def celery_worker_app(transactional_db, tmp_path):
         app.conf.broker_transport_options = {"data_folder_in": str(folder / "q"), "data_folder_out": str(folder / "q")}
     app.conf.result_backend = None
     app.conf.task_ignore_result = True
+    app.conf.task_always_eager = False
     with app.connection_for_write() as conn:  # a worker must start on an empty queue
         try:
             conn.default_channel.queue_purge("celery")

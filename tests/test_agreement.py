@@ -148,3 +148,58 @@ def test_alpha_matches_an_independent_implementation(seed):
     data = tag_reliability(tag_sets, ["a", "b", "c"])
     triples = [(str(i), str(u), str(int(v))) for i, row in enumerate(data) for u, v in enumerate(row)]
     assert alpha(data) == pytest.approx(AnnotationTask(data=triples).alpha(), abs=1e-9)
+
+
+def _motmetrics_distances(a, b):
+    """motmetrics' IoU distance (1 − IoU, NaN below IoU 0.5), written out box by box (its own
+    helper still calls np.asfarray, gone in NumPy 2)."""
+    out = np.full((len(a), len(b)), np.nan)
+    for i, (ax, ay, aw, ah) in enumerate(a):
+        for j, (bx, by, bw, bh) in enumerate(b):
+            iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+            ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+            iou = iw * ih / (aw * ah + bw * bh - iw * ih)
+            if iou >= 0.5:
+                out[i, j] = 1 - iou
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_track_scores_match_motmetrics(seed):
+    """IDF1 and the CLEAR-MOT counts against py-motmetrics (an independent implementation; tests
+    only) on random tracks with jitter, dropped boxes, false boxes and identity swaps."""
+    import motmetrics as mm
+
+    rng = np.random.default_rng(seed)
+    gt, pred = {}, {}
+    starts = rng.uniform(0, 400, size=(6, 2))
+    velocity = rng.uniform(-4, 4, size=(6, 2))
+    for frame in range(40):
+        ids, boxes, p_ids, p_boxes = [], [], [], []
+        for track in range(6):
+            x, y = starts[track] + velocity[track] * frame
+            ids.append(track + 1)
+            boxes.append([x, y, 40, 60])
+            if rng.random() < 0.85:  # the other annotator misses some
+                p_ids.append(track + 101 if not (frame > 20 and track == 0) else 999)  # one identity swap
+                p_boxes.append([x + rng.normal(0, 6), y + rng.normal(0, 6), 40 + rng.normal(0, 4), 60])
+        if rng.random() < 0.3:
+            p_ids.append(500 + frame)
+            p_boxes.append([rng.uniform(0, 400), rng.uniform(0, 400), 30, 30])
+        gt[frame] = (np.array(ids), np.array(boxes, dtype=float))
+        pred[frame] = (np.array(p_ids), np.array(p_boxes, dtype=float).reshape(-1, 4))
+    ours = track_scores(gt, pred, iou_threshold=0.5)
+
+    acc = mm.MOTAccumulator(auto_id=True)
+    for frame in range(40):
+        g_ids, g_boxes = gt[frame]
+        p_ids, p_boxes = pred[frame]
+        acc.update(list(g_ids), list(p_ids), _motmetrics_distances(g_boxes, p_boxes))
+    theirs = mm.metrics.create().compute(
+        acc, metrics=["idf1", "idtp", "idfp", "idfn", "num_false_positives", "num_misses", "num_switches", "mota"],
+        name="x").iloc[0]
+    assert ours.idf1 == pytest.approx(theirs["idf1"])
+    assert (ours.idtp, ours.idfp, ours.idfn) == (theirs["idtp"], theirs["idfp"], theirs["idfn"])
+    assert (ours.fp, ours.fn, ours.id_switches) == (theirs["num_false_positives"], theirs["num_misses"],
+                                                      theirs["num_switches"])
+    assert ours.mota == pytest.approx(theirs["mota"])

@@ -4,7 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from ontology import api as ontology_api
 
-from . import labeling_views, views
+from . import labeling_views, review_views, views
 
 router = DefaultRouter()
 router.register("datasets", views.DatasetViewSet, basename="dataset")
@@ -29,5 +29,11 @@ urlpatterns = [
     path("projects/<int:project_pk>/frames/<int:frame_pk>/state/", labeling_views.FrameStateView.as_view(),
          name="project-frame-state"),
     path("projects/<int:project_pk>/members/<int:pk>/", member, name="project-member"),
+    path("projects/<int:project_pk>/review/", review_views.ReviewQueueView.as_view(), name="project-review"),
+    path("projects/<int:project_pk>/review/<int:pk>/", review_views.ReviewItemView.as_view(),
+         name="project-review-item"),
+    path("projects/<int:project_pk>/gold/", review_views.GoldView.as_view(), name="project-gold"),
+    path("projects/<int:project_pk>/quality/", review_views.QualityView.as_view(), name="project-quality"),
+    path("assignments/<int:pk>/flag/", review_views.FlagView.as_view(), name="assignment-flag"),
     path("", include(router.urls)),
 ]

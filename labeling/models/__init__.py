@@ -2,9 +2,11 @@ from .annotations import Annotation, AnnotationBox, AnnotationTag
 from .audit import AuditEvent
 from .footage import Dataset, DatasetVersion, Frame, IngestJob, Sequence
 from .projects import Membership, Project
+from .quality import FrameAgreement, GoldCheck, GoldFrame, PairAgreement, ReviewDecision, ReviewItem
 from .queue import Assignment, Draft, QueueItem
 
 __all__ = [
     "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "Dataset", "DatasetVersion", "Frame",
-    "IngestJob", "Membership", "Project", "Sequence",
+    "IngestJob", "Membership", "Project", "Sequence", "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement",
+    "ReviewDecision", "ReviewItem",
 ]

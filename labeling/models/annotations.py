@@ -11,7 +11,8 @@ from django.db import models
 class Annotation(models.Model):
     DRAFT = "draft"
     SUBMITTED = "submitted"
-    STATUS_CHOICES = [(DRAFT, "Draft"), (SUBMITTED, "Submitted")]
+    APPROVED = "approved"  # consensus or a QA decision: what exports and training use
+    STATUS_CHOICES = [(DRAFT, "Draft"), (SUBMITTED, "Submitted"), (APPROVED, "Approved")]
 
     HUMAN = "human"
     MIGRATION = "migration"

@@ -19,6 +19,14 @@ class Project(models.Model):
         help_text="Frames below this agreement go to QA review",
     )
     iou_threshold = models.FloatField(default=0.5, validators=[MinValueValidator(0.05), MaxValueValidator(1.0)])
+    gold_rate = models.FloatField(
+        default=0.05, validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Share of an annotator's frames that are gold frames (unannounced)",
+    )
+    consensus_quorum = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Annotators who must draw an object for the consensus to keep it (empty: a strict majority)",
+    )
     frame_stride = models.PositiveIntegerField(default=1, help_text="Queue order without scores: every Nth frame first")
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", through_fields=("project", "user"), related_name="projects"

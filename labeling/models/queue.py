@@ -20,7 +20,9 @@ class QueueItem(models.Model):
     order_key = models.BigIntegerField(help_text="Order without scores: the project's stride, then sequence order")
     assigned = models.PositiveSmallIntegerField(default=0, help_text="Live leases plus submissions")
     submitted = models.PositiveSmallIntegerField(default=0)
-    is_open = models.BooleanField(default=True, help_text="assigned < project overlap")
+    is_open = models.BooleanField(default=True, help_text="assigned < project overlap (never for gold frames)")
+    gold = models.BooleanField(default=False, help_text="A gold frame: handed out by the gold policy only")
+    round = models.PositiveSmallIntegerField(default=0, help_text="Bumped when QA sends the frame back")
 
     class Meta:
         constraints = [
@@ -41,7 +43,8 @@ class Assignment(models.Model):
     SUBMITTED = "submitted"
     SKIPPED = "skipped"
     EXPIRED = "expired"
-    STATUS_CHOICES = [(s, s.title()) for s in (ACTIVE, SUBMITTED, SKIPPED, EXPIRED)]
+    RETURNED = "returned"  # submitted, then sent back by QA: the frame is relabelled by others
+    STATUS_CHOICES = [(s, s.title()) for s in (ACTIVE, SUBMITTED, SKIPPED, EXPIRED, RETURNED)]
 
     item = models.ForeignKey(QueueItem, on_delete=models.PROTECT, related_name="assignments")
     project = models.ForeignKey("labeling.Project", on_delete=models.PROTECT, related_name="assignments")
