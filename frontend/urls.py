@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import review_views, views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
@@ -14,5 +14,10 @@ urlpatterns = [
     path("sequences/<int:pk>/", views.sequence_detail, name="sequence"),
     path("projects/<int:pk>/label/", views.label, name="label"),
     path("projects/<int:pk>/label/<int:frame_id>/", views.label, name="label-frame"),
+    path("projects/<int:pk>/review/", review_views.review_queue, name="review-queue"),
+    path("projects/<int:pk>/review/<int:item_pk>/", review_views.review_item, name="review-item"),
+    path("projects/<int:pk>/review/<int:item_pk>/decide/", review_views.review_decide, name="review-decide"),
+    path("projects/<int:pk>/review/<int:item_pk>/edit/", review_views.review_edit, name="review-edit"),
+    path("projects/<int:pk>/quality/", review_views.quality, name="quality"),
     path("frames/<int:pk>/<str:variant>", views.frame_image, name="frame-image"),
 ]

@@ -11,23 +11,29 @@ from django.views.decorators.http import require_POST
 from django.utils import timezone
 
 from labeling import blobstore, ingest, manifest, queue, roles
-from labeling.models import Annotation, Frame, IngestJob, Sequence
+from labeling.models import Annotation, Frame, IngestJob, ReviewItem, Sequence
 
 
 @login_required
 def home(request):
     projects = list(roles.visible_projects(request.user).select_related("dataset", "ontology_version__ontology"))
     can_label = request.user.has_perm("labeling.add_annotation")
+    can_review = roles.can_review(request.user)
     if can_label:
         for project in projects:
             project.queue_size = queue.queue_size(project, request.user)
+    if can_review:
+        open_items = dict(ReviewItem.objects.filter(project__in=projects, status=ReviewItem.OPEN)
+                          .values_list("project").annotate(n=Count("pk")))
+        for project in projects:
+            project.open_reviews = open_items.get(project.pk, 0)
     datasets = roles.visible_datasets(request.user).annotate(sequence_count=Count("sequences"))
     today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     mine_today = (Annotation.objects.filter(annotator=request.user, created_at__gte=today, supersedes__isnull=True)
                   .select_related("frame__sequence", "project").order_by("-created_at"))
     return render(request, "frontend/home.html", {
         "projects": projects, "datasets": datasets, "role": roles.ROLE_LABELS.get(roles.role_of(request.user), "—"),
-        "can_label": can_label, "done_today": mine_today.count(), "recent": mine_today[:10],
+        "can_label": can_label, "can_review": can_review, "done_today": mine_today.count(), "recent": mine_today[:10],
     })
 
 

@@ -302,6 +302,21 @@ async function skip() {
   });
 }
 
+async function flag() {
+  if (!state?.assignment) return;
+  const dialog = $("flag-dialog");
+  $("flag-note").value = "";
+  dialog.showModal();
+  dialog.addEventListener("close", async function onClose() {
+    dialog.removeEventListener("close", onClose);
+    if (dialog.returnValue !== "ok") return;
+    const { status, data } = await api("POST", `/api/assignments/${state.assignment.id}/flag/`,
+      { note: $("flag-note").value });
+    if (status !== 201) return say(data?.detail || "Could not flag the frame", "error");
+    say("Flagged: a QA lead will look at this frame", "ok");
+  });
+}
+
 function copyPrevious() {
   const prev = state.tracks.previous;
   if (!prev) return say("No earlier labeled frame in this sequence.");
@@ -345,7 +360,7 @@ document.addEventListener("keydown", (e) => {
     return;
   }
   if (e.shiftKey) {
-    const command = { S: skip, C: copyPrevious, P: togglePrevious, N: newTrack }[e.key.toUpperCase()];
+    const command = { S: skip, C: copyPrevious, P: togglePrevious, N: newTrack, F: flag }[e.key.toUpperCase()];
     if (command) { e.preventDefault(); command(); }
     return;
   }
@@ -363,6 +378,7 @@ function newTrack() {
 
 $("submit").addEventListener("click", submit);
 $("skip").addEventListener("click", skip);
+$("flag").addEventListener("click", flag);
 $("undo").addEventListener("click", () => editor.undo());
 $("redo").addEventListener("click", () => editor.redo());
 $("copy-prev").addEventListener("click", copyPrevious);

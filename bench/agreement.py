@@ -1,0 +1,282 @@
+"""Inter-annotator agreement throughput on one core (issue goal: 100k frames × 3 annotators ×
+~10 boxes in ≤ 60 s; CVAT's quality reports take hours).
+
+Synthetic labels from a seeded RNG on 1920×1080 frames: 5–15 true objects per frame in 6
+classes; each of 3 annotators misses 5% of them, confuses the class of 3%, draws each edge with a
+few pixels of jitter (12 px for 10% of boxes), and adds false boxes (5% of the object count, on
+average); 2 frame tags, each set on 20% of frames, flipped by an annotator 1% of the time.
+Generation is not timed.
+
+Part 1, pure: the per-frame work the server does, `frame_agreement` plus `fuse`, over
+BENCH_AGREEMENT_FRAMES frames (default 100000). Baseline in the same run, interleaved chunk by
+chunk so that noise on a shared machine cancels: the bare Hungarian matching, one
+`linear_sum_assignment` per annotator pair on the same (precomputed) IoU cost matrices.
+Part 2, database: `quality.evaluate_frame` (load, score, store, consensus or review item) over
+BENCH_AGREEMENT_DB_FRAMES frames (default 2000) written straight into a throw-away database.
+
+Prints:
+  BENCH agreement_frames_measured   frames timed in part 1
+  BENCH agreement_frames_per_s      frame_agreement + fuse, frames per second
+  BENCH agreement_100k_s            seconds for 100k frames (extrapolated when fewer were measured)
+  BENCH agreement_100k_extrapolated 1 when agreement_100k_s is extrapolated, else 0
+  BENCH agreement_goal_s            60
+  BENCH agreement_vs_goal           agreement_100k_s / goal (≤ 1 meets the goal)
+  BENCH agreement_bare_frames_per_s bare matching, frames per second
+  BENCH agreement_overhead_ratio    full per-frame time / bare matching time
+  BENCH agreement_mean_score        sanity: mean frame score (lower of boxes and tags)
+  BENCH agreement_share_below_0_7   sanity: share of frames below the default threshold
+  BENCH agreement_boxes_per_frame   sanity: mean boxes per annotator and frame
+  BENCH agreement_consensus_boxes   sanity: mean consensus boxes per frame (truth: ~10)
+  BENCH agreement_db_frames         frames evaluated in part 2
+  BENCH agreement_db_frames_per_s   evaluate_frame, frames per second
+  BENCH agreement_db_100k_s         seconds for 100k frames through the database path
+  BENCH agreement_db_scores_match   1 when every stored score equals the pure path's
+"""
+from __future__ import annotations
+
+from _setup import django_environment, emit  # first: it fixes the import path
+
+import os  # noqa: E402
+
+
+def pin_one_core() -> None:
+    """One core and single-threaded BLAS, before numpy and scipy load."""
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = "1"
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+pin_one_core()
+
+import time  # noqa: E402
+from datetime import timedelta  # noqa: E402
+
+import numpy as np  # noqa: E402
+from scipy.optimize import linear_sum_assignment  # noqa: E402
+
+from labeling.agreement import ComparisonParams, Labels, frame_agreement, iou_matrix  # noqa: E402
+from labeling.consensus import fuse  # noqa: E402
+
+WIDTH, HEIGHT = 1920, 1080
+CLASSES = ("person", "car", "truck", "bicycle", "motorcycle", "bus")
+CLASS_SHARE = (0.40, 0.30, 0.10, 0.08, 0.07, 0.05)
+TAGS = ("crowd", "night")
+ANNOTATORS = 3
+MISS, CONFUSE, FALSE_BOXES, WIDE_JITTER = 0.05, 0.03, 0.05, 0.10
+JITTER_PX, WIDE_JITTER_PX = 2.5, 12.0
+TAG_RATE, TAG_FLIP = 0.20, 0.01
+GOAL_FRAMES, GOAL_S = 100_000, 60
+CHUNK = 2000  # frames per interleaved chunk (full work, then bare matching)
+PARAMS = ComparisonParams()
+
+
+# ------------------------------------------------------------------------------ synthetic labels
+
+def random_boxes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """n plausible boxes (x, y, w, h) inside the frame: mostly small and medium objects."""
+    w = np.clip(rng.lognormal(np.log(80), 0.6, n), 16, 600)
+    h = np.clip(w * rng.lognormal(np.log(1.3), 0.4, n), 16, 700)
+    x, y = rng.uniform(0, WIDTH - w), rng.uniform(0, HEIGHT - h)
+    return np.stack([x, y, w, h], axis=1)
+
+
+def jittered(rng: np.random.Generator, boxes: np.ndarray) -> np.ndarray:
+    """The same boxes as one annotator draws them: each edge a few pixels off, some far off."""
+    sigma = np.where(rng.random(len(boxes)) < WIDE_JITTER, WIDE_JITTER_PX, JITTER_PX)[:, None]
+    x1, y1 = boxes[:, 0], boxes[:, 1]
+    edges = np.stack([x1, y1, x1 + boxes[:, 2], y1 + boxes[:, 3]], axis=1) + rng.normal(0, 1, (len(boxes), 4)) * sigma
+    x1, y1 = np.clip(edges[:, 0], 0, WIDTH - 2), np.clip(edges[:, 1], 0, HEIGHT - 2)
+    x2, y2 = np.clip(edges[:, 2], x1 + 2, WIDTH), np.clip(edges[:, 3], y1 + 2, HEIGHT)
+    return np.stack([x1, y1, x2 - x1, y2 - y1], axis=1)
+
+
+def annotator_view(rng, counts, truth_boxes, truth_classes, truth_tags, annotator: int) -> list[Labels]:
+    """One annotator's Labels on every frame: misses, class confusions, jitter, false boxes, tags."""
+    n_classes = len(CLASSES)
+    seen = rng.random(len(truth_classes)) >= MISS
+    classes = np.where(rng.random(len(truth_classes)) < CONFUSE,
+                       (truth_classes + rng.integers(1, n_classes, len(truth_classes))) % n_classes, truth_classes)
+    boxes = jittered(rng, truth_boxes)
+    frame_of = np.repeat(np.arange(len(counts)), counts)
+    extra = rng.poisson(FALSE_BOXES * counts)
+    extra_frame = np.repeat(np.arange(len(counts)), extra)
+    all_frame = np.concatenate([frame_of[seen], extra_frame])
+    all_boxes = np.concatenate([boxes[seen], random_boxes(rng, len(extra_frame))])
+    all_classes = np.concatenate([classes[seen], rng.choice(n_classes, len(extra_frame), p=CLASS_SHARE)])
+    order = np.argsort(all_frame, kind="stable")
+    all_boxes, keys = all_boxes[order], np.array(CLASSES, dtype=object)[all_classes[order]].tolist()
+    tags = truth_tags ^ (rng.random(truth_tags.shape) < TAG_FLIP)
+    ends = np.cumsum(np.bincount(all_frame, minlength=len(counts)))
+    out, start = [], 0
+    for f, end in enumerate(ends):
+        n = int(end - start)
+        out.append(Labels(annotator=annotator, boxes=all_boxes[start:end], classes=keys[start:end],
+                          tags={key: "set" for key, on in zip(TAGS, tags[f]) if on},
+                          attributes=[{} for _ in range(n)], tracks=[None] * n))
+        start = end
+    return out
+
+
+def generate(frames: int, seed: int) -> list[list[Labels]]:
+    """Per frame, the 3 annotators' Labels (ordered by annotator, as the server loads them)."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(5, 16, frames)
+    truth_boxes = random_boxes(rng, int(counts.sum()))
+    truth_classes = rng.choice(len(CLASSES), len(truth_boxes), p=CLASS_SHARE)
+    truth_tags = rng.random((frames, len(TAGS))) < TAG_RATE
+    views = [annotator_view(rng, counts, truth_boxes, truth_classes, truth_tags, a + 1) for a in range(ANNOTATORS)]
+    return [list(frame) for frame in zip(*views)]
+
+
+# ------------------------------------------------------------------------------ part 1: pure
+
+def full_work(chunk: list[list[Labels]], scores: list, fused_boxes: list) -> float:
+    """What the server does per frame (agreement, then consensus); seconds taken."""
+    start = time.perf_counter()
+    for labels in chunk:
+        result = frame_agreement(labels, PARAMS)
+        fused = fuse(labels, result.groups, result.tag_units)
+        scores.append(result.score)
+        fused_boxes.append(len(fused.boxes))
+    return time.perf_counter() - start
+
+
+def bare_matching(chunk: list[list[Labels]]) -> float:
+    """One linear_sum_assignment per annotator pair on the same cost matrices; seconds taken
+    (the cost matrices are built before the clock starts)."""
+    costs = []
+    for labels in chunk:
+        for i in range(len(labels)):
+            for j in range(i + 1, len(labels)):
+                iou = iou_matrix(labels[i].boxes, labels[j].boxes)
+                costs.append(np.where(iou >= PARAMS.iou_threshold, -iou, 0.0))
+    start = time.perf_counter()
+    for cost in costs:
+        linear_sum_assignment(cost)
+    return time.perf_counter() - start
+
+
+def pure_part(frames: int) -> None:
+    data = generate(frames, seed=20240611)
+    full_work(data[:200], [], [])  # warm-up: imports, caches
+    bare_matching(data[:200])
+    scores, fused_boxes = [], []
+    full_s = bare_s = 0.0
+    for at in range(0, frames, CHUNK):
+        chunk = data[at:at + CHUNK]
+        full_s += full_work(chunk, scores, fused_boxes)
+        bare_s += bare_matching(chunk)
+    hundred_k = full_s * GOAL_FRAMES / frames
+    scores = np.array([np.nan if s is None else s for s in scores])
+    emit("agreement_frames_measured", frames)
+    emit("agreement_frames_per_s", frames / full_s)
+    emit("agreement_100k_s", hundred_k)
+    emit("agreement_100k_extrapolated", int(frames != GOAL_FRAMES))
+    emit("agreement_goal_s", GOAL_S)
+    emit("agreement_vs_goal", hundred_k / GOAL_S)
+    emit("agreement_bare_frames_per_s", frames / bare_s)
+    emit("agreement_overhead_ratio", full_s / bare_s)
+    emit("agreement_mean_score", float(np.nanmean(scores)))
+    emit("agreement_share_below_0_7", float(np.mean(scores < 0.7)))
+    emit("agreement_boxes_per_frame", float(np.mean([len(x.classes) for frame in data for x in frame])))
+    emit("agreement_consensus_boxes", float(np.mean(fused_boxes)))
+
+
+# ------------------------------------------------------------------------------ part 2: database
+
+def make_project():
+    """A published ontology with CLASSES (boxes) and TAGS, 3 annotators, a project with overlap 3."""
+    from django.contrib.auth import get_user_model
+
+    from labeling.models import Dataset, Membership, Project
+    from ontology import services
+    from ontology.models import LabelClass
+
+    version = services.create_ontology("Bench ontology")
+    for key in CLASSES:
+        services.add_class(version, key=key, name=key.title(), kind=LabelClass.BOX)
+    for key in TAGS:
+        services.add_class(version, key=key, name=key.title(), kind=LabelClass.TAG)
+    version = services.publish(version)
+    dataset = Dataset.objects.create(name="Bench footage")
+    project = Project.objects.create(name="Bench agreement", dataset=dataset, ontology_version=version, overlap=3)
+    annotators = [get_user_model().objects.create(username=f"annotator{a + 1}") for a in range(ANNOTATORS)]
+    Membership.objects.bulk_create(Membership(project=project, user=user) for user in annotators)
+    return project, annotators
+
+
+def make_frames(project, count: int) -> list:
+    """Frame rows (no image files) in one ready sequence, queued (as tests/conftest.py does)."""
+    from labeling import queue
+    from labeling.models import Frame, Sequence
+
+    seq = Sequence.objects.create(dataset=project.dataset, name="bench", kind=Sequence.VIDEO, status=Sequence.READY,
+                                  source_name="bench.mp4", source_sha256="0" * 64, source_size=1, width=WIDTH,
+                                  height=HEIGHT, frame_count=count)
+    Frame.objects.bulk_create(Frame(sequence=seq, index=i, source_index=i, sha256=f"{seq.pk:08d}{i:056d}",
+                                    width=WIDTH, height=HEIGHT) for i in range(count))
+    queue.sync_queue(project)
+    return list(seq.frames.order_by("index"))
+
+
+def write_submissions(project, annotators, frames, data: list[list[Labels]]) -> None:
+    """Every annotator's submitted work on every frame, in bulk: queue counts, submitted
+    assignments, human annotations with their boxes and tags."""
+    from django.utils import timezone
+
+    from labeling.models import Annotation, AnnotationBox, AnnotationTag, Assignment, QueueItem
+    from ontology.models import LabelClass
+
+    now = timezone.now()
+    QueueItem.objects.filter(project=project).update(assigned=ANNOTATORS, submitted=ANNOTATORS, is_open=False)
+    items = dict(QueueItem.objects.filter(project=project).values_list("frame_id", "id"))
+    assignments = Assignment.objects.bulk_create(
+        Assignment(item_id=items[frame.pk], project=project, frame=frame, annotator=user,
+                   status=Assignment.SUBMITTED, leased_at=now, expires_at=now + timedelta(minutes=30), finished_at=now)
+        for frame in frames for user in annotators)
+    annotations = Annotation.objects.bulk_create(
+        Annotation(project=project, frame=a.frame, annotator=a.annotator, ontology_version_id=project.ontology_version_id,
+                   assignment=a, created_by=a.annotator, sequence_id=a.frame.sequence_id, frame_index=a.frame.index)
+        for a in assignments)
+    class_ids = dict(LabelClass.objects.filter(version=project.ontology_version).values_list("key", "id"))
+    labels = [x for frame in data for x in frame]
+    AnnotationBox.objects.bulk_create(
+        (AnnotationBox(annotation=ann, label_class_id=class_ids[key], x=float(x), y=float(y), w=float(w), h=float(h),
+                       attributes={})
+         for ann, lab in zip(annotations, labels) for key, (x, y, w, h) in zip(lab.classes, lab.boxes)),
+        batch_size=5000)
+    AnnotationTag.objects.bulk_create(
+        (AnnotationTag(annotation=ann, label_class_id=class_ids[key]) for ann, lab in zip(annotations, labels)
+         for key in lab.tags), batch_size=5000)
+
+
+def db_part(count: int) -> None:
+    with django_environment():
+        from labeling import quality
+        from labeling.models import FrameAgreement
+
+        project, annotators = make_project()
+        frames = make_frames(project, count)
+        data = generate(count, seed=7)
+        write_submissions(project, annotators, frames, data)
+        quality.evaluate_frame(project.pk, frames[0].pk)  # warm-up (not timed): queries, caches
+        start = time.perf_counter()
+        for frame in frames[1:]:
+            quality.evaluate_frame(project.pk, frame.pk)
+        elapsed = time.perf_counter() - start
+        stored = dict(FrameAgreement.objects.filter(project=project).values_list("frame_id", "score"))
+        expected = [frame_agreement(labels, PARAMS).score for labels in data]
+        emit("agreement_db_frames", len(frames) - 1)
+        emit("agreement_db_frames_per_s", (len(frames) - 1) / elapsed)
+        emit("agreement_db_100k_s", elapsed * GOAL_FRAMES / (len(frames) - 1))
+        emit("agreement_db_scores_match", int([stored[f.pk] for f in frames] == expected))
+
+
+def main() -> None:
+    pure_part(int(os.environ.get("BENCH_AGREEMENT_FRAMES", GOAL_FRAMES)))
+    db_part(int(os.environ.get("BENCH_AGREEMENT_DB_FRAMES", 2000)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+// The QA editor: one version of a frame loaded into the box editor; the QA lead corrects it and
+// saves it as the frame's approved revision (POST decision "edit" to the review API).
+import { BoxEditor } from "./boxeditor.js";
+
+const state = JSON.parse(document.getElementById("review-state").textContent);
+const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="))?.split("=")[1] || "";
+const $ = (id) => document.getElementById(id);
+const tags = Object.fromEntries(state.tags.map((t) => [t.class, t]));
+
+const editor = new BoxEditor($("stage"), { onChange: () => {}, onSelect: () => renderPalette() });
+editor.load({ width: state.width, height: state.height, imageUrl: state.imageUrl, classes: state.classes,
+  boxes: state.boxes });
+
+function renderPalette() {
+  const palette = $("palette");
+  palette.replaceChildren();
+  const current = editor.selectedBox()?.class || editor.currentClass;
+  for (const c of state.classes.filter((k) => k.kind !== "tag")) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "swatch";
+    b.setAttribute("aria-pressed", String(current === c.key));
+    b.innerHTML = `<span class="dot"></span><span class="name"></span><kbd></kbd>`;
+    b.querySelector(".dot").style.background = c.color;
+    b.querySelector(".name").textContent = c.name;
+    b.querySelector("kbd").textContent = c.shortcut || "";
+    b.addEventListener("click", () => { editor.setClass(c.key); renderPalette(); });
+    palette.append(b);
+  }
+}
+
+function renderTags() {
+  const box = $("tags");
+  box.replaceChildren();
+  for (const c of state.classes.filter((k) => k.kind !== "box")) {
+    const label = document.createElement("label");
+    label.className = "check";
+    const input = document.createElement("input");
+    input.type = "checkbox";
+    input.checked = Boolean(tags[c.key]) && (c.kind !== "change" || tags[c.key].changed);
+    input.addEventListener("change", () => {
+      if (input.checked) tags[c.key] = c.kind === "change" ? { class: c.key, changed: true } : { class: c.key };
+      else if (c.kind === "change") tags[c.key] = { class: c.key, changed: false };
+      else delete tags[c.key];
+    });
+    label.append(input, ` ${c.name}${c.kind === "change" ? " (changed)" : ""}`);
+    box.append(label);
+  }
+}
+
+async function save() {
+  const body = { decision: "edit", boxes: editor.payloadBoxes(), tags: Object.values(tags), comment: $("comment").value };
+  const response = await fetch(state.api, { method: "POST", credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf }, body: JSON.stringify(body) });
+  const data = await response.json().catch(() => ({}));
+  if (response.status === 201) { window.location = state.done; return; }
+  $("status").textContent = data.detail || `Not saved (${response.status})`;
+  $("status").className = "status error";
+}
+
+document.addEventListener("keydown", (e) => {
+  if (["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName)) return;
+  const ctrl = e.ctrlKey || e.metaKey;
+  if (ctrl && e.key.toLowerCase() === "z") { e.preventDefault(); editor.undo(); return; }
+  if (ctrl && e.key === "y") { e.preventDefault(); editor.redo(); return; }
+  if (e.key === "Delete" || e.key === "Backspace") { e.preventDefault(); editor.deleteSelected(); return; }
+  if (e.key === "Tab") { e.preventDefault(); editor.cycle(e.shiftKey ? -1 : 1); return; }
+  const cls = state.classes.find((c) => c.shortcut && c.shortcut === e.key && c.kind !== "tag");
+  if (cls) { editor.setClass(cls.key); renderPalette(); }
+});
+$("undo").addEventListener("click", () => editor.undo());
+$("redo").addEventListener("click", () => editor.redo());
+$("save").addEventListener("click", save);
+renderPalette();
+renderTags();
