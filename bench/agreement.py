@@ -236,8 +236,9 @@ def write_submissions(project, annotators, frames, data: list[list[Labels]]) -> 
                    status=Assignment.SUBMITTED, leased_at=now, expires_at=now + timedelta(minutes=30), finished_at=now)
         for frame in frames for user in annotators)
     annotations = Annotation.objects.bulk_create(
-        Annotation(project=project, frame=a.frame, annotator=a.annotator, ontology_version_id=project.ontology_version_id,
-                   assignment=a, created_by=a.annotator, sequence_id=a.frame.sequence_id, frame_index=a.frame.index)
+        Annotation(project=project, frame=a.frame, annotator=a.annotator, assignment=a, created_by=a.annotator,
+                   ontology_version_id=project.ontology_version_id, sequence_id=a.frame.sequence_id,
+                   frame_index=a.frame.index)
         for a in assignments)
     class_ids = dict(LabelClass.objects.filter(version=project.ontology_version).values_list("key", "id"))
     labels = [x for frame in data for x in frame]

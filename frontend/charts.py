@@ -44,7 +44,7 @@ def heatmap(names: list[str], cells: list[list], *, threshold: float = 0.7, titl
     """A symmetric annotator × annotator matrix; each cell is (value, frames) or None."""
     if not names:
         return format_html('<p class="muted">No pairs yet.</p>')
-    size, pad = 58, 110
+    size, pad = 58, 120
     parts = []
     for i, name in enumerate(names):
         parts.append(format_html('<text x="{}" y="{}" text-anchor="end" class="axis">{}</text>',
@@ -65,7 +65,7 @@ def heatmap(names: list[str], cells: list[list], *, threshold: float = 0.7, titl
                                          x + size / 2, y + size / 2 + 5, f"{value:.2f}"))
     total = pad + size * len(names) + 10
     return format_html('<svg class="chart heat" viewBox="0 0 {} {}" role="img" aria-label="{}">{}</svg>',
-                       total, total, title, mark_safe("".join(parts)))
+                       total + 70, total, title, mark_safe("".join(parts)))
 
 
 def line(points: list[tuple[str, float | None]], *, top: float | None = None, threshold: float | None = None,

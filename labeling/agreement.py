@@ -13,6 +13,7 @@ Boxes are arrays of shape (n, 4) holding x, y, w, h in frame pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import krippendorff
 import numpy as np
@@ -35,11 +36,12 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.zeros((len(a), len(b)))
     ax1, ay1, ax2, ay2 = a[:, 0:1], a[:, 1:2], a[:, 0:1] + a[:, 2:3], a[:, 1:2] + a[:, 3:4]
     bx1, by1, bx2, by2 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0, None)
-    ih = np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0, None)
+    iw = np.maximum(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0)  # what np.clip(…, 0, None) calls
+    ih = np.maximum(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0)
     inter = iw * ih
     union = (a[:, 2:3] * a[:, 3:4]) + (b[:, 2] * b[:, 3]) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+    positive = union > 0
+    return np.where(positive, inter / np.where(positive, union, 1), 0.0)
 
 
 def _assign(iou: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -50,6 +52,14 @@ def _assign(iou: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     rows, cols = linear_sum_assignment(np.where(eligible, -iou, 0.0))
     keep = eligible[rows, cols]
     return rows[keep], cols[keep]
+
+
+def _unmatched(n: int, matched: np.ndarray) -> np.ndarray:
+    """The sorted indices in range(n) that are not in `matched`: np.setdiff1d(np.arange(n),
+    matched) without its sorting (a tenth of the time on a frame's few boxes)."""
+    free = np.ones(n, dtype=bool)
+    free[matched] = False
+    return np.flatnonzero(free)
 
 
 @dataclass
@@ -101,8 +111,8 @@ def match_boxes(a_boxes, a_classes, b_boxes, b_classes, params: ComparisonParams
         matches=np.stack([rows, cols], axis=1) if len(rows) else np.empty((0, 2), dtype=int),
         ious=iou[rows, cols] if len(rows) else np.empty(0),
         confusions=confusions,
-        unmatched_a=np.setdiff1d(np.arange(len(a_classes)), rows),
-        unmatched_b=np.setdiff1d(np.arange(len(b_classes)), cols),
+        unmatched_a=_unmatched(len(a_classes), rows),
+        unmatched_b=_unmatched(len(b_classes), cols),
         n_a=len(a_classes), n_b=len(b_classes), linked=linked,
     )
 
@@ -209,8 +219,8 @@ def group_boxes(counts: list[int], links: dict[tuple[int, int], np.ndarray]) -> 
     """Join pairwise matches into groups across annotators: one group per object. `counts[i]` is
     how many boxes annotator i drew; `links[(i, j)]` holds the (k, 2) matched index pairs of
     annotators i < j. Returns groups of (annotator, box) in a stable order (by their first box)."""
-    offsets = np.cumsum([0] + list(counts))
-    parent = list(range(int(offsets[-1])))
+    offsets = list(accumulate(counts, initial=0))  # Python ints: union-find on numpy scalars is slow
+    parent = list(range(offsets[-1]))
 
     def find(n):
         while parent[n] != n:
@@ -219,7 +229,7 @@ def group_boxes(counts: list[int], links: dict[tuple[int, int], np.ndarray]) -> 
         return n
 
     for (i, j), pairs in links.items():
-        for a, b in pairs:
+        for a, b in np.asarray(pairs, dtype=int).reshape(-1, 2).tolist():
             parent[find(offsets[i] + a)] = find(offsets[j] + b)
     groups: dict[int, list[tuple[int, int]]] = {}
     for i, count in enumerate(counts):

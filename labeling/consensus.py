@@ -45,21 +45,23 @@ def majority(n_annotators: int) -> int:
 def fuse(labels: list[Labels], groups: list, tag_units: dict, quorum: int | None = None) -> Consensus:
     quorum = quorum or majority(len(labels))
     out = Consensus()
+    coords = [np.asarray(x.boxes, dtype=float).reshape(-1, 4).tolist() for x in labels]
     for group in groups:
-        if len({i for i, _ in group}) < quorum:
+        support = len({i for i, _ in group})
+        if support < quorum:
             out.dropped += 1
             continue
-        votes = Counter(labels[i].classes[k] for i, k in group)
+        classes = [labels[i].classes[k] for i, k in group]
+        votes = Counter(classes)
         ranked = votes.most_common()
         tie = len(ranked) > 1 and ranked[0][1] == ranked[1][1]
         top = ranked[0][1]
-        label = next(labels[i].classes[k] for i, k in group if votes[labels[i].classes[k]] == top)
-        members = [(i, k) for i, k in group if labels[i].classes[k] == label]
-        x, y, w, h = np.mean([labels[i].boxes[k] for i, k in members], axis=0)
+        label = next(c for c in classes if votes[c] == top)
+        members = [member for member, c in zip(group, classes) if c == label]
+        x, y, w, h = _mean_box([coords[i][k] for i, k in members])
         attributes = _majority_attributes([_attrs(labels[i], k) for i, k in members])
         tracks = [labels[i].tracks[k] for i, k in sorted(members) if k < len(labels[i].tracks)]
-        out.boxes.append(FusedBox(label, float(x), float(y), float(w), float(h), attributes,
-                                  next((t for t in tracks if t), None), len({i for i, _ in group}), tie))
+        out.boxes.append(FusedBox(label, x, y, w, h, attributes, next((t for t in tracks if t), None), support, tie))
     for key, values in tag_units.items():
         counts = Counter(v for v in values if v != ABSENT)
         if not counts:
@@ -68,6 +70,15 @@ def fuse(labels: list[Labels], groups: list, tag_units: dict, quorum: int | None
         if count * 2 > len(labels):
             out.tags[key] = value
     return out
+
+
+def _mean_box(boxes: list[list[float]]) -> list[float]:
+    """Coordinate-wise mean of a few boxes, in plain floats: the same bits as np.mean(boxes,
+    axis=0), which sums the rows in order and divides (a tenth of its time on three boxes)."""
+    total = boxes[0]
+    for box in boxes[1:]:
+        total = [s + v for s, v in zip(total, box)]
+    return [s / len(boxes) for s in total]
 
 
 def _attrs(labels: Labels, k: int) -> dict:

@@ -213,6 +213,7 @@ def describe(item: ReviewItem) -> dict:
             "severity": item.severity, "note": item.note, "frame": item.frame_id, "round": item.round,
             "sequence": item.sequence.name, "frame_index": item.frame.index,
             "width": item.frame.width, "height": item.frame.height, "sensitive": item.frame.sensitive,
+            "label_size": max(12, item.frame.height // 24),
             "score": result.score, "versions": out, "pairs": pairs,
             "tags": [{"class": k, "values": result.tag_units[k], "agree": len(set(result.tag_units[k])) == 1}
                      for k in tag_keys]}
