@@ -171,8 +171,9 @@ def on_submitted(sender, annotation: Annotation, **_) -> None:
     a frame (or a revision after it) has the frame's agreement computed at once, in the background."""
     from . import tasks
 
-    row = (QueueItem.objects.filter(project_id=annotation.project_id, frame_id=annotation.frame_id)
-           .values_list("gold", "submitted", "project__overlap").first())
+    row = getattr(annotation, "queue_state", None) or (
+        QueueItem.objects.filter(project_id=annotation.project_id, frame_id=annotation.frame_id)
+        .values_list("gold", "submitted", "project__overlap").first())
     if row is None:
         return
     is_gold, submitted, overlap = row

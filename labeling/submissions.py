@@ -246,10 +246,11 @@ WITH ann AS (
     SET submitted = submitted + 1, assigned = assigned + %(grow)s,
         is_open = NOT gold AND assigned + %(grow)s < %(overlap)s
     WHERE id = %(item)s
+    RETURNING submitted, gold
 ), draft AS (
     DELETE FROM labeling_draft WHERE assignment_id = %(assignment)s
 )
-SELECT id FROM ann
+SELECT ann.id, counts.submitted, counts.gold FROM ann, counts
 """
 
 
@@ -283,12 +284,14 @@ def submit(assignment: Assignment, user, payload) -> Annotation:
                 "late": late, "grow": 1 if lease.status == Assignment.EXPIRED else 0,
                 "overlap": lease.overlap, "item": lease.item_id,
             })
-            annotation_id = cur.fetchone()[0]
+            annotation_id, submitted, gold = cur.fetchone()
         annotation = Annotation(
             pk=annotation_id, project_id=lease.project_id, frame=lease.frame, annotator=user,
             ontology_version_id=lease.ontology_version_id, revision=1, status=Annotation.SUBMITTED,
             source=Annotation.HUMAN, created_at=now, created_by=user, note=note, assignment_id=lease.id, **keys,
         )
+        # what the agreement trigger needs, so that it does not ask again after the commit
+        annotation.queue_state = (gold, submitted, lease.overlap)
         audit.record(user, "annotation.submit", annotation,
                      {"frame": lease.frame.pk, "boxes": len(boxes), "tags": len(tags), "late": late})
         transaction.on_commit(lambda: annotation_submitted.send(sender=Annotation, annotation=annotation))
