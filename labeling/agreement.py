@@ -313,6 +313,8 @@ class FrameResult:
     tag_units: dict  # tag key -> each annotator's value (ABSENT where not set)
     box_score: float | None  # mean pair F1; None with fewer than two annotators
     tag_score: float | None  # share of tags everyone agrees on; None when nobody set one
+    #: "class.attribute" -> per object, each annotator's numeric value (None where not given)
+    attribute_units: dict = field(default_factory=dict)
 
     @property
     def score(self) -> float | None:
@@ -341,4 +343,27 @@ def frame_agreement(labels: list[Labels], params: ComparisonParams = ComparisonP
     box_score = float(np.mean([p.f1 for _, _, p in pairs])) if pairs else None
     tag_score = (float(np.mean([len(set(v)) == 1 for v in tag_units.values()]))
                  if tag_units and len(labels) > 1 else None)
-    return FrameResult(pairs, groups, units, tag_units, box_score, tag_score)
+    return FrameResult(pairs, groups, units, tag_units, box_score, tag_score, numeric_units(labels, groups))
+
+
+def numeric_units(labels: list[Labels], groups: list) -> dict:
+    """For Krippendorff's alpha at the interval level: per object (group) whose boxes carry a
+    numeric attribute, each annotator's value, keyed "class.attribute" by the class of the
+    group's first box. Only objects where two or more annotators gave a value are kept."""
+    out: dict[str, list] = {}
+    for group in groups:
+        first_i, first_k = group[0]
+        if not labels[first_i].attributes:
+            continue
+        values: dict[str, list] = {}
+        for i, k in group:
+            attrs = labels[i].attributes[k] if k < len(labels[i].attributes) else {}
+            for key, value in attrs.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    row = values.setdefault(key, [None] * len(labels))
+                    if row[i] is None:
+                        row[i] = float(value)
+        for key, row in values.items():
+            if sum(v is not None for v in row) >= 2:
+                out.setdefault(f"{labels[first_i].classes[first_k]}.{key}", []).append(row)
+    return out

@@ -18,24 +18,27 @@ def _current_rounds(project_id: int):
     with connection.cursor() as cur:
         cur.execute(
             """
-            SELECT DISTINCT ON (frame_id) annotators, units, tag_units
+            SELECT DISTINCT ON (frame_id) annotators, units, tag_units, attribute_units
             FROM labeling_frameagreement WHERE project_id = %s ORDER BY frame_id, round DESC
             """,
             [project_id],
         )
-        for annotators, units, tag_units in cur:  # jsonb comes back as text from a raw cursor
-            yield annotators, json.loads(units), json.loads(tag_units)
+        for annotators, units, tag_units, attribute_units in cur:  # jsonb comes back as text from a raw cursor
+            yield annotators, json.loads(units), json.loads(tag_units), json.loads(attribute_units)
 
 
 def alphas(project: Project) -> dict:
     """Alpha over every object on every scored frame (nominal: the class, 'absent' for an object
     an annotator did not draw), per box class (that class against everything else, over the objects
-    where someone saw it), and over frame tags. None where alpha is undefined."""
+    where someone saw it), over frame tags, and per numeric attribute (interval level, over the
+    objects two or more annotators gave it for). None where alpha is undefined."""
     people: dict[int, int] = {}
     cells: list[tuple[int, int, str]] = []  # (annotator row, unit, value)
     tag_cells: list[tuple[int, int, str]] = []
+    numeric: dict[str, list[tuple[int, int, float]]] = {}
+    numeric_count: dict[str, int] = {}
     unit = tag_unit = 0
-    for annotators, units, tag_units in _current_rounds(project.pk):
+    for annotators, units, tag_units, attribute_units in _current_rounds(project.pk):
         rows = [people.setdefault(a, len(people)) for a in annotators]
         for values in units:
             cells.extend((rows[i], unit, v) for i, v in enumerate(values) if v is not None)
@@ -43,6 +46,11 @@ def alphas(project: Project) -> dict:
         for values in tag_units.values():
             tag_cells.extend((rows[i], tag_unit, v) for i, v in enumerate(values))
             tag_unit += 1
+        for key, objects in attribute_units.items():
+            for values in objects:
+                n = numeric_count.get(key, 0)
+                numeric.setdefault(key, []).extend((rows[i], n, v) for i, v in enumerate(values) if v is not None)
+                numeric_count[key] = n + 1
 
     def matrix(cells_, n_units, value_of):
         data = np.full((max(len(people), 1), n_units), np.nan)
@@ -61,7 +69,10 @@ def alphas(project: Project) -> dict:
         per_class[klass] = agreement.alpha(matrix(subset, len(seen), lambda v, k=klass: float(v == k)))
     tag_codes: dict[str, int] = {}
     tags = agreement.alpha(matrix(tag_cells, tag_unit, lambda v: tag_codes.setdefault(v, len(tag_codes))))
-    return {"boxes": overall, "per_class": per_class, "tags": tags, "objects": unit, "people": len(people)}
+    attributes = {key: agreement.alpha(matrix(cells_, numeric_count[key], float), level="interval")
+                  for key, cells_ in sorted(numeric.items())}
+    return {"boxes": overall, "per_class": per_class, "tags": tags, "attributes": attributes, "objects": unit,
+            "people": len(people)}
 
 
 def class_agreement(project: Project) -> list[dict]:

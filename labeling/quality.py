@@ -131,7 +131,7 @@ def evaluate_frame(project_id: int, frame_id: int) -> FrameAgreement | None:
             defaults=dict(sequence_id=item.frame.sequence_id, computed_at=timezone.now(),
                           annotators=[u for _, u in heads], annotations=[a for a, _ in heads], score=result.score,
                           box_score=result.box_score, tag_score=result.tag_score, units=result.units,
-                          tag_units=result.tag_units, passed=passed),
+                          tag_units=result.tag_units, attribute_units=result.attribute_units, passed=passed),
         )
         if not created:
             fa.pairs.all().delete()

@@ -355,7 +355,7 @@ def head_revision(project_id: int, frame_id: int, annotator_id: int) -> Annotati
     """A person's current revision of a frame: history is linear, so it is the one that nothing
     supersedes."""
     return Annotation.objects.filter(project_id=project_id, frame_id=frame_id, annotator_id=annotator_id,
-                                     superseded_by__isnull=True).first()
+                                     superseded_by__isnull=True).order_by("-pk").first()  # no join for Meta.ordering
 
 
 def _head_of(annotation: Annotation) -> Annotation:

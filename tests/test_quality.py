@@ -302,3 +302,31 @@ def test_quality_figures(project, users, pair):
     assert figures["over_time"][0][2] == 4
     assert figures["backlog"][-1][1] == 2
     assert api_client(users["qa"]).get(f"/api/projects/{project.pk}/quality/").status_code == 200
+
+
+def test_numeric_attributes_get_interval_alpha(db, users):
+    """A numeric attribute (here a vehicle's estimated speed) is compared at the interval level
+    over the objects that two annotators both drew."""
+    from labeling.models import Dataset, Membership, Project
+    from ontology import services as ontology_services
+    from ontology.models import LabelClass
+
+    version = ontology_services.create_ontology("Speeds")
+    ontology_services.add_class(version, key="vehicle", name="Vehicle", kind=LabelClass.BOX, shortcut="1",
+                                attributes=[{"key": "speed", "type": "number", "min": 0, "max": 200}])
+    project = Project.objects.create(name="Speed project", dataset=Dataset.objects.create(name="Road"),
+                                     ontology_version=ontology_services.publish(version))
+    a, b = users["annotator"], users["qa"]
+    for user in (a, b):
+        Membership.objects.create(project=project, user=user)
+    frames = make_frames(project, 4)
+    speeds = [(30, 32), (50, 49), (80, 85), (10, 12)]
+    for speed_a, speed_b in speeds:
+        label(project, a, {"boxes": [box("vehicle", attributes={"speed": speed_a})]})
+        label(project, b, {"boxes": [box("vehicle", x=11, attributes={"speed": speed_b})]})
+    for frame in frames:
+        quality.evaluate_frame(project.pk, frame.pk)
+    assert FrameAgreement.objects.get(frame=frames[0]).attribute_units == {"vehicle.speed": [[30.0, 32.0]]}
+    expected = agreement.alpha(np.array(speeds, dtype=float).T, level="interval")
+    assert dashboard.alphas(project)["attributes"]["vehicle.speed"] == pytest.approx(expected)
+    assert expected > 0.9  # close estimates agree at the interval level

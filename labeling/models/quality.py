@@ -27,6 +27,7 @@ class FrameAgreement(models.Model):
     tag_score = models.FloatField(null=True, help_text="Share of tags everyone agrees on")
     units = models.JSONField(default=list, help_text="Per object: each annotator's class, or absent")
     tag_units = models.JSONField(default=dict, help_text="Per tag: each annotator's value, or absent")
+    attribute_units = models.JSONField(default=dict, help_text="class.attribute -> per object, numeric values")
     passed = models.BooleanField()
 
     class Meta:
