@@ -18,7 +18,7 @@ def bars(rows: list[tuple[str, float | None, str]], *, threshold: float = 0.7, t
     """One horizontal bar per row (label, value in 0..1 or None, note); a dashed line marks the
     threshold."""
     if not rows:
-        return format_html('<p class="muted">No data yet.</p>')
+        return mark_safe('<p class="muted">No data yet.</p>')
     label_w, bar_w, row_h = 110, 250, 26
     height = row_h * len(rows) + 24
     parts = []
@@ -43,7 +43,7 @@ def bars(rows: list[tuple[str, float | None, str]], *, threshold: float = 0.7, t
 def heatmap(names: list[str], cells: list[list], *, threshold: float = 0.7, title: str = "") -> SafeString:
     """A symmetric annotator × annotator matrix; each cell is (value, frames) or None."""
     if not names:
-        return format_html('<p class="muted">No pairs yet.</p>')
+        return mark_safe('<p class="muted">No pairs yet.</p>')
     size, pad = 58, 120
     parts = []
     for i, name in enumerate(names):
@@ -73,7 +73,7 @@ def line(points: list[tuple[str, float | None]], *, top: float | None = None, th
     """A line over labelled points (e.g. days); `top` fixes the y range (else the maximum)."""
     values = [v for _, v in points if v is not None]
     if not values:
-        return format_html('<p class="muted">No data yet.</p>')
+        return mark_safe('<p class="muted">No data yet.</p>')
     width, height, left, bottom = 460, 170, 40, 28
     top = top if top is not None else max(max(values), 1)
     step = (width - left - 10) / max(1, len(points) - 1)
