@@ -97,6 +97,12 @@ def _database() -> dict:
     db = dj_database_url.parse(url, conn_max_age=int(os.environ.get("AERIE_DB_CONN_MAX_AGE", "60")))
     if not db["ENGINE"].endswith("postgresql"):
         raise RuntimeError("aerie runs on PostgreSQL only; DATABASE_URL must be postgres://…")
+    # Only the hot labeling statements are prepared (labeling/hotsql.py): plan them once, not
+    # once per request. Nothing else is affected (Django binds its parameters client-side).
+    # psycopg never prepares on its own (threshold out of reach); hotsql asks with prepare=True.
+    options = db.setdefault("OPTIONS", {})
+    options["options"] = (options.get("options", "") + " -c plan_cache_mode=force_generic_plan").strip()
+    options.setdefault("prepare_threshold", 1 << 30)
     return db
 
 

@@ -6,6 +6,7 @@ process when group memberships or group permissions change; other processes see 
 within the TTL."""
 from __future__ import annotations
 
+import random
 import time
 
 from django.conf import settings
@@ -20,13 +21,19 @@ from rest_framework.authtoken.models import Token
 _cache: dict[tuple, tuple[float, object]] = {}
 
 
+def _expiry(now: float) -> float:
+    """Entries live between half the TTL and the TTL: entries filled together (every annotator
+    at start-up) do not all expire in the same instant and come back as one burst of queries."""
+    return now + settings.AERIE_PERMISSION_CACHE_SECONDS * random.uniform(0.5, 1.0)
+
+
 def cached(kind: str, key, compute):
     now = time.monotonic()
     hit = _cache.get((kind, key))
     if hit and hit[0] > now:
         return hit[1]
     value = compute()
-    _cache[(kind, key)] = (now + settings.AERIE_PERMISSION_CACHE_SECONDS, value)
+    _cache[(kind, key)] = (_expiry(now), value)
     return value
 
 
@@ -75,7 +82,7 @@ class CachedTokenAuthentication(TokenAuthentication):
         if hit and hit[0] > now:
             return hit[1]
         result = super().authenticate_credentials(key)
-        _tokens[key] = (now + settings.AERIE_PERMISSION_CACHE_SECONDS, result)
+        _tokens[key] = (_expiry(now), result)
         return result
 
 

@@ -109,8 +109,8 @@ def _project_has_gold(project_id: int) -> bool:
     cached = _has_gold.get(project_id)
     if cached and now - cached[0] < HAS_GOLD_TTL:
         return cached[1]
-    found = QueueItem.objects.filter(project_id=project_id, gold=True).exists()
-    _has_gold[project_id] = (now, found)
+    found = QueueItem.objects.filter(project_id=project_id, gold=True).exists()  # queue_gold_idx
+    _has_gold[project_id] = (now - random.uniform(0, HAS_GOLD_TTL / 2), found)  # spread the refreshes
     return found
 
 
@@ -124,6 +124,7 @@ class GoldPolicy:
     """The queue policy that mixes gold frames in (registered when the app starts)."""
 
     candidates = 1
+    reorders = False  # it only puts a due gold frame first (pick); the queue's order stands
 
     def __init__(self, rng: random.Random | None = None):
         self.rng = rng or random.Random()

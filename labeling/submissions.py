@@ -19,7 +19,7 @@ from django.utils import timezone
 from ontology.attributes import AttributeSchemaError, validate_values
 from ontology.models import LabelClass
 
-from . import audit, roles
+from . import audit, hotsql, roles
 from .models import Annotation, AnnotationBox, AnnotationTag, Assignment, Draft, Frame
 
 #: sent after a submission commits (agreement listens: the overlap-th submission triggers it)
@@ -196,10 +196,10 @@ class _Lease:
     member: bool
 
 
-def _lock_lease(assignment_id, user_id: int) -> _Lease | None:
-    """Lock an assignment row and read what a submission needs, in one round trip."""
-    with connection.cursor() as cur:
-        cur.execute(
+def _read_lease(assignment_id, user_id: int) -> _Lease | None:
+    """Read what a submission needs, in one round trip (no lock: the write re-checks the state
+    under its own lock)."""
+    row = hotsql.fetchone(
             """
             SELECT a.id, a.annotator_id, a.status, a.expires_at, a.item_id, a.project_id,
                    f.id, f.width, f.height, f.sequence_id, f.index, p.ontology_version_id, p.overlap,
@@ -208,26 +208,46 @@ def _lock_lease(assignment_id, user_id: int) -> _Lease | None:
             JOIN labeling_frame f ON f.id = a.frame_id
             JOIN labeling_project p ON p.id = a.project_id
             WHERE a.id = %s
-            FOR UPDATE OF a
             """,
-            [user_id, assignment_id],
-        )
-        row = cur.fetchone()
+            [user_id, int(assignment_id)],
+    )
     if row is None:
         return None
     frame = Frame(pk=row[6], width=row[7], height=row[8], sequence_id=row[9], index=row[10])
     return _Lease(row[0], row[1], row[2], row[3], row[4], row[5], frame, row[11], row[12], row[13])
 
 
-# One statement writes a whole submission: the revision, its boxes and tags, the assignment,
-# the queue counts and the draft. Nothing is half-written, and it costs one round trip.
+def _refuse(lease: _Lease | None, user) -> None:
+    """Raise the reason a lease cannot take a submission (if it cannot)."""
+    if lease is None or lease.annotator_id != user.pk:
+        raise NotYours("this assignment belongs to someone else")
+    if not lease.member and not roles.is_admin(user):
+        raise NotYours("you are no longer a member of this project")
+    if lease.status == Assignment.SUBMITTED:
+        raise SubmissionError("", "this frame was already submitted; edit your revision instead")
+    if lease.status == Assignment.SKIPPED:
+        raise SubmissionError("", "you skipped this frame")
+    if lease.status == Assignment.RETURNED:
+        raise SubmissionError("", "QA sent this frame back; your submission on it is kept")
+
+
+# One statement writes a whole submission: it locks the lease and re-checks that it still takes
+# work (active, or expired: late work is kept and flagged), then writes the revision, its boxes
+# and tags, the lease, the queue counts, the draft and the audit event. Atomic on its own (no
+# BEGIN/COMMIT round trips), and it costs one round trip. Nothing is written if the lease was
+# submitted or skipped meanwhile (another tab): the caller then says why.
 _STORE_SUBMISSION = """
-WITH ann AS (
+WITH lease AS (
+    SELECT id, status, expires_at, item_id FROM labeling_assignment
+    WHERE id = %(assignment)s AND annotator_id = %(user)s AND status IN ('active', 'expired')
+    FOR UPDATE
+), ann AS (
     INSERT INTO labeling_annotation
         (project_id, frame_id, annotator_id, ontology_version_id, revision, supersedes_id, status, source,
          created_at, created_by_id, note, assignment_id, sequence_id, frame_index, max_track)
-    VALUES (%(project)s, %(frame)s, %(user)s, %(version)s, 1, NULL, 'submitted', 'human',
-            %(now)s, %(user)s, %(note)s, %(assignment)s, %(sequence)s, %(frame_index)s, %(max_track)s)
+    SELECT %(project)s, %(frame)s, %(user)s, %(version)s, 1, NULL, 'submitted', 'human',
+           %(now)s, %(user)s, %(note)s, lease.id, %(sequence)s, %(frame_index)s, %(max_track)s
+    FROM lease
     RETURNING id
 ), boxes AS (
     INSERT INTO labeling_annotationbox (annotation_id, label_class_id, x, y, w, h, attributes, track_id)
@@ -238,63 +258,62 @@ WITH ann AS (
     INSERT INTO labeling_annotationtag (annotation_id, label_class_id, attributes, changed)
     SELECT ann.id, t.label_class_id, t.attributes, t.changed
     FROM ann, jsonb_to_recordset(%(tags)s::jsonb) AS t(label_class_id bigint, attributes jsonb, changed boolean)
-), lease AS (
-    UPDATE labeling_assignment SET status = 'submitted', finished_at = %(now)s, late = %(late)s
-    WHERE id = %(assignment)s
+), done AS (
+    UPDATE labeling_assignment a SET status = 'submitted', finished_at = %(now)s,
+        late = (lease.status = 'expired' OR lease.expires_at <= %(now)s)
+    FROM lease WHERE a.id = lease.id
+    RETURNING a.late
 ), counts AS (
-    UPDATE labeling_queueitem
-    SET submitted = submitted + 1, assigned = assigned + %(grow)s,
-        is_open = NOT gold AND assigned + %(grow)s < %(overlap)s
-    WHERE id = %(item)s
-    RETURNING submitted, gold
+    UPDATE labeling_queueitem qi
+    SET submitted = qi.submitted + 1,
+        assigned = qi.assigned + (lease.status = 'expired')::int,
+        is_open = NOT qi.gold AND qi.assigned + (lease.status = 'expired')::int < %(overlap)s
+    FROM lease WHERE qi.id = lease.item_id
+    RETURNING qi.submitted, qi.gold
 ), draft AS (
-    DELETE FROM labeling_draft WHERE assignment_id = %(assignment)s
+    DELETE FROM labeling_draft WHERE assignment_id = (SELECT id FROM lease)
+), event AS (
+    INSERT INTO labeling_auditevent (at, actor_id, verb, object_type, object_id, data)
+    SELECT %(now)s, %(user)s, 'annotation.submit', 'labeling.annotation', ann.id::text,
+           jsonb_build_object('frame', %(frame)s, 'boxes', %(n_boxes)s, 'tags', %(n_tags)s, 'late', done.late)
+    FROM ann, done
 )
-SELECT ann.id, counts.submitted, counts.gold FROM ann, counts
+SELECT ann.id, counts.submitted, counts.gold, done.late FROM ann, counts, done
 """
 
 
 def submit(assignment: Assignment, user, payload) -> Annotation:
     """Store an annotator's work on a leased frame. Always kept once valid: a lease that expired
     meanwhile only flags it (and takes its queue slot back)."""
-    with transaction.atomic():
-        lease = _lock_lease(assignment.pk, user.pk)
-        if lease is None or lease.annotator_id != user.pk:
-            raise NotYours("this assignment belongs to someone else")
-        if not lease.member and not roles.is_admin(user):
-            raise NotYours("you are no longer a member of this project")
-        if lease.status == Assignment.SUBMITTED:
-            raise SubmissionError("", "this frame was already submitted; edit your revision instead")
-        if lease.status == Assignment.SKIPPED:
-            raise SubmissionError("", "you skipped this frame")
-        boxes, tags = validate(payload, classes_of(lease.ontology_version_id), lease.frame)
-        now = timezone.now()
-        late = lease.status == Assignment.EXPIRED or lease.expires_at <= now
-        note = str(payload.get("note", ""))[:2000]
-        keys = keyframe_fields(lease.frame, boxes)
-        with connection.cursor() as cur:
-            cur.execute(_STORE_SUBMISSION, {
-                "project": lease.project_id, "frame": lease.frame.pk, "user": user.pk,
-                "version": lease.ontology_version_id, "now": now, "note": note, "assignment": lease.id,
-                "sequence": keys["sequence_id"], "frame_index": keys["frame_index"], "max_track": keys["max_track"],
-                "boxes": json.dumps([{"label_class_id": b.label_class.pk, "x": b.x, "y": b.y, "w": b.w, "h": b.h,
-                                      "attributes": b.attributes, "track_id": b.track_id} for b in boxes]),
-                "tags": json.dumps([{"label_class_id": t.label_class.pk, "attributes": t.attributes,
-                                     "changed": t.changed} for t in tags]),
-                "late": late, "grow": 1 if lease.status == Assignment.EXPIRED else 0,
-                "overlap": lease.overlap, "item": lease.item_id,
-            })
-            annotation_id, submitted, gold = cur.fetchone()
-        annotation = Annotation(
-            pk=annotation_id, project_id=lease.project_id, frame=lease.frame, annotator=user,
-            ontology_version_id=lease.ontology_version_id, revision=1, status=Annotation.SUBMITTED,
-            source=Annotation.HUMAN, created_at=now, created_by=user, note=note, assignment_id=lease.id, **keys,
-        )
-        # what the agreement trigger needs, so that it does not ask again after the commit
-        annotation.queue_state = (gold, submitted, lease.overlap)
-        audit.record(user, "annotation.submit", annotation,
-                     {"frame": lease.frame.pk, "boxes": len(boxes), "tags": len(tags), "late": late})
-        transaction.on_commit(lambda: annotation_submitted.send(sender=Annotation, annotation=annotation))
+    lease = _read_lease(assignment.pk, user.pk)
+    _refuse(lease, user)
+    boxes, tags = validate(payload, classes_of(lease.ontology_version_id), lease.frame)
+    now = timezone.now()
+    note = str(payload.get("note", ""))[:2000]
+    keys = keyframe_fields(lease.frame, boxes)
+    row = hotsql.fetchone(_STORE_SUBMISSION, {
+            "project": lease.project_id, "frame": lease.frame.pk, "user": user.pk,
+            "version": lease.ontology_version_id, "now": now, "note": note, "assignment": lease.id,
+            "sequence": keys["sequence_id"], "frame_index": keys["frame_index"], "max_track": keys["max_track"],
+            "boxes": json.dumps([{"label_class_id": b.label_class.pk, "x": b.x, "y": b.y, "w": b.w, "h": b.h,
+                                  "attributes": b.attributes, "track_id": b.track_id} for b in boxes]),
+            "tags": json.dumps([{"label_class_id": t.label_class.pk, "attributes": t.attributes,
+                                 "changed": t.changed} for t in tags]),
+            "n_boxes": len(boxes), "n_tags": len(tags), "overlap": lease.overlap,
+        })
+    if row is None:  # the lease changed since it was read: say why, nothing was written
+        _refuse(_read_lease(assignment.pk, user.pk), user)
+        raise SubmissionError("", "this frame can no longer take a submission")
+    annotation_id, submitted, gold, late = row
+    annotation = Annotation(
+        pk=annotation_id, project_id=lease.project_id, frame=lease.frame, annotator=user,
+        ontology_version_id=lease.ontology_version_id, revision=1, status=Annotation.SUBMITTED,
+        source=Annotation.HUMAN, created_at=now, created_by=user, note=note, assignment_id=lease.id, **keys,
+    )
+    annotation.late = late
+    # what the agreement trigger needs, so that it does not ask again after the commit
+    annotation.queue_state = (gold, submitted, lease.overlap)
+    transaction.on_commit(lambda: annotation_submitted.send(sender=Annotation, annotation=annotation))
     annotation.clean_payload = _payload(annotation, boxes, tags)
     return annotation
 

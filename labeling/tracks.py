@@ -10,7 +10,7 @@ import numpy as np
 
 import json
 
-from django.db import connection
+from . import hotsql
 
 from .models import Frame
 
@@ -49,10 +49,9 @@ def track_context(project_id: int, user_id: int, frame: Frame) -> dict:
                        'track_id', b.track_id) ORDER BY b.id), '[]')
                    FROM labeling_annotationbox b JOIN ontology_labelclass c ON c.id = b.label_class_id
                    WHERE b.annotation_id = k.id)"""
-    with connection.cursor() as cur:
-        # One round trip, three index scans (annotation_keyframes_idx, annotation_tracks_idx) plus
-        # the two keyframes' boxes. The latest revision of a frame is its head: revisions are linear.
-        cur.execute(
+    # One round trip, three index scans (annotation_keyframes_idx, annotation_tracks_idx) plus
+    # the two keyframes' boxes. The latest revision of a frame is its head: revisions are linear.
+    rows = hotsql.fetchall(
             f"""
             SELECT k.side, k.id, k.frame_id, k.frame_index, {boxes_of} FROM (
                 (SELECT 'before' AS side, a.id, a.frame_id, a.frame_index {mine} AND a.frame_index < %(index)s
@@ -66,8 +65,8 @@ def track_context(project_id: int, user_id: int, frame: Frame) -> dict:
              ORDER BY a.max_track DESC LIMIT 1)
             """,
             {"project": project_id, "user": user_id, "sequence": frame.sequence_id, "index": frame.index},
-        )
-        rows = {row[0]: row[1:] for row in cur.fetchall()}
+    )
+    rows = {row[0]: row[1:] for row in rows}
     before, after = rows.get("before"), rows.get("after")
     boxes = {r[0]: _json(r[3]) for r in (before, after) if r}
     prev_boxes = boxes.get(before[0], []) if before else []

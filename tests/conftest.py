@@ -68,6 +68,7 @@ def celery_worker_app(transactional_db, tmp_path):
     app.conf.result_backend = None
     app.conf.task_ignore_result = True
     app.conf.task_always_eager = False
+    _drop_connection_pools(app)  # pools made earlier would still point at the old broker
     with app.connection_for_write() as conn:  # a worker must start on an empty queue
         try:
             conn.default_channel.queue_purge("celery")
@@ -82,6 +83,15 @@ def celery_worker_app(transactional_db, tmp_path):
     finally:
         task_postrun.disconnect(_close_thread_connections)
         app.conf.update(old)
+        _drop_connection_pools(app)
+
+
+def _drop_connection_pools(app) -> None:
+    for owner, attr in ((app, "_pool"), (app.amqp, "_producer_pool")):
+        pool = getattr(owner, attr, None)
+        if pool is not None:
+            pool.force_close_all()
+            setattr(owner, attr, None)
 
 
 def _close_thread_connections(**_):

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from labeling import queue, submissions
-from labeling.models import Assignment, QueueItem
+from labeling.models import AuditEvent, Assignment, QueueItem
 from tests.conftest import make_frames
 
 pytestmark = pytest.mark.django_db
@@ -94,6 +94,9 @@ def test_work_submitted_after_the_lease_expired_is_kept_and_flagged(project, use
     assignment = Assignment.objects.get(pk=a.pk)
     assert assignment.status == Assignment.SUBMITTED and assignment.late
     assert annotation.boxes.count() == 1
+    event = AuditEvent.objects.get(verb="annotation.submit", object_id=str(annotation.pk))
+    assert event.actor == users["annotator"] and event.data == {"frame": a.frame_id, "boxes": 1, "tags": 0,
+                                                                 "late": True}
     item = QueueItem.objects.get()
     assert (item.assigned, item.submitted, item.is_open) == (1, 1, False)  # it took its slot back
     assert queue.next_assignment(project, users["qa"]) is None

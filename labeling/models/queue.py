@@ -32,6 +32,8 @@ class QueueItem(models.Model):
         indexes = [
             models.Index("project", F("priority").desc(nulls_last=True), "order_key", name="queue_next_idx",
                          condition=Q(is_open=True)),
+            # gold frames of a project (few): the gold policy looks them up on every lease
+            models.Index(fields=["project"], name="queue_gold_idx", condition=Q(gold=True)),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,29 @@
+"""Hot statements as server-side prepared statements.
+
+Django's psycopg backend binds parameters on the client, so PostgreSQL plans every statement
+afresh; for the few statements on every labeling request (next frame, submit, track context) the
+planning costs more than running them. These run through a server-binding psycopg cursor on
+Django's own connection (same transaction, same settings) with `prepare=True`: each process plans
+them once per connection."""
+from __future__ import annotations
+
+import psycopg
+from django.db import connection
+
+
+def execute(sql: str, params: dict | list) -> psycopg.Cursor:
+    """Run `sql` (psycopg placeholders: %(name)s or %s) prepared; returns the cursor to fetch from."""
+    connection.ensure_connection()
+    cursor = psycopg.Cursor(connection.connection)
+    cursor.execute(sql, params, prepare=True)
+    return cursor
+
+
+def fetchall(sql: str, params) -> list[tuple]:
+    with execute(sql, params) as cursor:
+        return cursor.fetchall()
+
+
+def fetchone(sql: str, params) -> tuple | None:
+    with execute(sql, params) as cursor:
+        return cursor.fetchone()
