@@ -1,5 +1,6 @@
 import gc
 import os
+import sys
 
 from django.core.wsgi import get_wsgi_application
 
@@ -11,3 +12,7 @@ application = get_wsgi_application()
 # over a large heap in the middle of a request is a latency spike an annotator feels.
 gc.freeze()
 gc.set_threshold(50_000, 20, 100)
+
+# A request thread that is ready waits for the one holding the GIL for up to the switch interval
+# (5 ms by default); hand over sooner, so one busy request does not add its slice to the others'.
+sys.setswitchinterval(float(os.environ.get("AERIE_GIL_SWITCH_S", "0.001")))
