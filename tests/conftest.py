@@ -87,11 +87,10 @@ def celery_worker_app(transactional_db, tmp_path):
 
 
 def _drop_connection_pools(app) -> None:
-    for owner, attr in ((app, "_pool"), (app.amqp, "_producer_pool")):
-        pool = getattr(owner, attr, None)
-        if pool is not None:
-            pool.force_close_all()
-            setattr(owner, attr, None)
+    """Forget the app's pools (as Celery does after a fork), so the next message goes through a
+    pool for the broker now configured. They stay open in kombu's registry for their broker."""
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 def _close_thread_connections(**_):
