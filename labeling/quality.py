@@ -8,6 +8,7 @@ threshold) or opens a review item for the QA leads (below it)."""
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 from django.db import connection, transaction
@@ -18,6 +19,9 @@ from .agreement import ComparisonParams, Labels
 from .consensus import fuse
 from .models import Annotation, FrameAgreement, PairAgreement, Project, QueueItem, ReviewItem
 from .submissions import CleanBox, CleanTag, as_payload, classes_of, head_revision, store
+
+
+log = logging.getLogger(__name__)
 
 
 def params_of(project: Project) -> ComparisonParams:
@@ -177,10 +181,33 @@ def on_submitted(sender, annotation: Annotation, **_) -> None:
     if row is None:
         return
     is_gold, submitted, overlap = row
-    if is_gold:
-        tasks.gold_check.delay(annotation.pk)
-    elif submitted >= overlap:
-        tasks.frame_agreement.delay(annotation.project_id, annotation.frame_id)
+    try:
+        if is_gold:
+            tasks.gold_check.delay(annotation.pk)
+        elif submitted >= overlap:
+            tasks.frame_agreement.delay(annotation.project_id, annotation.frame_id)
+    except Exception:  # noqa: BLE001 - the work is stored; `manage.py score_pending` catches up
+        log.exception("could not queue the quality check of annotation %s; run manage.py score_pending",
+                      annotation.pk)
+
+
+def pending_frames(project_id: int | None = None) -> list[tuple[int, int]]:
+    """(project, frame) of non-gold frames whose current round has every submission but no
+    agreement yet (e.g. the broker was down when the last one landed)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT qi.project_id, qi.frame_id FROM labeling_queueitem qi
+            JOIN labeling_project p ON p.id = qi.project_id
+            WHERE NOT qi.gold AND qi.submitted >= p.overlap AND (%(project)s::bigint IS NULL OR qi.project_id = %(project)s)
+              AND NOT EXISTS (SELECT 1 FROM labeling_frameagreement fa
+                              WHERE fa.project_id = qi.project_id AND fa.frame_id = qi.frame_id
+                                AND fa.round = qi.round)
+            ORDER BY qi.project_id, qi.frame_id
+            """,
+            {"project": project_id},
+        )
+        return cur.fetchall()
 
 
 def _same_labels(stored: dict, boxes: list[CleanBox], tags: list[CleanTag]) -> bool:

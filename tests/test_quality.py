@@ -330,3 +330,24 @@ def test_numeric_attributes_get_interval_alpha(db, users):
     expected = agreement.alpha(np.array(speeds, dtype=float).T, level="interval")
     assert dashboard.alphas(project)["attributes"]["vehicle.speed"] == pytest.approx(expected)
     assert expected > 0.9  # close estimates agree at the interval level
+
+
+def test_a_broker_outage_loses_no_work_and_score_pending_catches_up(project, users, pair, monkeypatch):
+    from django.core.management import call_command
+
+    from labeling import tasks
+
+    def down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.frame_agreement, "delay", down)
+    frame = make_frames(project, 1)[0]
+    a, b = pair
+    label(project, a, {"boxes": [box(x=10)]})
+    stored = label(project, b, {"boxes": [box("car", x=10)]})
+    quality.on_submitted(None, stored)  # what the commit hook runs: logs, does not raise
+    assert Annotation.objects.filter(frame=frame, source=Annotation.HUMAN).count() == 2
+    assert quality.pending_frames(project.pk) == [(project.pk, frame.pk)]
+    call_command("score_pending", project=project.pk)
+    assert ReviewItem.objects.filter(frame=frame, reason=ReviewItem.DISAGREEMENT).exists()
+    assert quality.pending_frames(project.pk) == []
