@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from labeling import ingest, queue
-from labeling.models import Annotation, AnnotationBox
+from labeling.models import Annotation, AnnotationBox, ReviewItem
 from tests import media
 from tests.conftest import ARTIFACTS
 
@@ -120,6 +120,12 @@ def test_a_track_across_two_frames_and_the_interpolated_box_between(live_server,
 
 def test_skip_with_a_reason_and_edit_a_submission(live_server, login, users, project, frames):
     page = open_labeling(login, users, project)
+    page.keyboard.press("Shift+F")  # flag it for QA first
+    page.fill("#flag-note", "is that a weapon?")
+    page.get_by_role("button", name="Flag", exact=True).click()
+    expect(page.locator("#status")).to_contain_text("Flagged")
+    flagged = ReviewItem.objects.get(frame=frames[0])
+    assert flagged.reason == ReviewItem.FLAGGED and "is that a weapon?" in flagged.note
     page.keyboard.press("Shift+S")
     page.fill("#skip-reason", "lens covered")
     page.get_by_role("button", name="Skip", exact=True).click()

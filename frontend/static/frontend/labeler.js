@@ -287,31 +287,26 @@ async function submit() {
   }
 }
 
-async function skip() {
+// A dialog with one text field: on OK, `then(value)`.
+function ask(dialogId, inputId, then) {
   if (!state?.assignment) return;
-  const dialog = $("skip-dialog");
-  $("skip-reason").value = "";
+  const dialog = $(dialogId);
+  $(inputId).value = "";
   dialog.showModal();
-  dialog.addEventListener("close", async function onClose() {
-    dialog.removeEventListener("close", onClose);
-    if (dialog.returnValue !== "ok") return;
-    const { status, data } = await api("POST", `/api/assignments/${state.assignment.id}/skip/`,
-      { reason: $("skip-reason").value });
+  dialog.addEventListener("close", () => { if (dialog.returnValue === "ok") then($(inputId).value); }, { once: true });
+}
+
+function skip() {
+  ask("skip-dialog", "skip-reason", async (reason) => {
+    const { status, data } = await api("POST", `/api/assignments/${state.assignment.id}/skip/`, { reason });
     if (status !== 200) return say(data?.detail || "Could not skip", "error");
     await loadNext();
   });
 }
 
-async function flag() {
-  if (!state?.assignment) return;
-  const dialog = $("flag-dialog");
-  $("flag-note").value = "";
-  dialog.showModal();
-  dialog.addEventListener("close", async function onClose() {
-    dialog.removeEventListener("close", onClose);
-    if (dialog.returnValue !== "ok") return;
-    const { status, data } = await api("POST", `/api/assignments/${state.assignment.id}/flag/`,
-      { note: $("flag-note").value });
+function flag() {
+  ask("flag-dialog", "flag-note", async (note) => {
+    const { status, data } = await api("POST", `/api/assignments/${state.assignment.id}/flag/`, { note });
     if (status !== 201) return say(data?.detail || "Could not flag the frame", "error");
     say("Flagged: a QA lead will look at this frame", "ok");
   });
