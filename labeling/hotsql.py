@@ -15,7 +15,8 @@ def execute(sql: str, params: dict | list) -> psycopg.Cursor:
     """Run `sql` (psycopg placeholders: %(name)s or %s) prepared; returns the cursor to fetch from."""
     connection.ensure_connection()
     cursor = psycopg.Cursor(connection.connection)
-    cursor.execute(sql, params, prepare=True)
+    with connection.wrap_database_errors:  # psycopg's errors as Django's, like every other query
+        cursor.execute(sql, params, prepare=True)
     return cursor
 
 
