@@ -225,6 +225,9 @@ AERIE_PREVIEW_BLUR_RADIUS = float(os.environ.get("AERIE_PREVIEW_BLUR_RADIUS", "8
 
 # Ed25519 signing key (manifests, exports, model versions): a PEM file; made under var/ if absent.
 AERIE_SIGNING_KEY_FILE = Path(os.environ.get("AERIE_SIGNING_KEY_FILE", VAR_DIR / "keys" / "aerie-ed25519.pem"))
+# Public keys (base64 of the raw 32-byte Ed25519 key, comma-separated) whose signatures on model
+# weights are trusted besides this installation's own signing key.
+AERIE_TRUSTED_MODEL_KEYS = [k for k in os.environ.get("AERIE_TRUSTED_MODEL_KEYS", "").split(",") if k.strip()]
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("AERIE_SECURE_COOKIES", False)

@@ -48,8 +48,8 @@ def put(name: str, data: bytes) -> None:
 
 
 def open_blob(name: str):
-    return default_storage.open(name, "rb")
+    return storages["default"].open(name, "rb")  # the same storage `put` wrote to
 
 
 def exists(name: str) -> bool:
-    return default_storage.exists(name)
+    return storages["default"].exists(name)
