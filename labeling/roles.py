@@ -30,9 +30,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
                       "labeling.view_auditevent", "labeling.view_reviewitem", "labeling.change_reviewitem",
                       "labeling.add_goldframe"],
     TRAINER: _VIEW + ["labeling.view_annotation", "labeling.view_datasetversion", "labeling.view_ingestjob",
-                      "labeling.add_datasetversion"],
+                      "labeling.add_datasetversion", "labeling.view_modelversion", "labeling.add_modelversion",
+                      "labeling.change_modelversion"],
     ADMIN: _VIEW + ["labeling.view_annotation", "labeling.view_auditevent", "labeling.view_reviewitem",
-                    "labeling.change_reviewitem", "labeling.add_goldframe"] + [
+                    "labeling.change_reviewitem", "labeling.add_goldframe", "labeling.view_modelversion",
+                    "labeling.add_modelversion", "labeling.change_modelversion"] + [
         f"{app}.{action}_{model}"
         for app, models in _MANAGE_MODELS.items()
         for model in models
@@ -73,6 +75,11 @@ def is_admin(user) -> bool:
 def can_review(user) -> bool:
     """QA leads and admins work the review queue, mark gold frames and see quality figures."""
     return getattr(user, "is_authenticated", False) and user.has_perm("labeling.change_reviewitem")
+
+
+def can_manage_models(user) -> bool:
+    """Trainers and admins register models and choose the current one."""
+    return getattr(user, "is_authenticated", False) and user.has_perm("labeling.add_modelversion")
 
 
 def visible_projects(user) -> QuerySet:

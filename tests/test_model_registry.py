@@ -116,3 +116,29 @@ def test_a_stored_file_changed_on_disk_is_refused_at_load(project, good):
 def test_detectors_are_built_offline_for_the_ontology():
     model = registry.build("fasterrcnn_mobilenet_v3_large_320_fpn", 3)
     assert model.roi_heads.box_predictor.cls_score.out_features == 4  # three classes and background
+
+
+def test_the_api_takes_signed_uploads_from_trainers_only(project, users, good):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.conftest import api_client
+
+    url = f"/api/projects/{project.pk}/models/"
+
+    def form(signature):
+        return {"file": SimpleUploadedFile("tags.pt", good), "architecture": ARCH, "class_map": '["crowd"]',
+                "signature": signature, "metrics": '{"accuracy": 0.9}'}
+
+    signature = registry.sign(good, ARCH, ["crowd"])
+    assert api_client(users["annotator"]).post(url, form(signature), format="multipart").status_code == 403
+    assert api_client(users["outsider"]).get(url).status_code == 404
+    trainer = api_client(users["trainer"])
+    refused = trainer.post(url, form("bm90IGEgc2lnbmF0dXJl"), format="multipart")
+    assert refused.status_code == 400 and "signature" in refused.json()["detail"]
+    bad_json = trainer.post(url, {**form(signature), "class_map": "crowd"}, format="multipart")
+    assert bad_json.status_code == 400 and not ModelVersion.objects.exists()
+    made = trainer.post(url, form(signature), format="multipart")
+    assert made.status_code == 201 and made.json()["metrics"] == {"accuracy": 0.9}
+    current = trainer.post(f"{url}{made.json()['id']}/current/")
+    assert current.status_code == 200 and current.json()["is_current"]
+    assert [m["id"] for m in trainer.get(url).json()] == [made.json()["id"]]

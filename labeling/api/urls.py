@@ -4,7 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from ontology import api as ontology_api
 
-from . import labeling_views, review_views, views
+from . import labeling_views, model_views, review_views, views
 
 router = DefaultRouter()
 router.register("datasets", views.DatasetViewSet, basename="dataset")
@@ -34,6 +34,9 @@ urlpatterns = [
          name="project-review-item"),
     path("projects/<int:project_pk>/gold/", review_views.GoldView.as_view(), name="project-gold"),
     path("projects/<int:project_pk>/quality/", review_views.QualityView.as_view(), name="project-quality"),
+    path("projects/<int:project_pk>/models/", model_views.ModelListView.as_view(), name="project-models"),
+    path("projects/<int:project_pk>/models/<int:pk>/current/", model_views.MakeCurrentView.as_view(),
+         name="project-model-current"),
     path("assignments/<int:pk>/flag/", review_views.FlagView.as_view(), name="assignment-flag"),
     path("", include(router.urls)),
 ]
