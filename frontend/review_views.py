@@ -59,13 +59,20 @@ def _item(project, item_pk):
                              pk=item_pk)
 
 
-@login_required
-def review_item(request, pk, item_pk):
+def _described(request, pk, item_pk):
+    """(project, item, what review.describe shows, None), or a refusal as the last element."""
     project, denied = _qa_project(request, pk)
     if denied:
-        return denied
+        return None, None, None, denied
     item = _item(project, item_pk)
-    view = review.describe(item)
+    return project, item, review.describe(item), None
+
+
+@login_required
+def review_item(request, pk, item_pk):
+    project, item, view, denied = _described(request, pk, item_pk)
+    if denied:
+        return denied
     for n, version in enumerate(view["versions"]):
         version["color"] = "#f5b301" if version["kind"] == "gold" else PALETTE[n % len(PALETTE)]
     classes = submissions.classes_of(project.ontology_version_id)
@@ -118,11 +125,9 @@ def answer_owner(answer: Annotation) -> str:
 @login_required
 def review_edit(request, pk, item_pk):
     """Edit one version into the approved one, in the box editor."""
-    project, denied = _qa_project(request, pk)
+    project, item, view, denied = _described(request, pk, item_pk)
     if denied:
         return denied
-    item = _item(project, item_pk)
-    view = review.describe(item)
     start = request.GET.get("from")
     version = next((v for v in view["versions"] if str(v["annotation"]) == start), view["versions"][0]
                    if view["versions"] else None)
