@@ -45,7 +45,7 @@ def review_queue(request, pk):
         item.who = [people.get(a, f"#{a}") for a in item.annotators]
     context = {
         "project": project, "items": items, "people": sorted(people.items(), key=lambda p: p[1]),
-        "classes": [c for c in submissions.classes_of(project.ontology_version_id).values()],
+        "classes": list(submissions.classes_of(project.ontology_version_id).values()),
         "sequences": project.dataset.sequences.order_by("name").values_list("pk", "name"),
         "reasons": ReviewItem.REASONS, "filters": q, "open_count": ReviewItem.objects.filter(
             project=project, status=ReviewItem.OPEN).count(),

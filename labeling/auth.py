@@ -37,6 +37,11 @@ def cached(kind: str, key, compute):
     return value
 
 
+def forget(kind: str, key) -> None:
+    """Drop one entry (this process) after a change that makes it stale."""
+    _cache.pop((kind, key), None)
+
+
 def clear(*_, **__) -> None:
     _cache.clear()
     _tokens.clear()

@@ -12,11 +12,10 @@
 from __future__ import annotations
 
 import random
-import time
 
 from django.db import connection, transaction
 
-from . import agreement, audit, queue, review
+from . import agreement, audit, auth, queue, review
 from .models import Annotation, Frame, GoldCheck, GoldFrame, Project, QueueItem, ReviewItem
 from .submissions import classes_of, store, validate
 
@@ -43,7 +42,7 @@ def mark(project: Project, frame: Frame, user, *, answer: Annotation | None = No
         gold = GoldFrame.objects.create(project=project, frame=frame, answer=answer, created_by=user)
         QueueItem.objects.filter(pk=item.pk).update(gold=True, is_open=False)
         audit.record(user, "gold.mark", gold, {"frame": frame.pk, "answer": answer.pk})
-    _has_gold.pop(project.pk, None)
+    auth.forget("gold", project.pk)
     return gold
 
 
@@ -61,7 +60,7 @@ def unmark(project: Project, frame: Frame, user) -> None:
         item = QueueItem.objects.select_for_update().get(project=project, frame=frame)
         QueueItem.objects.filter(pk=item.pk).update(gold=False, is_open=item.assigned < project.overlap)
         audit.record(user, "gold.unmark", item, {"frame": frame.pk})
-    _has_gold.pop(project.pk, None)
+    auth.forget("gold", project.pk)
 
 
 def check(annotation_id: int) -> GoldCheck | None:
@@ -100,18 +99,10 @@ def check(annotation_id: int) -> GoldCheck | None:
 
 # ------------------------------------------------------------------------------ mixing into the queue
 
-_has_gold: dict[int, tuple[float, bool]] = {}
-HAS_GOLD_TTL = 10.0
-
-
 def _project_has_gold(project_id: int) -> bool:
-    now = time.monotonic()
-    cached = _has_gold.get(project_id)
-    if cached and now - cached[0] < HAS_GOLD_TTL:
-        return cached[1]
-    found = QueueItem.objects.filter(project_id=project_id, gold=True).exists()  # queue_gold_idx
-    _has_gold[project_id] = (now - random.uniform(0, HAS_GOLD_TTL / 2), found)  # spread the refreshes
-    return found
+    """Asked on every lease: per-process cache (labeling.auth's, a few seconds), index lookup."""
+    return auth.cached("gold", project_id,
+                       lambda: QueueItem.objects.filter(project_id=project_id, gold=True).exists())  # queue_gold_idx
 
 
 def due(served: int, gold_served: int, rate: float, offset: float) -> bool:

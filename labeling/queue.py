@@ -210,7 +210,7 @@ def next_assignment(project: Project, user) -> Assignment | None:
     if any(getattr(p, "reorders", True) for p in _policies):
         return _next_general(project, user)
     _expire_now_and_then(project.pk)
-    extra = [c for p in _policies if getattr(p, "pick", None) for c in [p.pick(project, user)] if c]
+    extra = _picked(project, user)
     if extra:
         return _next_general(project, user, extra)
     now = timezone.now()
@@ -229,6 +229,30 @@ def next_assignment(project: Project, user) -> Assignment | None:
     assignment.resumed = kind == "held"
     assignment.peek = Candidate(peek[2], peek[3], *peek[6:]) if peek else None
     return assignment
+
+
+def _picked(project: Project, user) -> list[Candidate]:
+    """Frames that policies put first from outside the open queue (a gold frame that is due)."""
+    return [c for p in _policies if getattr(p, "pick", None) for c in [p.pick(project, user)] if c]
+
+
+def _lease_ctes(chosen: str) -> str:
+    """The `lease` and `counts` CTEs: lease the queue item that the query `chosen` yields (columns
+    id, frame_id) to this person and count it. An existing assignment of theirs is taken over
+    only if it expired, so `lease` is empty if they already hold the frame."""
+    return f"""lease AS (
+    INSERT INTO labeling_assignment
+        (item_id, project_id, frame_id, annotator_id, status, leased_at, expires_at, skip_reason, late)
+    SELECT c.id, %(project)s, c.frame_id, %(user)s, 'active', %(now)s, %(until)s, '', false FROM ({chosen}) c
+    ON CONFLICT (item_id, annotator_id) DO UPDATE
+        SET status = 'active', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at, finished_at = NULL
+        WHERE labeling_assignment.status = 'expired'
+    RETURNING id, item_id, frame_id, leased_at, expires_at
+), counts AS (
+    UPDATE labeling_queueitem qi
+    SET assigned = qi.assigned + 1, is_open = NOT qi.gold AND qi.assigned + 1 < %(overlap)s
+    FROM lease WHERE qi.id = lease.item_id
+)"""
 
 
 _FRAME_COLUMNS = "f.sequence_id, f.index, f.sensitive, NULL::float8, f.width, f.height, f.timestamp, s.name"
@@ -256,19 +280,7 @@ WITH held AS (
     FOR UPDATE OF qi SKIP LOCKED
 ), ranked AS (
     SELECT id, frame_id, row_number() OVER (ORDER BY priority DESC NULLS LAST, order_key) AS rn FROM cand
-), lease AS (
-    INSERT INTO labeling_assignment
-        (item_id, project_id, frame_id, annotator_id, status, leased_at, expires_at, skip_reason, late)
-    SELECT id, %(project)s, frame_id, %(user)s, 'active', %(now)s, %(until)s, '', false FROM ranked WHERE rn = 1
-    ON CONFLICT (item_id, annotator_id) DO UPDATE
-        SET status = 'active', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at, finished_at = NULL
-        WHERE labeling_assignment.status = 'expired'
-    RETURNING id, item_id, frame_id, leased_at, expires_at
-), counts AS (
-    UPDATE labeling_queueitem qi
-    SET assigned = qi.assigned + 1, is_open = NOT qi.gold AND qi.assigned + 1 < %(overlap)s
-    FROM lease WHERE qi.id = lease.item_id
-)
+), {_lease_ctes("SELECT id, frame_id FROM ranked WHERE rn = 1")}
 SELECT 'held', h.id, h.item_id, h.frame_id, h.leased_at, h.expires_at, {_FRAME_COLUMNS}
 FROM held h JOIN labeling_frame f ON f.id = h.frame_id JOIN labeling_sequence s ON s.id = f.sequence_id
 UNION ALL
@@ -297,9 +309,7 @@ def _next_general(project: Project, user, extra: list[Candidate] = ()) -> Assign
         if not candidates and expire_leases(project.pk):  # nothing open: maybe a lease ran out
             candidates = _candidates(project, user, limit)
         if candidates:
-            if not extra:
-                extra = [c for p in _policies if getattr(p, "pick", None) for c in [p.pick(project, user)] if c]
-            candidates = list(extra) + candidates
+            candidates = list(extra or _picked(project, user)) + candidates
         for policy in _policies:
             candidates = policy.choose(project, user, candidates)
         if not candidates:
@@ -322,30 +332,13 @@ def _lease(project: Project, user, chosen: Candidate, now) -> int | None:
     """Take one slot of a locked queue item for this person, in one statement; None if they
     already hold it. A lease is cheap to lose, so its transaction does not wait for the WAL
     flush (submissions keep synchronous commit: acknowledged work is never lost)."""
-    with connection.cursor() as cur:
-        cur.execute(
-            """
-            WITH lease AS (
-                INSERT INTO labeling_assignment
-                    (item_id, project_id, frame_id, annotator_id, status, leased_at, expires_at, skip_reason, late)
-                VALUES (%(item)s, %(project)s, %(frame)s, %(user)s, 'active', %(now)s, %(until)s, '', false)
-                ON CONFLICT (item_id, annotator_id) DO UPDATE
-                    SET status = 'active', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at,
-                        finished_at = NULL
-                    WHERE labeling_assignment.status = 'expired'
-                RETURNING id, item_id
-            ), counts AS (
-                UPDATE labeling_queueitem qi
-                SET assigned = qi.assigned + 1, is_open = NOT qi.gold AND qi.assigned + 1 < %(overlap)s
-                FROM lease WHERE qi.id = lease.item_id
-            )
-            SELECT lease.id, set_config('synchronous_commit', 'off', true) FROM lease
-            """,
-            {"item": chosen.item_id, "project": project.pk, "frame": chosen.frame_id, "user": user.pk, "now": now,
-             "until": now + lease_length(), "overlap": project.overlap},
-        )
-        row = cur.fetchone()
-        return row[0] if row else None
+    row = hotsql.fetchone(
+        f"WITH {_lease_ctes('SELECT %(item)s::bigint AS id, %(frame)s::bigint AS frame_id')} "
+        "SELECT lease.id, set_config('synchronous_commit', 'off', true) FROM lease",
+        {"item": chosen.item_id, "project": project.pk, "frame": chosen.frame_id, "user": user.pk, "now": now,
+         "until": now + lease_length(), "overlap": project.overlap},
+    )
+    return row[0] if row else None
 
 
 def _locked_own(assignment: Assignment, user) -> Assignment:

@@ -14,9 +14,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from . import audit
-from .models import Annotation, Assignment, Frame, Project, QueueItem, ReviewDecision, ReviewItem
-from .submissions import SubmissionError, classes_of, clean_from, head_revision, store, validate
+from . import agreement, audit
+from .models import Annotation, Assignment, Frame, GoldFrame, Project, QueueItem, ReviewDecision, ReviewItem
+from .submissions import classes_of, clean_from, head_revision, store, validate
 
 MAX_COMMENT = 4000
 
@@ -165,18 +165,12 @@ def review_queue(project: Project, *, klass: str | None = None, annotator: int |
     return items.select_related("frame", "sequence").order_by("severity", "opened_at", "pk")
 
 
-__all__ = ["ReviewError", "SubmissionError", "accept", "edit", "relabel", "dismiss", "flag", "review_queue",
-           "open_item", "close_agreed", "candidates"]
-
-
 # ------------------------------------------------------------------------------ what the QA lead sees
 
 def describe(item: ReviewItem) -> dict:
     """Everything the review page and API show: each version's boxes marked matched, unmatched
     (others did not draw it) or confused (others gave another class), the pair scores and the tags."""
-    from . import agreement
-    from .models import GoldFrame
-    from .quality import load_labels, params_of
+    from .quality import load_labels, params_of  # quality imports this module
 
     project = item.project
     versions = [{"annotation": a, "who": a.annotator.username, "kind": "annotator"} for a in candidates(item)]

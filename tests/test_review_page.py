@@ -66,6 +66,7 @@ def test_qa_lead_edits_a_version_into_the_approved_one(page, login, live_server,
     login(users["qa"])
     page.goto(f"{live_server.url}/projects/{project.pk}/review/{item.pk}/edit/?from={mine.pk}")
     expect(page.locator("#boxes .box")).to_have_count(2)
+    page.screenshot(path=str(ARTIFACTS / "review-edit.png"))
     page.locator("#boxes .box").nth(1).click()  # select the car
     page.keyboard.press("Delete")
     expect(page.locator("#boxes .box")).to_have_count(1)

@@ -15,6 +15,12 @@ from ..relabel import MigrationError
 BAD_REQUEST = (OntologyError, UploadError, ManifestError, MigrationError, AttributeSchemaError)
 
 
+def bad_request(exc: Exception, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
+    """A domain error as an answer: its message, and the field it names if any."""
+    field = getattr(exc, "field", "")
+    return Response({"detail": str(exc), **({"field": field} if field else {})}, status=code)
+
+
 def handle(exc, context):
     if isinstance(exc, ImmutableError):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)

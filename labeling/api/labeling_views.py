@@ -10,6 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import queue, roles, submissions, workbench
+from .errors import bad_request
+from .permissions import member_project
 from ..models import Annotation, Assignment, Frame
 
 
@@ -41,20 +43,13 @@ def _can_label(user) -> None:
         raise PermissionDenied("your role does not label frames")
 
 
-def _bad(exc: Exception) -> Response:
-    field = getattr(exc, "field", "")
-    return Response({"detail": str(exc), **({"field": field} if field else {})}, status=status.HTTP_400_BAD_REQUEST)
-
-
 class NextFrameView(APIView):
     """POST /api/projects/{id}/next/: the next frame to label (your current lease if you hold one)."""
 
     @extend_schema(request=None, responses={200: dict, 204: OpenApiResponse(description="nothing left to label")})
     def post(self, request, project_pk):
-        project = roles.visible_project(request.user, project_pk)
-        if project is None:
-            raise Http404("no such project")
-        _can_label(request.user)
+        project = member_project(request, project_pk, lambda u: u.has_perm("labeling.add_annotation"),
+                                 "your role does not label frames")
         assignment = queue.next_assignment(project, request.user)
         if assignment is None:
             return Response({"detail": "Nothing left for you to label in this project. Thank you!"},
@@ -102,7 +97,7 @@ class AssignmentViewSet(viewsets.GenericViewSet):
         try:
             submissions.save_draft(self.get_object(), request.user, request.data)
         except submissions.SubmissionError as exc:
-            return _bad(exc)
+            return bad_request(exc)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=SubmissionSerializer, responses={201: AnnotationSerializer})
@@ -114,7 +109,7 @@ class AssignmentViewSet(viewsets.GenericViewSet):
         except submissions.NotYours:
             raise Http404("no such assignment") from None
         except submissions.SubmissionError as exc:
-            return _bad(exc)
+            return bad_request(exc)
         return Response(annotation.clean_payload, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=SkipSerializer, responses={200: dict})
@@ -168,5 +163,5 @@ class AnnotationViewSet(viewsets.ReadOnlyModelViewSet):
             return Response({"detail": str(exc), "current": submissions.as_payload(exc.current),
                              "yours": exc.yours}, status=status.HTTP_409_CONFLICT)
         except submissions.SubmissionError as exc:
-            return _bad(exc)
+            return bad_request(exc)
         return Response(submissions.as_payload(revision), status=status.HTTP_201_CREATED)

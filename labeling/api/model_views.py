@@ -2,11 +2,9 @@
 current model of a project. Others get 403 (members) or 404 (not members)."""
 import json
 
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,15 +12,12 @@ from rest_framework.views import APIView
 from .. import roles
 from ..models import ModelVersion
 from ..sampling import registry
+from .errors import bad_request
+from .permissions import member_project
 
 
 def _project(request, project_pk):
-    project = roles.visible_project(request.user, project_pk)
-    if project is None:
-        raise Http404("no such project")
-    if not roles.can_manage_models(request.user):
-        raise PermissionDenied("only trainers and admins manage models")
-    return project
+    return member_project(request, project_pk, roles.can_manage_models, "only trainers and admins manage models")
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
@@ -71,7 +66,7 @@ class ModelListView(APIView):
                 metrics=_json(data["metrics"], "metrics", dict) if data.get("metrics") else {}, user=request.user,
                 lineage={"uploaded": data["file"].name})
         except registry.RegistryError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return bad_request(exc)
         return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 

@@ -1,4 +1,19 @@
+from django.http import Http404
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from .. import roles
+
+
+def member_project(request, project_pk, allowed=None, why: str = ""):
+    """The project if the person may see it (else 404: existence does not leak), and if
+    `allowed(user)` holds (else 403 saying `why`)."""
+    project = roles.visible_project(request.user, project_pk)
+    if project is None:
+        raise Http404("no such project")
+    if allowed is not None and not allowed(request.user):
+        raise PermissionDenied(why)
+    return project
 
 
 class ModelPermsForWrites(BasePermission):

@@ -4,26 +4,17 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import dashboard, gold, review, roles, submissions
 from ..models import Annotation, Assignment, Frame, ReviewItem
+from .errors import bad_request
+from .permissions import member_project
 
 
-def _project(request, project_pk, *, qa: bool = True):
-    project = roles.visible_project(request.user, project_pk)
-    if project is None:
-        raise Http404("no such project")
-    if qa and not roles.can_review(request.user):
-        raise PermissionDenied("only QA leads and admins review")
-    return project
-
-
-def _bad(exc: Exception, code=status.HTTP_400_BAD_REQUEST) -> Response:
-    field = getattr(exc, "field", "")
-    return Response({"detail": str(exc), **({"field": field} if field else {})}, status=code)
+def _project(request, project_pk):
+    return member_project(request, project_pk, roles.can_review, "only QA leads and admins review")
 
 
 class ReviewItemSerializer(serializers.ModelSerializer):
@@ -97,9 +88,9 @@ class ReviewItemView(APIView):
             else:
                 made = review.dismiss(project, pk, request.user, comment)
         except submissions.SubmissionError as exc:
-            return _bad(exc)
+            return bad_request(exc)
         except review.ReviewError as exc:
-            return _bad(exc, status.HTTP_409_CONFLICT)
+            return bad_request(exc, status.HTTP_409_CONFLICT)
         return Response({"decision": made.decision, "result": made.result_id, "item": pk}, status=201)
 
 
@@ -128,7 +119,7 @@ class GoldView(APIView):
         try:
             made = gold.mark(project, frame, request.user, answer=answer, payload=payload)
         except (gold.GoldError, submissions.SubmissionError) as exc:
-            return _bad(exc)
+            return bad_request(exc)
         return Response({"id": made.pk, "frame": frame.pk, "answer": made.answer_id}, status=201)
 
     @extend_schema(request=None, responses={204: None})

@@ -1,6 +1,7 @@
 // The labeling page: asks the API for the next frame, drives the box editor and the side
 // panel, autosaves drafts, submits and brings the next frame without a page reload.
 import { BoxEditor } from "./boxeditor.js";
+import { renderPalette as paletteInto } from "./palette.js";
 
 const root = document.getElementById("labeler");
 const projectId = root.dataset.project;
@@ -85,21 +86,8 @@ function show(data) {
 function boxClasses() { return state.classes.filter((c) => c.kind !== "tag"); }
 
 function renderPalette() {
-  const palette = $("palette");
-  palette.replaceChildren();
-  for (const c of boxClasses()) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "swatch";
-    b.dataset.class = c.key;
-    b.setAttribute("aria-pressed", String(editor.currentClass === c.key));
-    b.innerHTML = `<span class="dot"></span><span class="name"></span><kbd></kbd>`;
-    b.querySelector(".dot").style.background = c.color;
-    b.querySelector(".name").textContent = c.name + (c.kind === "change" ? " (changed region)" : "");
-    b.querySelector("kbd").textContent = c.shortcut || "";
-    b.addEventListener("click", () => { editor.setClass(c.key); renderPalette(); $("stage").focus(); });
-    palette.append(b);
-  }
+  paletteInto($("palette"), state.classes, editor.currentClass,
+    (key) => { editor.setClass(key); renderPalette(); $("stage").focus(); });
 }
 
 function renderTags() {

@@ -1,6 +1,7 @@
 // The QA editor: one version of a frame loaded into the box editor; the QA lead corrects it and
 // saves it as the frame's approved revision (POST decision "edit" to the review API).
 import { BoxEditor } from "./boxeditor.js";
+import { renderPalette as paletteInto } from "./palette.js";
 
 const state = JSON.parse(document.getElementById("review-state").textContent);
 const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="))?.split("=")[1] || "";
@@ -12,21 +13,8 @@ editor.load({ width: state.width, height: state.height, imageUrl: state.imageUrl
   boxes: state.boxes });
 
 function renderPalette() {
-  const palette = $("palette");
-  palette.replaceChildren();
-  const current = editor.selectedBox()?.class || editor.currentClass;
-  for (const c of state.classes.filter((k) => k.kind !== "tag")) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "swatch";
-    b.setAttribute("aria-pressed", String(current === c.key));
-    b.innerHTML = `<span class="dot"></span><span class="name"></span><kbd></kbd>`;
-    b.querySelector(".dot").style.background = c.color;
-    b.querySelector(".name").textContent = c.name;
-    b.querySelector("kbd").textContent = c.shortcut || "";
-    b.addEventListener("click", () => { editor.setClass(c.key); renderPalette(); });
-    palette.append(b);
-  }
+  paletteInto($("palette"), state.classes, editor.selectedBox()?.class || editor.currentClass,
+    (key) => { editor.setClass(key); renderPalette(); });
 }
 
 function renderTags() {
