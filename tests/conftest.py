@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -58,7 +59,7 @@ def celery_worker_app(transactional_db, tmp_path):
 
     old = {k: app.conf.get(k) for k in ("broker_url", "broker_transport_options")}
     if _redis_answers():
-        app.conf.broker_url = "redis://127.0.0.1:6379/15"
+        app.conf.broker_url = f"redis://127.0.0.1:6379/{os.environ.get('AERIE_TEST_REDIS_DB', '15')}"
         app.conf.broker_transport_options = {}
     else:
         folder = tmp_path / "broker"
