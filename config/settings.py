@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
@@ -210,6 +211,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery beat: resume scoring chunks that dead workers left, and re-score projects on schedule
+# (AERIE_RESCORE_EVERY_S, default 6 h, decides when a project is due).
+CELERY_BEAT_SCHEDULE = {
+    "scoring-housekeeping": {"task": "labeling.tasks.scoring_housekeeping",
+                             "schedule": float(os.environ.get("AERIE_SCORING_SWEEP_S", "60"))},
+}
 
 # The labeling queue
 AERIE_LEASE_MINUTES = float(os.environ.get("AERIE_LEASE_MINUTES", "15"))

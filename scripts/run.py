@@ -1,7 +1,7 @@
 """`make run`: the aerie server with demo data on the embedded defaults.
 
 Starts (or reuses) PostgreSQL — DATABASE_URL if set, else the embedded server under var/pg —,
-migrates, loads the demo, starts a Celery worker and the web server on 127.0.0.1:8000, and
+migrates, loads the demo, starts a Celery worker (with the beat scheduler) and the web server on 127.0.0.1:8000, and
 stops everything it started on Ctrl-C. Running it again reuses what is there."""
 from __future__ import annotations
 
@@ -55,7 +55,9 @@ def main() -> int:
         subprocess.run(manage + ["collectstatic", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
         children.append(subprocess.Popen(
             [PY, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency",
-             os.environ.get("AERIE_WORKERS", "2")], env=env, cwd=ROOT,
+             os.environ.get("AERIE_WORKERS", "2"),
+             # the embedded beat: scoring housekeeping (resume dead workers' chunks, re-score)
+             "--beat", "--schedule", str(ROOT / "var" / "celerybeat-schedule")], env=env, cwd=ROOT,
         ))
         subprocess.run(manage + ["load_demo"], env=env, check=True, cwd=ROOT)
         children.append(subprocess.Popen(

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from labeling.sampling.strategies import STRATEGIES, frame_score_from_boxes, select_batch, uncertainty
+from labeling.sampling.strategies import (BATCH_BASE, STRATEGIES, TIER_STEP, frame_score_from_boxes, queue_priorities,
+                                         select_batch, temporal_tiers, uncertainty)
 
 PROBA = np.array([[0.5, 0.3, 0.2], [1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3], [0.6, 0.4, 0.0]])
 
@@ -139,3 +140,52 @@ def test_batch_edge_cases(strategy):
     assert select_batch(rng.random(6), embeddings, np.arange(6), np.zeros(6), 0, strategy=strategy).shape == (0,)
     with pytest.raises(ValueError):
         select_batch([1.0], [[1.0]], [0], [0], 1, strategy="coreset")
+
+
+def test_temporal_tiers_push_neighbours_down():
+    # one sequence, frames 0..9, scores falling with the index: with gap 2, tier 0 takes 0, 3, 6, 9
+    scores = np.linspace(1.0, 0.1, 10)
+    tiers = temporal_tiers(scores, [7] * 10, range(10), 2)
+    assert list(np.flatnonzero(tiers == 0)) == [0, 3, 6, 9]
+    assert list(tiers) == [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]
+    # another sequence's frames never conflict with these
+    both = temporal_tiers(np.r_[scores, scores], [7] * 10 + [8] * 10, list(range(10)) * 2, 2)
+    assert list(both[:10]) == list(both[10:]) == list(tiers)
+
+
+def test_queue_priorities_put_a_diverse_batch_first_then_tiers():
+    rng = np.random.default_rng(1)
+    n = 60
+    seqs = np.array([1] * 30 + [2] * 30)
+    idx = np.r_[np.arange(30), np.arange(30)]
+    scores = rng.random(n)
+    scores[10:13] = [0.99, 0.995, 0.98]  # three neighbours, all very uncertain
+    emb = rng.standard_normal((n, 8))
+    prio = queue_priorities(scores, emb, seqs, idx, batch_size=4, min_gap_frames=3)
+    order = np.argsort(-prio, kind="stable")
+    batch = order[:4]
+    assert all(prio[b] >= BATCH_BASE for b in batch) and (prio >= BATCH_BASE).sum() == 4
+    assert 11 in batch and not {10, 12} & set(batch)  # the best of the neighbours, not the others
+    for a, b in itertools.combinations(batch, 2):
+        assert seqs[a] != seqs[b] or abs(idx[a] - idx[b]) > 3
+    # below the batch: never two neighbours in a row while the tier lasts
+    rest = [i for i in order if prio[i] < BATCH_BASE]
+    tier0 = [i for i in rest if prio[i] > -TIER_STEP / 2]
+    for a, b in itertools.combinations(tier0, 2):
+        assert seqs[a] != seqs[b] or abs(idx[a] - idx[b]) > 3
+    assert len(queue_priorities([], np.empty((0, 8)), [], [])) == 0
+
+
+def test_frame_scores_from_model_outputs():
+    from labeling.sampling import nets
+
+    # detector rows: [background, class1, class2]; a sure box and a coin-flip-class box
+    sure = [0.02, 0.97, 0.01]
+    torn = [0.10, 0.45, 0.45]
+    assert nets.detector_score(np.array([sure]), "margin") < nets.detector_score(np.array([sure, torn]), "margin")
+    assert nets.detector_score(np.empty((0, 3)), "entropy") == 0.0
+    # tags: a 0.5 tag is as uncertain as it gets, a 0.99 one hardly
+    assert nets.classifier_score(np.array([0.99, 0.5]), "entropy") == pytest.approx(1.0)
+    assert nets.classifier_score(np.array([0.99, 0.01]), "least_confidence") == pytest.approx(0.02, abs=1e-9)
+    unit = nets.project_embedding(np.random.default_rng(0).random((3, 960)))
+    assert unit.shape == (3, nets.EMBED_DIM) and np.allclose(np.linalg.norm(unit, axis=1), 1.0)

@@ -4,10 +4,10 @@ from .footage import Dataset, DatasetVersion, Frame, IngestJob, Sequence
 from .projects import Membership, Project
 from .quality import FrameAgreement, GoldCheck, GoldFrame, PairAgreement, ReviewDecision, ReviewItem
 from .queue import Assignment, Draft, QueueItem
-from .sampling import ModelVersion
+from .sampling import FrameScore, ModelVersion, ScoringChunk, ScoringRun, TrainingRun
 
 __all__ = [
     "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "Dataset", "DatasetVersion", "Frame",
     "IngestJob", "Membership", "Project", "Sequence", "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement",
-    "ReviewDecision", "ReviewItem", "ModelVersion",
+    "ReviewDecision", "ReviewItem", "ModelVersion", "TrainingRun", "ScoringRun", "ScoringChunk", "FrameScore",
 ]

@@ -28,6 +28,15 @@ class Project(models.Model):
         help_text="Annotators who must draw an object for the consensus to keep it (empty: a strict majority)",
     )
     frame_stride = models.PositiveIntegerField(default=1, help_text="Queue order without scores: every Nth frame first")
+    sampling_strategy = models.CharField(
+        max_length=20, default="margin",
+        choices=[("least_confidence", "Least confidence"), ("margin", "Margin"), ("entropy", "Entropy")],
+        help_text="How the sampler turns the model's class probabilities into uncertainty")
+    sampling_batch = models.PositiveIntegerField(
+        default=50, validators=[MaxValueValidator(1000)],
+        help_text="How many frames the sampler picks as a diverse batch at the top of the queue")
+    sampling_min_gap = models.PositiveIntegerField(
+        default=10, help_text="Frames of one sequence closer than this are never consecutive picks")
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", through_fields=("project", "user"), related_name="projects"
     )

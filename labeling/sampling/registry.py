@@ -149,8 +149,16 @@ def make_current(version: ModelVersion, user=None) -> ModelVersion:
                                                         is_current=True).update(is_current=False)
         ModelVersion.objects.filter(pk=version.pk).update(is_current=True)
         audit.record(user, "model.current", version, {"project": version.project_id, "sha256": version.sha256})
+        transaction.on_commit(lambda: _rescore(version.project_id))
     version.is_current = True
     return version
+
+
+def _rescore(project_id: int) -> None:
+    """A new current model re-ranks the queue (the queue serves the old scores meanwhile)."""
+    from .. import tasks
+
+    tasks.start_scoring.delay(project_id, "new current model")
 
 
 def load(version: ModelVersion):

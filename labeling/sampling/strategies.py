@@ -181,3 +181,74 @@ def select_batch(scores, embeddings, sequence_ids, frame_indices, n: int, *, min
         conflict[i] = True
         allowed &= ~conflict
     return np.array(picks, dtype=int)
+
+
+#: Queue priorities: a picked batch sits above every tier; tiers are this far apart (scores
+#: from `frame_score_from_boxes` plus a tag term stay far below it).
+BATCH_BASE = 1_000_000.0
+TIER_STEP = 100.0
+
+
+def temporal_tiers(scores, sequence_ids, frame_indices, min_gap_frames: int) -> np.ndarray:
+    """Tier of each frame: going down the scores, a frame joins the first tier holding no frame
+    of its sequence within `min_gap_frames` of it. Serving tier 0 (by score), then tier 1, …
+    never hands out two neighbouring frames in a row while any farther frame is left, however
+    far down the queue annotators go."""
+    import bisect
+
+    scores = np.asarray(scores, dtype=float).reshape(-1)
+    seqs = np.asarray(sequence_ids).reshape(-1)
+    idx = np.asarray(frame_indices, dtype=np.int64).reshape(-1)
+    tiers = np.zeros(len(scores), dtype=np.int64)
+    placed: dict[object, list[list[int]]] = {}
+    gap = max(int(min_gap_frames), 0)
+    for i in np.argsort(-scores, kind="stable"):
+        lists = placed.setdefault(seqs[i].item() if hasattr(seqs[i], "item") else seqs[i], [])
+        x = int(idx[i])
+        for t, members in enumerate(lists):
+            at = bisect.bisect_left(members, x - gap)
+            if at == len(members) or members[at] > x + gap:
+                bisect.insort(members, x)
+                tiers[i] = t
+                break
+        else:
+            lists.append([x])
+            tiers[i] = len(lists) - 1
+    return tiers
+
+
+def queue_priorities(scores, embeddings, sequence_ids, frame_indices, *, batch_size: int = 50,
+                     min_gap_frames: int = 10, labeled_embeddings=None, max_similarity: float | None = 0.98,
+                     pool: int = 2000) -> np.ndarray:
+    """What the queue orders by (higher first), from a scoring run's uncertainties.
+
+    1. The top `batch_size` frames: `select_batch(strategy="ranked")` over the `pool` most
+       uncertain frames, with the frames already labelled as the "labeled" set — uncertain and
+       unlike what people already labelled or what is already in the batch, never two within
+       `min_gap_frames` of each other, never near-duplicates. They get BATCH_BASE + (batch_size −
+       rank), so they come first, in pick order.
+    2. Every other frame: −tier · TIER_STEP + score, with `temporal_tiers`: by score within a
+       tier, and a frame's neighbours pushed to later tiers.
+
+    Embeddings are centred on the pool's mean before the cosine and distance rules (the features
+    of a young model are all alike in absolute terms; centring compares frames with each other).
+    """
+    scores = np.asarray(scores, dtype=float).reshape(-1)
+    n = len(scores)
+    if n == 0:
+        return np.empty(0)
+    emb = np.asarray(embeddings, dtype=float).reshape(n, -1)
+    mean = emb.mean(axis=0, keepdims=True)
+    centred = emb - mean
+    labeled = None
+    if labeled_embeddings is not None and np.size(labeled_embeddings):
+        labeled = np.asarray(labeled_embeddings, dtype=float).reshape(-1, emb.shape[1]) - mean
+    priority = -TIER_STEP * temporal_tiers(scores, sequence_ids, frame_indices, min_gap_frames) + scores
+    if batch_size > 0:
+        candidates = np.argsort(-scores, kind="stable")[:pool]
+        picks = select_batch(scores[candidates], centred[candidates], np.asarray(sequence_ids)[candidates],
+                             np.asarray(frame_indices)[candidates], batch_size, min_gap_frames=min_gap_frames,
+                             strategy="ranked", labeled_embeddings=labeled, max_similarity=max_similarity)
+        for rank, pick in enumerate(picks):
+            priority[candidates[pick]] = BATCH_BASE + (batch_size - rank)
+    return priority

@@ -1,0 +1,335 @@
+"""The scoring job: the current models rank a project's open frames for the queue.
+
+A run (`start_run`) takes the project's current detector and/or tag classifier and the frames
+still open in the queue, and splits them into chunks. Any worker on any machine claims a chunk
+(`score_chunk`: row lock with SKIP LOCKED, so two workers never take the same one), decodes its
+frames in batches on a prefetching thread pool, runs the models under `torch.inference_mode`,
+turns their outputs into one uncertainty per frame (`nets.detector_score` +
+`nets.classifier_score`) and writes the scores, the chunk's completion and one audit event with
+every (frame, score) of the chunk in a single transaction. A claim carries a heartbeat, renewed
+after every batch; a claim whose heartbeat is older than `STALE_S` belongs to a dead worker and
+is taken over (`sweep`, run by celery beat, re-sends such chunks). Writing is idempotent: the
+second writer of a chunk finds it done and writes nothing.
+
+When the last chunk is done, `finalize` turns the run's scores into queue priorities in one
+transaction (`strategies.queue_priorities`: a diverse batch on top, then temporal tiers), so
+the queue switches from the previous run's order to the new one at once and never waits on
+scoring: until then it serves from the last scores.
+
+Runs start when a model becomes current (`registry.make_current` asks for one), on a schedule
+(`rescore_due`, celery beat) and by hand (trainer page or API).
+"""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+import numpy as np
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .. import audit
+from ..models import FrameScore, ModelVersion, Project, QueueItem, ScoringChunk, ScoringRun
+from ..models.footage import blob_path
+from . import images as images_mod
+from . import strategies
+
+CHUNK_SIZE = int(os.environ.get("AERIE_SCORING_CHUNK", "256"))
+BATCH_SIZE = int(os.environ.get("AERIE_SCORING_BATCH", "8"))
+STALE_S = float(os.environ.get("AERIE_SCORING_STALE_S", "120"))
+RESCORE_EVERY_S = float(os.environ.get("AERIE_RESCORE_EVERY_S", str(6 * 3600)))
+IMAGE_SIDE = {ModelVersion.DETECTOR: 320, ModelVersion.CLASSIFIER: 224}
+
+
+class ScoringError(ValueError):
+    """Scoring cannot start (no current model, nothing to score)."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def current_models(project_id: int) -> dict[str, ModelVersion]:
+    return {m.kind: m for m in ModelVersion.objects.filter(project_id=project_id, is_current=True)}
+
+
+def start_run(project: Project, *, reason: str, user=None, chunk_size: int | None = None) -> ScoringRun:
+    """Record a run and its chunks; the caller sends the chunks to workers (`tasks.start_scoring`).
+    A run already going for the same models is returned as it is; one for older models is
+    superseded (its chunks stop writing)."""
+    chunk_size = chunk_size or CHUNK_SIZE
+    models = current_models(project.pk)
+    if not models:
+        raise ScoringError("the project has no current model: register one and make it current")
+    detector, classifier = models.get(ModelVersion.DETECTOR), models.get(ModelVersion.CLASSIFIER)
+    with transaction.atomic():
+        Project.objects.select_for_update().filter(pk=project.pk).first()  # one starter at a time
+        running = ScoringRun.objects.filter(project=project, status=ScoringRun.RUNNING).first()
+        if running and running.detector_id == (detector and detector.pk) and \
+                running.classifier_id == (classifier and classifier.pk):
+            return running
+        if running:
+            ScoringRun.objects.filter(pk=running.pk).update(status=ScoringRun.SUPERSEDED, finished_at=timezone.now(),
+                                                            message="a newer model became current")
+        frame_ids = list(QueueItem.objects.filter(project=project, is_open=True, gold=False)
+                         .order_by("frame_id").values_list("frame_id", flat=True))
+        run = ScoringRun.objects.create(
+            project=project, detector=detector, classifier=classifier, strategy=project.sampling_strategy,
+            reason=reason, chunks_total=(len(frame_ids) + chunk_size - 1) // chunk_size, frames_total=len(frame_ids),
+            created_by=user if getattr(user, "is_authenticated", False) else None)
+        ScoringChunk.objects.bulk_create(
+            ScoringChunk(run=run, number=n, frame_ids=frame_ids[s:s + chunk_size])
+            for n, s in enumerate(range(0, len(frame_ids), chunk_size)))
+        audit.record(user, "scoring.start", run, {
+            "project": project.pk, "reason": reason, "frames": len(frame_ids), "strategy": run.strategy,
+            "detector": detector and detector.pk, "classifier": classifier and classifier.pk})
+        if not frame_ids:
+            transaction.on_commit(lambda: finalize(run.pk))
+    return run
+
+
+_CLAIM = """
+UPDATE labeling_scoringchunk c SET status = 'claimed', claimed_by = %(me)s, claimed_at = now(),
+       attempts = c.attempts + 1
+WHERE c.id = (SELECT id FROM labeling_scoringchunk
+              WHERE id = %(chunk)s AND (status = 'pending'
+                    OR (status = 'claimed' AND claimed_at < now() - make_interval(secs => %(stale)s)))
+              FOR UPDATE SKIP LOCKED)
+RETURNING c.run_id, c.frame_ids
+"""
+
+
+def claim(chunk_id: int, me: str, stale_s: float = STALE_S):
+    """Take a chunk that is pending or whose worker stopped beating; None when it is done,
+    being worked on, or locked by another claimer right now."""
+    with connection.cursor() as cur:
+        cur.execute(_CLAIM, {"chunk": chunk_id, "me": me, "stale": stale_s})
+        return cur.fetchone()
+
+
+def heartbeat(chunk_id: int, me: str) -> bool:
+    """Renew a claim; False when another worker took the chunk over."""
+    return ScoringChunk.objects.filter(pk=chunk_id, status=ScoringChunk.CLAIMED, claimed_by=me) \
+        .update(claimed_at=timezone.now()) == 1
+
+
+_model_cache: dict[int, object] = {}
+
+
+def model_for(version: ModelVersion):
+    """The version's model, verified and loaded once per process."""
+    from . import nets, registry
+
+    model = _model_cache.get(version.pk)
+    if model is None:
+        nets.set_threads()
+        model = registry.load(version).to(nets.device())
+        _model_cache.clear()  # one project's models at a time is what a worker needs
+        _model_cache[version.pk] = model
+    return model
+
+
+def _frames(frame_ids: list[int]) -> list[tuple[int, str]]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT id, sha256, ext FROM labeling_frame WHERE id = ANY(%s) ORDER BY id", [frame_ids])
+        return [(fid, blob_path("frames", sha, ext)) for fid, sha, ext in cur.fetchall()]
+
+
+def compute(run: ScoringRun, frame_ids: list[int], on_batch=None) -> list[tuple[int, float, float | None,
+                                                                                  float | None, list[float]]]:
+    """Score frames with the run's models: (frame id, score, detector part, classifier part,
+    embedding) per frame. `on_batch()` is called after each batch (the heartbeat)."""
+    from . import nets
+
+    versions = [v for v in (run.detector, run.classifier) if v is not None]
+    side = max(IMAGE_SIDE[v.kind] for v in versions)
+    frames = _frames(frame_ids)
+    out = []
+    for batch_frames, decoded in zip(images_mod.batches(frames, BATCH_SIZE),
+                                     images_mod.prefetched([name for _, name in frames], side, BATCH_SIZE)):
+        tensors = [images_mod.to_tensor(pixels) for pixels, _ in decoded]
+        det = nets.infer(model_for(run.detector), tensors) if run.detector else None
+        cls = nets.infer(model_for(run.classifier), tensors) if run.classifier else None
+        for i, (frame_id, _) in enumerate(batch_frames):
+            d = nets.detector_score(det[i].box_probas, run.strategy) if det else None
+            c = nets.classifier_score(cls[i].tag_probas, run.strategy) if cls else None
+            embedding = (det or cls)[i].embedding
+            out.append((frame_id, (d or 0.0) + (c or 0.0), d, c, [round(float(v), 6) for v in embedding]))
+        if on_batch:
+            on_batch()
+    return out
+
+
+def score_chunk(chunk_id: int, me: str | None = None) -> int:
+    """Claim, score and store one chunk. Returns the number of frames written (0 when the chunk
+    was done, claimed by a live worker, or its run was superseded)."""
+    me = me or worker_name()
+    claimed = claim(chunk_id, me)
+    if claimed is None:
+        return 0
+    run_id, frame_ids = claimed
+    run = ScoringRun.objects.select_related("detector", "classifier").get(pk=run_id)
+    if run.status != ScoringRun.RUNNING:
+        ScoringChunk.objects.filter(pk=chunk_id).update(status=ScoringChunk.DONE, done_at=timezone.now())
+        return 0
+    last = [time.monotonic()]
+
+    def beat():
+        if time.monotonic() - last[0] > min(10.0, STALE_S / 4):
+            heartbeat(chunk_id, me)
+            last[0] = time.monotonic()
+
+    rows = compute(run, list(frame_ids), on_batch=beat)
+    return store(run, chunk_id, me, rows)
+
+
+def store(run: ScoringRun, chunk_id: int, me: str, rows) -> int:
+    """Write a chunk's scores, mark it done and audit every score, in one transaction. Nothing is
+    written when another worker completed the chunk first or the run stopped."""
+    with transaction.atomic():
+        chunk = ScoringChunk.objects.select_for_update().get(pk=chunk_id)
+        if chunk.status == ScoringChunk.DONE or chunk.claimed_by != me:
+            return 0
+        live = ScoringRun.objects.select_for_update().filter(pk=run.pk, status=ScoringRun.RUNNING).exists()
+        chunk.status, chunk.done_at = ScoringChunk.DONE, timezone.now()
+        chunk.save(update_fields=["status", "done_at"])
+        if not live:
+            return 0
+        FrameScore.objects.bulk_create(
+            [FrameScore(run_id=run.pk, frame_id=f, score=s, detector_score=d, classifier_score=c, embedding=e)
+             for f, s, d, c, e in rows], ignore_conflicts=True)
+        ScoringRun.objects.filter(pk=run.pk).update(chunks_done=F("chunks_done") + 1,
+                                                    frames_done=F("frames_done") + len(rows))
+        audit.record(None, "scoring.chunk", run, {
+            "chunk": chunk.number, "detector": run.detector_id, "classifier": run.classifier_id,
+            "strategy": run.strategy, "worker": me, "scores": [[f, round(s, 6)] for f, s, *_ in rows]})
+        done, total = ScoringRun.objects.filter(pk=run.pk).values_list("chunks_done", "chunks_total").get()
+        if done >= total:
+            transaction.on_commit(lambda: _send_finalize(run.pk))
+    return len(rows)
+
+
+def _send_finalize(run_id: int) -> None:
+    from .. import tasks
+
+    tasks.finalize_scoring.delay(run_id)
+
+
+_OPEN_SCORES = """
+SELECT s.frame_id, s.score, s.embedding, f.sequence_id, f.index
+FROM labeling_framescore s
+JOIN labeling_frame f ON f.id = s.frame_id
+JOIN labeling_queueitem q ON q.frame_id = s.frame_id AND q.project_id = %s
+WHERE s.run_id = %s AND q.is_open AND NOT q.gold
+ORDER BY s.frame_id
+"""
+
+_LABELED_EMBEDDINGS = """
+SELECT DISTINCT ON (s.frame_id) s.embedding
+FROM labeling_framescore s
+JOIN labeling_scoringrun r ON r.id = s.run_id AND r.project_id = %s
+JOIN labeling_queueitem q ON q.frame_id = s.frame_id AND q.project_id = r.project_id
+WHERE q.submitted > 0
+ORDER BY s.frame_id DESC, s.scored_at DESC
+LIMIT %s
+"""
+
+_APPLY = """
+UPDATE labeling_queueitem q SET priority = v.p
+FROM unnest(%s::bigint[], %s::float8[]) AS v(f, p)
+WHERE q.project_id = %s AND q.frame_id = v.f
+"""
+
+_RECORD = """
+UPDATE labeling_framescore s SET priority = v.p
+FROM unnest(%s::bigint[], %s::float8[]) AS v(f, p)
+WHERE s.run_id = %s AND s.frame_id = v.f
+"""
+
+
+def finalize(run_id: int, *, batch_size: int | None = None, min_gap: int | None = None) -> ScoringRun | None:
+    """Turn a finished run's scores into queue priorities, at once (one transaction)."""
+    with transaction.atomic():
+        run = ScoringRun.objects.select_for_update().select_related("project").filter(pk=run_id).first()
+        if run is None or run.status != ScoringRun.RUNNING or run.chunks_done < run.chunks_total:
+            return run
+        project = run.project
+        with connection.cursor() as cur:
+            cur.execute(_OPEN_SCORES, [project.pk, run.pk])
+            rows = cur.fetchall()
+            cur.execute(_LABELED_EMBEDDINGS, [project.pk, 2000])
+            labeled = [r[0] for r in cur.fetchall()]
+            if rows:
+                frame_ids = [r[0] for r in rows]
+                priorities = strategies.queue_priorities(
+                    np.array([r[1] for r in rows]), np.array([r[2] for r in rows], dtype=float),
+                    np.array([r[3] for r in rows]), np.array([r[4] for r in rows]),
+                    batch_size=batch_size or project.sampling_batch,
+                    min_gap_frames=project.sampling_min_gap if min_gap is None else min_gap,
+                    labeled_embeddings=np.array(labeled, dtype=float) if labeled else None)
+                values = [float(p) for p in priorities]
+                cur.execute(_APPLY, [frame_ids, values, project.pk])
+                cur.execute(_RECORD, [frame_ids, values, run.pk])
+        ScoringRun.objects.filter(pk=run.pk).update(status=ScoringRun.DONE, finished_at=timezone.now())
+        audit.record(None, "scoring.applied", run, {
+            "project": project.pk, "frames": len(rows), "detector": run.detector_id,
+            "classifier": run.classifier_id, "strategy": run.strategy})
+    run.refresh_from_db()
+    return run
+
+
+def pending_chunks(run_id: int) -> list[int]:
+    return list(ScoringChunk.objects.filter(run_id=run_id).exclude(status=ScoringChunk.DONE)
+                .order_by("number").values_list("pk", flat=True))
+
+
+def sweep(stale_s: float = STALE_S) -> dict:
+    """Resume what dead workers left: chunks whose claim went stale (and pending chunks whose
+    message was lost) are sent again; finished runs that were not finalised are finalised."""
+    from .. import tasks
+
+    cutoff = timezone.now() - timezone.timedelta(seconds=stale_s)
+    resent = 0
+    for chunk_id in ScoringChunk.objects.filter(run__status=ScoringRun.RUNNING).exclude(
+            status=ScoringChunk.DONE).exclude(status=ScoringChunk.CLAIMED, claimed_at__gte=cutoff) \
+            .exclude(status=ScoringChunk.PENDING, run__created_at__gte=cutoff).values_list("pk", flat=True):
+        tasks.score_chunk.delay(chunk_id)
+        resent += 1
+    finalized = 0
+    for run_id in ScoringRun.objects.filter(status=ScoringRun.RUNNING, chunks_done__gte=F("chunks_total")) \
+            .values_list("pk", flat=True):
+        finalize(run_id)
+        finalized += 1
+    return {"resent": resent, "finalized": finalized}
+
+
+def rescore_due(every_s: float = RESCORE_EVERY_S) -> list[int]:
+    """Projects with a current model whose last run is older than `every_s` (or that never ran)
+    get a new run. Returns the new runs' ids."""
+    started = []
+    cutoff = timezone.now() - timezone.timedelta(seconds=every_s)
+    for project in Project.objects.filter(model_versions__is_current=True).distinct():
+        last = ScoringRun.objects.filter(project=project).exclude(status=ScoringRun.FAILED).first()
+        if last and (last.status == ScoringRun.RUNNING or last.created_at >= cutoff):
+            continue
+        run = start_run(project, reason="schedule")
+        send_chunks(run.pk)
+        started.append(run.pk)
+    return started
+
+
+def send_chunks(run_id: int) -> int:
+    """Send a run's unfinished chunks to the workers, once the run's transaction commits."""
+    from .. import tasks
+
+    ids = pending_chunks(run_id)
+
+    def send():
+        for chunk_id in ids:
+            tasks.score_chunk.delay(chunk_id)
+
+    transaction.on_commit(send)
+    return len(ids)
