@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import review_views, views
+from . import model_views, review_views, views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
@@ -19,5 +19,10 @@ urlpatterns = [
     path("projects/<int:pk>/review/<int:item_pk>/decide/", review_views.review_decide, name="review-decide"),
     path("projects/<int:pk>/review/<int:item_pk>/edit/", review_views.review_edit, name="review-edit"),
     path("projects/<int:pk>/quality/", review_views.quality, name="quality"),
+    path("projects/<int:pk>/models/", model_views.models_page, name="models"),
+    path("projects/<int:pk>/models/jobs/", model_views.models_jobs, name="models-jobs"),
+    path("projects/<int:pk>/models/train/", model_views.train, name="models-train"),
+    path("projects/<int:pk>/models/rescore/", model_views.rescore, name="models-rescore"),
+    path("projects/<int:pk>/models/<int:version_pk>/current/", model_views.make_current, name="models-current"),
     path("frames/<int:pk>/<str:variant>", views.frame_image, name="frame-image"),
 ]

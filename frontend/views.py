@@ -33,7 +33,8 @@ def home(request):
                   .select_related("frame__sequence", "project").order_by("-created_at"))
     return render(request, "frontend/home.html", {
         "projects": projects, "datasets": datasets, "role": roles.ROLE_LABELS.get(roles.role_of(request.user), "—"),
-        "can_label": can_label, "can_review": can_review, "done_today": mine_today.count(), "recent": mine_today[:10],
+        "can_label": can_label, "can_review": can_review, "can_manage_models": roles.can_manage_models(request.user),
+        "done_today": mine_today.count(), "recent": mine_today[:10],
     })
 
 

@@ -1,7 +1,9 @@
 """The model registry API: trainers and admins list, upload (signed weights) and choose the
-current model of a project. Others get 403 (members) or 404 (not members)."""
+current model of a project, start training runs and re-scoring, and follow their progress.
+Others get 403 (members) or 404 (not members)."""
 import json
 
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -10,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import roles
-from ..models import ModelVersion
-from ..sampling import registry
+from ..models import ModelVersion, ScoringRun, TrainingRun
+from ..sampling import registry, scoring, training
 from .errors import bad_request
 from .permissions import member_project
 
@@ -76,3 +78,73 @@ class MakeCurrentView(APIView):
         project = _project(request, project_pk)
         version = get_object_or_404(project.model_versions, pk=pk)
         return Response(ModelVersionSerializer(registry.make_current(version, request.user)).data)
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TrainingRun
+        fields = ["id", "kind", "architecture", "parent", "params", "make_current", "status", "epochs_done",
+                  "progress", "message", "result", "created_at", "started_at", "finished_at"]
+
+
+class TrainingRequestSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[k for k, _ in ModelVersion.KINDS])
+    architecture = serializers.ChoiceField(choices=sorted(registry.ARCHITECTURES), required=False)
+    epochs = serializers.IntegerField(required=False)
+    lr = serializers.FloatField(required=False)
+    batch_size = serializers.IntegerField(required=False)
+    image_size = serializers.IntegerField(required=False)
+    seed = serializers.IntegerField(required=False)
+    make_current = serializers.BooleanField(default=False, help_text="Make the new version current when it is done")
+
+
+class TrainingView(APIView):
+    @extend_schema(responses=TrainingRunSerializer(many=True))
+    def get(self, request, project_pk):
+        project = _project(request, project_pk)
+        return Response(TrainingRunSerializer(project.training_runs.all()[:50], many=True).data)
+
+    @extend_schema(request=TrainingRequestSerializer, responses={202: TrainingRunSerializer})
+    def post(self, request, project_pk):
+        project = _project(request, project_pk)
+        form = TrainingRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        params = dict(form.validated_data)
+        try:
+            run = training.start(project, params.pop("kind"), user=request.user,
+                                 make_current=params.pop("make_current"), **params)
+        except training.TrainingError as exc:
+            return bad_request(exc)
+        send_training(run)
+        return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+def send_training(run: TrainingRun) -> None:
+    from .. import tasks
+
+    transaction.on_commit(lambda: tasks.train_model.delay(run.pk))
+
+
+class ScoringRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScoringRun
+        fields = ["id", "detector", "classifier", "strategy", "reason", "status", "chunks_total", "chunks_done",
+                  "frames_total", "frames_done", "message", "created_at", "finished_at"]
+
+
+class ScoringView(APIView):
+    @extend_schema(responses=ScoringRunSerializer(many=True))
+    def get(self, request, project_pk):
+        project = _project(request, project_pk)
+        return Response(ScoringRunSerializer(project.scoring_runs.all()[:50], many=True).data)
+
+    @extend_schema(request=None, responses={202: ScoringRunSerializer})
+    def post(self, request, project_pk):
+        """Re-score the project's open frames with its current models now."""
+        project = _project(request, project_pk)
+        try:
+            run = scoring.start_run(project, reason="by hand", user=request.user)
+        except scoring.ScoringError as exc:
+            return bad_request(exc)
+        scoring.send_chunks(run.pk)
+        return Response(ScoringRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -37,6 +37,8 @@ urlpatterns = [
     path("projects/<int:project_pk>/models/", model_views.ModelListView.as_view(), name="project-models"),
     path("projects/<int:project_pk>/models/<int:pk>/current/", model_views.MakeCurrentView.as_view(),
          name="project-model-current"),
+    path("projects/<int:project_pk>/training/", model_views.TrainingView.as_view(), name="project-training"),
+    path("projects/<int:project_pk>/scoring/", model_views.ScoringView.as_view(), name="project-scoring"),
     path("assignments/<int:pk>/flag/", review_views.FlagView.as_view(), name="assignment-flag"),
     path("", include(router.urls)),
 ]
