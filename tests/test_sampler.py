@@ -215,3 +215,27 @@ def test_scoring_without_a_current_model_is_refused(project, footage):
     with pytest.raises(scoring.ScoringError, match="no current model"):
         scoring.start_run(project, reason="by hand")
     assert not ScoringRun.objects.exists()
+
+
+def test_the_training_and_scoring_api(project, footage, users, django_capture_on_commit_callbacks):
+    from tests.conftest import api_client
+
+    url = f"/api/projects/{project.pk}/training/"
+    assert api_client(users["annotator"]).post(url, {"kind": "classifier"}, format="json").status_code == 403
+    assert api_client(users["outsider"]).post(url, {"kind": "classifier"}, format="json").status_code == 404
+    bad = api_client(users["trainer"]).post(url, {"kind": "classifier", "epochs": 0}, format="json")
+    assert bad.status_code == 400 and "epochs" in str(bad.json())
+    refused = api_client(users["trainer"]).post(f"/api/projects/{project.pk}/scoring/")
+    assert refused.status_code == 400 and "no current model" in str(refused.json())
+    assert not TrainingRun.objects.exists() and not ScoringRun.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        ok = api_client(users["trainer"]).post(url, {"kind": "classifier", "epochs": 1, "make_current": True},
+                                               format="json")
+    assert ok.status_code == 202, ok.content
+    run = TrainingRun.objects.get(pk=ok.json()["id"])
+    assert run.status == TrainingRun.DONE and run.result.is_current
+    listed = api_client(users["trainer"]).get(url).json()
+    assert listed[0]["id"] == run.pk and listed[0]["progress"][0]["epoch"] == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        started = api_client(users["admin"]).post(f"/api/projects/{project.pk}/scoring/")
+    assert started.status_code == 202 and started.json()["reason"] == "by hand"
