@@ -3,28 +3,22 @@ scoring runs with live progress, and the learning curve. Trainers and admins onl
 see nothing of this beyond a better queue."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
-from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from labeling import roles, tasks
+from labeling import roles
 from labeling.models import ModelVersion, ScoringRun, TrainingRun
 from labeling.sampling import registry, scoring, training
 
 from . import charts
+from .access import project_for
 
 CURVE_METRIC = {ModelVersion.DETECTOR: ("map50", "Detector: validation mAP@0.5 vs labels"),
                 ModelVersion.CLASSIFIER: ("tag_accuracy", "Tag classifier: validation accuracy vs labels")}
 
 
 def _trainer_project(request, pk):
-    project = roles.visible_project(request.user, pk)
-    if project is None:
-        raise Http404("no such project")
-    if not roles.can_manage_models(request.user):
-        return project, HttpResponseForbidden("Only trainers and admins manage models.")
-    return project, None
+    return project_for(request, pk, roles.can_manage_models, "Only trainers and admins manage models.")
 
 
 def _percent(done, total) -> int:
@@ -100,7 +94,7 @@ def train(request, pk):
     except training.TrainingError as exc:
         messages.error(request, f"Training not started: {exc}")
     else:
-        transaction.on_commit(lambda: tasks.train_model.delay(run.pk))
+        training.enqueue(run)
         messages.success(request, f"Training run {run.pk} queued ({run.architecture}, {run.params['epochs']} epochs).")
     return redirect("models", pk=project.pk)
 

@@ -3,7 +3,6 @@ forms), the editor for an approved version, and the quality dashboard. QA leads 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -12,17 +11,13 @@ from labeling import dashboard, gold, review, roles, submissions, workbench
 from labeling.models import Annotation, ReviewItem
 
 from . import charts
+from .access import project_for
 
 PALETTE = ["#2f6fde", "#0e9aa7", "#a34fd6", "#17a673", "#d6336c", "#555555", "#8a6d1f"]
 
 
 def _qa_project(request, pk):
-    project = roles.visible_project(request.user, pk)
-    if project is None:
-        raise Http404("no such project")
-    if not roles.can_review(request.user):
-        return project, HttpResponseForbidden("Only QA leads and admins review.")
-    return project, None
+    return project_for(request, pk, roles.can_review, "Only QA leads and admins review.")
 
 
 @login_required

@@ -3,7 +3,6 @@ current model of a project, start training runs and re-scoring, and follow their
 Others get 403 (members) or 404 (not members)."""
 import json
 
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -115,14 +114,8 @@ class TrainingView(APIView):
                                  make_current=params.pop("make_current"), **params)
         except training.TrainingError as exc:
             return bad_request(exc)
-        send_training(run)
+        training.enqueue(run)
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
-
-
-def send_training(run: TrainingRun) -> None:
-    from .. import tasks
-
-    transaction.on_commit(lambda: tasks.train_model.delay(run.pk))
 
 
 class ScoringRunSerializer(serializers.ModelSerializer):

@@ -82,6 +82,13 @@ def start(project: Project, kind: str, *, user=None, make_current: bool = False,
     return run
 
 
+def enqueue(run: TrainingRun) -> None:
+    """Send the run to a worker once the transaction that recorded it commits."""
+    from .. import tasks
+
+    transaction.on_commit(lambda: tasks.train_model.delay(run.pk))
+
+
 def _snapshot(found) -> dict:
     digest = hashlib.sha256(",".join(str(ex.frame_id) for ex in sorted(found, key=lambda e: e.frame_id)).encode())
     return {"frames": len(found), "boxes": sum(len(ex.boxes) for ex in found),
