@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import review_views, views
+from . import protection_views, review_views, views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
@@ -19,5 +19,9 @@ urlpatterns = [
     path("projects/<int:pk>/review/<int:item_pk>/decide/", review_views.review_decide, name="review-decide"),
     path("projects/<int:pk>/review/<int:item_pk>/edit/", review_views.review_edit, name="review-edit"),
     path("projects/<int:pk>/quality/", review_views.quality, name="quality"),
+    path("protection/", protection_views.protection, name="protection"),
+    path("protection/update/", protection_views.protection_update, name="protection-update"),
+    path("projects/<int:pk>/protection/", protection_views.team, name="protection-team"),
+    path("projects/<int:pk>/protection/policy/", protection_views.team_policy, name="protection-policy"),
     path("frames/<int:pk>/<str:variant>", views.frame_image, name="frame-image"),
 ]
