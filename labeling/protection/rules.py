@@ -91,7 +91,8 @@ def admit(state, limits: Limits, today: Totals, now: datetime, consent_version: 
         minutes = round(limits.break_after.total_seconds() / 60)
         reason = f"You have worked {minutes} minutes without a break."
     elif limits.break_after_sensitive and state.sensitive_since_break >= limits.break_after_sensitive:
-        reason = f"You have seen {state.sensitive_since_break} sensitive frames since your last break."
+        n = state.sensitive_since_break
+        reason = f"You have seen {n} sensitive frame{'s' if n != 1 else ''} since your last break."
     if reason:
         return start_break(state, now, limits.break_length, reason)
 
@@ -111,8 +112,8 @@ def start_break(state, now: datetime, length: timedelta, reason: str) -> Admissi
     state.break_until = now + length
     state.break_reason = reason[:200]
     minutes = round(length.total_seconds() / 60)
-    return Admission(withheld=("break", f"{reason} Take {minutes} minutes away from the screen; the queue is paused "
-                                        "until then.", state.break_until))
+    return Admission(withheld=("break", f"{reason} Take {minutes} minute{'s' if minutes != 1 else ''} away from the "
+                                        "screen; the queue is paused until then.", state.break_until))
 
 
 def leased(state, limits: Limits, sensitive: bool, resumed: bool, now: datetime) -> dict:

@@ -66,6 +66,7 @@ function paused(withheld) {
   clearInterval(pauseTimer);
   root.querySelector(".lab-body").hidden = true;
   root.querySelector(".lab-foot").hidden = true;
+  for (const id of ["sensitive-badge", "reveal", "reveal-toggle", "micro-break"]) $(id).hidden = true;
   $("pause").hidden = false;
   $("pause").dataset.kind = withheld.kind;
   $("pause-title").textContent = { break: "Time for a break", cap: "That's enough for today",
