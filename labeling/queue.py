@@ -121,6 +121,10 @@ def unregister_policy(policy: QueuePolicy) -> None:
     _policies.remove(policy)
 
 
+_FRAME_COLUMNS_EARLY = ("f.sequence_id, f.index, f.sensitive, NULL::float8, f.width, f.height, f.timestamp, "
+                        "s.name")
+
+
 def lease_length() -> timedelta:
     return timedelta(minutes=settings.AERIE_LEASE_MINUTES)
 
@@ -204,23 +208,23 @@ def _candidates(project: Project, user, limit: int, policies=None, where: str = 
                 params[f"p{i}_{j}"] = value
                 names.append(f"%(p{i}_{j})s")
             conditions.append("AND (" + sql % tuple(names) + ")")
-    with connection.cursor() as cur:
-        cur.execute(
-            f"""
-            SELECT {CANDIDATE_COLUMNS}
-            FROM labeling_queueitem qi JOIN labeling_frame f ON f.id = qi.frame_id
-            JOIN labeling_sequence s ON s.id = f.sequence_id
-            WHERE qi.project_id = %(project)s AND qi.is_open
-              AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
-                              WHERE a.item_id = qi.id AND a.annotator_id = %(user)s AND a.status <> 'expired')
-              {' '.join(conditions)}
-            ORDER BY qi.priority DESC NULLS LAST, qi.order_key
-            LIMIT %(limit)s
-            FOR UPDATE OF qi SKIP LOCKED
-            """,
-            params,
-        )
-        return [Candidate(*row) for row in cur.fetchall()]
+    # prepared (hotsql): the few variants of conditions each get planned once per connection
+    rows = hotsql.fetchall(
+        f"""
+        SELECT {CANDIDATE_COLUMNS}
+        FROM labeling_queueitem qi JOIN labeling_frame f ON f.id = qi.frame_id
+        JOIN labeling_sequence s ON s.id = f.sequence_id
+        WHERE qi.project_id = %(project)s AND qi.is_open
+          AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
+                          WHERE a.item_id = qi.id AND a.annotator_id = %(user)s AND a.status <> 'expired')
+          {' '.join(conditions)}
+        ORDER BY qi.priority DESC NULLS LAST, qi.order_key
+        LIMIT %(limit)s
+        FOR UPDATE OF qi SKIP LOCKED
+        """,
+        params,
+    )
+    return [Candidate(*row) for row in rows]
 
 
 def current_assignment(project: Project, user) -> Assignment | None:
@@ -323,7 +327,7 @@ def _lease_ctes(chosen: str) -> str:
 )"""
 
 
-_FRAME_COLUMNS = "f.sequence_id, f.index, f.sensitive, NULL::float8, f.width, f.height, f.timestamp, s.name"
+_FRAME_COLUMNS = _FRAME_COLUMNS_EARLY
 
 # Renew the lease this person holds, or else lock the two best open frames (SKIP LOCKED), lease
 # the first and count it; the second is what the page prefetches. One statement, so one
@@ -380,9 +384,8 @@ def _general(project: Project, user, extra, policies) -> tuple[Assignment | None
         if isinstance(admitted, Withheld):
             return None, admitted
         applied.append(admitted)
-    held = current_assignment(project, user)
-    if held and all(getattr(p, "allows", None) is None or p.allows(held.frame) for p in applied):
-        held = renew(held, user)
+    held = _held(project, user)
+    if held and _allowed(applied, held.frame):
         held.resumed, held.peek = True, None
         _after_lease(applied, project, user, held)
         return held, None
@@ -393,8 +396,9 @@ def _general(project: Project, user, extra, policies) -> tuple[Assignment | None
     candidates = _candidates(project, user, limit, applied)
     if not candidates and expire_leases(project.pk):  # nothing open: maybe a lease ran out
         candidates = _candidates(project, user, limit, applied)
-    if candidates:
-        candidates = list(extra or _picked(project, user, policies)) + candidates
+    if candidates:  # frames from outside the open queue pass the same checks as a held lease
+        picked = [c for c in (extra or _picked(project, user, policies)) if _allowed(applied, c)]
+        candidates = picked + candidates
     for policy in applied:
         candidates = policy.choose(project, user, candidates)
     now = timezone.now()
@@ -414,6 +418,37 @@ def _general(project: Project, user, extra, policies) -> tuple[Assignment | None
         if why is not None:
             return None, why
     return None, None
+
+
+# This person's live lease, renewed, with its frame: one prepared statement.
+_HELD = f"""
+WITH held AS (
+    UPDATE labeling_assignment SET expires_at = %(until)s
+    WHERE id = (SELECT id FROM labeling_assignment
+                WHERE project_id = %(project)s AND annotator_id = %(user)s AND status = 'active'
+                  AND expires_at > %(now)s
+                ORDER BY leased_at LIMIT 1 FOR UPDATE)
+      AND status = 'active'
+    RETURNING id, item_id, frame_id, leased_at, expires_at
+)
+SELECT h.id, h.item_id, h.frame_id, h.leased_at, h.expires_at, {_FRAME_COLUMNS_EARLY}
+FROM held h JOIN labeling_frame f ON f.id = h.frame_id JOIN labeling_sequence s ON s.id = f.sequence_id
+"""
+
+
+def _held(project: Project, user) -> Assignment | None:
+    now = timezone.now()
+    row = hotsql.fetchone(_HELD, {"project": project.pk, "user": user.pk, "now": now, "until": now + lease_length()})
+    if row is None:
+        return None
+    assignment_id, item_id, frame_id, leased_at, expires_at = row[:5]
+    return Assignment(pk=assignment_id, item_id=item_id, project=project, annotator=user, status=Assignment.ACTIVE,
+                      frame=Candidate(item_id, frame_id, *row[5:]).frame(), leased_at=leased_at,
+                      expires_at=expires_at)
+
+
+def _allowed(applied, frame) -> bool:
+    return all(getattr(p, "allows", None) is None or p.allows(frame) for p in applied)
 
 
 def _after_lease(applied, project: Project, user, assignment: Assignment) -> None:

@@ -16,12 +16,16 @@ from django.db import connection
 from django.utils import timezone
 
 from .. import hotsql, queue
-from . import rules, state as states
+from . import days, rules, state as states
 from .policy import consent_version, has_sensitive, policy_for
 
-_EXPOSE = """
-INSERT INTO labeling_exposure (user_id, project_id, frame_id, kind, started_at)
-VALUES (%(user)s, %(project)s, %(frame)s, 'frame', %(now)s)
+# The person's counters, and the exposure of a sensitive frame, in one statement
+_SAVE_AND_EXPOSE = f"""
+WITH saved AS ({states.SAVE}), exposed AS (
+    INSERT INTO labeling_exposure (user_id, project_id, frame_id, kind, started_at)
+    SELECT %(user)s, %(project)s, %(frame)s, 'frame', %(now)s WHERE %(expose)s
+)
+SELECT 1
 """
 
 
@@ -44,7 +48,7 @@ class ProtectionGate:
         now = timezone.now()
         state = states.locked(user.pk)
         limits = rules.Limits.of(policy_for(project))
-        admission = rules.admit(state, limits, states.today(state, now), now, consent_version())
+        admission = rules.admit(state, limits, None, now, consent_version())  # caps: in the candidate query
         if admission.withheld:
             states.save(state)
             kind, message, until = admission.withheld
@@ -58,16 +62,35 @@ class _Request:
     def __init__(self, state, limits, admission, now):
         self.state, self.limits, self.admission, self.now = state, limits, admission, now
         self.candidates = 2
+        self._today = None
+
+    def today(self) -> rules.Totals:
+        if self._today is None:
+            self._today = states.today(self.state, self.now)
+        return self._today
 
     def sql_filter(self, project, user):
-        return None if self.admission.sensitive_ok else ("NOT f.sensitive", [])
+        if not self.admission.sensitive_ok:
+            return "NOT f.sensitive", []
+        sql, values = states.under_caps_sql(
+            user.pk, days.day_start(self.now, days.zone(self.state.timezone)), self.now, self.limits.frames_per_day,
+            self.limits.exposure_s_per_day)
+        return f"NOT f.sensitive OR {sql}", values
 
     def allows(self, frame) -> bool:
-        return self.admission.sensitive_ok or not frame.sensitive
+        """A held lease, or a frame picked from outside the open queue (a gold frame): a
+        sensitive one only with consent and under the caps."""
+        if not frame.sensitive:
+            return True
+        return self.admission.sensitive_ok and not rules.at_cap(self.limits, self.today())
+
+    def _cap_reached(self) -> None:
+        """The candidate query left sensitive frames out: the caps, so say so."""
+        if self.admission.sensitive_ok and rules.at_cap(self.limits, self.today()):
+            self.admission.sensitive_ok, self.admission.why_not = False, "cap"
+            self.admission.message = rules.CAP_MESSAGE
 
     def choose(self, project, user, candidates):
-        if not self.admission.sensitive_ok:  # a frame picked from outside the open queue (gold) too
-            return [c for c in candidates if not c.sensitive]
         if self.admission.interleave and candidates and candidates[0].sensitive:
             plain = [c for c in candidates if not c.sensitive]
             if not plain:  # none among the locked few: the best non-sensitive frame further down
@@ -80,18 +103,19 @@ class _Request:
         sensitive = bool(assignment.frame.sensitive)
         resumed = bool(getattr(assignment, "resumed", False))
         notes = rules.leased(self.state, self.limits, sensitive, resumed, self.now)
-        states.save(self.state)
-        if sensitive and not resumed:
-            hotsql.execute(_EXPOSE, {"user": user.pk, "project": project.pk, "frame": assignment.frame.pk,
-                                     "now": self.now}).close()
+        hotsql.execute(_SAVE_AND_EXPOSE, {**states.save_params(self.state), "project": project.pk,
+                                          "frame": assignment.frame.pk, "now": self.now,
+                                          "expose": sensitive and not resumed}).close()
         notes.update(protected=True, sensitive=sensitive, greyscale=self.state.greyscale,
-                     consent=self.admission.why_not != "consent",
-                     at_cap=self.admission.why_not == "cap")
+                     consent=self.admission.why_not != "consent")
         assignment.protection = notes
 
     def when_empty(self, project, user):
         states.save(self.state)
-        if self.admission.sensitive_ok or not _sensitive_waiting(project, user):
+        if not _sensitive_waiting(project, user):
+            return None
+        self._cap_reached()
+        if self.admission.sensitive_ok:
             return None
         return queue.Withheld(self.admission.why_not, self.admission.message)
 

@@ -72,8 +72,17 @@ def _new_stretch(state, now: datetime, checkin: str) -> None:
     state.checkin_due = checkin
 
 
-def admit(state, limits: Limits, today: Totals, now: datetime, consent_version: str) -> Admission:
-    """Decide what this person may get now; updates `state` (the caller saves it)."""
+CAP_MESSAGE = ("You have reached today's limit for sensitive content, and nothing else is left for you in this "
+               "project. Thank you: please come back tomorrow.")
+
+
+def at_cap(limits: Limits, today: Totals) -> bool:
+    return today.frames >= limits.frames_per_day or today.exposure_s >= limits.exposure_s_per_day
+
+
+def admit(state, limits: Limits, today: Totals | None, now: datetime, consent_version: str) -> Admission:
+    """Decide what this person may get now; updates `state` (the caller saves it). `today`
+    None: the caller enforces the caps itself (the queue does, in SQL: `state.under_caps_sql`)."""
     if state.break_until is not None:
         if now < state.break_until:
             return Admission(withheld=("break", "Time for a break. The queue is paused until the break ends.",
@@ -101,10 +110,8 @@ def admit(state, limits: Limits, today: Totals, now: datetime, consent_version: 
         admission.sensitive_ok, admission.why_not = False, "consent"
         admission.message = ("The frames left for you here may show graphic content, and you have not opted in to "
                              "see such frames. You can opt in (or not) on your protection page.")
-    elif today.frames >= limits.frames_per_day or today.exposure_s >= limits.exposure_s_per_day:
-        admission.sensitive_ok, admission.why_not = False, "cap"
-        admission.message = ("You have reached today's limit for sensitive content, and nothing else is left for "
-                             "you in this project. Thank you: please come back tomorrow.")
+    elif today is not None and at_cap(limits, today):
+        admission.sensitive_ok, admission.why_not, admission.message = False, "cap", CAP_MESSAGE
     return admission
 
 

@@ -30,7 +30,7 @@ ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id
 RETURNING {", ".join(_STATE_FIELDS)}
 """
 
-_SAVE = f"""
+SAVE = f"""
 UPDATE labeling_protectionstate SET {", ".join(f"{f} = %({f})s" for f in _STATE_FIELDS[4:])}
 WHERE user_id = %(user)s
 """
@@ -46,6 +46,16 @@ WHERE user_id = %(user)s AND started_at >= %(since)s AND started_at < %(until)s
 """
 
 
+def under_caps_sql(user_id: int, since: datetime, now: datetime, frames_cap: int, exposure_s_cap: float):
+    """An SQL condition (with its values) that holds while the person is under both daily caps:
+    the queue puts it into its candidate query, after the lock on the person's row, so it reads
+    exposures that other tabs committed meanwhile, with no round trip of its own."""
+    sql = ("(SELECT count(*) FILTER (WHERE e.kind = 'frame') < %s AND coalesce(sum(CASE WHEN e.kind = 'reveal' "
+           "THEN coalesce(e.duration_s, least(greatest(extract(epoch FROM (%s - e.started_at)), 0), %s)) END), 0) < %s "
+           "FROM labeling_exposure e WHERE e.user_id = %s AND e.started_at >= %s)")
+    return sql, [frames_cap, now, float(settings.AERIE_REVEAL_MAX_SECONDS), float(exposure_s_cap), user_id, since]
+
+
 def locked(user_id: int) -> ProtectionState:
     """The person's state row, made if needed and locked until the end of the transaction."""
     assert transaction.get_connection().in_atomic_block, "lock the protection state inside a transaction"
@@ -55,8 +65,12 @@ def locked(user_id: int) -> ProtectionState:
     return state
 
 
+def save_params(state: ProtectionState) -> dict:
+    return {"user": state.user_id, **{f: getattr(state, f) for f in _STATE_FIELDS[4:]}}
+
+
 def save(state: ProtectionState) -> None:
-    hotsql.execute(_SAVE, {"user": state.user_id, **{f: getattr(state, f) for f in _STATE_FIELDS[4:]}}).close()
+    hotsql.execute(SAVE, save_params(state)).close()
 
 
 def get(user) -> ProtectionState:
