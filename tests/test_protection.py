@@ -501,3 +501,15 @@ def test_leads_see_aggregates_near_cap_and_wellbeing_only_above_the_group_size(p
                                                {"max_sensitive_in_a_row": 2}, format="json")
     assert changed.status_code == 200 and policies.policy_for(project).max_sensitive_in_a_row == 2
     assert WellbeingCheckin.objects.count() == 3
+
+
+def test_the_demo_marks_a_range_of_the_street_clip_once(project, users):
+    from labeling import demo
+
+    project.dataset.name = demo.DATASET
+    project.dataset.save()
+    make_frames(project, 30, sequence_name="street-bikes")
+    assert demo._demo_sensitive(users["admin"])
+    assert demo._demo_sensitive(users["admin"]) == []  # once
+    marked = Frame.objects.filter(sequence__name="street-bikes", sensitive=True).values_list("index", flat=True)
+    assert sorted(marked) == list(range(8, 20))
