@@ -7,12 +7,18 @@ one box, and aim at one cycle every CLIENT_PERIOD_S (50 clients at 0.3 s offer ~
 Pacing is what makes a latency goal meaningful: with no pause at all, 50 clients keep every
 request queued behind the others, and latency is just 50 / throughput (Little's law).
 
+Then the same drive against a 10k project with annotator protection on (one frame in five
+sensitive, everyone opted in, interleaving at its default, caps and breaks out of reach): every
+request then takes the protection policy's path (its row lock, exposure totals and counters).
+
 Prints, for the 1M project (and with _10k for the small one):
   BENCH queue_p50_ms, queue_p99_ms        latency of every request (next and submit)
   BENCH queue_p99_ratio_1m_10k            p99 at 1M / p99 at 10k (goal ≤ 1.5)
   BENCH queue_cycles_per_s                completed cycles per second, all clients (goal ≥ 150)
   BENCH queue_overassigned                frames with more live assignments than the overlap (goal 0)
   BENCH queue_lost                        submissions answered 201 but not in the database (goal 0)
+  BENCH queue_p99_ms_protected            p99 with protection on (10k, one frame in five sensitive)
+  BENCH queue_p99_ratio_protected         that p99 / the unprotected 10k p99 (goal ≤ 1.2)
 """
 from __future__ import annotations
 
@@ -42,7 +48,7 @@ CLIENT_PERIOD_S = float(os.environ.get("BENCH_CLIENT_PERIOD_S", "0.3"))
 SIZES = [("10k", 10_000), ("1m", int(os.environ.get("BENCH_BIG_FRAMES", "1000000")))]
 
 
-def bulk_frames(project_name: str, count: int, users):
+def bulk_frames(project_name: str, count: int, users, sensitive_every: int = 0):
     """A dataset of `count` frames written with COPY, a project on it with every member."""
     from django.db import connection
 
@@ -66,7 +72,8 @@ def bulk_frames(project_name: str, count: int, users):
             for n in range(count):
                 seq = sequences[n // per_seq]
                 i = n % per_seq
-                buf.write(f"{seq.pk}\t{i}\t{i}\t\t{i / 25:.2f}\t{n:064x}\tjpg\t1920\t1080\tf\n")
+                flag = "t" if sensitive_every and n % sensitive_every == 0 else "f"
+                buf.write(f"{seq.pk}\t{i}\t{i}\t\t{i / 25:.2f}\t{n:064x}\tjpg\t1920\t1080\t{flag}\n")
                 if buf.tell() > 4_000_000:
                     copy.write(buf.getvalue())
                     buf = io.StringIO()
@@ -206,6 +213,15 @@ def main() -> None:
             start = time.perf_counter()
             projects[label] = bulk_frames(f"bench {label}", count, users)
             emit(f"queue_fill_{label}_s", time.perf_counter() - start)
+        protected = bulk_frames("bench protected", SIZES[0][1], users, sensitive_every=5)
+        from labeling.models import ProtectionPolicy
+        from labeling.protection import policy as protection_policy, state as protection_state
+
+        ProtectionPolicy.objects.create(project=protected, daily_sensitive_frames=1_000_000,
+                                        daily_exposure_minutes=10_000, break_after_minutes=0, break_after_sensitive=0,
+                                        micro_break_minutes=0)
+        for user in users:
+            protection_state.set_consent(user, True, protection_policy.consent_version())
 
         from django.db import connection, connections
 
@@ -234,6 +250,8 @@ def main() -> None:
             drive(port, tokens, projects["10k"].pk, duration=10)  # warm the workers up, not measured
             for label, _count in SIZES:
                 results[label] = drive(port, tokens, projects[label].pk)
+                if label == "10k":  # right after its baseline, on the same warm server
+                    results["protected"] = drive(port, tokens, protected.pk)
         finally:
             server.terminate()
             server.wait(30)
@@ -251,6 +269,16 @@ def main() -> None:
             if r["errors"]:
                 print(f"first errors ({label}):", r["errors"][:3], file=sys.stderr)
         emit("queue_p99_ratio_1m_10k", results["1m"]["p99"] / results["10k"]["p99"])
+        r = results["protected"]
+        over, lost = check(protected, r["acknowledged"])
+        over_total, lost_total = over_total + over, lost_total + lost
+        emit("queue_p50_ms_protected", r["p50"])
+        emit("queue_p99_ms_protected", r["p99"])
+        emit("queue_cycles_per_s_protected", r["cycles_per_s"])
+        emit("queue_errors_protected", len(r["errors"]))
+        if r["errors"]:
+            print("first errors (protected):", r["errors"][:3], file=sys.stderr)
+        emit("queue_p99_ratio_protected", r["p99"] / results["10k"]["p99"])
         emit("queue_offered_cycles_per_s", CLIENTS / CLIENT_PERIOD_S)
         emit("queue_overassigned", over_total)
         emit("queue_lost", lost_total)

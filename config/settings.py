@@ -221,6 +221,11 @@ CELERY_BEAT_SCHEDULE = {
 # The labeling queue
 AERIE_LEASE_MINUTES = float(os.environ.get("AERIE_LEASE_MINUTES", "15"))
 
+# Annotator protection
+AERIE_PROTECTION_POLICY_VERSION = os.environ.get("AERIE_PROTECTION_POLICY_VERSION", "1")  # a new notice asks again
+AERIE_REVEAL_URL_SECONDS = int(os.environ.get("AERIE_REVEAL_URL_SECONDS", "60"))  # a reveal's signed URL lives this long
+AERIE_REVEAL_MAX_SECONDS = int(os.environ.get("AERIE_REVEAL_MAX_SECONDS", "600"))  # one reveal counts at most this long
+
 # Ingest limits: each is a clear error on the job, never a crash.
 AERIE_MAX_IMAGE_PIXELS = int(os.environ.get("AERIE_MAX_IMAGE_PIXELS", str(64_000_000)))
 AERIE_MAX_FRAMES_PER_SEQUENCE = int(os.environ.get("AERIE_MAX_FRAMES_PER_SEQUENCE", "500000"))

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import model_views, review_views, views
+from . import model_views, protection_views, review_views, views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
@@ -24,5 +24,9 @@ urlpatterns = [
     path("projects/<int:pk>/models/train/", model_views.train, name="models-train"),
     path("projects/<int:pk>/models/rescore/", model_views.rescore, name="models-rescore"),
     path("projects/<int:pk>/models/<int:version_pk>/current/", model_views.make_current, name="models-current"),
+    path("protection/", protection_views.protection, name="protection"),
+    path("protection/update/", protection_views.protection_update, name="protection-update"),
+    path("projects/<int:pk>/protection/", protection_views.team, name="protection-team"),
+    path("projects/<int:pk>/protection/policy/", protection_views.team_policy, name="protection-policy"),
     path("frames/<int:pk>/<str:variant>", views.frame_image, name="frame-image"),
 ]

@@ -4,13 +4,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import FileResponse, Http404, HttpResponseForbidden
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from django.utils import timezone
 
 from labeling import blobstore, ingest, manifest, queue, roles
+from labeling.protection import policy as protection_policy, renditions, reveal
+from labeling.protection import state as protection_state
 from labeling.models import Annotation, Frame, IngestJob, ReviewItem, Sequence
 
 
@@ -134,23 +136,52 @@ VARIANTS = {"thumbnail", "preview", "original"}
 @login_required
 def frame_image(request, pk, variant):
     """Frame images go through here, never through a public media URL. A sensitive frame is
-    only ever served blurred on this route."""
+    served blurred (at the blur strength of the project named by ?p=, greyscale for people who
+    prefer it); its original only with a reveal token signed for this person and this frame,
+    else 403, whatever the URL."""
     if variant not in VARIANTS:
         raise Http404("unknown image variant")
     frame = get_object_or_404(
-        Frame.objects.select_related("sequence").filter(sequence__dataset__in=roles.visible_datasets(request.user)),
+        Frame.objects.select_related("sequence__dataset").filter(
+            sequence__dataset__in=roles.visible_datasets(request.user)),
         pk=pk,
     )
-    sensitive = frame.sensitive or frame.sequence.sensitive
-    if variant == "original" and sensitive:
-        return HttpResponseForbidden("This frame is marked sensitive: its original is shown only on request.")
-    name = {"thumbnail": frame.preview_name if sensitive else frame.thumbnail_name,
-            "preview": frame.preview_name, "original": frame.image_name}[variant]
+    sensitive = frame.sensitive or frame.sequence.sensitive or frame.sequence.dataset.sensitive
+    if not sensitive:
+        name = {"thumbnail": frame.thumbnail_name, "preview": frame.preview_name, "original": frame.image_name}[variant]
+        return _blob_response(name, "private, max-age=3600")
+    grey = protection_state.preferences(request.user.pk)["greyscale"]
+    if variant == "original":
+        if not reveal.allowed(request.GET.get("reveal", ""), request.user, frame.pk):
+            return HttpResponseForbidden("This frame is marked sensitive: its original is shown only through a reveal "
+                                         "of your own (press and hold Reveal on the labeling page).")
+        if not grey:
+            return _blob_response(frame.image_name, "no-store")
+        try:
+            with blobstore.open_blob(frame.image_name) as fh:
+                data = renditions.greyscale(fh.read(), quality=90)
+        except FileNotFoundError:
+            raise Http404("frame file missing") from None
+        response = HttpResponse(data, content_type="image/jpeg")
+        response["Cache-Control"] = "no-store"
+        return response
+    project = roles.visible_project(request.user, request.GET.get("p")) if request.GET.get("p") else None
+    radius = protection_policy.blur_radius(project if project and project.dataset_id == frame.sequence.dataset_id
+                                           else None)
+    try:
+        name = renditions.blurred_name(frame, radius, grey)
+    except FileNotFoundError:
+        raise Http404("frame file missing") from None
+    # short: a change of blur strength or of the greyscale preference shows within a minute
+    return _blob_response(name, "private, max-age=60")
+
+
+def _blob_response(name: str, cache: str):
     try:
         fh = blobstore.open_blob(name)
     except FileNotFoundError:
         raise Http404("frame file missing") from None
     content_type = {"png": "image/png", "webp": "image/webp"}.get(name.rsplit(".", 1)[-1], "image/jpeg")
     response = FileResponse(fh, content_type=content_type)
-    response["Cache-Control"] = "private, max-age=3600"
+    response["Cache-Control"] = cache
     return response

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from .models import Annotation, AuditEvent, Dataset, DatasetVersion, Frame, IngestJob, Membership, Project, Sequence
+from .models import (Annotation, AuditEvent, Dataset, DatasetVersion, Frame, IngestJob, Membership, Project,
+                     ProtectionPolicy, Sequence, SensitivityFlag)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -20,6 +21,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class DatasetAdmin(admin.ModelAdmin):
     list_display = ["name", "sensitive", "created_at"]
     search_fields = ["name"]
+
+    def save_model(self, request, obj, form, change):
+        was_sensitive = change and Dataset.objects.filter(pk=obj.pk, sensitive=True).exists()
+        super().save_model(request, obj, form, change)
+        if obj.sensitive and not was_sensitive:
+            from .protection import flags
+
+            flags.mark_dataset(obj, request.user, "marked sensitive in the admin")
 
 
 @admin.register(Sequence)
@@ -54,10 +63,29 @@ class MembershipInline(admin.TabularInline):
     fields = ["user"]
 
 
+class ProtectionPolicyInline(admin.StackedInline):
+    model = ProtectionPolicy
+    extra = 1
+    max_num = 1
+    can_delete = False
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     list_display = ["name", "dataset", "ontology_version", "overlap", "agreement_threshold"]
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, ProtectionPolicyInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        from . import auth
+
+        auth.forget("protection-policy", form.instance.pk)
+
+
+@admin.register(SensitivityFlag)
+class SensitivityFlagAdmin(ReadOnlyAdmin):
+    list_display = ["at", "source", "dataset", "sequence", "frame", "frames", "actor", "score"]
+    list_filter = ["source"]
 
 
 @admin.register(Annotation)

@@ -18,7 +18,12 @@ class LabelingConfig(AppConfig):
         from .submissions import annotation_submitted
 
         annotation_submitted.connect(quality.on_submitted, dispatch_uid="aerie-quality")
+        from .protection.gate import ProtectionGate, unengaged_sensitive
+
         if not any(isinstance(p, gold.GoldPolicy) for p in queue._policies):
             queue.register_policy(gold.GoldPolicy())
+        if not any(isinstance(p, ProtectionGate) for p in queue._policies):
+            queue.register_policy(ProtectionGate())
+        queue.sensitive_check = unengaged_sensitive
 
         post_migrate.connect(_ensure_roles, sender=self)

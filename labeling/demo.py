@@ -119,8 +119,27 @@ def load(*, run_inline: bool = False) -> list[str]:
         name=PROJECT, defaults={"dataset": dataset, "ontology_version": version, "overlap": 2, "created_by": admin,
                                 "description": "Box people, vehicles and bicycles; tag crowded and low-light scenes."},
     )
+    notes += _demo_sensitive(admin)
     queue.sync_queue(project)
     for username, _role in users:
         Membership.objects.get_or_create(project=project, user=User.objects.get(username=username),
                                          defaults={"added_by": admin})
     return notes
+
+
+DEMO_SENSITIVE = ("street-bikes", 8, 19)  # frames marked sensitive to show annotator protection
+
+
+def _demo_sensitive(admin) -> list[str]:
+    """Mark a range of the street clip sensitive (once, when it is ingested), so the demo shows
+    blurred frames, reveals, interleaving and caps. The footage itself is not graphic."""
+    from .models import SensitivityFlag
+    from .protection import flags
+
+    name, first, last = DEMO_SENSITIVE
+    sequence = Sequence.objects.filter(dataset__name=DATASET, name=name, status=Sequence.READY).first()
+    if sequence is None or SensitivityFlag.objects.filter(sequence=sequence).exists():
+        return []
+    flags.mark_sequence(sequence, admin, first_index=first, last_index=last,
+                        note="demo: marked sensitive to show annotator protection")
+    return [f"{name}: frames {first}–{last} marked sensitive for the protection demo"]

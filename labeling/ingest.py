@@ -25,6 +25,7 @@ from django.utils import timezone
 from PIL import Image
 
 from . import audit, blobstore, queue
+from .protection import flags
 from .footage_io import (
     DecodedFrame,
     DecodeStopped,
@@ -127,7 +128,8 @@ def _sequence_for(job: IngestJob, kind: str, source_sha: str) -> Sequence:
         sequence = Sequence.objects.create(
             dataset=job.dataset, name=job.sequence_name, kind=kind, status=Sequence.INGESTING,
             source_name=job.original_filename, source_sha256=source_sha, source_size=job.upload_size,
-            stride=job.stride, target_fps=job.target_fps, sensitive=job.sensitive,
+            stride=job.stride, target_fps=job.target_fps,
+            sensitive=job.sensitive or job.dataset.sensitive,
         )
         IngestJob.objects.filter(pk=job.pk).update(sequence=sequence)
     job.sequence = sequence
@@ -320,6 +322,7 @@ def run_job(job_id: int) -> IngestJob:
         )
         audit.record(job.created_by, f"ingest.{status}", job,
                      {"sequence": sequence.pk, "frames": writer.count, "source_sha256": source_sha})
+    flags.on_ingested(sequence, job.created_by)  # graphic upload or sensitive dataset: all frames sensitive
     queue.sync_dataset(job.dataset_id)  # the new frames join the queues of the dataset's projects
     path.unlink(missing_ok=True)
     return IngestJob.objects.get(pk=job_id)

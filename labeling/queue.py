@@ -14,7 +14,9 @@ annotators skip each other's locked rows instead of waiting, and the counts are 
 same transaction, so no frame is ever over-assigned.
 
 Policies (annotator protection, gold frames) hook in through `register_policy`: a policy can add
-an SQL condition on the candidate frames and reorder or filter the candidates in Python.
+an SQL condition on the candidate frames and reorder or filter the candidates in Python. A policy
+that is engaged for a project and reorders takes the request off the one-statement path; one
+that has nothing to say for a project (`engaged` false) leaves that path alone.
 """
 from __future__ import annotations
 
@@ -36,6 +38,20 @@ ORDER_SPAN = 1 << 40  # order_key = (index % stride) * ORDER_SPAN + position in 
 
 class QueueError(ValueError):
     pass
+
+
+class Withheld(Exception):
+    """The queue serves nothing now, on purpose and not as an error: a break is running, or the
+    person reached a limit and nothing else is left for them. `kind` names why (e.g. "break",
+    "cap", "consent"), `message` says it kindly, `until` is when it ends if it ends by itself."""
+
+    def __init__(self, kind: str, message: str, until=None, **extra):
+        super().__init__(message)
+        self.kind, self.message, self.until, self.extra = kind, message, until, extra
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "message": self.message,
+                "until": self.until.isoformat() if self.until else None, **self.extra}
 
 
 @dataclass(frozen=True)
@@ -77,11 +93,24 @@ class QueuePolicy(Protocol):
     def choose(self, project: Project, user, candidates: list[Candidate]) -> list[Candidate]:
         """The candidates in the order this policy prefers; dropping one excludes it."""
 
-    # Optional: `pick(project, user) -> Candidate | None` puts a frame from outside the open
-    # queue first (the gold policy mixes gold frames in this way); later policies still see it.
+    # Optional hooks:
+    # - `engaged(project, user) -> bool`: False when the policy has nothing to say for this
+    #   project and person (it is then skipped, and the one-statement path stays available);
+    # - `pick(project, user) -> Candidate | None` puts a frame from outside the open queue first
+    #   (the gold policy mixes gold frames in this way); later policies still see it;
+    # - `admit(project, user) -> policy`: called first in the general path's transaction (before a
+    #   held lease is resumed); returns the object whose sql_filter/choose/leased apply to this one
+    #   request, or a `Withheld` (its writes commit; the queue then raises it). That object may
+    #   also have `allows(candidate) -> bool` (a held lease it refuses is given back),
+    #   `leased(project, user, assignment)` (after the lease, same transaction) and
+    #   `when_empty(project, user) -> Withheld | None` (why nothing was found, if it is the reason).
 
 
 _policies: list[QueuePolicy] = []
+
+
+def _engaged(project: Project, user) -> list[QueuePolicy]:
+    return [p for p in _policies if getattr(p, "engaged", None) is None or p.engaged(project, user)]
 
 
 def register_policy(policy: QueuePolicy) -> None:
@@ -90,6 +119,10 @@ def register_policy(policy: QueuePolicy) -> None:
 
 def unregister_policy(policy: QueuePolicy) -> None:
     _policies.remove(policy)
+
+
+_FRAME_COLUMNS_EARLY = ("f.sequence_id, f.index, f.sensitive, NULL::float8, f.width, f.height, f.timestamp, "
+                        "s.name")
 
 
 def lease_length() -> timedelta:
@@ -160,9 +193,13 @@ def _expire_now_and_then(project_id: int) -> None:
         expire_leases(project_id)
 
 
-def _candidates(project: Project, user, limit: int) -> list[Candidate]:
+def _candidates(project: Project, user, limit: int, policies=None, where: str = "") -> list[Candidate]:
+    """Lock and return up to `limit` open frames this person may have, best first. `where` is an
+    extra fixed SQL condition (aliases qi, f)."""
     conditions, params = [], {"project": project.pk, "user": user.pk, "limit": limit}
-    for i, policy in enumerate(_policies):
+    if where:
+        conditions.append(f"AND ({where})")
+    for i, policy in enumerate(_policies if policies is None else policies):
         extra = policy.sql_filter(project, user)
         if extra:
             sql, values = extra
@@ -171,23 +208,23 @@ def _candidates(project: Project, user, limit: int) -> list[Candidate]:
                 params[f"p{i}_{j}"] = value
                 names.append(f"%(p{i}_{j})s")
             conditions.append("AND (" + sql % tuple(names) + ")")
-    with connection.cursor() as cur:
-        cur.execute(
-            f"""
-            SELECT {CANDIDATE_COLUMNS}
-            FROM labeling_queueitem qi JOIN labeling_frame f ON f.id = qi.frame_id
-            JOIN labeling_sequence s ON s.id = f.sequence_id
-            WHERE qi.project_id = %(project)s AND qi.is_open
-              AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
-                              WHERE a.item_id = qi.id AND a.annotator_id = %(user)s AND a.status <> 'expired')
-              {' '.join(conditions)}
-            ORDER BY qi.priority DESC NULLS LAST, qi.order_key
-            LIMIT %(limit)s
-            FOR UPDATE OF qi SKIP LOCKED
-            """,
-            params,
-        )
-        return [Candidate(*row) for row in cur.fetchall()]
+    # prepared (hotsql): the few variants of conditions each get planned once per connection
+    rows = hotsql.fetchall(
+        f"""
+        SELECT {CANDIDATE_COLUMNS}
+        FROM labeling_queueitem qi JOIN labeling_frame f ON f.id = qi.frame_id
+        JOIN labeling_sequence s ON s.id = f.sequence_id
+        WHERE qi.project_id = %(project)s AND qi.is_open
+          AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
+                          WHERE a.item_id = qi.id AND a.annotator_id = %(user)s AND a.status <> 'expired')
+          {' '.join(conditions)}
+        ORDER BY qi.priority DESC NULLS LAST, qi.order_key
+        LIMIT %(limit)s
+        FOR UPDATE OF qi SKIP LOCKED
+        """,
+        params,
+    )
+    return [Candidate(*row) for row in rows]
 
 
 def current_assignment(project: Project, user) -> Assignment | None:
@@ -207,12 +244,13 @@ def next_assignment(project: Project, user) -> Assignment | None:
     Without a policy that reorders candidates in Python, this is one SQL statement (renew the
     held lease, or lock, lease and count a new frame), atomic on its own: no BEGIN/COMMIT round
     trips. Policies that reorder, or a gold frame that is due, take the general path."""
-    if any(getattr(p, "reorders", True) for p in _policies):
-        return _next_general(project, user)
+    policies = _engaged(project, user)
+    if any(getattr(p, "reorders", True) for p in policies):
+        return _next_general(project, user, policies=policies)
     _expire_now_and_then(project.pk)
-    extra = _picked(project, user)
+    extra = _picked(project, user, policies)
     if extra:
-        return _next_general(project, user, extra)
+        return _next_general(project, user, extra, policies=policies)
     now = timezone.now()
     rows = hotsql.fetchall(_NEXT_STATEMENT, {"project": project.pk, "user": user.pk, "now": now,
                                              "until": now + lease_length(), "overlap": project.overlap})
@@ -220,8 +258,12 @@ def next_assignment(project: Project, user) -> Assignment | None:
     if mine is None:
         # nothing open (or a lost race with this person's other tab): expired leases, then the
         # general path decides
-        return _next_general(project, user)
+        return _next_general(project, user, policies=policies)
     kind, assignment_id, item_id, frame_id, leased_at, expires_at = mine[:6]
+    if kind == "new" and mine[8] and _unengaged_sensitive(project, user, assignment_id):
+        # a frame became sensitive since this process last looked (its per-process answer is a
+        # few seconds old): the lease is given back and the policies that now engage decide
+        return _next_general(project, user, policies=_engaged(project, user))
     frame = Candidate(item_id, frame_id, *mine[6:]).frame()
     assignment = Assignment(pk=assignment_id, item_id=item_id, project=project, frame=frame, annotator=user,
                             status=Assignment.ACTIVE, leased_at=leased_at, expires_at=expires_at)
@@ -231,9 +273,39 @@ def next_assignment(project: Project, user) -> Assignment | None:
     return assignment
 
 
-def _picked(project: Project, user) -> list[Candidate]:
+def _picked(project: Project, user, policies=None) -> list[Candidate]:
     """Frames that policies put first from outside the open queue (a gold frame that is due)."""
-    return [c for p in _policies if getattr(p, "pick", None) for c in [p.pick(project, user)] if c]
+    return [c for p in (_policies if policies is None else policies) if getattr(p, "pick", None)
+            for c in [p.pick(project, user)] if c]
+
+
+#: called when the one-statement path leased a sensitive frame: True if a policy that was not
+#: engaged for the project should have been (the lease is then given back). Set by protection.
+sensitive_check = None
+
+
+def _unengaged_sensitive(project: Project, user, assignment_id: int) -> bool:
+    if sensitive_check is None or not sensitive_check(project, user):
+        return False
+    give_back(assignment_id)
+    return True
+
+
+def give_back(assignment_id: int) -> None:
+    """End a live lease as if it had expired (the frame returns to the queue; the person may get
+    it again later): for a lease that a policy no longer allows."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            WITH gone AS (
+                UPDATE labeling_assignment SET status = 'expired', finished_at = %(now)s
+                WHERE id = %(id)s AND status = 'active' RETURNING item_id
+            )
+            UPDATE labeling_queueitem qi SET assigned = qi.assigned - 1, is_open = NOT qi.gold
+            FROM gone WHERE qi.id = gone.item_id
+            """,
+            {"id": assignment_id, "now": timezone.now()},
+        )
 
 
 def _lease_ctes(chosen: str) -> str:
@@ -255,7 +327,7 @@ def _lease_ctes(chosen: str) -> str:
 )"""
 
 
-_FRAME_COLUMNS = "f.sequence_id, f.index, f.sensitive, NULL::float8, f.width, f.height, f.timestamp, s.name"
+_FRAME_COLUMNS = _FRAME_COLUMNS_EARLY
 
 # Renew the lease this person holds, or else lock the two best open frames (SKIP LOCKED), lease
 # the first and count it; the second is what the page prefetches. One statement, so one
@@ -294,38 +366,95 @@ WHERE r.rn = 2
 """
 
 
-def _next_general(project: Project, user, extra: list[Candidate] = ()) -> Assignment | None:
+def _next_general(project: Project, user, extra: list[Candidate] = (), policies=None) -> Assignment | None:
     """The general path: a transaction in which policies see and reorder the candidates."""
+    withheld = None
     with transaction.atomic():
-        _expire_now_and_then(project.pk)
-        held = current_assignment(project, user)
-        if held:
-            held = renew(held, user)
-            held.resumed, held.peek = True, None
-            return held
-        # two candidates at least: the second is what the page prefetches
-        limit = max([2] + [getattr(p, "candidates", 1) for p in _policies])
-        candidates = _candidates(project, user, limit)
-        if not candidates and expire_leases(project.pk):  # nothing open: maybe a lease ran out
-            candidates = _candidates(project, user, limit)
-        if candidates:
-            candidates = list(extra or _picked(project, user)) + candidates
-        for policy in _policies:
-            candidates = policy.choose(project, user, candidates)
-        if not candidates:
-            return None
-        now = timezone.now()
-        for position, chosen in enumerate(candidates):
-            assignment_id = _lease(project, user, chosen, now)
-            if assignment_id is None:  # this person got it meanwhile (another tab): the next one
-                continue
-            assignment = Assignment(pk=assignment_id, item_id=chosen.item_id, project=project, frame=chosen.frame(),
-                                    annotator=user, status=Assignment.ACTIVE, leased_at=now,
-                                    expires_at=now + lease_length())
-            following = candidates[position + 1:position + 2]
-            assignment.resumed, assignment.peek = False, following[0] if following else None
-            return assignment
+        assignment, withheld = _general(project, user, extra, _policies if policies is None else policies)
+    if withheld is not None:  # raised after the commit: what the policy wrote (a break) stays
+        raise withheld
+    return assignment
+
+
+def _general(project: Project, user, extra, policies) -> tuple[Assignment | None, Withheld | None]:
+    _expire_now_and_then(project.pk)
+    applied = []
+    for policy in policies:
+        admitted = policy.admit(project, user) if getattr(policy, "admit", None) else policy
+        if isinstance(admitted, Withheld):
+            return None, admitted
+        applied.append(admitted)
+    held = _held(project, user)
+    if held and _allowed(applied, held.frame):
+        held.resumed, held.peek = True, None
+        _after_lease(applied, project, user, held)
+        return held, None
+    if held:  # a policy no longer allows it (e.g. consent withdrawn): it goes back to the queue
+        give_back(held.pk)
+    # two candidates at least: the second is what the page prefetches
+    limit = max([2] + [getattr(p, "candidates", 1) for p in applied])
+    candidates = _candidates(project, user, limit, applied)
+    if not candidates and expire_leases(project.pk):  # nothing open: maybe a lease ran out
+        candidates = _candidates(project, user, limit, applied)
+    if candidates:  # frames from outside the open queue pass the same checks as a held lease
+        picked = [c for c in (extra or _picked(project, user, policies)) if _allowed(applied, c)]
+        candidates = picked + candidates
+    for policy in applied:
+        candidates = policy.choose(project, user, candidates)
+    now = timezone.now()
+    for position, chosen in enumerate(candidates):
+        assignment_id = _lease(project, user, chosen, now)
+        if assignment_id is None:  # this person got it meanwhile (another tab): the next one
+            continue
+        assignment = Assignment(pk=assignment_id, item_id=chosen.item_id, project=project, frame=chosen.frame(),
+                                annotator=user, status=Assignment.ACTIVE, leased_at=now,
+                                expires_at=now + lease_length())
+        following = candidates[position + 1:position + 2]
+        assignment.resumed, assignment.peek = False, following[0] if following else None
+        _after_lease(applied, project, user, assignment)
+        return assignment, None
+    for policy in applied:
+        why = policy.when_empty(project, user) if getattr(policy, "when_empty", None) else None
+        if why is not None:
+            return None, why
+    return None, None
+
+
+# This person's live lease, renewed, with its frame: one prepared statement.
+_HELD = f"""
+WITH held AS (
+    UPDATE labeling_assignment SET expires_at = %(until)s
+    WHERE id = (SELECT id FROM labeling_assignment
+                WHERE project_id = %(project)s AND annotator_id = %(user)s AND status = 'active'
+                  AND expires_at > %(now)s
+                ORDER BY leased_at LIMIT 1 FOR UPDATE)
+      AND status = 'active'
+    RETURNING id, item_id, frame_id, leased_at, expires_at
+)
+SELECT h.id, h.item_id, h.frame_id, h.leased_at, h.expires_at, {_FRAME_COLUMNS_EARLY}
+FROM held h JOIN labeling_frame f ON f.id = h.frame_id JOIN labeling_sequence s ON s.id = f.sequence_id
+"""
+
+
+def _held(project: Project, user) -> Assignment | None:
+    now = timezone.now()
+    row = hotsql.fetchone(_HELD, {"project": project.pk, "user": user.pk, "now": now, "until": now + lease_length()})
+    if row is None:
         return None
+    assignment_id, item_id, frame_id, leased_at, expires_at = row[:5]
+    return Assignment(pk=assignment_id, item_id=item_id, project=project, annotator=user, status=Assignment.ACTIVE,
+                      frame=Candidate(item_id, frame_id, *row[5:]).frame(), leased_at=leased_at,
+                      expires_at=expires_at)
+
+
+def _allowed(applied, frame) -> bool:
+    return all(getattr(p, "allows", None) is None or p.allows(frame) for p in applied)
+
+
+def _after_lease(applied, project: Project, user, assignment: Assignment) -> None:
+    for policy in applied:
+        if getattr(policy, "leased", None):
+            policy.leased(project, user, assignment)
 
 
 def _lease(project: Project, user, chosen: Candidate, now) -> int | None:

@@ -305,6 +305,7 @@ def submit(assignment: Assignment, user, payload) -> Annotation:
         _refuse(_read_lease(assignment.pk, user.pk), user)
         raise SubmissionError("", "this frame can no longer take a submission")
     annotation_id, submitted, gold, late = row
+    _flag_sensitive(lease.project_id, lease.frame.pk, annotation_id, boxes, tags, user)
     annotation = Annotation(
         pk=annotation_id, project_id=lease.project_id, frame=lease.frame, annotator=user,
         ontology_version_id=lease.ontology_version_id, revision=1, status=Annotation.SUBMITTED,
@@ -342,6 +343,7 @@ def revise(base: Annotation, user, payload) -> Annotation:
             raise Conflict(_head_of(locked), payload) from None
         _write(revision, boxes, tags)
         audit.record(user, "annotation.revise", revision, {"supersedes": locked.pk, "frame": locked.frame_id})
+        _flag_sensitive(locked.project_id, locked.frame_id, revision.pk, boxes, tags, user)
         transaction.on_commit(lambda: annotation_submitted.send(sender=Annotation, annotation=revision))
     return revision
 
@@ -358,7 +360,19 @@ def store(*, project, frame: Frame, boxes: list[CleanBox], tags: list[CleanTag],
         created_by=created_by if getattr(created_by, "is_authenticated", False) else None, note=note[:2000],
     )
     _write(annotation, boxes, tags)
+    _flag_sensitive(project.pk, frame.pk, annotation.pk, boxes, tags, created_by)
     return annotation
+
+
+def _flag_sensitive(project_id: int, frame_id: int, annotation_id: int, boxes, tags, user) -> None:
+    """A class flagged sensitive in the ontology makes the frame sensitive from now on (with the
+    annotation as the flag's source). Costs nothing when no such class is used."""
+    used = [b.label_class for b in boxes if b.label_class.sensitive] + [t.label_class for t in tags
+                                                                         if t.label_class.sensitive]
+    if used:
+        from .protection import flags
+
+        flags.from_annotation(project_id, frame_id, annotation_id, used, user)
 
 
 def clean_from(annotation: Annotation) -> tuple[list[CleanBox], list[CleanTag]]:

@@ -11,9 +11,13 @@ from ontology.models import LabelClass
 from . import submissions, tracks
 from .models import Assignment, Draft, Frame, Project
 
-def image_url(frame_id: int, sensitive: bool, variant: str = "original") -> str:
+def image_url(frame_id: int, sensitive: bool, variant: str = "original", project_id: int | None = None) -> str:
+    """Where the page gets a frame's image: a sensitive frame's original is never linked (its
+    blurred preview instead, at the project's blur strength); a reveal issues its own URL."""
     if sensitive and variant == "original":
         variant = "preview"
+    if sensitive and project_id:
+        return f"/frames/{frame_id}/{variant}?p={project_id}"
     return f"/frames/{frame_id}/{variant}"
 
 
@@ -27,7 +31,7 @@ def ontology_payload(version_id: int) -> list[dict]:
     ]
 
 
-def frame_payload(frame: Frame, with_previous: bool) -> dict:
+def frame_payload(frame: Frame, with_previous: bool, project_id: int | None = None) -> dict:
     previous = None
     if with_previous and frame.index > 0:
         previous = Frame.objects.filter(sequence_id=frame.sequence_id, index=frame.index - 1).only(
@@ -35,9 +39,10 @@ def frame_payload(frame: Frame, with_previous: bool) -> dict:
     return {
         "id": frame.pk, "sequence": frame.sequence_id, "sequence_name": frame.sequence.name, "index": frame.index,
         "width": frame.width, "height": frame.height, "timestamp": frame.timestamp, "sensitive": frame.sensitive,
-        "image_url": image_url(frame.pk, frame.sensitive),
-        "previous_frame": {"id": previous.pk, "index": previous.index,
-                           "image_url": image_url(previous.pk, previous.sensitive)} if previous else None,
+        "image_url": image_url(frame.pk, frame.sensitive, project_id=project_id),
+        "previous_frame": {"id": previous.pk, "index": previous.index, "sensitive": previous.sensitive,
+                           "image_url": image_url(previous.pk, previous.sensitive, project_id=project_id)}
+        if previous else None,
     }
 
 
@@ -54,10 +59,14 @@ def state(project: Project, frame: Frame, user, assignment: Assignment | None = 
         "assignment": {
             "id": assignment.pk, "status": assignment.status, "expires_at": assignment.expires_at.isoformat(),
         } if assignment else None,
-        "frame": frame_payload(frame, with_previous=any(c["kind"] == LabelClass.CHANGE for c in classes)),
+        "frame": frame_payload(frame, with_previous=any(c["kind"] == LabelClass.CHANGE for c in classes),
+                               project_id=project.pk),
         "classes": classes,
         "draft": draft,
         "revision": submissions.as_payload(revision) if revision else None,
         "tracks": tracks.track_context(project.pk, user.pk, frame),
-        "prefetch": image_url(peek.frame_id, peek.sensitive) if peek else None,
+        "prefetch": image_url(peek.frame_id, peek.sensitive, project_id=project.pk) if peek else None,
+        # what annotator protection wants the page to show with this frame (labeling.protection.gate);
+        # absent where the project has no sensitive frames
+        "protection": getattr(assignment, "protection", None),
     }

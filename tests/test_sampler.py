@@ -239,3 +239,22 @@ def test_the_training_and_scoring_api(project, footage, users, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         started = api_client(users["admin"]).post(f"/api/projects/{project.pk}/scoring/")
     assert started.status_code == 202 and started.json()["reason"] == "by hand"
+
+
+def test_scoring_flags_frames_the_model_finds_graphic(project, footage):
+    from labeling.demo import ensure_ontology
+    from labeling.models import Frame, ProtectionPolicy, SensitivityFlag
+
+    project.ontology_version = ensure_ontology()  # the demo ontology: "casualty" is a sensitive box class
+    project.save()
+    ProtectionPolicy.objects.create(project=project, model_threshold=0.01)  # a random model clears it
+    version = signed_random_model(project)
+    assert "casualty" in version.class_map
+    ModelVersion.objects.filter(pk=version.pk).update(is_current=True)
+    run = scoring.start_run(project, reason="by hand", chunk_size=100)
+    scoring.score_chunk(scoring.pending_chunks(run.pk)[0], "worker")
+    flags = SensitivityFlag.objects.filter(source=SensitivityFlag.MODEL, model_version=version)
+    scored = set(FrameScore.objects.filter(run=run).values_list("frame_id", flat=True))
+    assert flags.exists() and set(flags.values_list("frame_id", flat=True)) <= scored
+    assert all(f.score >= 0.01 for f in flags)
+    assert Frame.objects.filter(pk__in=flags.values("frame_id"), sensitive=True).count() == flags.count()

@@ -46,11 +46,17 @@ def _can_label(user) -> None:
 class NextFrameView(APIView):
     """POST /api/projects/{id}/next/: the next frame to label (your current lease if you hold one)."""
 
-    @extend_schema(request=None, responses={200: dict, 204: OpenApiResponse(description="nothing left to label")})
+    @extend_schema(request=None, responses={
+        200: OpenApiResponse(dict, description="the frame to label; or, with `withheld` (kind, message, until) and no "
+                                               "frame, nothing now: a break, or a protection limit reached"),
+        204: OpenApiResponse(description="nothing left to label")})
     def post(self, request, project_pk):
         project = member_project(request, project_pk, lambda u: u.has_perm("labeling.add_annotation"),
                                  "your role does not label frames")
-        assignment = queue.next_assignment(project, request.user)
+        try:
+            assignment = queue.next_assignment(project, request.user)
+        except queue.Withheld as withheld:  # a break, or a limit reached with nothing else left: not an error
+            return Response({"assignment": None, "frame": None, "withheld": withheld.as_dict()})
         if assignment is None:
             return Response({"detail": "Nothing left for you to label in this project. Thank you!"},
                             status=status.HTTP_204_NO_CONTENT)

@@ -4,7 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from ontology import api as ontology_api
 
-from . import labeling_views, model_views, review_views, views
+from . import labeling_views, model_views, protection_views as pv, review_views, views
 
 router = DefaultRouter()
 router.register("datasets", views.DatasetViewSet, basename="dataset")
@@ -40,5 +40,17 @@ urlpatterns = [
     path("projects/<int:project_pk>/training/", model_views.TrainingView.as_view(), name="project-training"),
     path("projects/<int:project_pk>/scoring/", model_views.ScoringView.as_view(), name="project-scoring"),
     path("assignments/<int:pk>/flag/", review_views.FlagView.as_view(), name="assignment-flag"),
+    path("protection/me/", pv.MeView.as_view(), name="protection-me"),
+    path("protection/consent/", pv.ConsentView.as_view(), name="protection-consent"),
+    path("protection/checkin/", pv.CheckinView.as_view(), name="protection-checkin"),
+    path("reveals/<int:pk>/end/", pv.RevealEndView.as_view(), name="reveal-end"),
+    path("projects/<int:project_pk>/protection/", pv.TeamView.as_view(), name="project-protection"),
+    path("projects/<int:project_pk>/break/", pv.BreakView.as_view(), name="project-break"),
+    path("projects/<int:project_pk>/frames/<int:frame_pk>/reveal/", pv.RevealView.as_view(), name="frame-reveal"),
+    path("projects/<int:project_pk>/frames/<int:frame_pk>/report/", pv.ReportView.as_view(), name="frame-report"),
+    path("projects/<int:project_pk>/frames/<int:frame_pk>/sensitivity/", pv.SensitivityView.as_view(),
+         name="frame-sensitivity"),
+    path("datasets/<int:pk>/sensitive/", pv.DatasetSensitiveView.as_view(), name="dataset-sensitive"),
+    path("sequences/<int:pk>/sensitive/", pv.SequenceSensitiveView.as_view(), name="sequence-sensitive"),
     path("", include(router.urls)),
 ]

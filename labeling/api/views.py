@@ -14,6 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from .. import audit, ingest, manifest, queue, roles
+from ..protection import flags
 from ..models import Frame, IngestJob, Membership, Project, Sequence
 from . import serializers as s
 from .permissions import ModelPermsForWrites
@@ -40,6 +41,12 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
     def perform_create(self, serializer):
         dataset = serializer.save(created_by=self.request.user)
         audit.record(self.request.user, "dataset.create", dataset, {"name": dataset.name})
+
+    def perform_update(self, serializer):
+        was_sensitive = serializer.instance.sensitive
+        dataset = serializer.save()
+        if dataset.sensitive and not was_sensitive:  # its frames become sensitive, with the flag recorded
+            flags.mark_dataset(dataset, self.request.user, "marked sensitive")
 
     @extend_schema(request=s.IngestUploadSerializer, responses={202: s.IngestJobSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser],

@@ -2,6 +2,8 @@ from .annotations import Annotation, AnnotationBox, AnnotationTag
 from .audit import AuditEvent
 from .footage import Dataset, DatasetVersion, Frame, IngestJob, Sequence
 from .projects import Membership, Project
+from .protection import (ConsentEvent, Exposure, ProtectionPolicy, ProtectionState, SensitivityFlag,
+                         WellbeingCheckin)
 from .quality import FrameAgreement, GoldCheck, GoldFrame, PairAgreement, ReviewDecision, ReviewItem
 from .queue import Assignment, Draft, QueueItem
 from .sampling import FrameScore, ModelVersion, ScoringChunk, ScoringRun, TrainingRun
@@ -10,4 +12,6 @@ __all__ = [
     "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "Dataset", "DatasetVersion", "Frame",
     "IngestJob", "Membership", "Project", "Sequence", "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement",
     "ReviewDecision", "ReviewItem", "ModelVersion", "TrainingRun", "ScoringRun", "ScoringChunk", "FrameScore",
+    "ReviewDecision", "ReviewItem", "ModelVersion", "ConsentEvent", "Exposure", "ProtectionPolicy", "ProtectionState",
+    "SensitivityFlag", "WellbeingCheckin",
 ]

@@ -84,6 +84,9 @@ class Frame(models.Model):
             models.UniqueConstraint(fields=["sequence", "index"], name="frame_index_unique"),
             models.CheckConstraint(condition=models.Q(width__gt=0, height__gt=0), name="frame_size_positive"),
         ]
+        # "does this project have sensitive frames?" (asked every few seconds per process by the
+        # queue) is an index lookup however many frames there are
+        indexes = [models.Index(fields=["sequence"], name="frame_sensitive_idx", condition=models.Q(sensitive=True))]
 
     def __str__(self) -> str:
         return f"{self.sequence_id}#{self.index}"

@@ -138,14 +138,26 @@ def _frames(frame_ids: list[int]) -> list[tuple[int, str]]:
         return [(fid, blob_path("frames", sha, ext)) for fid, sha, ext in cur.fetchall()]
 
 
-def compute(run: ScoringRun, frame_ids: list[int], on_batch=None) -> list[tuple[int, float, float | None,
-                                                                                  float | None, list[float]]]:
+def _sensitive_columns(version: ModelVersion | None) -> list[int]:
+    """Output columns of the version's classes that the ontology flags sensitive."""
+    if version is None:
+        return []
+    from ..submissions import classes_of
+
+    classes = classes_of(version.ontology_version_id)
+    return [i for i, key in enumerate(version.class_map) if key in classes and classes[key].sensitive]
+
+
+def compute(run: ScoringRun, frame_ids: list[int], on_batch=None) -> list[tuple]:
     """Score frames with the run's models: (frame id, score, detector part, classifier part,
-    embedding) per frame. `on_batch()` is called after each batch (the heartbeat)."""
+    embedding, sensitive) per frame, where `sensitive` is the model's highest probability for a
+    sensitive class on the frame (None when no model class is sensitive). `on_batch()` is called
+    after each batch (the heartbeat)."""
     from . import nets
 
     versions = [v for v in (run.detector, run.classifier) if v is not None]
     side = max(IMAGE_SIDE[v.kind] for v in versions)
+    det_sensitive, cls_sensitive = _sensitive_columns(run.detector), _sensitive_columns(run.classifier)
     frames = _frames(frame_ids)
     out = []
     for batch_frames, decoded in zip(images_mod.batches(frames, BATCH_SIZE),
@@ -157,7 +169,13 @@ def compute(run: ScoringRun, frame_ids: list[int], on_batch=None) -> list[tuple[
             d = nets.detector_score(det[i].box_probas, run.strategy) if det else None
             c = nets.classifier_score(cls[i].tag_probas, run.strategy) if cls else None
             embedding = (det or cls)[i].embedding
-            out.append((frame_id, (d or 0.0) + (c or 0.0), d, c, [round(float(v), 6) for v in embedding]))
+            sensitive = [0.0] if det_sensitive or cls_sensitive else []
+            if det_sensitive and len(det[i].box_probas):
+                sensitive.append(float(det[i].box_probas[:, [k + 1 for k in det_sensitive]].max()))
+            if cls_sensitive:
+                sensitive.append(float(cls[i].tag_probas[cls_sensitive].max()))
+            out.append((frame_id, (d or 0.0) + (c or 0.0), d, c, [round(float(v), 6) for v in embedding],
+                        max(sensitive) if sensitive else None))
         if on_batch:
             on_batch()
     return out
@@ -171,7 +189,7 @@ def score_chunk(chunk_id: int, me: str | None = None) -> int:
     if claimed is None:
         return 0
     run_id, frame_ids = claimed
-    run = ScoringRun.objects.select_related("detector", "classifier").get(pk=run_id)
+    run = ScoringRun.objects.select_related("detector", "classifier", "project").get(pk=run_id)
     if run.status != ScoringRun.RUNNING:
         ScoringChunk.objects.filter(pk=chunk_id).update(status=ScoringChunk.DONE, done_at=timezone.now())
         return 0
@@ -200,16 +218,27 @@ def store(run: ScoringRun, chunk_id: int, me: str, rows) -> int:
             return 0
         FrameScore.objects.bulk_create(
             [FrameScore(run_id=run.pk, frame_id=f, score=s, detector_score=d, classifier_score=c, embedding=e)
-             for f, s, d, c, e in rows], ignore_conflicts=True)
+             for f, s, d, c, e, _ in rows], ignore_conflicts=True)
         ScoringRun.objects.filter(pk=run.pk).update(chunks_done=F("chunks_done") + 1,
                                                     frames_done=F("frames_done") + len(rows))
         audit.record(None, "scoring.chunk", run, {
             "chunk": chunk.number, "detector": run.detector_id, "classifier": run.classifier_id,
             "strategy": run.strategy, "worker": me, "scores": [[f, round(s, 6)] for f, s, *_ in rows]})
+        _flag_sensitive(run, rows)
         done, total = ScoringRun.objects.filter(pk=run.pk).values_list("chunks_done", "chunks_total").get()
         if done >= total:
             transaction.on_commit(lambda: _send_finalize(run.pk))
     return len(rows)
+
+
+def _flag_sensitive(run: ScoringRun, rows) -> None:
+    """Frames the model finds graphic (a sensitive class above the project's threshold) become
+    sensitive, with the model version recorded as the flag's source (annotator protection)."""
+    from ..protection.flags import flag_from_model
+
+    scores = [(f, sens) for f, *_, sens in rows if sens is not None]
+    if scores:
+        flag_from_model(run.project, scores, run.detector if _sensitive_columns(run.detector) else run.classifier)
 
 
 def _send_finalize(run_id: int) -> None:

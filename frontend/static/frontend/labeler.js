@@ -2,6 +2,7 @@
 // panel, autosaves drafts, submits and brings the next frame without a page reload.
 import { BoxEditor } from "./boxeditor.js";
 import { renderPalette as paletteInto } from "./palette.js";
+import { Revealer } from "./protection.js";
 
 const root = document.getElementById("labeler");
 const projectId = root.dataset.project;
@@ -16,6 +17,20 @@ let busy = false;
 let showingPrevious = false;
 
 const editor = new BoxEditor($("stage"), { onChange: scheduleDraft, onSelect: renderSelected });
+// Sensitive frames arrive blurred; the original only while revealed (labeling.protection)
+const revealer = new Revealer({
+  show: (url) => { if (!showingPrevious) editor.setImage(url); },
+  hide: () => { if (state && !showingPrevious) editor.setImage(state.frame.image_url); },
+  say,
+  onChange: (on, mode) => {
+    root.dataset.revealed = on ? "true" : "false";
+    $("reveal").classList.toggle("active", on);
+    $("reveal-toggle").setAttribute("aria-pressed", String(on && mode === "toggle"));
+    $("sensitive-badge").textContent = on ? "Sensitive · revealed" : "Sensitive · blurred";
+  },
+});
+let pauseTimer = null;
+let checkinAsked = "";
 
 async function api(method, url, body) {
   const response = await fetch(url, {
@@ -39,7 +54,78 @@ async function loadNext() {
   const { status, data } = await api("POST", `/api/projects/${projectId}/next/`);
   if (status === 204) return finished("Nothing left for you to label in this project. Thank you!");
   if (status !== 200) return say(data?.detail || `Could not get a frame (${status})`, "error");
+  if (data.withheld) return paused(data.withheld);
   show(data);
+}
+
+// The queue serves nothing for now: a break (timed), or a protection limit reached with nothing
+// else left. Never an error: a screen that says why, and when it ends.
+function paused(withheld) {
+  revealer.setFrame(null);
+  state = null;
+  clearInterval(pauseTimer);
+  root.querySelector(".lab-body").hidden = true;
+  root.querySelector(".lab-foot").hidden = true;
+  for (const id of ["sensitive-badge", "reveal", "reveal-toggle", "micro-break"]) $(id).hidden = true;
+  $("pause").hidden = false;
+  $("pause").dataset.kind = withheld.kind;
+  $("pause-title").textContent = { break: "Time for a break", cap: "That's enough for today",
+                                   consent: "Graphic content ahead" }[withheld.kind] || "Paused";
+  $("pause-text").textContent = withheld.message;
+  $("frame-title").textContent = "";
+  $("pause-resume").hidden = true;
+  $("pause-countdown").textContent = "";
+  if (withheld.until) {
+    const until = new Date(withheld.until);
+    const tick = () => {
+      const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+      $("pause-countdown").textContent = left ? `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} left` : "";
+      if (!left) { clearInterval(pauseTimer); $("pause-resume").hidden = false; }
+    };
+    tick();
+    pauseTimer = setInterval(tick, 1000);
+  }
+}
+
+function resume() {
+  $("pause").hidden = true;
+  root.querySelector(".lab-body").hidden = false;
+  root.querySelector(".lab-foot").hidden = false;
+  loadNext();
+}
+
+async function takeBreak() {
+  if (!confirm("Take a break now? The queue pauses until it ends.")) return;
+  const { status, data } = await api("POST", `/api/projects/${projectId}/break/`);
+  if (status === 200 && data.withheld) paused(data.withheld);
+}
+
+function protect(data) {
+  const f = data.frame;
+  const p = data.protection || {};
+  revealer.setFrame({ project: projectId, id: f.id, sensitive: f.sensitive });
+  root.dataset.sensitive = f.sensitive ? "true" : "false";
+  $("sensitive-badge").hidden = !f.sensitive;
+  $("reveal").hidden = !f.sensitive;
+  $("reveal-toggle").hidden = !f.sensitive;
+  $("take-break").hidden = !p.protected;
+  if (p.micro_break) {
+    $("micro-break").hidden = false;
+    setTimeout(() => { $("micro-break").hidden = true; }, 20_000);
+  }
+  if (p.content_warning) $("warning-dialog").showModal();
+  else if (p.checkin && checkinAsked !== p.checkin) askCheckin(p.checkin);
+}
+
+function askCheckin(moment) {
+  checkinAsked = moment;
+  const dialog = $("checkin-dialog");
+  dialog.showModal();
+  dialog.addEventListener("close", () => {
+    const value = dialog.returnValue;
+    const score = /^[1-5]$/.test(value) ? Number(value) : null;
+    api("POST", "/api/protection/checkin/", { score, moment, project: Number(projectId) });
+  }, { once: true });
 }
 
 async function loadFrame(frameId) {
@@ -77,6 +163,7 @@ function show(data) {
   renderPalette();
   renderTags();
   renderChange();
+  protect(data);
   say(data.draft ? "Draft restored" : data.revision ? "Editing your submitted labels" : "");
   if (data.prefetch) new Image().src = data.prefetch; // the likely next frame, so it shows at once
   $("stage").focus();
@@ -245,6 +332,7 @@ async function submit() {
   if (busy || !state) return;
   busy = true;
   clearTimeout(saveTimer);
+  revealer.stop();
   try {
     let result;
     if (state.assignment) {
@@ -307,9 +395,22 @@ function copyPrevious() {
   say(`Copied ${prev.boxes.length} boxes from frame ${prev.index}`);
 }
 
+function report() {
+  ask("report-dialog", "report-note", async (note) => {
+    const { status, data } = await api("POST", `/api/projects/${projectId}/frames/${state.frame.id}/report/`, { note });
+    if (status !== 201) return say(data?.detail || "Could not report the frame", "error");
+    state.frame.sensitive = true; // blurred from now on, for everyone
+    state.frame.image_url = data.image_url;
+    if (!showingPrevious) editor.setImage(data.image_url);
+    protect(state);
+    say("Reported: the frame is blurred for everyone from now on", "ok");
+  });
+}
+
 function togglePrevious() {
   const prev = state.frame.previous_frame;
   if (!prev) return;
+  revealer.stop();
   showingPrevious = !showingPrevious;
   editor.setImage(showingPrevious ? prev.image_url : state.frame.image_url);
   $("overlay-badge").hidden = !showingPrevious;
@@ -322,6 +423,11 @@ document.addEventListener("keydown", (e) => {
   if (!state || document.querySelector("dialog[open]")) return;
   const typing = ["INPUT", "SELECT", "TEXTAREA"].includes(e.target.tagName);
   if (typing && e.key !== "Escape") return;
+  if (e.key === " ") { // hold Space to reveal a sensitive frame
+    e.preventDefault();
+    if (!e.repeat && state.frame.sensitive) revealer.start("hold");
+    return;
+  }
   const ctrl = e.ctrlKey || e.metaKey;
   if (e.key === "Enter") { e.preventDefault(); submit(); return; }
   if (ctrl && (e.key === "z" || e.key === "Z")) { e.preventDefault(); e.shiftKey ? editor.redo() : editor.undo(); return; }
@@ -343,7 +449,8 @@ document.addEventListener("keydown", (e) => {
     return;
   }
   if (e.shiftKey) {
-    const command = { S: skip, C: copyPrevious, P: togglePrevious, N: newTrack, F: flag }[e.key.toUpperCase()];
+    const command = { S: skip, C: copyPrevious, P: togglePrevious, N: newTrack, F: flag, G: report,
+                      R: () => revealer.toggle() }[e.key.toUpperCase()];
     if (command) { e.preventDefault(); command(); }
     return;
   }
@@ -353,6 +460,9 @@ document.addEventListener("keydown", (e) => {
   if (cls.kind === "tag") toggleTag(cls.key);
   else { editor.setClass(cls.key); renderPalette(); }
 });
+
+document.addEventListener("keyup", (e) => { if (e.key === " " && revealer.mode === "hold") revealer.stop(); });
+window.addEventListener("blur", () => { if (revealer.mode === "hold") revealer.stop(); });
 
 function newTrack() {
   const box = editor.selectedBox();
@@ -367,6 +477,16 @@ $("redo").addEventListener("click", () => editor.redo());
 $("copy-prev").addEventListener("click", copyPrevious);
 $("toggle-prev").addEventListener("click", togglePrevious);
 $("conflict-dialog").addEventListener("close", () => loadFrame(root.dataset.frameId));
+$("report").addEventListener("click", report);
+$("take-break").addEventListener("click", takeBreak);
+$("pause-resume").addEventListener("click", resume);
+$("reveal-toggle").addEventListener("click", () => revealer.toggle());
+revealer.bindHold($("reveal"));
+$("warning-dialog").addEventListener("close", () => {
+  const p = state?.protection;
+  if (p?.checkin && checkinAsked !== p.checkin) askCheckin(p.checkin);
+  $("stage").focus();
+});
 
 // keep the lease while the page is open
 setInterval(() => { if (state?.assignment) api("POST", `/api/assignments/${state.assignment.id}/renew/`); }, 60_000);

@@ -2,6 +2,7 @@
 // saves it as the frame's approved revision (POST decision "edit" to the review API).
 import { BoxEditor } from "./boxeditor.js";
 import { renderPalette as paletteInto } from "./palette.js";
+import { Revealer } from "./protection.js";
 
 const state = JSON.parse(document.getElementById("review-state").textContent);
 const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="))?.split("=")[1] || "";
@@ -11,6 +12,21 @@ const tags = Object.fromEntries(state.tags.map((t) => [t.class, t]));
 const editor = new BoxEditor($("stage"), { onChange: () => {}, onSelect: () => renderPalette() });
 editor.load({ width: state.width, height: state.height, imageUrl: state.imageUrl, classes: state.classes,
   boxes: state.boxes });
+
+if (state.sensitive) { // blurred by default; the original only while revealed, and counted
+  const revealer = new Revealer({
+    show: (url) => editor.setImage(url),
+    hide: () => editor.setImage(state.imageUrl),
+    say: (text) => { $("status").textContent = text; },
+    onChange: (on, mode) => {
+      $("reveal-toggle").setAttribute("aria-pressed", String(on && mode === "toggle"));
+      $("sensitive-badge").textContent = on ? "Sensitive · revealed" : "Sensitive · blurred";
+    },
+  });
+  revealer.setFrame({ project: state.project, id: state.frame, sensitive: true });
+  revealer.bindHold($("reveal"));
+  $("reveal-toggle").addEventListener("click", () => revealer.toggle());
+}
 
 function renderPalette() {
   paletteInto($("palette"), state.classes, editor.selectedBox()?.class || editor.currentClass,

@@ -1,0 +1,258 @@
+"""The annotator-protection API: your own state (consent, preferences, exposure), reveals of
+sensitive originals, reports of graphic content, check-ins and breaks; for leads, the team's
+aggregates and the project's policy; for uploaders, marking footage sensitive. Thin: the rules
+live in labeling.protection."""
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import roles
+from ..models import Exposure, Frame, ProtectionPolicy, Sequence
+from ..protection import flags, policy as policies, reveal, state as states, wellbeing
+from ..protection.rules import Limits, start_break
+from .errors import bad_request
+from .permissions import member_project
+
+
+def _frame_of(project, frame_pk) -> Frame:
+    return get_object_or_404(Frame.objects.select_related("sequence").filter(sequence__dataset_id=project.dataset_id),
+                             pk=frame_pk)
+
+
+def me_payload(user) -> dict:
+    st = states.get(user)
+    return {
+        "consent": st.consent and st.consent_version == policies.consent_version(),
+        "consent_version": st.consent_version or None, "current_policy_version": policies.consent_version(),
+        "greyscale": st.greyscale, "timezone": st.timezone or None,
+        "break_until": st.break_until.isoformat() if st.break_until else None,
+        "checkin_due": st.checkin_due or None,
+        "exposure": states.exposure_summary(user),
+    }
+
+
+class PreferencesSerializer(serializers.Serializer):
+    greyscale = serializers.BooleanField(required=False)
+    timezone = serializers.CharField(required=False, allow_blank=True, max_length=64)
+
+
+class MeView(APIView):
+    """GET /api/protection/me/: your consent, preferences and exposure today and this week.
+    PATCH: greyscale (bool), timezone (IANA name; your day, and so your caps, ends at your midnight)."""
+
+    @extend_schema(responses=dict)
+    def get(self, request):
+        return Response(me_payload(request.user))
+
+    @extend_schema(request=PreferencesSerializer, responses=dict)
+    def patch(self, request):
+        form = PreferencesSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            states.set_preferences(request.user, greyscale=form.validated_data.get("greyscale"),
+                                   tz=form.validated_data.get("timezone"))
+        except ValueError as exc:
+            return bad_request(exc)
+        return Response(me_payload(request.user))
+
+
+class ConsentSerializer(serializers.Serializer):
+    consent = serializers.BooleanField()
+    policy_version = serializers.CharField(required=False, max_length=40)
+
+
+class ConsentView(APIView):
+    """POST /api/protection/consent/ {"consent": true, "policy_version": "1"} to opt in to
+    sensitive frames, {"consent": false} to withdraw (effective from your next frame)."""
+
+    @extend_schema(request=ConsentSerializer, responses=dict)
+    def post(self, request):
+        form = ConsentSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            states.set_consent(request.user, form.validated_data["consent"], form.validated_data.get("policy_version"))
+        except ValueError as exc:
+            return bad_request(exc)
+        return Response(me_payload(request.user))
+
+
+class CheckinSerializer(serializers.Serializer):
+    score = serializers.IntegerField(min_value=1, max_value=5, allow_null=True)
+    moment = serializers.ChoiceField(choices=["start", "after_break"])
+    project = serializers.IntegerField(required=False)
+
+
+class CheckinView(APIView):
+    """POST /api/protection/checkin/ {"score": 1–5 or null to skip, "moment": "start"|"after_break"}.
+    Private: only you see your answers; leads see averages over large enough groups."""
+
+    @extend_schema(request=CheckinSerializer, responses={201: dict, 204: None})
+    def post(self, request):
+        form = CheckinSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        project = roles.visible_project(request.user, data["project"]) if data.get("project") else None
+        made = wellbeing.checkin(request.user, data["score"], data["moment"], project)
+        if made is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response({"id": made.pk, "score": made.score, "moment": made.moment}, status=201)
+
+    @extend_schema(responses=dict)
+    def get(self, request):
+        return Response([{"score": c.score, "moment": c.moment, "at": c.at.isoformat()}
+                         for c in wellbeing.mine(request.user)])
+
+
+class BreakView(APIView):
+    """POST /api/projects/{id}/break/: take a break now (the project's break length); the queue
+    serves nothing until it ends."""
+
+    @extend_schema(request=None, responses=dict)
+    def post(self, request, project_pk):
+        from django.db import transaction
+        from django.utils import timezone
+
+        project = member_project(request, project_pk)
+        limits = Limits.of(policies.policy_for(project))
+        with transaction.atomic():
+            st = states.locked(request.user.pk)
+            admission = start_break(st, timezone.now(), limits.break_length, "You chose to take a break.")
+            states.save(st)
+        kind, message, until = admission.withheld
+        return Response({"withheld": {"kind": kind, "message": message, "until": until.isoformat()}})
+
+
+class RevealView(APIView):
+    """POST /api/projects/{id}/frames/{frame_id}/reveal/: a short-lived URL to the original of a
+    sensitive frame, for you only; counts as an exposure until you end it."""
+
+    @extend_schema(request=None, responses={201: dict, 403: dict, 409: dict})
+    def post(self, request, project_pk, frame_pk):
+        project = member_project(request, project_pk)
+        frame = _frame_of(project, frame_pk)
+        try:
+            issued = reveal.issue(request.user, frame, project)
+        except reveal.RevealRefused as exc:
+            code = status.HTTP_403_FORBIDDEN if exc.kind == "consent" else status.HTTP_409_CONFLICT
+            return Response({"detail": exc.message, "kind": exc.kind}, status=code)
+        return Response(issued, status=201)
+
+
+class RevealEndView(APIView):
+    """POST /api/reveals/{id}/end/: the frame is blurred again; the reveal's duration is stored."""
+
+    @extend_schema(request=None, responses=dict)
+    def post(self, request, pk):
+        try:
+            exposure = reveal.end(request.user, pk)
+        except Exposure.DoesNotExist:
+            raise Http404("no such reveal") from None
+        return Response({"reveal": exposure.pk, "duration_s": exposure.duration_s})
+
+
+class ReportSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class ReportView(APIView):
+    """POST /api/projects/{id}/frames/{frame_id}/report/: this frame shows graphic content (one
+    click, optional note). It is blurred for everyone from now on."""
+
+    @extend_schema(request=ReportSerializer, responses={201: dict})
+    def post(self, request, project_pk, frame_pk):
+        project = member_project(request, project_pk)
+        frame = _frame_of(project, frame_pk)
+        form = ReportSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        flag = flags.report(frame, request.user, form.validated_data.get("note", ""), project)
+        return Response({"flag": flag.pk, "frame": frame.pk, "sensitive": True,
+                         "image_url": f"/frames/{frame.pk}/preview?p={project.pk}"}, status=201)
+
+
+class SensitivityView(APIView):
+    """GET /api/projects/{id}/frames/{frame_id}/sensitivity/: why a frame is sensitive (every flag
+    with its source). QA leads and admins."""
+
+    @extend_schema(responses=dict)
+    def get(self, request, project_pk, frame_pk):
+        project = member_project(request, project_pk, roles.can_review, "only QA leads and admins see flag sources")
+        frame = _frame_of(project, frame_pk)
+        return Response({"frame": frame.pk, "sensitive": frame.sensitive, "flags": flags.sources(frame.pk)})
+
+
+class MarkSerializer(serializers.Serializer):
+    first_index = serializers.IntegerField(required=False, min_value=0)
+    last_index = serializers.IntegerField(required=False, min_value=0)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+def _may_mark(user):
+    if not user.has_perm("labeling.change_dataset"):
+        raise PermissionDenied("only those who manage footage mark it sensitive")
+
+
+class DatasetSensitiveView(APIView):
+    """POST /api/datasets/{id}/sensitive/: all of the dataset's footage is graphic (now and later)."""
+
+    @extend_schema(request=MarkSerializer, responses={201: dict})
+    def post(self, request, pk):
+        dataset = get_object_or_404(roles.visible_datasets(request.user), pk=pk)
+        _may_mark(request.user)
+        form = MarkSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        flag = flags.mark_dataset(dataset, request.user, form.validated_data.get("note", ""))
+        return Response({"flag": flag.pk, "frames": flag.frames}, status=201)
+
+
+class SequenceSensitiveView(APIView):
+    """POST /api/sequences/{id}/sensitive/ {"first_index": 10, "last_index": 40}: the sequence, or
+    a range of its frames (inclusive), is graphic."""
+
+    @extend_schema(request=MarkSerializer, responses={201: dict})
+    def post(self, request, pk):
+        sequence = get_object_or_404(Sequence.objects.filter(dataset__in=roles.visible_datasets(request.user)), pk=pk)
+        _may_mark(request.user)
+        form = MarkSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            flag = flags.mark_sequence(sequence, request.user, first_index=data.get("first_index"),
+                                       last_index=data.get("last_index"), note=data.get("note", ""))
+        except flags.FlagError as exc:
+            return bad_request(exc)
+        return Response({"flag": flag.pk, "frames": flag.frames}, status=201)
+
+
+class PolicySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProtectionPolicy
+        exclude = ["project", "updated_at"]
+
+
+class TeamView(APIView):
+    """GET /api/projects/{id}/protection/: the team's exposure today and this week, who is near a
+    daily cap (alphabetical, no figures per person), check-in averages over large enough groups,
+    and the policy. QA leads and admins. PATCH (admins): change the policy."""
+
+    @extend_schema(responses=dict)
+    def get(self, request, project_pk):
+        project = member_project(request, project_pk, roles.can_review, "only QA leads and admins see team figures")
+        return Response({**wellbeing.team(project), "policy": PolicySerializer(policies.policy_for(project)).data})
+
+    @extend_schema(request=PolicySerializer, responses=dict)
+    def patch(self, request, project_pk):
+        project = member_project(request, project_pk, lambda u: u.has_perm("labeling.change_project"),
+                                 "only admins change the protection policy")
+        current = ProtectionPolicy.objects.filter(project=project).first() or ProtectionPolicy(project=project)
+        form = PolicySerializer(current, data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        for key, value in form.validated_data.items():
+            setattr(current, key, value)
+        policies.save_policy(current, request.user)
+        return Response(PolicySerializer(current).data)
+
+

@@ -1,0 +1,144 @@
+"""The queue policy that enforces protection on the server, under a lock on the person's
+protection row (so two tabs of one person cannot both pass a cap):
+
+- engaged only for projects whose dataset has sensitive frames: other projects keep the queue's
+  one-statement path;
+- `admit` (first thing in the queue's transaction): a running or due break withholds everything;
+  without consent or at a daily cap, only non-sensitive frames (SQL filter); after k sensitive
+  frames in a row, a non-sensitive one first if any is left;
+- `leased`: counts the frame (exposure row, streak, frames since the break) and tells the page
+  what to show with it (content warning, micro-break, check-in);
+- `when_empty`: if sensitive frames are what is left, a kind message instead of "nothing left".
+"""
+from __future__ import annotations
+
+from django.db import connection
+from django.utils import timezone
+
+from .. import hotsql, queue
+from . import days, rules, state as states
+from .policy import consent_version, has_sensitive, policy_for
+
+# The person's counters, and the exposure of a sensitive frame, in one statement
+_SAVE_AND_EXPOSE = f"""
+WITH saved AS ({states.SAVE}), exposed AS (
+    INSERT INTO labeling_exposure (user_id, project_id, frame_id, kind, started_at)
+    SELECT %(user)s, %(project)s, %(frame)s, 'frame', %(now)s WHERE %(expose)s
+)
+SELECT 1
+"""
+
+
+class ProtectionGate:
+    """Registered with the queue when the app starts (labeling.apps)."""
+
+    candidates = 2
+    reorders = True
+
+    def engaged(self, project, user) -> bool:
+        return has_sensitive(project.pk)
+
+    def sql_filter(self, project, user):
+        return None
+
+    def choose(self, project, user, candidates):
+        return candidates
+
+    def admit(self, project, user):
+        now = timezone.now()
+        state = states.locked(user.pk)
+        limits = rules.Limits.of(policy_for(project))
+        admission = rules.admit(state, limits, None, now, consent_version())  # caps: in the candidate query
+        if admission.withheld:
+            states.save(state)
+            kind, message, until = admission.withheld
+            return queue.Withheld(kind, message, until, break_minutes=round(limits.break_length.total_seconds() / 60))
+        return _Request(state, limits, admission, now)
+
+
+class _Request:
+    """The gate's decision for one next-frame request."""
+
+    def __init__(self, state, limits, admission, now):
+        self.state, self.limits, self.admission, self.now = state, limits, admission, now
+        self.candidates = 2
+        self._today = None
+
+    def today(self) -> rules.Totals:
+        if self._today is None:
+            self._today = states.today(self.state, self.now)
+        return self._today
+
+    def sql_filter(self, project, user):
+        if not self.admission.sensitive_ok:
+            return "NOT f.sensitive", []
+        sql, values = states.under_caps_sql(
+            user.pk, days.day_start(self.now, days.zone(self.state.timezone)), self.now, self.limits.frames_per_day,
+            self.limits.exposure_s_per_day)
+        return f"NOT f.sensitive OR {sql}", values
+
+    def allows(self, frame) -> bool:
+        """A held lease, or a frame picked from outside the open queue (a gold frame): a
+        sensitive one only with consent and under the caps."""
+        if not frame.sensitive:
+            return True
+        return self.admission.sensitive_ok and not rules.at_cap(self.limits, self.today())
+
+    def _cap_reached(self) -> None:
+        """The candidate query left sensitive frames out: the caps, so say so."""
+        if self.admission.sensitive_ok and rules.at_cap(self.limits, self.today()):
+            self.admission.sensitive_ok, self.admission.why_not = False, "cap"
+            self.admission.message = rules.CAP_MESSAGE
+
+    def choose(self, project, user, candidates):
+        if self.admission.interleave and candidates and candidates[0].sensitive:
+            plain = [c for c in candidates if not c.sensitive]
+            if not plain:  # none among the locked few: the best non-sensitive frame further down
+                plain = queue._candidates(project, user, 1, policies=[], where="NOT f.sensitive")
+            if plain:  # else none is left: sensitive frames go on (caps and breaks still hold)
+                return [plain[0]] + [c for c in candidates if c.item_id != plain[0].item_id]
+        return candidates
+
+    def leased(self, project, user, assignment):
+        sensitive = bool(assignment.frame.sensitive)
+        resumed = bool(getattr(assignment, "resumed", False))
+        notes = rules.leased(self.state, self.limits, sensitive, resumed, self.now)
+        hotsql.execute(_SAVE_AND_EXPOSE, {**states.save_params(self.state), "project": project.pk,
+                                          "frame": assignment.frame.pk, "now": self.now,
+                                          "expose": sensitive and not resumed}).close()
+        notes.update(protected=True, sensitive=sensitive, greyscale=self.state.greyscale,
+                     consent=self.admission.why_not != "consent")
+        assignment.protection = notes
+
+    def when_empty(self, project, user):
+        states.save(self.state)
+        if not _sensitive_waiting(project, user):
+            return None
+        self._cap_reached()
+        if self.admission.sensitive_ok:
+            return None
+        return queue.Withheld(self.admission.why_not, self.admission.message)
+
+
+def _sensitive_waiting(project, user) -> bool:
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT EXISTS (SELECT 1 FROM labeling_queueitem qi JOIN labeling_frame f ON f.id = qi.frame_id
+                           WHERE qi.project_id = %s AND qi.is_open AND f.sensitive
+                             AND NOT EXISTS (SELECT 1 FROM labeling_assignment a WHERE a.item_id = qi.id
+                                             AND a.annotator_id = %s AND a.status <> 'expired'))
+            """,
+            [project.pk, user.pk],
+        )
+        return cur.fetchone()[0]
+
+
+def unengaged_sensitive(project, user) -> bool:
+    """The queue's check when its one-statement path leased a sensitive frame: the per-process
+    answer to "does this project have sensitive frames?" was stale."""
+    from .policy import forget_sensitive
+
+    forget_sensitive([project.pk])
+    return has_sensitive(project.pk)
+

@@ -1,0 +1,75 @@
+"""Reveal on demand. The original of a sensitive frame is reachable only through a short-lived
+URL signed for one person and one frame (HMAC with the installation's secret key, Django's
+TimestampSigner): `issue` records the reveal as an exposure, `end` stores its duration when the
+page reports that the frame is blurred again. Without a valid token of your own, the image route
+answers 403 (`allowed`)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.utils import timezone
+
+from .. import audit
+from ..models import Exposure, Frame, Project
+from . import rules, state as states
+from .policy import consent_version, policy_for
+
+SALT = "aerie.protection.reveal"
+
+
+class RevealRefused(Exception):
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind, self.message = kind, message
+
+
+def issue(user, frame: Frame, project: Project) -> dict:
+    """A reveal of `frame` for `user`: a signed URL to the original, valid for
+    AERIE_REVEAL_URL_SECONDS, and the exposure that counts it. Refused without consent or at
+    the daily limit of unblurred minutes."""
+    if not frame.sensitive:
+        return {"reveal": None, "url": f"/frames/{frame.pk}/original", "expires_in": None}
+    now = timezone.now()
+    with transaction.atomic():
+        state = states.locked(user.pk)  # the same lock as the queue's: caps hold across tabs
+        if not state.consent or state.consent_version != consent_version():
+            raise RevealRefused("consent", "Opt in on your protection page to reveal graphic frames; "
+                                           "you can label on the blurred view meanwhile.")
+        limits = rules.Limits.of(policy_for(project))
+        if states.today(state, now).exposure_s >= limits.exposure_s_per_day:
+            raise RevealRefused("cap", "You have reached today's limit of unblurred viewing. The blurred view "
+                                       "stays available; thank you for looking after yourself.")
+        exposure = Exposure.objects.create(user_id=user.pk, project=project, frame=frame, kind=Exposure.REVEAL,
+                                           started_at=now)
+        audit.record(user, "protection.reveal", exposure, {"frame": frame.pk, "project": project.pk})
+    token = signing.dumps({"f": frame.pk, "u": user.pk, "x": exposure.pk}, salt=SALT, compress=True)
+    return {"reveal": exposure.pk, "url": f"/frames/{frame.pk}/original?reveal={token}",
+            "expires_in": settings.AERIE_REVEAL_URL_SECONDS}
+
+
+def allowed(token: str, user, frame_id: int) -> bool:
+    """Does this token let this person see this frame's original now?"""
+    if not token or not getattr(user, "is_authenticated", False):
+        return False
+    try:
+        data = signing.loads(token, salt=SALT, max_age=settings.AERIE_REVEAL_URL_SECONDS)
+    except signing.BadSignature:  # also SignatureExpired
+        return False
+    return data.get("u") == user.pk and data.get("f") == frame_id
+
+
+def end(user, exposure_id: int) -> Exposure:
+    """The page blurred the frame again: the reveal's duration is the server's own clock from
+    issue to now (at most AERIE_REVEAL_MAX_SECONDS). Ending twice changes nothing."""
+    now = timezone.now()
+    with transaction.atomic():
+        exposure = Exposure.objects.select_for_update().get(pk=exposure_id, user_id=user.pk, kind=Exposure.REVEAL)
+        if exposure.ended_at is None:
+            limit = timedelta(seconds=settings.AERIE_REVEAL_MAX_SECONDS)
+            exposure.ended_at = min(now, exposure.started_at + limit)
+            exposure.duration_s = max(0.0, (exposure.ended_at - exposure.started_at).total_seconds())
+            exposure.save(update_fields=["ended_at", "duration_s"])
+    return exposure
