@@ -181,10 +181,12 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "labeling.api.errors.handle",
 }
 
+AERIE_VERSION = "0.1.0"  # written into export manifests and the API schema
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "aerie API",
     "DESCRIPTION": "Active-learning annotation server for aerial and surveillance video.",
-    "VERSION": "0.1.0",
+    "VERSION": AERIE_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
