@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import review_views, views
+from . import export_views, review_views, views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
@@ -19,5 +19,9 @@ urlpatterns = [
     path("projects/<int:pk>/review/<int:item_pk>/decide/", review_views.review_decide, name="review-decide"),
     path("projects/<int:pk>/review/<int:item_pk>/edit/", review_views.review_edit, name="review-edit"),
     path("projects/<int:pk>/quality/", review_views.quality, name="quality"),
+    path("projects/<int:pk>/exports/", export_views.exports_page, name="exports"),
+    path("projects/<int:pk>/exports/new/", export_views.export_create, name="export-create"),
+    path("projects/<int:pk>/exports/<int:export_pk>/download/", export_views.export_download, name="export-download"),
+    path("projects/<int:pk>/imports/", export_views.import_upload, name="import-upload"),
     path("frames/<int:pk>/<str:variant>", views.frame_image, name="frame-image"),
 ]

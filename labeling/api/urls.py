@@ -4,7 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from ontology import api as ontology_api
 
-from . import labeling_views, model_views, review_views, views
+from . import export_views, labeling_views, model_views, review_views, views
 
 router = DefaultRouter()
 router.register("datasets", views.DatasetViewSet, basename="dataset")
@@ -37,6 +37,12 @@ urlpatterns = [
     path("projects/<int:project_pk>/models/", model_views.ModelListView.as_view(), name="project-models"),
     path("projects/<int:project_pk>/models/<int:pk>/current/", model_views.MakeCurrentView.as_view(),
          name="project-model-current"),
+    path("projects/<int:project_pk>/exports/", export_views.ExportListView.as_view(), name="project-exports"),
+    path("projects/<int:project_pk>/exports/<int:pk>/", export_views.ExportDetailView.as_view(),
+         name="project-export"),
+    path("projects/<int:project_pk>/exports/<int:pk>/download/", export_views.ExportDownloadView.as_view(),
+         name="project-export-download"),
+    path("projects/<int:project_pk>/imports/", export_views.ImportView.as_view(), name="project-imports"),
     path("assignments/<int:pk>/flag/", review_views.FlagView.as_view(), name="assignment-flag"),
     path("", include(router.urls)),
 ]
