@@ -270,3 +270,20 @@ def test_nothing_to_export_is_a_clear_refusal(project, users):
     with pytest.raises(exports.ExportError, match="format: one of coco, mot"):
         exports.create(project, users["trainer"], format="yolo")
     assert not AuditEvent.objects.filter(verb="export.create").exists()
+
+
+def test_verify_export_command(project, users, labeled, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    path = tmp_path / "export.zip"
+    path.write_bytes(export_bytes(made(project, users["trainer"], format="coco")))
+    out = io.StringIO()
+    call_command("verify_export", str(path), stdout=out)
+    assert "OK" in out.getvalue()
+    files = members(path.read_bytes())
+    files[COCO_JSON] = files[COCO_JSON].replace(b'"iscrowd":0', b'"iscrowd":1', 1)
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    with pytest.raises(CommandError, match="1 export archive"):
+        call_command("verify_export", str(tmp_path / "bad.zip"), stdout=io.StringIO())
