@@ -24,15 +24,28 @@ def statement(manifest_sha256: str) -> bytes:
 
 
 class _Entry:
-    """A file being written into the zip: hashes and counts what goes through."""
+    """A file being written into the zip: hashes and counts what goes through, in pieces of about
+    BUFFER bytes (one deflate call per piece, not per line)."""
+
+    BUFFER = 1 << 20
 
     def __init__(self, archive: "ArchiveWriter", name: str, stream):
         self.archive, self.name, self.stream = archive, name, stream
         self.digest, self.size = hashlib.sha256(), 0
+        self._pending: list[str | bytes] = []
+        self._pending_size = 0
 
     def write(self, data: bytes | str) -> None:
-        if isinstance(data, str):
-            data = data.encode()
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= self.BUFFER:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(p.encode() if isinstance(p, str) else p for p in self._pending)
+        self._pending, self._pending_size = [], 0
         self.digest.update(data)
         self.size += len(data)
         self.stream.write(data)
@@ -41,6 +54,7 @@ class _Entry:
         return self
 
     def __exit__(self, *exc):
+        self.flush()
         self.stream.close()
         if exc[0] is None:
             self.archive.files.append({"path": self.name, "sha256": self.digest.hexdigest(), "size": self.size})

@@ -94,20 +94,21 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, inclu
                 image_id += 1
                 lines = []
                 for labels in frame.labels:
-                    for box in labels.boxes:
+                    who = f',"annotator":{_json(labels.annotator)},"source":{_json(labels.source)}' if raw else ""
+                    for class_id, x, y, w, h, track_id, attributes in labels.boxes:
                         ann_id += 1
-                        attributes = dict(box.attributes)
-                        extra = ""
-                        if box.track_id is not None:
-                            track = tracks.setdefault((labels.annotator, box.track_id), track_base + len(tracks) + 1)
-                            attributes["track_id"] = track
-                            extra = f',"track_id":{track}'
-                        if raw:
-                            extra += f',"annotator":{_json(labels.annotator)},"source":{_json(labels.source)}'
+                        if track_id is None:
+                            extra = who
+                            attributes = "{}" if attributes == "{}" else _json(json.loads(attributes))
+                        else:
+                            track = tracks.setdefault((labels.annotator, track_id), track_base + len(tracks) + 1)
+                            extra = f',"track_id":{track}{who}'
+                            attributes = (f'{{"track_id":{track}}}' if attributes == "{}"
+                                          else _json({**json.loads(attributes), "track_id": track}))
                         lines.append(
-                            f'{{"id":{ann_id},"image_id":{image_id},"category_id":{category_of[box.class_id]},'
-                            f'"bbox":[{box.x!r},{box.y!r},{box.w!r},{box.h!r}],"area":{box.w * box.h!r},'
-                            f'"iscrowd":0,"segmentation":[],"attributes":{_json(attributes)}{extra}}}')
+                            f'{{"id":{ann_id},"image_id":{image_id},"category_id":{category_of[class_id]},'
+                            f'"bbox":[{x!r},{y!r},{w!r},{h!r}],"area":{w * h!r},'
+                            f'"iscrowd":0,"segmentation":[],"attributes":{attributes}{extra}}}')
                 if lines:
                     out.write((",\n" if ann_id > len(lines) else "") + ",\n".join(lines))
                 progress(1)

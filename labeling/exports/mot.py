@@ -14,6 +14,8 @@ annotator for a raw export) with
 """
 from __future__ import annotations
 
+import json
+
 from django.db.models import Max
 
 from ontology.models import LabelClass
@@ -25,11 +27,14 @@ from .coco import categories, safe_name
 
 def num(value: float) -> str:
     """A float as MOT text: integers without a fraction, others with the shortest exact repr."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
 
 
-def _visibility(attributes: dict) -> str:
-    value = attributes.get("visibility")
+def _visibility(attributes_text: str) -> str:
+    if "visibility" not in attributes_text:
+        return "1"
+    value = json.loads(attributes_text).get("visibility")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
         return num(value)
     return "1"
@@ -67,16 +72,16 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, inclu
                 for frame in scopes.frames(scope, sequence, tags=False, annotator_id=annotator):
                     rows = []
                     for labels in frame.labels:
-                        for box in labels.boxes:
-                            if box.track_id is None:
+                        for class_id, x, y, w, h, track_id, attributes in labels.boxes:
+                            if track_id is None:
                                 track, next_id = next_id, next_id + 1
                             else:
-                                track = ids.get(box.track_id)
+                                track = ids.get(track_id)
                                 if track is None:
-                                    track = ids[box.track_id] = next_id
+                                    track = ids[track_id] = next_id
                                     next_id += 1
-                            rows.append((track, f"{frame.index + 1},{track},{num(box.x)},{num(box.y)},{num(box.w)},"
-                                                f"{num(box.h)},1,{class_of[box.class_id]},{_visibility(box.attributes)}\n"))
+                            rows.append((track, f"{frame.index + 1},{track},{num(x)},{num(y)},{num(w)},{num(h)},1,"
+                                                f"{class_of[class_id]},{_visibility(attributes)}\n"))
                     rows.sort(key=lambda r: r[0])
                     out.write("".join(line for _, line in rows))
                     stats["frames"] += 1

@@ -98,15 +98,22 @@ def annotators(scope: Scope, sequence: Sequence) -> list[tuple[int | None, str |
         return cur.fetchall()
 
 
-@dataclass
-class Box:
-    class_id: int
-    x: float
-    y: float
-    w: float
-    h: float
-    attributes: dict
-    track_id: int | None
+class Box(tuple):
+    """A box row as read (a tuple: cheap for a million of them): class id, x, y, w, h, track id,
+    and its attributes as PostgreSQL's JSON text ('{}' for none)."""
+
+    __slots__ = ()
+    class_id = property(lambda self: self[0])
+    x = property(lambda self: self[1])
+    y = property(lambda self: self[2])
+    w = property(lambda self: self[3])
+    h = property(lambda self: self[4])
+    track_id = property(lambda self: self[5])
+    attributes_text = property(lambda self: self[6])
+
+    @property
+    def attributes(self) -> dict:
+        return _attrs(self[6])
 
 
 @dataclass
@@ -186,13 +193,13 @@ def frames(scope: Scope, sequence: Sequence, *, boxes: bool = True, tags: bool =
             if boxes:
                 cur.execute(
                     """
-                    SELECT annotation_id, label_class_id, x, y, w, h, attributes::text, track_id
+                    SELECT annotation_id, label_class_id, x, y, w, h, track_id, attributes::text
                     FROM labeling_annotationbox WHERE annotation_id = ANY(%s) ORDER BY annotation_id, id
                     """,
                     [ids],
                 )
-                for ann_id, class_id, x, y, w, h, attributes, track in cur.fetchall():
-                    by_annotation[ann_id].boxes.append(Box(class_id, x, y, w, h, _attrs(attributes), track))
+                for row in cur.fetchall():
+                    by_annotation[row[0]].boxes.append(Box(row[1:]))
             if tags:
                 cur.execute(
                     """
