@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from labeling import exports
-from labeling.exports import archive as archives
 from labeling.models import Annotation, AuditEvent, Export
 from ontology import services as ontology_services
 from tests.labels import export_bytes, extract, labeled_project, members, store_labels
