@@ -192,6 +192,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"ExportFormatEnum": "labeling.models.exports.Export.FORMATS"},
 }
 
 # Celery: Redis/RabbitMQ in production; Celery's filesystem transport under var/ by default.

@@ -38,7 +38,7 @@ class ExportSerializer(serializers.ModelSerializer):
 
 
 class ExportRequestSerializer(serializers.Serializer):
-    format = serializers.ChoiceField(choices=[Export.COCO, Export.MOT])
+    format = serializers.ChoiceField(choices=Export.FORMATS)
     scope = serializers.ChoiceField(choices=[Export.APPROVED, Export.RAW], default=Export.APPROVED)
     dataset_version = serializers.IntegerField(required=False, allow_null=True,
                                                help_text="Only this dataset version's sequences (default: the project)")
@@ -98,7 +98,7 @@ class ExportDownloadView(APIView):
 class ImportRequestSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="COCO: a .json (or a zip holding one); MOT: a zip of <sequence>/gt/gt.txt "
                                            "folders, or one gt.txt with `sequence`")
-    format = serializers.ChoiceField(choices=list(imports.FORMATS))
+    format = serializers.ChoiceField(choices=Export.FORMATS)
     mode = serializers.ChoiceField(choices=list(imports.MODES),
                                    help_text="prelabel (the 'model' annotator), gold (gold answers), or annotator")
     annotator = serializers.CharField(required=False, help_text="mode annotator: the member whose work this is")
