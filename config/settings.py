@@ -182,15 +182,21 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "labeling.api.errors.handle",
 }
 
+AERIE_VERSION = "0.1.0"  # written into export manifests and the API schema
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "aerie API",
     "DESCRIPTION": "Active-learning annotation server for aerial and surveillance video.",
-    "VERSION": "0.1.0",
+    "VERSION": AERIE_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"ExportFormatEnum": "labeling.models.exports.Export.FORMATS",
+                            "ModelKindEnum": "labeling.models.sampling.ModelVersion.KINDS",
+                            "TrainingStatusEnum": "labeling.models.sampling.TrainingRun.STATUS_CHOICES",
+                            "ScoringStatusEnum": "labeling.models.sampling.ScoringRun.STATUS_CHOICES"},
 }
 
 # Celery: Redis/RabbitMQ in production; Celery's filesystem transport under var/ by default.

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import model_views, protection_views, review_views, views
+from . import export_views, model_views, protection_views, review_views, views
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
@@ -28,5 +28,9 @@ urlpatterns = [
     path("protection/update/", protection_views.protection_update, name="protection-update"),
     path("projects/<int:pk>/protection/", protection_views.team, name="protection-team"),
     path("projects/<int:pk>/protection/policy/", protection_views.team_policy, name="protection-policy"),
+    path("projects/<int:pk>/exports/", export_views.exports_page, name="exports"),
+    path("projects/<int:pk>/exports/new/", export_views.export_create, name="export-create"),
+    path("projects/<int:pk>/exports/<int:export_pk>/download/", export_views.export_download, name="export-download"),
+    path("projects/<int:pk>/imports/", export_views.import_upload, name="import-upload"),
     path("frames/<int:pk>/<str:variant>", views.frame_image, name="frame-image"),
 ]

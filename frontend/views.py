@@ -21,6 +21,7 @@ def home(request):
     projects = list(roles.visible_projects(request.user).select_related("dataset", "ontology_version__ontology"))
     can_label = request.user.has_perm("labeling.add_annotation")
     can_review = roles.can_review(request.user)
+    can_export = roles.can_export(request.user) or roles.can_import(request.user)
     if can_label:
         for project in projects:
             project.queue_size = queue.queue_size(project, request.user)
@@ -35,7 +36,7 @@ def home(request):
                   .select_related("frame__sequence", "project").order_by("-created_at"))
     return render(request, "frontend/home.html", {
         "projects": projects, "datasets": datasets, "role": roles.ROLE_LABELS.get(roles.role_of(request.user), "—"),
-        "can_label": can_label, "can_review": can_review, "can_manage_models": roles.can_manage_models(request.user),
+        "can_label": can_label, "can_review": can_review, "can_export": can_export, "can_manage_models": roles.can_manage_models(request.user),
         "done_today": mine_today.count(), "recent": mine_today[:10],
     })
 

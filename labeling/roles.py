@@ -31,10 +31,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
                       "labeling.add_goldframe"],
     TRAINER: _VIEW + ["labeling.view_annotation", "labeling.view_datasetversion", "labeling.view_ingestjob",
                       "labeling.add_datasetversion", "labeling.view_modelversion", "labeling.add_modelversion",
-                      "labeling.change_modelversion"],
+                      "labeling.change_modelversion",
+                      "labeling.add_export", "labeling.view_export"],
     ADMIN: _VIEW + ["labeling.view_annotation", "labeling.view_auditevent", "labeling.view_reviewitem",
                     "labeling.change_reviewitem", "labeling.add_goldframe", "labeling.view_modelversion",
-                    "labeling.add_modelversion", "labeling.change_modelversion"] + [
+                    "labeling.add_modelversion", "labeling.change_modelversion",
+                    "labeling.add_export", "labeling.view_export"] + [
         f"{app}.{action}_{model}"
         for app, models in _MANAGE_MODELS.items()
         for model in models
@@ -80,6 +82,17 @@ def can_review(user) -> bool:
 def can_manage_models(user) -> bool:
     """Trainers and admins register models and choose the current one."""
     return getattr(user, "is_authenticated", False) and user.has_perm("labeling.add_modelversion")
+
+
+def can_export(user) -> bool:
+    """Trainers and admins export annotations (and download exports)."""
+    return getattr(user, "is_authenticated", False) and user.has_perm("labeling.add_export")
+
+
+def can_import(user) -> bool:
+    """Admins and QA leads import annotations made elsewhere (pre-labels, gold, an annotator's work).
+    Trainers never change annotations, so they do not import."""
+    return can_review(user)
 
 
 def visible_projects(user) -> QuerySet:

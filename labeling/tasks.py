@@ -25,6 +25,13 @@ def gold_check(annotation_id: int) -> bool | None:
     return result.passed if result else None
 
 
+@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
+def export_job(export_id: int) -> str:
+    from . import exports
+
+    return exports.run(export_id).status
+
+
 # --- the sampler (labeling/sampling/) -----------------------------------------------------------
 
 @shared_task(acks_late=True)

@@ -4,7 +4,7 @@ from rest_framework.routers import DefaultRouter
 
 from ontology import api as ontology_api
 
-from . import labeling_views, model_views, protection_views as pv, review_views, views
+from . import export_views, labeling_views, model_views, protection_views as pv, review_views, views
 
 router = DefaultRouter()
 router.register("datasets", views.DatasetViewSet, basename="dataset")
@@ -39,6 +39,12 @@ urlpatterns = [
          name="project-model-current"),
     path("projects/<int:project_pk>/training/", model_views.TrainingView.as_view(), name="project-training"),
     path("projects/<int:project_pk>/scoring/", model_views.ScoringView.as_view(), name="project-scoring"),
+    path("projects/<int:project_pk>/exports/", export_views.ExportListView.as_view(), name="project-exports"),
+    path("projects/<int:project_pk>/exports/<int:pk>/", export_views.ExportDetailView.as_view(),
+         name="project-export"),
+    path("projects/<int:project_pk>/exports/<int:pk>/download/", export_views.ExportDownloadView.as_view(),
+         name="project-export-download"),
+    path("projects/<int:project_pk>/imports/", export_views.ImportView.as_view(), name="project-imports"),
     path("assignments/<int:pk>/flag/", review_views.FlagView.as_view(), name="assignment-flag"),
     path("protection/me/", pv.MeView.as_view(), name="protection-me"),
     path("protection/consent/", pv.ConsentView.as_view(), name="protection-consent"),

@@ -1,5 +1,6 @@
 from .annotations import Annotation, AnnotationBox, AnnotationTag
 from .audit import AuditEvent
+from .exports import Export
 from .footage import Dataset, DatasetVersion, Frame, IngestJob, Sequence
 from .projects import Membership, Project
 from .protection import (ConsentEvent, Exposure, ProtectionPolicy, ProtectionState, SensitivityFlag,
@@ -12,6 +13,5 @@ __all__ = [
     "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "Dataset", "DatasetVersion", "Frame",
     "IngestJob", "Membership", "Project", "Sequence", "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement",
     "ReviewDecision", "ReviewItem", "ModelVersion", "TrainingRun", "ScoringRun", "ScoringChunk", "FrameScore",
-    "ReviewDecision", "ReviewItem", "ModelVersion", "ConsentEvent", "Exposure", "ProtectionPolicy", "ProtectionState",
-    "SensitivityFlag", "WellbeingCheckin",
+    "ConsentEvent", "Exposure", "ProtectionPolicy", "ProtectionState", "SensitivityFlag", "WellbeingCheckin", "Export",
 ]

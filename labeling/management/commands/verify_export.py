@@ -1,0 +1,34 @@
+import base64
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.core.management.base import BaseCommand, CommandError
+
+from labeling.exports import verify_archive
+
+
+class Command(BaseCommand):
+    help = "Verify export archives: the manifest's Ed25519 signature and every file's sha256."
+
+    def add_arguments(self, parser):
+        parser.add_argument("files", nargs="+", help="export zip files")
+        parser.add_argument("--public-key", help="base64 raw Ed25519 public key (default: this installation's)")
+
+    def handle(self, *args, files, public_key, **options):
+        key = None
+        if public_key:
+            try:
+                key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key, validate=True))
+            except ValueError as exc:
+                raise CommandError(f"--public-key: not a raw Ed25519 key ({exc})") from None
+        failed = 0
+        for path in files:
+            try:
+                with open(path, "rb") as fh:
+                    report = verify_archive(fh, key)
+            except OSError as exc:
+                raise CommandError(f"{path}: {exc}") from None
+            for n, line in enumerate(report.lines()):
+                self.stdout.write(f"{path}: {line}" if n == 0 else line)
+            failed += not report.ok
+        if failed:
+            raise CommandError(f"{failed} export archive(s) failed verification")
