@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AERIE_VAR_DIR", BASE_DIR / "var"))
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.RetryOnLostConnection",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -104,6 +106,7 @@ def _database() -> dict:
     options = db.setdefault("OPTIONS", {})
     options["options"] = (options.get("options", "") + " -c plan_cache_mode=force_generic_plan").strip()
     options.setdefault("prepare_threshold", 1 << 30)
+    db["CONN_HEALTH_CHECKS"] = True  # a persistent connection the server dropped is replaced before use
     return db
 
 
@@ -211,16 +214,24 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(_queue_dir / "processed"),
         "store_processed": False,
     }
+# Two queues: "celery" for what people wait on within seconds (agreement, gold checks,
+# housekeeping) and "bulk" for long jobs (ingest, training, scoring, exports), so that a
+# scoring run never delays a QA lead's new disagreement. A worker consumes both unless started
+# with -Q (e.g. dedicated scoring machines: `-Q bulk`).
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("bulk"))
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {f"labeling.tasks.{name}": {"queue": "bulk"} for name in (
+    "ingest_job", "train_model", "start_scoring", "score_chunk", "finalize_scoring", "export_job")}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Celery beat: resume scoring chunks that dead workers left, and re-score projects on schedule
+# Celery beat: resume scoring chunks and exports that dead workers left, and re-score projects on schedule
 # (AERIE_RESCORE_EVERY_S, default 6 h, decides when a project is due).
 CELERY_BEAT_SCHEDULE = {
-    "scoring-housekeeping": {"task": "labeling.tasks.scoring_housekeeping",
+    "housekeeping": {"task": "labeling.tasks.housekeeping",
                              "schedule": float(os.environ.get("AERIE_SCORING_SWEEP_S", "60"))},
 }
 

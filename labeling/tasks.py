@@ -1,15 +1,24 @@
-"""Celery entry points only: each calls a domain module."""
+"""Celery entry points only: each calls a domain module.
+
+Every task is idempotent and acknowledged late. A lost database connection (OperationalError,
+InterfaceError) is retried with backoff, on a fresh connection (Celery's Django fix-up closes
+the broken one before the next try)."""
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from . import ingest
 
+#: worth another try: the database went away for a moment, or a file system hiccupped
+TRANSIENT = (OperationalError, InterfaceError, OSError)
+RETRY = dict(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=True, retry_backoff_max=60, max_retries=8)
 
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
+
+@shared_task(**RETRY)
 def ingest_job(job_id: int) -> str:
     return ingest.run_job(job_id).status
 
 
-@shared_task(acks_late=True)
+@shared_task(**RETRY)
 def frame_agreement(project_id: int, frame_id: int) -> float | None:
     from . import quality
 
@@ -17,7 +26,7 @@ def frame_agreement(project_id: int, frame_id: int) -> float | None:
     return result.score if result else None
 
 
-@shared_task(acks_late=True)
+@shared_task(**RETRY)
 def gold_check(annotation_id: int) -> bool | None:
     from . import gold
 
@@ -25,7 +34,7 @@ def gold_check(annotation_id: int) -> bool | None:
     return result.passed if result else None
 
 
-@shared_task(acks_late=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)
+@shared_task(**RETRY)
 def export_job(export_id: int) -> str:
     from . import exports
 
@@ -34,14 +43,14 @@ def export_job(export_id: int) -> str:
 
 # --- the sampler (labeling/sampling/) -----------------------------------------------------------
 
-@shared_task(acks_late=True)
+@shared_task(**RETRY)
 def train_model(run_id: int) -> str:
     from .sampling import training
 
     return training.run(run_id).status
 
 
-@shared_task(acks_late=True)
+@shared_task(**RETRY)
 def start_scoring(project_id: int, reason: str = "new current model") -> int | None:
     from .models import Project
     from .sampling import scoring
@@ -54,14 +63,14 @@ def start_scoring(project_id: int, reason: str = "new current model") -> int | N
     return run.pk
 
 
-@shared_task(acks_late=True)
+@shared_task(**RETRY)
 def score_chunk(chunk_id: int) -> int:
     from .sampling import scoring
 
     return scoring.score_chunk(chunk_id)
 
 
-@shared_task(acks_late=True)
+@shared_task(**RETRY)
 def finalize_scoring(run_id: int) -> str | None:
     from .sampling import scoring
 
@@ -70,8 +79,10 @@ def finalize_scoring(run_id: int) -> str | None:
 
 
 @shared_task
-def scoring_housekeeping() -> dict:
-    """Celery beat: resume chunks dead workers left, and re-score projects that are due."""
+def housekeeping() -> dict:
+    """Celery beat: resume the scoring chunks and exports that dead workers left, and re-score
+    projects that are due."""
+    from .exports import jobs
     from .sampling import scoring
 
-    return {**scoring.sweep(), "started": scoring.rescore_due()}
+    return {**scoring.sweep(), "started": scoring.rescore_due(), "exports_resent": jobs.sweep()}

@@ -35,7 +35,7 @@ def test_trainer_trains_scores_and_reads_the_curve(page, login, live_server, use
     expect(page.get_by_test_id("training-runs")).to_contain_text("epoch 1 / 1")
     expect(page.get_by_test_id("scoring-runs")).to_contain_text("new current model")
     expect(page.locator("svg.chart").first).to_be_visible()
-    page.get_by_role("button", name="Re-score now").click()
+    page.get_by_role("button", name="Re-score now").click(timeout=180_000)  # scores inline here
     expect(page.locator(".msg-success")).to_contain_text("Scoring run")
     page.screenshot(path=str(ARTIFACTS / "models-page.png"), full_page=True)
     assert ScoringRun.objects.filter(reason="by hand", status=ScoringRun.DONE).exists()

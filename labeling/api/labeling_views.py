@@ -58,8 +58,7 @@ class NextFrameView(APIView):
         except queue.Withheld as withheld:  # a break, or a limit reached with nothing else left: not an error
             return Response({"assignment": None, "frame": None, "withheld": withheld.as_dict()})
         if assignment is None:
-            return Response({"detail": "Nothing left for you to label in this project. Thank you!"},
-                            status=status.HTTP_204_NO_CONTENT)
+            return Response(status=status.HTTP_204_NO_CONTENT)  # nothing left (a 204 carries no body)
         return Response(workbench.state(project, assignment.frame, request.user, assignment))
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import tempfile
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ontology.models import OntologyVersion
@@ -24,7 +27,8 @@ from .scope import ExportError
 
 log = logging.getLogger(__name__)
 WRITERS = {Export.COCO: coco.write, Export.MOT: mot.write}
-PROGRESS_EVERY = 500  # frames between progress writes
+PROGRESS_EVERY = 500  # frames between progress writes (and heartbeats)
+STALE_S = float(os.environ.get("AERIE_EXPORT_STALE_S", "120"))
 
 
 def _one_ontology_version(scope: scopes.Scope) -> OntologyVersion:
@@ -99,8 +103,9 @@ def run(export_id: int) -> Export:
         if export.status in Export.FINISHED:
             return export
         export.status, export.started_at, export.items_done = Export.RUNNING, timezone.now(), 0
+        export.heartbeat_at = export.started_at
         export.attempts += 1
-        export.save(update_fields=["status", "started_at", "items_done", "attempts"])
+        export.save(update_fields=["status", "started_at", "heartbeat_at", "items_done", "attempts"])
     try:
         resolved = scopes.resolve(export.project, export.scope, export.dataset_version, export.annotations_as_of)
         passes = 2 if export.format == Export.COCO else 1
@@ -113,7 +118,7 @@ def run(export_id: int) -> Export:
             if pending[0] >= PROGRESS_EVERY:
                 export.items_done += pending[0]
                 pending[0] = 0
-                Export.objects.filter(pk=export.pk).update(items_done=export.items_done)
+                Export.objects.filter(pk=export.pk).update(items_done=export.items_done, heartbeat_at=timezone.now())
 
         with tempfile.TemporaryFile() as tmp:
             archive = ArchiveWriter(tmp)
@@ -131,6 +136,8 @@ def run(export_id: int) -> Export:
                 digest.update(chunk)
             tmp.seek(0)
             name = default_storage.save(f"exports/project-{export.project_id}/{export.download_name}", File(tmp))
+    except (OperationalError, InterfaceError):
+        raise  # the database went away: the task tries again on a fresh connection
     except Exception as exc:  # noqa: BLE001 - the job records why, and the worker logs it
         log.exception("export %s failed", export.pk)
         Export.objects.filter(pk=export.pk).update(status=Export.FAILED, message=str(exc)[:2000],
@@ -145,6 +152,20 @@ def run(export_id: int) -> Export:
         export.refresh_from_db()
         audit.record(None, "export.done", export, {"sha256": export.sha256, "manifest_sha256": manifest_sha, **stats})
     return export
+
+
+def sweep(stale_s: float = STALE_S) -> int:
+    """Send again the exports a dead worker left: running with a stale heartbeat, or queued
+    for longer than `stale_s` (the message was lost). Returns how many were sent."""
+    from .. import tasks
+
+    cutoff = timezone.now() - timedelta(seconds=stale_s)
+    ids = list(Export.objects.filter(
+        Q(status=Export.RUNNING, heartbeat_at__lt=cutoff) | Q(status=Export.QUEUED, created_at__lt=cutoff))
+        .values_list("pk", flat=True))
+    for export_id in ids:
+        tasks.export_job.delay(export_id)
+    return len(ids)
 
 
 def open_for_download(export: Export, user):

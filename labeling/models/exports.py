@@ -49,6 +49,8 @@ class Export(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True,
+                                        help_text="Renewed while a worker builds it; a stale one is sent again")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

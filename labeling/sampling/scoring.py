@@ -95,16 +95,17 @@ _CLAIM = """
 UPDATE labeling_scoringchunk c SET status = 'claimed', claimed_by = %(me)s, claimed_at = now(),
        attempts = c.attempts + 1
 WHERE c.id = (SELECT id FROM labeling_scoringchunk
-              WHERE id = %(chunk)s AND (status = 'pending'
-                    OR (status = 'claimed' AND claimed_at < now() - make_interval(secs => %(stale)s)))
+              WHERE id = %(chunk)s AND (status = 'pending' OR (status = 'claimed' AND (claimed_by = %(me)s
+                    OR claimed_at < now() - make_interval(secs => %(stale)s))))
               FOR UPDATE SKIP LOCKED)
 RETURNING c.run_id, c.frame_ids
 """
 
 
 def claim(chunk_id: int, me: str, stale_s: float = STALE_S):
-    """Take a chunk that is pending or whose worker stopped beating; None when it is done,
-    being worked on, or locked by another claimer right now."""
+    """Take a chunk that is pending, whose worker stopped beating, or that this same worker
+    claimed before (a retry after a lost database connection); None when it is done, being
+    worked on, or locked by another claimer right now."""
     with connection.cursor() as cur:
         cur.execute(_CLAIM, {"chunk": chunk_id, "me": me, "stale": stale_s})
         return cur.fetchone()
