@@ -1,10 +1,10 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import model_views, protection_views, review_views, views
+from . import audit_views, login_views, model_views, protection_views, review_views, views
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
+    path("login/", login_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("datasets/<int:pk>/", views.dataset_detail, name="dataset"),
@@ -28,5 +28,8 @@ urlpatterns = [
     path("protection/update/", protection_views.protection_update, name="protection-update"),
     path("projects/<int:pk>/protection/", protection_views.team, name="protection-team"),
     path("projects/<int:pk>/protection/policy/", protection_views.team_policy, name="protection-policy"),
+    path("audit/", audit_views.audit_page, name="audit"),
+    path("audit/export.jsonl", audit_views.audit_export, name="audit-export-page"),
+    path("audit/seal/", audit_views.audit_seal, name="audit-seal-page"),
     path("frames/<int:pk>/<str:variant>", views.frame_image, name="frame-image"),
 ]

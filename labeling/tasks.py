@@ -68,3 +68,14 @@ def scoring_housekeeping() -> dict:
     from .sampling import scoring
 
     return {**scoring.sweep(), "started": scoring.rescore_due()}
+
+
+# --- the audit trail ----------------------------------------------------------------------------
+
+@shared_task(acks_late=True)
+def seal_audit() -> int | None:
+    """Sign the audit chain's head (celery beat, AERIE_AUDIT_SEAL_EVERY_S)."""
+    from .audit import chain
+
+    made = chain.seal()
+    return made.seq if made else None
