@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponseForbidden, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from labeling import audit, roles
+from labeling import roles
 from labeling.audit import chain, query
 from labeling.models import AuditSeal
 
@@ -64,8 +64,7 @@ def audit_export(request):
     except query.FilterError as exc:
         messages.error(request, str(exc))
         return redirect("audit")
-    audit.record(request.user, "audit.export", None, {"filters": filters.as_dict()}, project=filters.project)
-    response = StreamingHttpResponse(query.export_lines(events), content_type="application/jsonl")
+    response = StreamingHttpResponse(query.export(request.user, filters, events), content_type="application/jsonl")
     response["Content-Disposition"] = 'attachment; filename="aerie-audit.jsonl"'
     return response
 

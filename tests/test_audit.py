@@ -3,11 +3,14 @@ the database refuses to change or delete audit rows, verify_audit finds the firs
 and signed heads catch a chain rewritten from scratch."""
 from __future__ import annotations
 
+import base64
 import threading
 
 import pytest
 from django.core.management import CommandError, call_command
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.db import IntegrityError, connection, connections, transaction
+from django.utils import timezone
 
 from labeling import audit, queue, signing, submissions
 from labeling.audit import chain
@@ -130,13 +133,9 @@ def test_seals_catch_a_chain_rewritten_from_scratch(events):
 def test_a_forged_seal_is_reported(events):
     chain.seal()
     seq, hash_ = chain.head()
-    from django.utils import timezone
-
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-    import base64
-
-    forged = base64.b64encode(Ed25519PrivateKey.generate().sign(chain.seal_payload(seq, hash_, timezone.now()))).decode()
-    AuditSeal.objects.create(seq=seq, hash=hash_, at=timezone.now(), key_id=signing.key_id(), signature=forged)
+    at = timezone.now()
+    forged = base64.b64encode(Ed25519PrivateKey.generate().sign(chain.seal_payload(seq, hash_, at))).decode()
+    AuditSeal.objects.create(seq=seq, hash=hash_, at=at, key_id=signing.key_id(), signature=forged)
     assert any("signature does not verify" in p for p in chain.verify().problems)
 
 

@@ -11,7 +11,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import audit, roles
+from .. import roles
 from ..audit import chain, query
 from ..models import AuditSeal
 
@@ -79,8 +79,7 @@ class AuditExportView(APIView):
     def get(self, request):
         """Every matching event as one JSON object per line, oldest first (streamed)."""
         filters, events = filtered_events(request)
-        audit.record(request.user, "audit.export", None, {"filters": filters.as_dict()}, project=filters.project)
-        response = StreamingHttpResponse(query.export_lines(events), content_type="application/jsonl")
+        response = StreamingHttpResponse(query.export(request.user, filters, events), content_type="application/jsonl")
         response["Content-Disposition"] = 'attachment; filename="aerie-audit.jsonl"'
         return response
 

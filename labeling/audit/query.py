@@ -54,12 +54,15 @@ class Filters:
             raw = (params.get(name) or "").strip()
             if not raw:
                 return None
-            moment = parse_datetime(raw)
-            if moment is None:
+            try:
                 day = parse_date(raw) if len(raw) == 10 else None
-                if day is None:
-                    raise FilterError(f"{name}: give a date (YYYY-MM-DD) or a date-time")
+                moment = None if day else parse_datetime(raw)
+            except ValueError:
+                day = moment = None
+            if day is not None:  # a whole day: from its start, or (until) to its end
                 moment = dt.datetime.combine(day + dt.timedelta(days=end), dt.time())
+            elif moment is None:
+                raise FilterError(f"{name}: give a date (YYYY-MM-DD) or a date-time")
             return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
 
         project = (params.get("project") or "").strip()
@@ -115,6 +118,14 @@ def _has_link(event: AuditEvent) -> bool:
     except AuditEvent.link.RelatedObjectDoesNotExist:
         return False  # not committed yet (or the chain was tampered with)
     return True
+
+
+def export(user, filters: Filters, events: QuerySet):
+    """Record who exports what, then the JSON lines of the events recorded before that."""
+    from . import record
+
+    exported = record(user, "audit.export", None, {"filters": filters.as_dict()}, project=filters.project)
+    return export_lines(events.filter(pk__lt=exported.pk))
 
 
 def export_lines(events: QuerySet):
