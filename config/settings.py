@@ -217,6 +217,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "scoring-housekeeping": {"task": "labeling.tasks.scoring_housekeeping",
                              "schedule": float(os.environ.get("AERIE_SCORING_SWEEP_S", "60"))},
+    # chain the audit events committed since the last run (off the requests' path)
+    "audit-link": {"task": "labeling.tasks.link_audit",
+                   "schedule": float(os.environ.get("AERIE_AUDIT_LINK_EVERY_S", "5"))},
     # sign the audit chain's head (nothing new is signed when nothing happened since the last seal)
     "audit-seal": {"task": "labeling.tasks.seal_audit",
                    "schedule": float(os.environ.get("AERIE_AUDIT_SEAL_EVERY_S", "300"))},

@@ -35,6 +35,7 @@ def audit_page(request):
         filters, events = _filtered(request)
     except query.FilterError as exc:
         filters, events, error = query.Filters(), query.visible_events(request.user).none(), str(exc)
+    chain.link_pending()  # show every committed event with its hash (beat does it within seconds anyway)
     before = request.GET.get("before", "")
     if before.isdigit():
         events = events.filter(pk__lt=int(before))

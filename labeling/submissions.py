@@ -234,7 +234,7 @@ def _refuse(lease: _Lease | None, user) -> None:
 # One statement writes a whole submission: it locks the lease and re-checks that it still takes
 # work (active, or expired: late work is kept and flagged), then writes the revision, its boxes
 # and tags, the lease, the queue counts, the draft and the audit event (which the database
-# links into the audit chain as the statement commits: labeling.audit.chain). Atomic on its own (no
+# queues for the audit chain: labeling.audit.chain). Atomic on its own (no
 # BEGIN/COMMIT round trips), and it costs one round trip. Nothing is written if the lease was
 # submitted or skipped meanwhile (another tab): the caller then says why.
 _STORE_SUBMISSION = """

@@ -121,9 +121,11 @@ def _has_link(event: AuditEvent) -> bool:
 
 
 def export(user, filters: Filters, events: QuerySet):
-    """Record who exports what, then the JSON lines of the events recorded before that."""
-    from . import record
+    """Record who exports what, then the JSON lines of the events recorded before that (chained
+    first, so that every line carries its hash)."""
+    from . import chain, record
 
+    chain.link_pending()
     exported = record(user, "audit.export", None, {"filters": filters.as_dict()}, project=filters.project)
     return export_lines(events.filter(pk__lt=exported.pk))
 

@@ -1,6 +1,6 @@
 from .accounts import LoginThrottle
 from .annotations import Annotation, AnnotationBox, AnnotationTag
-from .audit import AuditEvent, AuditLink, AuditSeal
+from .audit import AuditEvent, AuditLink, AuditPending, AuditSeal
 from .footage import Dataset, DatasetVersion, Frame, IngestJob, Sequence
 from .projects import Membership, Project
 from .protection import (ConsentEvent, Exposure, ProtectionPolicy, ProtectionState, SensitivityFlag,
@@ -10,7 +10,7 @@ from .queue import Assignment, Draft, QueueItem
 from .sampling import FrameScore, ModelVersion, ScoringChunk, ScoringRun, TrainingRun
 
 __all__ = [
-    "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "AuditLink", "AuditSeal", "Dataset", "DatasetVersion", "Frame",
+    "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "AuditLink", "AuditPending", "AuditSeal", "Dataset", "DatasetVersion", "Frame",
     "IngestJob", "Membership", "Project", "Sequence", "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement",
     "ReviewDecision", "ReviewItem", "ModelVersion", "TrainingRun", "ScoringRun", "ScoringChunk", "FrameScore",
     "ReviewDecision", "ReviewItem", "ModelVersion", "ConsentEvent", "Exposure", "ProtectionPolicy", "ProtectionState",

@@ -7,7 +7,7 @@ from django.db import models
 class AuditEvent(models.Model):
     """One append-only record of something that matters: who did what to which object, when.
     The database refuses UPDATE and DELETE on this table, and links every committed event into
-    a hash chain (AuditLink) when its transaction commits (migration 0012).
+    a hash chain (AuditLink) within seconds (migration 0012, labeling.audit.chain).
 
     `project` and `dataset` say whose audit trail the event belongs to (QA leads see the events
     of their projects and of their projects' datasets); they are plain references without a
@@ -34,10 +34,18 @@ class AuditEvent(models.Model):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.verb} {self.object_type}:{self.object_id}"
 
 
+class AuditPending(models.Model):
+    """An event not linked into the chain yet: the database adds one row per event it stores,
+    and removes it when it links the event (aerie_audit_link_pending, within seconds)."""
+
+    event = models.OneToOneField(AuditEvent, on_delete=models.DO_NOTHING, db_constraint=False, primary_key=True,
+                                 related_name="+")
+
+
 class AuditLink(models.Model):
     """An event's place in the installation's hash chain: `hash` = sha256 over the previous
-    link's hash and the event's content (labeling.audit.chain_message). Written by the database
-    itself when the event's transaction commits, never by the application; append-only."""
+    link's hash and the event's content (labeling.audit.chain). Written by the database itself
+    (aerie_audit_link_pending), never by the application; append-only."""
 
     seq = models.BigIntegerField(primary_key=True)
     event = models.OneToOneField(AuditEvent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="link")
