@@ -149,11 +149,13 @@ def test_scope_follows_the_object(project, users):
     assert event.project_id == project.pk
 
 
-def test_celery_beat_seals_the_head():
+def test_celery_beat_links_and_seals():
     from django.conf import settings
 
     entry = settings.CELERY_BEAT_SCHEDULE["audit-seal"]
     assert entry["task"] == "labeling.tasks.seal_audit" and entry["schedule"] > 0
+    entry = settings.CELERY_BEAT_SCHEDULE["audit-link"]
+    assert entry["task"] == "labeling.tasks.link_audit" and entry["schedule"] <= 60
 
 
 @pytest.mark.django_db(transaction=True)
