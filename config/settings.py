@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.RetryOnLostConnection",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -113,7 +114,7 @@ def _database() -> dict:
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTHENTICATION_BACKENDS = ["labeling.auth.CachedModelBackend"]
+AUTHENTICATION_BACKENDS = ["labeling.auth.CachedModelBackend"]  # refuses locked-out sign-ins (loginguard)
 AERIE_PERMISSION_CACHE_SECONDS = float(os.environ.get("AERIE_PERMISSION_CACHE_SECONDS", "10"))
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -233,6 +234,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
     "housekeeping": {"task": "labeling.tasks.housekeeping",
                              "schedule": float(os.environ.get("AERIE_SCORING_SWEEP_S", "60"))},
+    # chain the audit events committed since the last run (off the requests' path)
+    "audit-link": {"task": "labeling.tasks.link_audit",
+                   "schedule": float(os.environ.get("AERIE_AUDIT_LINK_EVERY_S", "5"))},
+    # sign the audit chain's head (nothing new is signed when nothing happened since the last seal)
+    "audit-seal": {"task": "labeling.tasks.seal_audit",
+                   "schedule": float(os.environ.get("AERIE_AUDIT_SEAL_EVERY_S", "300"))},
 }
 
 # The labeling queue
@@ -258,11 +265,41 @@ AERIE_SIGNING_KEY_FILE = Path(os.environ.get("AERIE_SIGNING_KEY_FILE", VAR_DIR /
 # weights are trusted besides this installation's own signing key.
 AERIE_TRUSTED_MODEL_KEYS = [k for k in os.environ.get("AERIE_TRUSTED_MODEL_KEYS", "").split(",") if k.strip()]
 
+# Sessions, CSRF and security headers. Behind HTTPS set AERIE_SECURE_COOKIES=true: cookies are
+# then sent over HTTPS only and browsers are told to use HTTPS (HSTS).
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("AERIE_SECURE_COOKIES", False)
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = int(float(os.environ.get("AERIE_SESSION_HOURS", "12")) * 3600)  # one working day
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = False  # the labeling page's scripts read it (Django: no benefit in hiding it)
+SECURE_HSTS_SECONDS = int(os.environ.get("AERIE_HSTS_SECONDS", "31536000" if SESSION_COOKIE_SECURE else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+if env_bool("AERIE_BEHIND_HTTPS_PROXY", False):  # the proxy sets X-Forwarded-Proto
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content-Security-Policy (config/headers.py): scripts and styles from aerie itself only; inline
+# style attributes (progress bars, colour chips) allowed, inline scripts never; no framing.
+AERIE_CSP = os.environ.get("AERIE_CSP", "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data: blob:",
+    "font-src 'self'", "connect-src 'self'", "media-src 'self'", "object-src 'none'", "base-uri 'none'",
+    "form-action 'self'", "frame-ancestors 'none'",
+]))
+AERIE_PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+# Sign-in throttling (labeling/loginguard.py): failures are counted per username and per client
+# address over AERIE_LOGIN_WINDOW_S; at the limit that key is locked for AERIE_LOGIN_LOCKOUT_S.
+AERIE_LOGIN_MAX_FAILURES = int(os.environ.get("AERIE_LOGIN_MAX_FAILURES", "5"))
+AERIE_LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("AERIE_LOGIN_MAX_FAILURES_PER_IP", "30"))
+AERIE_LOGIN_WINDOW_S = int(os.environ.get("AERIE_LOGIN_WINDOW_S", "900"))
+AERIE_LOGIN_LOCKOUT_S = int(os.environ.get("AERIE_LOGIN_LOCKOUT_S", "900"))
+# Proxies in front of aerie that append the client address to X-Forwarded-For (0: use the
+# connection's address; never trust the header when nothing in front sets it).
+AERIE_PROXY_HOPS = int(os.environ.get("AERIE_PROXY_HOPS", "0"))
 
 LOGGING = {
     "version": 1,

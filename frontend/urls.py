@@ -1,10 +1,10 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import export_views, model_views, protection_views, review_views, views
+from . import audit_views, export_views, login_views, model_views, protection_views, review_views, views
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(template_name="frontend/login.html"), name="login"),
+    path("login/", login_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", views.home, name="home"),
     path("datasets/<int:pk>/", views.dataset_detail, name="dataset"),
@@ -32,5 +32,8 @@ urlpatterns = [
     path("projects/<int:pk>/exports/new/", export_views.export_create, name="export-create"),
     path("projects/<int:pk>/exports/<int:export_pk>/download/", export_views.export_download, name="export-download"),
     path("projects/<int:pk>/imports/", export_views.import_upload, name="import-upload"),
+    path("audit/", audit_views.audit_page, name="audit"),
+    path("audit/export.jsonl", audit_views.audit_export, name="audit-export-page"),
+    path("audit/seal/", audit_views.audit_seal, name="audit-seal-page"),
     path("frames/<int:pk>/<str:variant>", views.frame_image, name="frame-image"),
 ]

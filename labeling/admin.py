@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from .models import (Annotation, AuditEvent, Dataset, DatasetVersion, Frame, IngestJob, Membership, Project,
-                     ProtectionPolicy, Sequence, SensitivityFlag)
+from .models import (Annotation, AuditEvent, AuditLink, AuditSeal, Dataset, DatasetVersion, Frame, IngestJob,
+                     LoginThrottle, Membership, Project, ProtectionPolicy, Sequence, SensitivityFlag)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -98,3 +98,24 @@ class AnnotationAdmin(ReadOnlyAdmin):
 class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["at", "actor", "verb", "object_type", "object_id"]
     list_filter = ["verb"]
+
+
+@admin.register(AuditLink)
+class AuditLinkAdmin(ReadOnlyAdmin):
+    list_display = ["seq", "event", "hash"]
+
+
+@admin.register(AuditSeal)
+class AuditSealAdmin(ReadOnlyAdmin):
+    list_display = ["seq", "hash", "at", "key_id", "sealed_by"]
+
+
+@admin.register(LoginThrottle)
+class LoginThrottleAdmin(ReadOnlyAdmin):
+    """Failed sign-ins per username/address; delete a row to lift its lockout early."""
+
+    list_display = ["key", "failures", "window_start", "locked_until"]
+    search_fields = ["key"]
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser or request.user.groups.filter(name="admin").exists()

@@ -14,6 +14,7 @@ class LabelingConfig(AppConfig):
 
     def ready(self):
         from . import auth  # noqa: F401 - connects the permission-cache invalidation
+        from .audit import signals  # noqa: F401 - audits sign-ins and admin changes
         from . import gold, queue, quality
         from .submissions import annotation_submitted
 

@@ -48,6 +48,17 @@ def clear(*_, **__) -> None:
 
 
 class CachedModelBackend(ModelBackend):
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        """Refuse, before any password check, while this username or address is locked out
+        (labeling.loginguard); Django then reports a failed sign-in."""
+        from . import loginguard
+
+        name = username if username is not None else kwargs.get(get_user_model().USERNAME_FIELD)
+        until = loginguard.locked_until(request, name)
+        if until is not None:
+            raise loginguard.LockedOut(until)
+        return super().authenticate(request, username=username, password=password, **kwargs)
+
     def get_all_permissions(self, user_obj, obj=None):
         if obj is not None or not user_obj.is_active or user_obj.is_anonymous:
             return super().get_all_permissions(user_obj, obj)

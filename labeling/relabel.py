@@ -88,7 +88,7 @@ def apply(migration: OntologyMigration, *, user=None) -> int:
         boxes_by.setdefault(box.annotation_id, []).append(box)
     for tag in AnnotationTag.objects.filter(annotation__in=heads):
         tags_by.setdefault(tag.annotation_id, []).append(tag)
-    new_boxes, new_tags = [], []
+    new_boxes, new_tags, written = [], [], []
     for head in heads:
         tracks = [b.track_id for b in boxes_by.get(head.pk, []) if b.track_id and target[b.label_class_id]]
         revision = Annotation.objects.create(
@@ -97,6 +97,7 @@ def apply(migration: OntologyMigration, *, user=None) -> int:
             ontology_version=migration.to_version, revision=head.revision + 1, supersedes=head, status=head.status,
             source=Annotation.MIGRATION, created_by=user, note=f"ontology migration {migration.pk}",
         )
+        written.append(revision.pk)
         for box in boxes_by.get(head.pk, []):
             if target[box.label_class_id] is not None:
                 new_boxes.append(AnnotationBox(
@@ -112,5 +113,7 @@ def apply(migration: OntologyMigration, *, user=None) -> int:
     OntologyMigration.objects.filter(pk=migration.pk).update(
         applied_at=timezone.now(), applied_by=user, applied_revisions=len(heads)
     )
-    audit.record(user, "ontology.migration.apply", migration, {"revisions": len(heads)})
+    audit.record(user, "ontology.migration.apply", migration, {  # every revision it wrote: ids first..last
+        "revisions": len(heads), "first_revision": min(written, default=None),
+        "last_revision": max(written, default=None), "projects": sorted({h.project_id for h in heads})})
     return len(heads)

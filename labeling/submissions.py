@@ -233,7 +233,8 @@ def _refuse(lease: _Lease | None, user) -> None:
 
 # One statement writes a whole submission: it locks the lease and re-checks that it still takes
 # work (active, or expired: late work is kept and flagged), then writes the revision, its boxes
-# and tags, the lease, the queue counts, the draft and the audit event. Atomic on its own (no
+# and tags, the lease, the queue counts, the draft and the audit event (which the database
+# queues for the audit chain: labeling.audit.chain). Atomic on its own (no
 # BEGIN/COMMIT round trips), and it costs one round trip. Nothing is written if the lease was
 # submitted or skipped meanwhile (another tab): the caller then says why.
 _STORE_SUBMISSION = """
@@ -273,8 +274,8 @@ WITH lease AS (
 ), draft AS (
     DELETE FROM labeling_draft WHERE assignment_id = (SELECT id FROM lease)
 ), event AS (
-    INSERT INTO labeling_auditevent (at, actor_id, verb, object_type, object_id, data)
-    SELECT %(now)s, %(user)s, 'annotation.submit', 'labeling.annotation', ann.id::text,
+    INSERT INTO labeling_auditevent (at, actor_id, verb, object_type, object_id, project_id, data)
+    SELECT %(now)s, %(user)s, 'annotation.submit', 'labeling.annotation', ann.id::text, %(project)s,
            jsonb_build_object('frame', %(frame)s, 'boxes', %(n_boxes)s, 'tags', %(n_tags)s, 'late', done.late)
     FROM ann, done
 )

@@ -86,3 +86,22 @@ def housekeeping() -> dict:
     from .sampling import scoring
 
     return {**scoring.sweep(), "started": scoring.rescore_due(), "exports_resent": jobs.sweep()}
+
+
+# --- the audit trail ----------------------------------------------------------------------------
+
+@shared_task(ignore_result=True)
+def link_audit() -> int:
+    """Chain the audit events committed since the last run (celery beat, AERIE_AUDIT_LINK_EVERY_S)."""
+    from .audit import chain
+
+    return chain.link_pending()
+
+
+@shared_task(acks_late=True)
+def seal_audit() -> int | None:
+    """Sign the audit chain's head (celery beat, AERIE_AUDIT_SEAL_EVERY_S)."""
+    from .audit import chain
+
+    made = chain.seal()
+    return made.seq if made else None

@@ -173,9 +173,16 @@ def page(monkeypatch):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1366, "height": 768})
         context.set_default_timeout(20_000)
-        yield context.new_page()
+        page = context.new_page()
+        # Every page must work under aerie's Content-Security-Policy: a refused script, style or
+        # image fails the test that met it.
+        refused = []
+        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+        page.csp_refused = refused  # a test that provokes a refusal on purpose takes it out
+        yield page
         context.close()
         browser.close()
+        assert not refused, f"the Content-Security-Policy refused: {refused}"
 
 
 @pytest.fixture(scope="session")

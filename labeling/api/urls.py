@@ -1,10 +1,9 @@
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from ontology import api as ontology_api
 
-from . import export_views, labeling_views, model_views, protection_views as pv, review_views, views
+from . import audit_views, auth_views, export_views, labeling_views, model_views, protection_views as pv, review_views, views
 
 router = DefaultRouter()
 router.register("datasets", views.DatasetViewSet, basename="dataset")
@@ -23,7 +22,11 @@ members = views.MemberViewSet.as_view({"get": "list", "post": "create"})
 member = views.MemberViewSet.as_view({"get": "retrieve", "delete": "destroy"})
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", auth_views.TokenView.as_view(), name="api-token"),
+    path("audit/", audit_views.AuditEventList.as_view(), name="audit-events"),
+    path("audit/export/", audit_views.AuditExportView.as_view(), name="audit-export"),
+    path("audit/chain/", audit_views.AuditChainView.as_view(), name="audit-chain"),
+    path("audit/seal/", audit_views.AuditSealView.as_view(), name="audit-seal"),
     path("projects/<int:project_pk>/members/", members, name="project-members"),
     path("projects/<int:project_pk>/next/", labeling_views.NextFrameView.as_view(), name="project-next"),
     path("projects/<int:project_pk>/frames/<int:frame_pk>/state/", labeling_views.FrameStateView.as_view(),

@@ -1,5 +1,6 @@
+from .accounts import LoginThrottle
 from .annotations import Annotation, AnnotationBox, AnnotationTag
-from .audit import AuditEvent
+from .audit import AuditEvent, AuditLink, AuditPending, AuditSeal
 from .exports import Export
 from .footage import Dataset, DatasetVersion, Frame, IngestJob, Sequence
 from .projects import Membership, Project
@@ -10,8 +11,9 @@ from .queue import Assignment, Draft, QueueItem
 from .sampling import FrameScore, ModelVersion, ScoringChunk, ScoringRun, TrainingRun
 
 __all__ = [
-    "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "Dataset", "DatasetVersion", "Frame",
+    "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "AuditLink", "AuditPending", "AuditSeal", "Dataset", "DatasetVersion", "Frame",
     "IngestJob", "Membership", "Project", "Sequence", "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement",
     "ReviewDecision", "ReviewItem", "ModelVersion", "TrainingRun", "ScoringRun", "ScoringChunk", "FrameScore",
     "ConsentEvent", "Exposure", "ProtectionPolicy", "ProtectionState", "SensitivityFlag", "WellbeingCheckin", "Export",
+    "LoginThrottle",
 ]
