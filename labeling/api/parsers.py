@@ -1,7 +1,8 @@
 """Request bodies: every JSON body aerie takes is an object, and none is larger than
 DATA_UPLOAD_MAX_MEMORY_SIZE. DRF reads JSON from the request stream, past the size check that
 Django makes only when `request.body` is read, so the limit is enforced here; and a JSON array
-or string where an object is expected is refused here (400), not deep inside a view (500)."""
+or string where an object is expected, or JSON nested past Python's recursion limit, is refused
+here (400), not deep inside a view (500)."""
 import io
 
 from django.conf import settings
@@ -30,7 +31,10 @@ class ObjectJSONParser(JSONParser):
             if len(data) > limit:
                 raise BodyTooLarge(f"the JSON body is over the limit of {limit:,} bytes")
             stream = io.BytesIO(data)
-        value = super().parse(stream, media_type, parser_context)
+        try:
+            value = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("the JSON body is nested too deeply") from None
         if not isinstance(value, dict):
             raise ParseError(f"the JSON body must be an object, not {type(value).__name__}")
         return value
