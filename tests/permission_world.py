@@ -9,6 +9,10 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 
+import pytest
+from django.db import transaction
+from django.test import override_settings
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
@@ -139,3 +143,43 @@ def build() -> World:
     }
     assert export.status == "done", export.message
     return w
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The world, built inside a transaction that is rolled back after this module."""
+    base = tmp_path_factory.mktemp("permission-world")
+    media = base / "media"
+    files = override_settings(
+        MEDIA_ROOT=media, AERIE_UPLOAD_DIR=base / "uploads", AERIE_SIGNING_KEY_FILE=base / "keys" / "k.pem",
+        STORAGES={"default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                              "OPTIONS": {"location": str(media)}},
+                  "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}},
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+    files.enable()
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            built = build()
+        except BaseException:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+            files.disable()
+            raise
+    yield built
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        atomic.__exit__(None, None, None)
+    from labeling import auth
+
+    auth.clear()
+    files.disable()
+
+
+@pytest.fixture
+def isolated_media():
+    """The world's files stay where the world put them (overrides conftest's per-test folder)."""

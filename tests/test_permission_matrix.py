@@ -17,13 +17,13 @@ import re
 
 import pytest
 from django.db import transaction
-from django.test import override_settings
 from django.urls import URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from labeling import auth
 from tests import permission_matrix as pm
 from tests import permission_world
+from tests.permission_world import isolated_media, world  # noqa: F401 - fixtures
 
 RECORD = os.environ.get("PERMISSION_MATRIX_RECORD") == "1"
 MISSING_ID = 987654321
@@ -63,44 +63,6 @@ def api_methods(callback) -> set[str]:
     if cls is None or not hasattr(cls, "http_method_names"):
         return set()
     return {m.upper() for m in cls.http_method_names if m not in ("options", "head") and hasattr(cls, m)}
-
-
-@pytest.fixture(scope="module")
-def world(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The world, built inside a transaction that is rolled back after this module."""
-    base = tmp_path_factory.mktemp("permission-world")
-    media = base / "media"
-    files = override_settings(
-        MEDIA_ROOT=media, AERIE_UPLOAD_DIR=base / "uploads", AERIE_SIGNING_KEY_FILE=base / "keys" / "k.pem",
-        STORAGES={"default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                              "OPTIONS": {"location": str(media)}},
-                  "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}},
-        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
-    files.enable()
-    from config.celery import app
-
-    app.conf.task_always_eager = True
-    with django_db_blocker.unblock():
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            built = permission_world.build()
-        except BaseException:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
-            files.disable()
-            raise
-    yield built
-    with django_db_blocker.unblock():
-        transaction.set_rollback(True)
-        atomic.__exit__(None, None, None)
-    auth.clear()
-    files.disable()
-
-
-@pytest.fixture
-def isolated_media():
-    """The world's files stay where the world put them (overrides conftest's per-test folder)."""
 
 
 def client_for(user) -> APIClient:

@@ -42,6 +42,7 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
 
     def perform_create(self, serializer):
         dataset = serializer.save(created_by=self.request.user)
+        dataset.sequence_count = dataset.frame_count = 0  # as the list annotates them: a new dataset is empty
         audit.record(self.request.user, "dataset.create", dataset, {"name": dataset.name})
 
     def perform_update(self, serializer):
@@ -71,7 +72,7 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
     @extend_schema(methods=["post"], request=s.DatasetVersionCreateSerializer,
                    responses={201: s.DatasetVersionSerializer})
     @action(detail=True, methods=["get", "post"], parser_classes=[ObjectJSONParser, FormParser],
-            permission_classes=[IsAuthenticated])
+            permission_classes=[IsAuthenticated], pagination_class=None)  # a plain list, as documented
     def versions(self, request, pk=None):
         """List the dataset's versions, or snapshot a new one with a signed manifest."""
         dataset = self.get_object()
