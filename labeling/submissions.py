@@ -121,7 +121,8 @@ def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[lis
         track = raw.get("track_id")
         if track is not None:
             if isinstance(track, bool) or not isinstance(track, int) or not 1 <= track <= MAX_TRACK_ID:
-                raise SubmissionError(f"{where}.track_id", f"must be a positive integer (at most {MAX_TRACK_ID}) or null")
+                raise SubmissionError(f"{where}.track_id",
+                                      f"must be a positive integer (at most {MAX_TRACK_ID}) or null")
             if track in tracks:
                 raise SubmissionError(f"{where}.track_id", f"track {track} already has a box on this frame")
             tracks.add(track)
