@@ -177,8 +177,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "labeling.api.filters.IdFilterBackend",  # ids as numbers: no existence leak (see there)
         "rest_framework.filters.OrderingFilter",
+    ],
+    # JSON bodies are objects under DATA_UPLOAD_MAX_MEMORY_SIZE (labeling/api/parsers.py)
+    "DEFAULT_PARSER_CLASSES": [
+        "labeling.api.parsers.ObjectJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -193,6 +199,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Active-learning annotation server for aerial and surveillance video.",
     "VERSION": AERIE_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
+    # the schema and the docs are for people signed in (the docs page fetches the schema with
+    # the session); they tell nobody else what aerie holds
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -51,8 +51,12 @@ def export_create(request, pk):
     if not roles.can_export(request.user):
         return HttpResponseForbidden("Only trainers and admins export.")
     version = None
-    if request.POST.get("dataset_version"):
-        version = project.dataset.versions.filter(pk=request.POST["dataset_version"]).first()
+    chosen = request.POST.get("dataset_version", "")
+    if chosen:
+        version = project.dataset.versions.filter(pk=int(chosen)).first() if chosen.isdigit() else None
+        if version is None:
+            messages.error(request, "Export refused: dataset_version is not a version of this project's dataset.")
+            return redirect("exports", pk=project.pk)
     try:
         export = exports.create(project, request.user, format=request.POST.get("format", ""),
                                 scope=request.POST.get("scope") or Export.APPROVED, dataset_version=version,

@@ -26,6 +26,7 @@ from .models import Annotation, AnnotationBox, AnnotationTag, Assignment, Draft,
 annotation_submitted = Signal()
 
 MAX_BOXES = 2000
+MAX_TRACK_ID = 2**31 - 1  # the column is a PostgreSQL integer
 MAX_DRAFT_BYTES = 1_000_000
 
 
@@ -119,8 +120,9 @@ def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[lis
             raise SubmissionError(where, f"lies outside the {frame.width}×{frame.height} frame")
         track = raw.get("track_id")
         if track is not None:
-            if isinstance(track, bool) or not isinstance(track, int) or track < 1:
-                raise SubmissionError(f"{where}.track_id", "must be a positive integer or null")
+            if isinstance(track, bool) or not isinstance(track, int) or not 1 <= track <= MAX_TRACK_ID:
+                raise SubmissionError(f"{where}.track_id",
+                                      f"must be a positive integer (at most {MAX_TRACK_ID}) or null")
             if track in tracks:
                 raise SubmissionError(f"{where}.track_id", f"track {track} already has a box on this frame")
             tracks.add(track)

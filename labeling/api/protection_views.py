@@ -86,6 +86,12 @@ class CheckinSerializer(serializers.Serializer):
     project = serializers.IntegerField(required=False)
 
 
+class CheckinRowSerializer(serializers.Serializer):
+    score = serializers.IntegerField(allow_null=True)
+    moment = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
 class CheckinView(APIView):
     """POST /api/protection/checkin/ {"score": 1–5 or null to skip, "moment": "start"|"after_break"}.
     Private: only you see your answers; leads see averages over large enough groups."""
@@ -101,7 +107,7 @@ class CheckinView(APIView):
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response({"id": made.pk, "score": made.score, "moment": made.moment}, status=201)
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=CheckinRowSerializer(many=True))
     def get(self, request):
         return Response([{"score": c.score, "moment": c.moment, "at": c.at.isoformat()}
                          for c in wellbeing.mine(request.user)])

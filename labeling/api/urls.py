@@ -5,7 +5,10 @@ from ontology import api as ontology_api
 
 from . import audit_views, auth_views, export_views, labeling_views, model_views, protection_views as pv, review_views, views
 
+# No format-suffix URLs (/api/datasets/1/ingest.json): nothing uses them, and every custom action
+# answered them with a 500 (the actions take no `format` argument).
 router = DefaultRouter()
+router.include_format_suffixes = False
 router.register("datasets", views.DatasetViewSet, basename="dataset")
 router.register("sequences", views.SequenceViewSet, basename="sequence")
 router.register("frames", views.FrameViewSet, basename="frame")

@@ -3,13 +3,13 @@ in is a 404), the domain modules do the writes."""
 from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
-from django_filters.rest_framework import DjangoFilterBackend, FilterSet, NumberFilter
+from django_filters.rest_framework import NumberFilter
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
@@ -17,6 +17,8 @@ from .. import audit, ingest, manifest, queue, roles
 from ..protection import flags
 from ..models import Frame, IngestJob, Membership, Project, Sequence
 from . import serializers as s
+from .filters import IdFilterBackend, IdFilterSet
+from .parsers import ObjectJSONParser
 from .permissions import ModelPermsForWrites
 
 
@@ -40,6 +42,7 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
 
     def perform_create(self, serializer):
         dataset = serializer.save(created_by=self.request.user)
+        dataset.sequence_count = dataset.frame_count = 0  # as the list annotates them: a new dataset is empty
         audit.record(self.request.user, "dataset.create", dataset, {"name": dataset.name})
 
     def perform_update(self, serializer):
@@ -68,8 +71,8 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
     @extend_schema(methods=["get"], responses=s.DatasetVersionSerializer(many=True))
     @extend_schema(methods=["post"], request=s.DatasetVersionCreateSerializer,
                    responses={201: s.DatasetVersionSerializer})
-    @action(detail=True, methods=["get", "post"], parser_classes=[JSONParser, FormParser],
-            permission_classes=[IsAuthenticated])
+    @action(detail=True, methods=["get", "post"], parser_classes=[ObjectJSONParser, FormParser],
+            permission_classes=[IsAuthenticated], pagination_class=None)  # a plain list, as documented
     def versions(self, request, pk=None):
         """List the dataset's versions, or snapshot a new one with a signed manifest."""
         dataset = self.get_object()
@@ -93,7 +96,7 @@ class SequenceViewSet(viewsets.ReadOnlyModelViewSet):
         return Sequence.objects.filter(dataset__in=roles.visible_datasets(self.request.user)).order_by("dataset", "name")
 
 
-class FrameFilter(FilterSet):
+class FrameFilter(IdFilterSet):
     dataset = NumberFilter(field_name="sequence__dataset")
 
     class Meta:
@@ -112,7 +115,7 @@ class FramePagination(CursorPagination):
 
 class FrameViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.FrameSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [IdFilterBackend]
     filterset_class = FrameFilter
     pagination_class = FramePagination
 

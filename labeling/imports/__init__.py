@@ -6,11 +6,10 @@ from __future__ import annotations
 from ..models import Project
 from ..submissions import classes_of
 from . import coco, mot
-from .common import ANNOTATOR, GOLD, MODES, PRELABEL, ImportRefused, ImportReport, Problems, check_mode, finish, \
-    renumber_tracks
+from .common import ANNOTATOR, GOLD, MAX_IMPORT_BYTES, MODES, PRELABEL, ImportRefused, ImportReport, Problems, \
+    check_mode, finish, renumber_tracks
 
 FORMATS = ("coco", "mot")
-MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 __all__ = ["ANNOTATOR", "FORMATS", "GOLD", "MODES", "PRELABEL", "ImportRefused", "ImportReport", "run"]
 

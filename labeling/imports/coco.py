@@ -17,7 +17,8 @@ import numpy as np
 from ontology.models import LabelClass
 
 from ..models import Frame
-from .common import ClassMatcher, FrameLookup, ImportRefused, Item, Problems, fit_box, keep_attributes, number
+from .common import (ClassMatcher, FrameLookup, ImportRefused, Item, Problems, fit_box, keep_attributes, number,
+                     read_member)
 
 BACKGROUND = {"_background_", "__background__", "background"}
 EDGE_TOLERANCE = 0.5  # px a COCO box may overhang the frame edge (rounding in other tools): clipped
@@ -35,13 +36,15 @@ def read_json(data: bytes, filename: str) -> tuple[object, str]:
         if len(preferred) != 1:
             raise ImportRefused([f"{filename}: expected one COCO .json file in the zip, found {len(preferred)}"
                                  + (f" ({', '.join(preferred[:5])})" if preferred else "")])
-        filename, data = f"{filename}:{preferred[0]}", archive.read(preferred[0])
+        filename, data = f"{filename}:{preferred[0]}", read_member(archive, preferred[0], filename)
     try:
         return json.loads(data), filename
     except UnicodeDecodeError:
         raise ImportRefused([f"{filename}: not UTF-8 text"]) from None
     except json.JSONDecodeError as exc:
         raise ImportRefused([f"{filename}: not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"]) from None
+    except RecursionError:
+        raise ImportRefused([f"{filename}: nested too deeply to be a COCO document"]) from None
 
 
 def _segmentation_box(seg, height: int, width: int) -> tuple[list[float], float] | None:

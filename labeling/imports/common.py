@@ -22,6 +22,17 @@ from .. import audit, gold, submissions
 from ..models import Annotation, Frame, Membership, Project, QueueItem
 
 MAX_ERRORS = 200
+MAX_IMPORT_BYTES = 512 * 1024 * 1024  # an upload, and what the members of a zip inflate to
+
+
+def read_member(archive, name: str, filename: str) -> bytes:
+    """A zip member's bytes, refused from its declared size before anything is inflated (a zip
+    bomb: a few MB that would inflate to many GB). zipfile never inflates past the declared size."""
+    size = archive.getinfo(name).file_size
+    if size > MAX_IMPORT_BYTES:
+        raise ImportRefused([f"{filename}:{name}: inflates to {size // 2**20:,} MiB, over the import limit of "
+                             f"{MAX_IMPORT_BYTES // 2**20} MiB"])
+    return archive.read(name)
 PRELABEL, GOLD, ANNOTATOR = "prelabel", "gold", "annotator"
 MODES = (PRELABEL, GOLD, ANNOTATOR)
 MODEL_USERNAME = "aerie-model"

@@ -23,7 +23,8 @@ import zipfile
 from ontology.models import LabelClass
 
 from ..models import Frame
-from .common import ClassMatcher, FrameLookup, ImportRefused, Item, Problems, fit_box
+from .common import (MAX_IMPORT_BYTES, ClassMatcher, FrameLookup, ImportRefused, Item, Problems, fit_box,
+                     read_member)
 
 MOT_CLASSES = ["pedestrian", "person on vehicle", "car", "bicycle", "motorbike", "non motorized vehicle",
                "static person", "distractor", "occluder", "occluder on the ground", "occluder full", "reflection"]
@@ -41,6 +42,10 @@ def sources(data: bytes, filename: str, sequence: str | None) -> list[tuple[str,
     except zipfile.BadZipFile as exc:
         raise ImportRefused([f"{filename}: not a readable zip ({exc})"]) from None
     names = set(archive.namelist())
+    inflated = sum(archive.getinfo(n).file_size for n in names if n.endswith("gt/gt.txt"))
+    if inflated > MAX_IMPORT_BYTES:
+        raise ImportRefused([f"{filename}: its gt.txt files inflate to {inflated // 2**20:,} MiB, over the import "
+                             f"limit of {MAX_IMPORT_BYTES // 2**20} MiB"])
     found = []
     for name in sorted(n for n in names if n.endswith("gt/gt.txt")):
         gt_dir = posixpath.dirname(name)
@@ -48,15 +53,16 @@ def sources(data: bytes, filename: str, sequence: str | None) -> list[tuple[str,
         seq_name = posixpath.basename(folder) or sequence
         info = posixpath.join(folder, "seqinfo.ini")
         if info in names:
-            for line in archive.read(info).decode(errors="replace").splitlines():
+            for line in read_member(archive, info, filename).decode(errors="replace").splitlines():
                 key, _, value = line.partition("=")
                 if key.strip().lower() == "name" and value.strip():
                     seq_name = value.strip()
         labels = posixpath.join(gt_dir, "labels.txt")
         classes = None
         if labels in names:
-            classes = [line.strip() for line in archive.read(labels).decode(errors="replace").splitlines()]
-        found.append((name, seq_name, archive.read(name), classes))
+            text = read_member(archive, labels, filename).decode(errors="replace")
+            classes = [line.strip() for line in text.splitlines()]
+        found.append((name, seq_name, read_member(archive, name, filename), classes))
     if not found:
         raise ImportRefused([f"{filename}: no <sequence>/gt/gt.txt in the zip"])
     return found
