@@ -65,9 +65,16 @@ MATRIX: dict[str, Entry] = {
     "audit-seal": E({"POST": "401 403 403 403 201 403"}),
     # footage
     "dataset-list": E({"GET": "401 200+ 200+ 200+ 200+ 200-", "POST": "401 403 403 403 400 403"}, sees="dataset"),
-    "dataset-detail": E({"GET": "401 200 200 200 200 404", "PUT": "401 403 403 403 400 403", "PATCH": "401 403 403 403 200 403"}, args={"pk": "dataset"}),
+    "dataset-detail": E({
+        "GET": "401 200 200 200 200 404",
+        "PUT": "401 403 403 403 400 403",
+        "PATCH": "401 403 403 403 200 403",
+    }, args={"pk": "dataset"}),
     "dataset-ingest": E({"POST": "401 403 403 403 400 404"}, args={"pk": "dataset"}, fmt="multipart"),
-    "dataset-versions": E({"GET": "401 403 403 200+ 200+ 404", "POST": "401 403 403 201 201 404"}, args={"pk": "dataset"}, sees="dataset_version"),
+    "dataset-versions": E({
+        "GET": "401 403 403 200+ 200+ 404",
+        "POST": "401 403 403 201 201 404",
+    }, args={"pk": "dataset"}, sees="dataset_version"),
     "dataset-sensitive": E({"POST": "401 403 403 403 201 404"}, args={"pk": "dataset"}),
     "sequence-list": E({"GET": "401 200+ 200+ 200+ 200+ 200-"}, sees="sequence"),
     "sequence-detail": E({"GET": "401 200 200 200 200 404"}, args={"pk": "sequence"}),
@@ -79,9 +86,19 @@ MATRIX: dict[str, Entry] = {
     "ingestjob-retry": E({"POST": "401 404 403 403 409 404"}, args={"pk": "ingestjob"}),
     # projects and members
     "project-list": E({"GET": "401 200+ 200+ 200+ 200+ 200-", "POST": "401 403 403 403 400 403"}, sees="project"),
-    "project-detail": E({"GET": "401 200 200 200 200 404", "PUT": "401 403 403 403 400 403", "PATCH": "401 403 403 403 200 403"}, args={"pk": "project"}),
-    "project-members": E({"GET": "401 200+ 200+ 200+ 200+ 404", "POST": "401 403 403 403 400 403"}, sees="membership"),
-    "project-member": E({"GET": "401 200 200 200 200 404", "DELETE": "401 403 403 403 204 403"}, args={"pk": "membership"}),
+    "project-detail": E({
+        "GET": "401 200 200 200 200 404",
+        "PUT": "401 403 403 403 400 403",
+        "PATCH": "401 403 403 403 200 403",
+    }, args={"pk": "project"}),
+    "project-members": E({
+        "GET": "401 200+ 200+ 200+ 200+ 404",
+        "POST": "401 403 403 403 400 403",
+    }, sees="membership"),
+    "project-member": E({
+        "GET": "401 200 200 200 200 404",
+        "DELETE": "401 403 403 403 204 403",
+    }, args={"pk": "membership"}),
     # labeling
     "project-next": E({"POST": "401 200 200 403 403 404"}),
     "project-frame-state": E({"GET": "401 200 200 200 200 404"}),
@@ -92,15 +109,23 @@ MATRIX: dict[str, Entry] = {
     "assignment-flag": E({"POST": "401 201 404 404 404 404"}, args={"pk": "assignment"}),
     "annotation-list": E({"GET": "401 200- 200+ 200- 200+ 200-"}, sees="peer_annotation"),
     "annotation-detail": E({"GET": "401 404 200 404 200 404"}, args={"pk": "peer_annotation"}),
-    "annotation-revise": E({"POST": "401 404 404 403 403 404"}, bodies={"POST": {"base_revision": "@peer_annotation"}}),
+    "annotation-revise": E({
+        "POST": "401 404 404 403 403 404",
+    }, bodies={"POST": {"base_revision": "@peer_annotation"}}),
     # quality
     "project-review": E({"GET": "401 403 200+ 403 200+ 404"}, sees="review_item"),
-    "project-review-item": E({"GET": "401 403 200 403 200 404", "POST": "401 403 400 403 400 404"}, args={"pk": "review_item"}),
+    "project-review-item": E({
+        "GET": "401 403 200 403 200 404",
+        "POST": "401 403 400 403 400 404",
+    }, args={"pk": "review_item"}),
     "project-gold": E({"POST": "401 403 400 403 400 404", "DELETE": "401 403 204 403 204 404"},
                        query={"DELETE": "frame=@gold_frame"}),
     "project-quality": E({"GET": "401 403 200 403 200 404"}),
     # models
-    "project-models": E({"GET": "401 403 403 200+ 200+ 404", "POST": "401 403 403 400 400 404"}, sees="model", fmt="multipart"),
+    "project-models": E({
+        "GET": "401 403 403 200+ 200+ 404",
+        "POST": "401 403 403 400 400 404",
+    }, sees="model", fmt="multipart"),
     "project-model-current": E({"POST": "401 403 403 200 200 404"}, args={"pk": "model"}),
     "project-training": E({"GET": "401 403 403 200 200 404", "POST": "401 403 403 400 400 404"}),
     "project-scoring": E({"GET": "401 403 403 200 200 404", "POST": "401 403 403 400 400 404"}),
@@ -126,9 +151,20 @@ MATRIX: dict[str, Entry] = {
     "ontologyversion-detail": E({"GET": "401 200 200 200 200 404"}, args={"pk": "ontology_version"}),
     "ontologyversion-publish": E({"POST": "401 403 403 403 200 403"}, args={"pk": "draft_version"}),
     "ontologyversion-derive": E({"POST": "401 403 403 403 201 403"}, args={"pk": "ontology_version"}),
-    "labelclass-list": E({"GET": "401 200+ 200+ 200+ 200+ 200-", "POST": "401 403 403 403 400 403"}, sees="label_class"),
-    "labelclass-detail": E({"GET": "401 200 200 200 200 404", "PUT": "401 403 403 403 400 403", "PATCH": "401 403 403 403 200 403", "DELETE": "401 403 403 403 204 403"}, args={"pk": "label_class"}),
-    "ontologymigration-list": E({"GET": "401 200+ 200+ 200+ 200+ 200-", "POST": "401 403 403 403 400 403"}, sees="migration"),
+    "labelclass-list": E({
+        "GET": "401 200+ 200+ 200+ 200+ 200-",
+        "POST": "401 403 403 403 400 403",
+    }, sees="label_class"),
+    "labelclass-detail": E({
+        "GET": "401 200 200 200 200 404",
+        "PUT": "401 403 403 403 400 403",
+        "PATCH": "401 403 403 403 200 403",
+        "DELETE": "401 403 403 403 204 403",
+    }, args={"pk": "label_class"}),
+    "ontologymigration-list": E({
+        "GET": "401 200+ 200+ 200+ 200+ 200-",
+        "POST": "401 403 403 403 400 403",
+    }, sees="migration"),
     "ontologymigration-detail": E({"GET": "401 200 200 200 200 404"}, args={"pk": "migration"}),
     "ontologymigration-preview": E({"GET": "401 200 200 200 200 404"}, args={"pk": "migration"}),
     "ontologymigration-apply": E({"POST": "401 403 403 403 200 403"}, args={"pk": "migration"}),
