@@ -59,7 +59,9 @@ def celery_worker_app(transactional_db, tmp_path):
 
     old = {k: app.conf.get(k) for k in ("broker_url", "broker_transport_options")}
     if _redis_answers():
-        app.conf.broker_url = f"redis://127.0.0.1:6379/{os.environ.get('AERIE_TEST_REDIS_DB', '15')}"
+        # one Redis database per xdist worker: a worker thread must never take another test run's task
+        worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+        app.conf.broker_url = f"redis://127.0.0.1:6379/{int(os.environ.get('AERIE_TEST_REDIS_DB', '15')) - worker}"
         app.conf.broker_transport_options = {}
     else:
         folder = tmp_path / "broker"
