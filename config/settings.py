@@ -222,6 +222,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_queue_dir / "queue"),
         "data_folder_out": str(_queue_dir / "queue"),
         "processed_folder": str(_queue_dir / "processed"),
+        "control_folder": str(_queue_dir / "control"),  # the fanout tables, not in the working directory
         "store_processed": False,
     }
 # Two queues: "celery" for what people wait on within seconds (agreement, gold checks,
