@@ -57,7 +57,7 @@ def models_page(request, pk):
     context = {**_jobs_context(project), "versions": versions, "curves": learning_curves(versions),
                "kinds": ModelVersion.KINDS, "defaults": training.DEFAULTS,
                "architectures": sorted(registry.ARCHITECTURES.items()),
-               "examples": len(training.examples_mod.approved_examples(project)[0]),
+               "examples": training.examples_mod.count_approved(project),
                "min_frames": training.MIN_FRAMES}
     return render(request, "frontend/models.html", context)
 

@@ -329,10 +329,8 @@ def _lease_ctes(chosen: str) -> str:
 
 _FRAME_COLUMNS = _FRAME_COLUMNS_EARLY
 
-# Renew the lease this person holds, or else lock the two best open frames (SKIP LOCKED), lease
-# the first and count it; the second is what the page prefetches. One statement, so one
-# transaction: a lease is cheap to lose, so it does not wait for the WAL flush.
-_NEXT_STATEMENT = f"""
+# The live lease this person holds, renewed: the start of both statements below.
+_HELD_CTE = """
 WITH held AS (
     UPDATE labeling_assignment SET expires_at = %(until)s
     WHERE id = (SELECT id FROM labeling_assignment
@@ -341,7 +339,12 @@ WITH held AS (
                 ORDER BY leased_at LIMIT 1 FOR UPDATE)
       AND status = 'active'
     RETURNING id, item_id, frame_id, leased_at, expires_at
-), cand AS (
+)"""
+
+# Renew the lease this person holds, or else lock the two best open frames (SKIP LOCKED), lease
+# the first and count it; the second is what the page prefetches. One statement, so one
+# transaction: a lease is cheap to lose, so it does not wait for the WAL flush.
+_NEXT_STATEMENT = f"""{_HELD_CTE}, cand AS (
     SELECT qi.id, qi.frame_id, qi.priority, qi.order_key FROM labeling_queueitem qi
     WHERE NOT EXISTS (SELECT 1 FROM held)
       AND qi.project_id = %(project)s AND qi.is_open
@@ -421,16 +424,7 @@ def _general(project: Project, user, extra, policies) -> tuple[Assignment | None
 
 
 # This person's live lease, renewed, with its frame: one prepared statement.
-_HELD = f"""
-WITH held AS (
-    UPDATE labeling_assignment SET expires_at = %(until)s
-    WHERE id = (SELECT id FROM labeling_assignment
-                WHERE project_id = %(project)s AND annotator_id = %(user)s AND status = 'active'
-                  AND expires_at > %(now)s
-                ORDER BY leased_at LIMIT 1 FOR UPDATE)
-      AND status = 'active'
-    RETURNING id, item_id, frame_id, leased_at, expires_at
-)
+_HELD = f"""{_HELD_CTE}
 SELECT h.id, h.item_id, h.frame_id, h.leased_at, h.expires_at, {_FRAME_COLUMNS_EARLY}
 FROM held h JOIN labeling_frame f ON f.id = h.frame_id JOIN labeling_sequence s ON s.id = f.sequence_id
 """

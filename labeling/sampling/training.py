@@ -70,9 +70,9 @@ def start(project: Project, kind: str, *, user=None, make_current: bool = False,
     if not class_map_for(project, kind):
         raise TrainingError(f"the project's ontology version has no {'tag' if kind == 'classifier' else 'box'} "
                             "classes to train on")
-    found, _ = examples_mod.approved_examples(project)
-    if len(found) < MIN_FRAMES:
-        raise TrainingError(f"only {len(found)} frame(s) have approved labels; training needs at least {MIN_FRAMES}")
+    found = examples_mod.count_approved(project)
+    if found < MIN_FRAMES:
+        raise TrainingError(f"only {found} frame(s) have approved labels; training needs at least {MIN_FRAMES}")
     parent = ModelVersion.objects.filter(project=project, kind=kind, is_current=True).first()
     with transaction.atomic():
         run = TrainingRun.objects.create(project=project, kind=kind, architecture=merged["architecture"],
