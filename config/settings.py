@@ -252,6 +252,9 @@ CELERY_BEAT_SCHEDULE = {
                    "schedule": float(os.environ.get("AERIE_AUDIT_SEAL_EVERY_S", "300"))},
 }
 
+# Quality checks leave each web process in batches, this often (labeling.outbox)
+AERIE_OUTBOX_FLUSH_S = float(os.environ.get("AERIE_OUTBOX_FLUSH_S", "0.25"))
+
 # The labeling queue
 AERIE_LEASE_MINUTES = float(os.environ.get("AERIE_LEASE_MINUTES", "15"))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 
 from . import agreement, audit, auth, queue, review
 from .models import Annotation, Frame, GoldCheck, GoldFrame, Project, QueueItem, ReviewItem
@@ -95,6 +96,19 @@ def check(annotation_id: int) -> GoldCheck | None:
                              gold_check=made, note=f"gold check {score:.2f} (precision {pair.precision:.2f}, "
                                                    f"recall {pair.recall:.2f}, tags {'agree' if tags_agree else 'differ'})")
     return made
+
+
+def pending_checks(project_id: int | None = None) -> list[int]:
+    """Current human submissions on active gold frames that were never checked (the outbox's
+    message was lost): annotation ids, oldest first."""
+    annotations = Annotation.objects.filter(source=Annotation.HUMAN, superseded_by__isnull=True,
+                                            gold_check__isnull=True)
+    if project_id is not None:
+        annotations = annotations.filter(project_id=project_id)
+    # submitted while the frame was gold (work from before it became gold is not checked)
+    on_gold = GoldFrame.objects.filter(project_id=OuterRef("project_id"), frame_id=OuterRef("frame_id"), active=True,
+                                       created_at__lte=OuterRef("created_at"))
+    return list(annotations.filter(Exists(on_gold)).order_by("pk").values_list("pk", flat=True))
 
 
 # ------------------------------------------------------------------------------ mixing into the queue

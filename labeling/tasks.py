@@ -35,6 +35,27 @@ def gold_check(annotation_id: int) -> bool | None:
 
 
 @shared_task(**RETRY)
+def frame_agreement_many(calls: list) -> int:
+    """A web process's outbox (labeling.outbox): [[project_id, frame_id], ...]. Each check is
+    idempotent, so a retry after a lost connection redoes the batch safely."""
+    from . import quality
+
+    for project_id, frame_id in dict.fromkeys(tuple(c) for c in calls):
+        quality.evaluate_frame(project_id, frame_id)
+    return len(calls)
+
+
+@shared_task(**RETRY)
+def gold_check_many(calls: list) -> int:
+    """A web process's outbox: [[annotation_id], ...] on gold frames."""
+    from . import gold
+
+    for (annotation_id,) in calls:
+        gold.check(annotation_id)
+    return len(calls)
+
+
+@shared_task(**RETRY)
 def export_job(export_id: int) -> str:
     from . import exports
 
@@ -80,12 +101,14 @@ def finalize_scoring(run_id: int) -> str | None:
 
 @shared_task
 def housekeeping() -> dict:
-    """Celery beat: resume the scoring chunks and exports that dead workers left, and re-score
-    projects that are due."""
+    """Celery beat: resume the scoring chunks and exports that dead workers left, re-score
+    projects that are due, and run the quality checks no outbox delivered."""
+    from . import quality
     from .exports import jobs
     from .sampling import scoring
 
-    return {**scoring.sweep(), "started": scoring.rescore_due(), "exports_resent": jobs.sweep()}
+    return {**scoring.sweep(), "started": scoring.rescore_due(), "exports_resent": jobs.sweep(),
+            **quality.catch_up()}
 
 
 # --- the audit trail ----------------------------------------------------------------------------

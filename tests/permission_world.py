@@ -130,8 +130,12 @@ def build() -> World:
     exposure = Exposure.objects.create(user_id=ann.pk, project=project, frame=sensitive, kind=Exposure.REVEAL,
                                        started_at=timezone.now())
 
+    # an event of this project only: a QA lead of another project must not find it in the trail
+    from labeling import audit
+    project_event = audit.record(w.peer, "annotation.submit", None, {"frame": peer_work.frame_id}, project=project)
+
     w.ids = {
-        "project": project.pk, "other_project": other.pk, "dataset": dataset.pk, "other_dataset": other.dataset_id,
+        "audit_event": project_event.pk, "project": project.pk, "other_project": other.pk, "dataset": dataset.pk, "other_dataset": other.dataset_id,
         "sequence": job.sequence_id, "frame": peer_work.frame_id, "sensitive_frame": sensitive.pk,
         "ingestjob": job.pk, "assignment": own_lease.pk, "peer_assignment": peer_work.assignment_id,
         "annotation": own_work.pk, "peer_annotation": peer_work.pk, "review_item": item.pk,

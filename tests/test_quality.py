@@ -341,7 +341,7 @@ def test_a_broker_outage_loses_no_work_and_score_pending_catches_up(project, use
     def down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(tasks.frame_agreement, "delay", down)
+    monkeypatch.setattr(tasks.frame_agreement_many, "delay", down)
     frame = make_frames(project, 1)[0]
     a, b = pair
     label(project, a, {"boxes": [box(x=10)]})

@@ -30,7 +30,8 @@ def test_an_export_left_by_a_dead_worker_is_sent_again_and_completes(db, project
 
 
 def test_db_tasks_retry_a_lost_connection():
-    for task in (tasks.frame_agreement, tasks.gold_check, tasks.score_chunk, tasks.finalize_scoring, tasks.export_job,
+    for task in (tasks.frame_agreement, tasks.frame_agreement_many, tasks.gold_check, tasks.gold_check_many,
+                 tasks.score_chunk, tasks.finalize_scoring, tasks.export_job,
                  tasks.ingest_job):
         assert OperationalError in task.autoretry_for and task.acks_late
 
