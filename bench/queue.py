@@ -19,6 +19,12 @@ Prints, for the 1M project (and with _10k for the small one):
   BENCH queue_lost                        submissions answered 201 but not in the database (goal 0)
   BENCH queue_p99_ms_protected            p99 with protection on (10k, one frame in five sensitive)
   BENCH queue_p99_ratio_protected         that p99 / the unprotected 10k p99 (goal ≤ 1.2)
+  BENCH queue_cpu_ms_per_cycle_{client,web,rest}[_10k|_protected]
+                                          CPU one cycle took in the clients (this process), the
+                                          web server, and the rest of the machine (PostgreSQL)
+  BENCH queue_capacity_cycles_per_s       cores × 1000 / the 1M run's CPU per cycle: the most this
+                                          machine could serve with everything on it; latency
+                                          goals need the offered load well below it
 """
 from __future__ import annotations
 
@@ -151,17 +157,43 @@ class Client(threading.Thread):
                 next_at = time.monotonic()
 
 
-def drive(port, tokens, project_id, duration=DURATION_S):
+def cpu_seconds(server_pid: int) -> dict:
+    """CPU seconds so far of this process (the clients), the web server (its workers), and the
+    rest of the machine (the database, and whatever else runs here): where a cycle's CPU goes."""
+    import psutil
+
+    def used(proc) -> float:
+        try:
+            t = proc.cpu_times()
+            return t.user + t.system
+        except psutil.Error:
+            return 0.0
+
+    server = psutil.Process(server_pid)
+    machine = psutil.cpu_times()
+    busy = sum(getattr(machine, f) for f in ("user", "nice", "system", "irq", "softirq", "steal") if hasattr(machine, f))
+    client, web = used(psutil.Process()), used(server) + sum(used(c) for c in server.children(True))
+    return {"client": client, "web": web, "rest": busy - client - web}
+
+
+def drive(port, tokens, project_id, duration=DURATION_S, server_pid=None):
     start = time.monotonic()
     record_from, stop_at = start + WARMUP_S, start + WARMUP_S + duration
     clients = [Client(port, token, project_id, stop_at, record_from) for token in tokens]
     for c in clients:
         c.start()
+    time.sleep(max(0.0, record_from - time.monotonic()))
+    cpu_before = cpu_seconds(server_pid) if server_pid else None
+    time.sleep(max(0.0, stop_at - time.monotonic()))
+    cpu_after = cpu_seconds(server_pid) if server_pid else None
     for c in clients:
         c.join(DURATION_S + WARMUP_S + 60)
     latencies = sorted(x for c in clients for x in c.latencies)
     errors = [e for c in clients for e in c.errors]
+    cycles = sum(c.cycles for c in clients)
+    cpu = ({k: (cpu_after[k] - cpu_before[k]) * 1000 / max(cycles, 1) for k in cpu_after} if cpu_before else {})
     return {
+        "cpu_ms_per_cycle": cpu,
         "p50": latencies[len(latencies) // 2] * 1000 if latencies else float("nan"),
         "p99": latencies[int(len(latencies) * 0.99)] * 1000 if latencies else float("nan"),
         "cycles_per_s": sum(c.cycles for c in clients) / duration,
@@ -237,7 +269,9 @@ def main() -> None:
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers",
              os.environ.get("BENCH_WEB_WORKERS", "4"), "--worker-class", os.environ.get("BENCH_WORKER_CLASS", "gthread"),
-             "--threads", os.environ.get("BENCH_THREADS", "4"), "--log-level", "warning"], cwd=ROOT, env=env,
+             "--threads", os.environ.get("BENCH_THREADS", "4"), "--log-level", "warning"]
+            + (["--access-logfile", os.environ["BENCH_ACCESS_LOG"], "--access-logformat", "%(m)s %(U)s %(s)s %(D)s"]
+               if os.environ.get("BENCH_ACCESS_LOG") else []), cwd=ROOT, env=env,
         )
         try:
             for _ in range(100):
@@ -249,9 +283,9 @@ def main() -> None:
             results = {}
             drive(port, tokens, projects["10k"].pk, duration=10)  # warm the workers up, not measured
             for label, _count in SIZES:
-                results[label] = drive(port, tokens, projects[label].pk)
+                results[label] = drive(port, tokens, projects[label].pk, server_pid=server.pid)
                 if label == "10k":  # right after its baseline, on the same warm server
-                    results["protected"] = drive(port, tokens, protected.pk)
+                    results["protected"] = drive(port, tokens, protected.pk, server_pid=server.pid)
         finally:
             server.terminate()
             server.wait(30)
@@ -266,6 +300,8 @@ def main() -> None:
             emit(f"queue_p99_ms{suffix}", r["p99"])
             emit(f"queue_cycles_per_s{suffix}", r["cycles_per_s"])
             emit(f"queue_errors{suffix}", len(r["errors"]))
+            for part, ms in r["cpu_ms_per_cycle"].items():
+                emit(f"queue_cpu_ms_per_cycle_{part}{suffix}", ms)
             if r["errors"]:
                 print(f"first errors ({label}):", r["errors"][:3], file=sys.stderr)
         emit("queue_p99_ratio_1m_10k", results["1m"]["p99"] / results["10k"]["p99"])
@@ -276,10 +312,18 @@ def main() -> None:
         emit("queue_p99_ms_protected", r["p99"])
         emit("queue_cycles_per_s_protected", r["cycles_per_s"])
         emit("queue_errors_protected", len(r["errors"]))
+        for part, ms in r["cpu_ms_per_cycle"].items():
+            emit(f"queue_cpu_ms_per_cycle_{part}_protected", ms)
         if r["errors"]:
             print("first errors (protected):", r["errors"][:3], file=sys.stderr)
         emit("queue_p99_ratio_protected", r["p99"] / results["10k"]["p99"])
         emit("queue_offered_cycles_per_s", CLIENTS / CLIENT_PERIOD_S)
+        # what this machine can serve at most: its cores over the CPU one cycle takes, all parts
+        # together (clients, web server, database), at 1M frames
+        per_cycle = sum(results["1m"]["cpu_ms_per_cycle"].values())
+        if per_cycle:
+            emit("queue_cores", os.cpu_count())
+            emit("queue_capacity_cycles_per_s", os.cpu_count() * 1000 / per_cycle)
         emit("queue_overassigned", over_total)
         emit("queue_lost", lost_total)
 

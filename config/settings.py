@@ -108,6 +108,7 @@ def _database() -> dict:
     options["options"] = (options.get("options", "") + " -c plan_cache_mode=force_generic_plan").strip()
     options.setdefault("prepare_threshold", 1 << 30)
     db["CONN_HEALTH_CHECKS"] = True  # a persistent connection the server dropped is replaced before use
+    db["ENGINE"] = "config.postgres"  # Django's backend, its health check without a round trip
     return db
 
 

@@ -64,3 +64,33 @@ def test_a_persistent_connection_killed_by_the_server_is_replaced(project, users
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])
     assert client.get(f"/api/projects/{project.pk}/").status_code == 200
     assert connection.connection.info.backend_pid != pid
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_health_check_costs_no_round_trip_and_finds_a_killed_connection(monkeypatch):
+    """config.postgres: a healthy idle connection is usable without asking the server; one the
+    server dropped is found by its socket and replaced."""
+    import select
+    import time
+
+    from config.postgres.base import PostgresDatabaseWrapper
+
+    connection.ensure_connection()
+    asked = []
+    original = PostgresDatabaseWrapper.is_usable
+    monkeypatch.setattr(PostgresDatabaseWrapper, "is_usable", lambda self: asked.append(1) or original(self))
+    assert connection.is_usable() and asked == []
+    pid = connection.connection.info.backend_pid
+    settings = connection.settings_dict
+    with psycopg.connect(host=settings["HOST"], port=settings["PORT"], user=settings["USER"], dbname="postgres",
+                         autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
+    socket = connection.connection.pgconn.socket
+    deadline = time.monotonic() + 5
+    while not select.select([socket], [], [], 0.05)[0] and time.monotonic() < deadline:
+        pass
+    assert not connection.is_usable() and asked == [1]  # the goodbye was read; SELECT 1 confirmed it
+    connection.health_check_done = False
+    connection.close_if_health_check_failed()  # what Django runs before a request's first query
+    connection.ensure_connection()
+    assert connection.connection.info.backend_pid != pid and connection.is_usable()
