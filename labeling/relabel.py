@@ -47,10 +47,15 @@ def _class_maps(migration: OntologyMigration):
     return old, new
 
 
-def preview(migration: OntologyMigration) -> MigrationPreview:
+def preview(migration: OntologyMigration, projects=None) -> MigrationPreview:
+    """What applying would change. `projects` (a queryset of projects) limits the counts to
+    them: someone who is not an admin sees only their own projects' work, not how much other
+    projects on the same ontology version labelled."""
     old, _ = _class_maps(migration)
     out = MigrationPreview()
     heads = current_annotations(migration.from_version_id)
+    if projects is not None:
+        heads = heads.filter(project__in=projects)
     out.annotations = heads.count()
     changed = set()
     for model, remapped, dropped in ((AnnotationBox, out.boxes_remapped, out.boxes_dropped),

@@ -149,8 +149,11 @@ class MigrationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     @extend_schema(responses=dict)
     @action(detail=True, methods=["get"])
     def preview(self, request, pk=None):
-        """How many annotations, boxes and tags the migration would change or drop."""
-        return Response(relabel.preview(self.get_object()).as_dict())
+        """How many annotations, boxes and tags the migration would change or drop (admins: in
+        every project on the version; others: in their own projects)."""
+        migration = self.get_object()
+        scope = None if roles.is_admin(request.user) else roles.visible_projects(request.user)
+        return Response(relabel.preview(migration, scope).as_dict())
 
     @extend_schema(request=None, responses=MigrationSerializer)
     @action(detail=True, methods=["post"])

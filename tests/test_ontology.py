@@ -6,6 +6,7 @@ from django.db import DatabaseError, connection, transaction
 from labeling import relabel
 from labeling.models import Annotation, AnnotationBox, AnnotationTag, Frame, Sequence
 from ontology import services
+from tests.conftest import api_client
 from ontology.attributes import AttributeSchemaError, validate_values
 from ontology.models import ImmutableError, LabelClass, OntologyVersion
 
@@ -177,6 +178,27 @@ def test_migration_preview_and_apply(annotated, published_version, v2, users):
     assert relabel.preview(migration).annotations == 0  # nothing left on v1
     with pytest.raises(relabel.MigrationError, match="already applied"):
         relabel.apply(migration)
+
+
+def test_a_migration_preview_counts_only_the_projects_a_non_admin_belongs_to(annotated, published_version, v2,
+                                                                             project, users):
+    """Another project on the same ontology version: its work is counted for admins only."""
+    from labeling.models import Project
+
+    other = Project.objects.get(name="Other project")
+    frame = annotated[0].frame
+    elsewhere = Annotation.objects.create(project=other, frame=frame, annotator=users["outsider"],
+                                          ontology_version=published_version)
+    AnnotationBox.objects.create(annotation=elsewhere, label_class=published_version.classes.get(key="car"),
+                                 x=1, y=2, w=10, h=10)
+    migration = services.create_migration(published_version, v2,
+                                          {"car": "vehicle", "truck": "vehicle", "person": "person", "crowd": None})
+    url = f"/api/ontology-migrations/{migration.pk}/preview/"
+    assert api_client(users["admin"]).get(url).json()["annotations"] == 5
+    mine = api_client(users["qa"]).get(url).json()
+    assert mine["annotations"] == 4 and mine["boxes_remapped"]["car→vehicle"] == 4
+    theirs = api_client(users["outsider"]).get(url).json()
+    assert theirs["annotations"] == 1 and theirs["boxes_remapped"] == {"car→vehicle": 1}
 
 
 def test_annotation_history_is_append_only_in_the_database(annotated):
