@@ -19,6 +19,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 
 from django.conf import settings
 
@@ -28,7 +29,6 @@ _lock = threading.Lock()
 _pending: dict[str, list] = {}
 _flusher: threading.Thread | None = None
 _flusher_pid: int | None = None
-_wake = threading.Event()
 
 
 def add(task_name: str, *args) -> None:
@@ -77,10 +77,8 @@ def _ensure_flusher() -> None:
 
 
 def _run() -> None:
-    interval = float(getattr(settings, "AERIE_OUTBOX_FLUSH_S", 0.25))
     while True:
-        _wake.wait(interval)
-        _wake.clear()
+        time.sleep(float(getattr(settings, "AERIE_OUTBOX_FLUSH_S", 0.25)))
         try:
             flush()
         except Exception:  # noqa: BLE001 - keep the thread alive; the next round retries

@@ -12,12 +12,20 @@ protection row (so two tabs of one person cannot both pass a cap):
 """
 from __future__ import annotations
 
+import copy
+
 from django.db import connection
 from django.utils import timezone
 
 from .. import hotsql, queue
 from . import days, rules, state as states
 from .policy import consent_version, has_sensitive, policy_for
+
+# The same written by the lease statement of a new lease (only if the lease row is made)
+_LEASE_RIDER = (states.save_cte("ps_saved", "ps_", "EXISTS (SELECT 1 FROM lease)") + """, ps_exposed AS (
+    INSERT INTO labeling_exposure (user_id, project_id, frame_id, kind, started_at)
+    SELECT %(ps_user)s, %(ps_project)s, lease.frame_id, 'frame', %(ps_now)s FROM lease WHERE %(ps_expose)s
+)""")
 
 # The person's counters, and the exposure of a sensitive frame, in one statement
 _SAVE_AND_EXPOSE = f"""
@@ -63,6 +71,7 @@ class _Request:
         self.state, self.limits, self.admission, self.now = state, limits, admission, now
         self.candidates = 2
         self._today = None
+        self._written = False
 
     def today(self) -> rules.Totals:
         if self._today is None:
@@ -99,16 +108,36 @@ class _Request:
                 return [plain[0]] + [c for c in candidates if c.item_id != plain[0].item_id]
         return candidates
 
+    def lease_rider(self, project, chosen) -> queue.LeaseRider:
+        """A new lease: the counters and the exposure go in the lease's own statement. They are
+        worked out on a copy of the state, kept only if the lease is made."""
+        trial = copy.copy(self.state)
+        sensitive = bool(chosen.sensitive)
+        notes = rules.leased(trial, self.limits, sensitive, False, self.now)
+        params = {f"ps_{k}": v for k, v in states.save_params(trial).items()}
+        params.update(ps_project=project.pk, ps_now=self.now, ps_expose=sensitive)
+
+        def written(assignment):
+            self.state, self._written = trial, True
+            self._annotate(assignment, notes, sensitive)
+
+        return queue.LeaseRider(_LEASE_RIDER, params, written)
+
+    def _annotate(self, assignment, notes: dict, sensitive: bool) -> None:
+        notes.update(protected=True, sensitive=sensitive, greyscale=self.state.greyscale,
+                     consent=self.admission.why_not != "consent")
+        assignment.protection = notes
+
     def leased(self, project, user, assignment):
+        if self._written:  # a new lease: its statement wrote the counters already
+            return
         sensitive = bool(assignment.frame.sensitive)
         resumed = bool(getattr(assignment, "resumed", False))
         notes = rules.leased(self.state, self.limits, sensitive, resumed, self.now)
         hotsql.execute(_SAVE_AND_EXPOSE, {**states.save_params(self.state), "project": project.pk,
                                           "frame": assignment.frame.pk, "now": self.now,
                                           "expose": sensitive and not resumed}).close()
-        notes.update(protected=True, sensitive=sensitive, greyscale=self.state.greyscale,
-                     consent=self.admission.why_not != "consent")
-        assignment.protection = notes
+        self._annotate(assignment, notes, sensitive)
 
     def when_empty(self, project, user):
         states.save(self.state)

@@ -65,6 +65,13 @@ def locked(user_id: int) -> ProtectionState:
     return state
 
 
+def save_cte(name: str, prefix: str, only_if: str) -> str:
+    """SAVE as a CTE called `name`, its parameters prefixed, writing only if `only_if` (an SQL
+    condition) holds: for the queue's lease statement (labeling.queue.LeaseRider)."""
+    sets = ", ".join(f"{f} = %({prefix}{f})s" for f in _STATE_FIELDS[4:])
+    return f"{name} AS (UPDATE labeling_protectionstate SET {sets} WHERE user_id = %({prefix}user)s AND {only_if})"
+
+
 def save_params(state: ProtectionState) -> dict:
     return {"user": state.user_id, **{f: getattr(state, f) for f in _STATE_FIELDS[4:]}}
 
