@@ -303,6 +303,7 @@ class Labels:
     tags: dict = field(default_factory=dict)  # tag class key -> value ("set", or "changed"/"unchanged")
     attributes: list = field(default_factory=list)  # attributes per box
     tracks: list = field(default_factory=list)  # track id (or None) per box
+    tag_attributes: dict = field(default_factory=dict)  # tag class key -> its attributes
 
 
 @dataclass

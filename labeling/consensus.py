@@ -35,6 +35,7 @@ class FusedBox:
 class Consensus:
     boxes: list[FusedBox] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)  # key -> "set" / "changed" / "unchanged"
+    tag_attributes: dict[str, dict] = field(default_factory=dict)  # key -> the majority's attributes
     dropped: int = 0  # groups below the quorum
 
 
@@ -69,6 +70,11 @@ def fuse(labels: list[Labels], groups: list, tag_units: dict, quorum: int | None
         value, count = counts.most_common(1)[0]
         if count * 2 > len(labels):
             out.tags[key] = value
+            # each attribute as the annotators who gave the winning value say it, by majority
+            attributes = _majority_attributes([x.tag_attributes.get(key, {}) for x in labels
+                                               if x.tags.get(key) == value])
+            if attributes:
+                out.tag_attributes[key] = attributes
     return out
 
 

@@ -65,14 +65,17 @@ def load_labels(annotation_ids: list[int]) -> dict[int, Labels]:
             coords[ann].append((x, y, w, h))
         cur.execute(
             """
-            SELECT t.annotation_id, c.key, t.changed
+            SELECT t.annotation_id, c.key, t.changed, t.attributes
             FROM labeling_annotationtag t JOIN ontology_labelclass c ON c.id = t.label_class_id
             WHERE t.annotation_id = ANY(%s)
             """,
             [list(annotation_ids)],
         )
-        for ann, key, changed in cur.fetchall():
+        for ann, key, changed, attributes in cur.fetchall():
             out[ann].tags[key] = agreement.tag_value(changed)
+            attributes = json.loads(attributes) if isinstance(attributes, str) else attributes
+            if attributes:
+                out[ann].tag_attributes[key] = attributes
     for ann, rows in coords.items():
         if rows:
             out[ann].boxes = np.array(rows, dtype=float)
@@ -159,7 +162,8 @@ def _approve_consensus(project: Project, item: QueueItem, labels: list[Labels], 
     fused = fuse(labels, result.groups, result.tag_units, project.consensus_quorum)
     classes = classes_of(project.ontology_version_id)
     boxes = [CleanBox(classes[b.label], b.x, b.y, b.w, b.h, b.attributes, b.track_id) for b in fused.boxes]
-    tags = [CleanTag(classes[k], {}, None if v == "set" else v == "changed") for k, v in sorted(fused.tags.items())]
+    tags = [CleanTag(classes[k], fused.tag_attributes.get(k, {}), None if v == "set" else v == "changed")
+            for k, v in sorted(fused.tags.items())]
     if head is not None and _same_labels(as_payload(head), boxes, tags):
         return head  # recomputed with the same outcome: no new revision
     approved = store(project=project, frame=item.frame, boxes=boxes, tags=tags, source=Annotation.CONSENSUS,
@@ -231,5 +235,6 @@ def _same_labels(stored: dict, boxes: list[CleanBox], tags: list[CleanTag]) -> b
                    json.dumps(b.attributes, sort_keys=True)) for b in boxes)
     theirs = sorted((b["class"], round(b["x"], 3), round(b["y"], 3), round(b["w"], 3), round(b["h"], 3),
                      b["track_id"], json.dumps(b["attributes"], sort_keys=True)) for b in stored["boxes"])
-    return mine == theirs and sorted((t.label_class.key, t.changed) for t in tags) == sorted(
-        (t["class"], t.get("changed")) for t in stored["tags"])
+    return mine == theirs and sorted(
+        (t.label_class.key, t.changed, json.dumps(t.attributes, sort_keys=True)) for t in tags) == sorted(
+        (t["class"], t.get("changed"), json.dumps(t.get("attributes") or {}, sort_keys=True)) for t in stored["tags"])

@@ -60,6 +60,20 @@ def test_consensus_averages_matched_boxes_and_takes_the_majority_class():
     assert fused.tags == {"crowd": "set"}  # two of three
 
 
+def test_consensus_keeps_the_attributes_of_frame_tags():
+    a = labels(1, [], [], {"weather": "set", "crowd": "set"})
+    b = labels(2, [], [], {"weather": "set", "crowd": "set"})
+    c = labels(3, [], [], {"weather": "set"})
+    a.tag_attributes = {"weather": {"visibility": "fog", "wind": 3}, "crowd": {"size": "large"}}
+    b.tag_attributes = {"weather": {"visibility": "fog", "wind": 5}, "crowd": {"size": "small"}}
+    c.tag_attributes = {"weather": {"visibility": "rain", "wind": 5}}
+    result = agreement.frame_agreement([a, b, c])
+    fused = fuse([a, b, c], result.groups, result.tag_units)
+    assert fused.tags == {"weather": "set", "crowd": "set"}
+    # by majority of those who set the tag; a split attribute is left out
+    assert fused.tag_attributes == {"weather": {"visibility": "fog", "wind": 5}}
+
+
 def test_consensus_quorum_and_ties_are_reported():
     a = labels(1, [[0, 0, 10, 10]], ["car"])
     b = labels(2, [[0, 0, 10, 10]], ["truck"])
@@ -106,6 +120,29 @@ def test_agreement_approves_the_consensus(project, users, pair):
     # idempotent: a second run recomputes the same round and writes no second consensus
     quality.evaluate_frame(project.pk, frame.pk)
     assert FrameAgreement.objects.filter(frame=frame).count() == 1
+    assert Annotation.objects.filter(frame=frame, status=Annotation.APPROVED).count() == 1
+
+
+def test_the_approved_consensus_keeps_tag_attributes(project, users, pair):
+    """A tag's attributes (here a required one) reach the approved revision, and so exports."""
+    from ontology import services as ontology_services
+    from ontology.models import LabelClass
+
+    draft = ontology_services.derive(project.ontology_version)
+    ontology_services.add_class(draft, key="weather", name="Weather", kind=LabelClass.TAG, shortcut="w",
+                                attributes=[{"key": "visibility", "type": "enum", "options": ["clear", "fog"],
+                                             "required": True}])
+    project.ontology_version = ontology_services.publish(draft)
+    project.save()
+    frame = make_frames(project, 1)[0]
+    a, b = pair
+    tag = {"class": "weather", "attributes": {"visibility": "fog"}}
+    label(project, a, {"boxes": [box(x=10)], "tags": [tag]})
+    label(project, b, {"boxes": [box(x=10)], "tags": [tag]})
+    assert quality.evaluate_frame(project.pk, frame.pk).passed
+    approved = Annotation.objects.get(frame=frame, status=Annotation.APPROVED)
+    assert submissions.as_payload(approved)["tags"] == [{"class": "weather", "attributes": {"visibility": "fog"}}]
+    quality.evaluate_frame(project.pk, frame.pk)  # the same outcome: no second revision
     assert Annotation.objects.filter(frame=frame, status=Annotation.APPROVED).count() == 1
 
 
