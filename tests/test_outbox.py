@@ -3,8 +3,10 @@ per task; and what no message delivered is caught up by housekeeping."""
 from __future__ import annotations
 
 import time
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from labeling import gold, outbox, quality, tasks
 from labeling.models import FrameAgreement, GoldCheck, ReviewItem
@@ -39,7 +41,9 @@ def test_many_checks_leave_as_one_message_per_task(not_eager, monkeypatch):
     assert outbox.flush() == 0  # nothing is sent twice
 
 
-def test_a_broker_outage_keeps_the_checks_for_housekeeping(project, users, pair, not_eager, monkeypatch):
+@pytest.mark.parametrize("catch_up_with", ["housekeeping", "score_pending"])
+def test_checks_a_broker_outage_lost_are_caught_up(project, users, pair, not_eager, monkeypatch,
+                                                           catch_up_with):
     def down(calls):
         raise ConnectionError("broker unreachable")
 
@@ -58,8 +62,13 @@ def test_a_broker_outage_keeps_the_checks_for_housekeeping(project, users, pair,
     outbox.flush()  # fails: logged, not raised
     assert not GoldCheck.objects.exists() and not FrameAgreement.objects.exists()
     assert gold.pending_checks(project.pk) == [g.pk for g in on_gold]
-    done = tasks.housekeeping()
-    assert done["gold_checks_caught_up"] == 2 and done["frames_caught_up"] == 1
+    if catch_up_with == "score_pending":
+        out = StringIO()
+        call_command("score_pending", project=project.pk, stdout=out)
+        assert "scored 1 frame(s)" in out.getvalue() and "2 gold check(s), 1 failed" in out.getvalue()
+    if catch_up_with == "housekeeping":
+        done = tasks.housekeeping()
+        assert done["gold_checks_caught_up"] == 2 and done["frames_caught_up"] == 1
     assert not GoldCheck.objects.get(annotation=on_gold[0]).passed and GoldCheck.objects.get(annotation=on_gold[1]).passed
     assert ReviewItem.objects.filter(reason=ReviewItem.GOLD, frame=frames[2]).exists()
     assert FrameAgreement.objects.exists() and quality.pending_frames(project.pk) == []

@@ -1,13 +1,15 @@
-"""Compute agreement for every frame that has all its submissions but no score yet (the Celery
-task normally does this the moment the last submission lands; this catches up after a broker
-outage). Idempotent."""
+"""Run the quality checks that no message delivered: agreement for every frame that has all its
+submissions but no score yet, and the gold check of every submission on a gold frame that was
+never checked (the outbox normally sends them within a fraction of a second; celery beat's
+housekeeping catches up 500 of each a minute; this does all at once, e.g. after a broker outage).
+Idempotent."""
 from django.core.management.base import BaseCommand
 
-from labeling import quality
+from labeling import gold, quality
 
 
 class Command(BaseCommand):
-    help = "Score frames whose agreement was never computed (e.g. after a broker outage)."
+    help = "Score frames whose agreement was never computed, and run missed gold checks (e.g. after a broker outage)."
 
     def add_arguments(self, parser):
         parser.add_argument("--project", type=int, help="only this project id")
@@ -18,4 +20,10 @@ class Command(BaseCommand):
         for project_id, frame_id in pending:
             result = quality.evaluate_frame(project_id, frame_id)
             below += bool(result and not result.passed)
-        self.stdout.write(f"scored {len(pending)} frame(s); {below} below the threshold went to review")
+        checks = gold.pending_checks(project)
+        failed = 0
+        for annotation_id in checks:
+            result = gold.check(annotation_id)
+            failed += bool(result and not result.passed)
+        self.stdout.write(f"scored {len(pending)} frame(s); {below} below the threshold went to review; "
+                          f"{len(checks)} gold check(s), {failed} failed")
