@@ -18,6 +18,9 @@ def ingest_job(job_id: int) -> str:
     return ingest.run_job(job_id).status
 
 
+# frame_agreement and gold_check: one check each. The web processes now send batches
+# (the *_many tasks below); these stay for messages queued by an earlier release and for callers
+# that want one check now.
 @shared_task(**RETRY)
 def frame_agreement(project_id: int, frame_id: int) -> float | None:
     from . import quality
