@@ -59,3 +59,22 @@ def django_environment():
         shutil.rmtree(var_dir, ignore_errors=True)
         os.environ.clear()
         os.environ.update(env_before)
+
+
+def untrained_detector(project, seed: int = 0):
+    """A signed Faster R-CNN MobileNetV3 with seeded random weights (nothing is downloaded),
+    registered on `project` for its detector classes, not made current."""
+    import io
+
+    import torch
+
+    from labeling.sampling import registry, training
+
+    arch = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    class_map = training.class_map_for(project, "detector")
+    buffer = io.BytesIO()
+    torch.manual_seed(seed)
+    torch.save(registry.build(arch, len(class_map)).state_dict(), buffer)
+    data = buffer.getvalue()
+    return registry.register(project, data, architecture=arch, class_map=class_map,
+                             signature=registry.sign(data, arch, class_map))

@@ -38,7 +38,7 @@ Prints:
 """
 from __future__ import annotations
 
-from _setup import ROOT, django_environment, emit  # first: it fixes the import path
+from _setup import ROOT, django_environment, emit, untrained_detector  # first: it fixes the import path
 
 import http.client  # noqa: E402
 import io  # noqa: E402
@@ -197,7 +197,6 @@ def wait_for(predicate, timeout_s: float, step: float = 0.5) -> bool:
 
 
 def setup(var_dir):
-    import torch
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -211,7 +210,6 @@ def setup(var_dir):
     from labeling.models import Dataset, Project, ProtectionPolicy, Sequence
     from labeling.protection import policy as protection_policy, state as protection_state
     from labeling.roles import ensure_roles
-    from labeling.sampling import registry, training
     from labeling.submissions import classes_of
     from ontology import services
 
@@ -259,14 +257,7 @@ def setup(var_dir):
     trainer = get_user_model().objects.create_user("soak-trainer")
     trainer.groups.add(Group.objects.get(name="trainer"))
     scored.members.add(trainer)
-    arch = "fasterrcnn_mobilenet_v3_large_320_fpn"
-    class_map = training.class_map_for(scored, "detector")
-    buffer = io.BytesIO()
-    torch.manual_seed(0)
-    torch.save(registry.build(arch, len(class_map)).state_dict(), buffer)
-    data = buffer.getvalue()
-    model = registry.register(scored, data, architecture=arch, class_map=class_map,
-                              signature=registry.sign(data, arch, class_map))
+    model = untrained_detector(scored)
     return project, scored, tokens, Token.objects.create(user=trainer).key, model
 
 

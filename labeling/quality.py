@@ -196,19 +196,18 @@ def on_submitted(sender, annotation: Annotation, **_) -> None:
                       annotation.pk)
 
 
-def catch_up(limit: int = 500) -> dict:
+def catch_up(limit: int | None = 500, project_id: int | None = None) -> dict:
     """What no outbox delivered (a web process killed before it sent, a broker outage): score up
-    to `limit` pending frames and run up to `limit` pending gold checks. Idempotent; celery
-    beat's housekeeping runs it."""
+    to `limit` pending frames and run up to `limit` pending gold checks (None: all), of one
+    project or all. Idempotent; celery beat's housekeeping and `manage.py score_pending` run it."""
     from . import gold
 
-    frames = pending_frames()[:limit]
-    for project_id, frame_id in frames:
-        evaluate_frame(project_id, frame_id)
-    checks = gold.pending_checks()[:limit]
-    for annotation_id in checks:
-        gold.check(annotation_id)
-    return {"frames_caught_up": len(frames), "gold_checks_caught_up": len(checks)}
+    frames = pending_frames(project_id)[:limit]
+    below = sum(bool(r and not r.passed) for r in (evaluate_frame(p, f) for p, f in frames))
+    checks = gold.pending_checks(project_id)[:limit]
+    failed = sum(bool(r and not r.passed) for r in (gold.check(a) for a in checks))
+    return {"frames_caught_up": len(frames), "frames_below_threshold": below,
+            "gold_checks_caught_up": len(checks), "gold_checks_failed": failed}
 
 
 def pending_frames(project_id: int | None = None) -> list[tuple[int, int]]:

@@ -5,7 +5,7 @@ housekeeping catches up 500 of each a minute; this does all at once, e.g. after 
 Idempotent."""
 from django.core.management.base import BaseCommand
 
-from labeling import gold, quality
+from labeling import quality
 
 
 class Command(BaseCommand):
@@ -15,15 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--project", type=int, help="only this project id")
 
     def handle(self, *args, project=None, **options):
-        pending = quality.pending_frames(project)
-        below = 0
-        for project_id, frame_id in pending:
-            result = quality.evaluate_frame(project_id, frame_id)
-            below += bool(result and not result.passed)
-        checks = gold.pending_checks(project)
-        failed = 0
-        for annotation_id in checks:
-            result = gold.check(annotation_id)
-            failed += bool(result and not result.passed)
-        self.stdout.write(f"scored {len(pending)} frame(s); {below} below the threshold went to review; "
-                          f"{len(checks)} gold check(s), {failed} failed")
+        done = quality.catch_up(limit=None, project_id=project)
+        self.stdout.write(f"scored {done['frames_caught_up']} frame(s); {done['frames_below_threshold']} below the "
+                          f"threshold went to review; {done['gold_checks_caught_up']} gold check(s), "
+                          f"{done['gold_checks_failed']} failed")
