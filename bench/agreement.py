@@ -55,8 +55,8 @@ from datetime import timedelta  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.optimize import linear_sum_assignment  # noqa: E402
 
-from labeling.agreement import ComparisonParams, Labels, frame_agreement, iou_matrix  # noqa: E402
-from labeling.consensus import fuse  # noqa: E402
+from labeling.quality.agreement import ComparisonParams, Labels, frame_agreement, iou_matrix  # noqa: E402
+from labeling.quality.consensus import fuse  # noqa: E402
 
 WIDTH, HEIGHT = 1920, 1080
 CLASSES = ("person", "car", "truck", "bicycle", "motorcycle", "bus")
@@ -208,7 +208,7 @@ def make_project():
 
 def make_frames(project, count: int) -> list:
     """Frame rows (no image files) in one ready sequence, queued (as tests/conftest.py does)."""
-    from labeling import queue
+    from labeling.work import queue
     from labeling.models import Frame, Sequence
 
     seq = Sequence.objects.create(dataset=project.dataset, name="bench", kind=Sequence.VIDEO, status=Sequence.READY,
@@ -254,17 +254,17 @@ def write_submissions(project, annotators, frames, data: list[list[Labels]]) -> 
 
 def db_part(count: int) -> None:
     with django_environment():
-        from labeling import quality
+        from labeling.quality import frame_scoring
         from labeling.models import FrameAgreement
 
         project, annotators = make_project()
         frames = make_frames(project, count)
         data = generate(count, seed=7)
         write_submissions(project, annotators, frames, data)
-        quality.evaluate_frame(project.pk, frames[0].pk)  # warm-up (not timed): queries, caches
+        frame_scoring.evaluate_frame(project.pk, frames[0].pk)  # warm-up (not timed): queries, caches
         start = time.perf_counter()
         for frame in frames[1:]:
-            quality.evaluate_frame(project.pk, frame.pk)
+            frame_scoring.evaluate_frame(project.pk, frame.pk)
         elapsed = time.perf_counter() - start
         stored = dict(FrameAgreement.objects.filter(project=project).values_list("frame_id", "score"))
         expected = [frame_agreement(labels, PARAMS).score for labels in data]

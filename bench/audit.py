@@ -49,7 +49,7 @@ def setup():
     from django.contrib.auth import get_user_model
 
     from labeling.models import Dataset, Frame, Membership, Project, Sequence
-    from labeling import queue
+    from labeling.work import queue
     from ontology import services
     from ontology.models import LabelClass
 
@@ -81,7 +81,7 @@ def chain(on: bool) -> None:
 
 def cycle(project, user) -> float | None:
     """One next-frame + submit; returns the submit's seconds (None when the queue is empty)."""
-    from labeling import queue, submissions
+    from labeling.work import queue, submissions
 
     lease = queue.next_assignment(project, user)
     if lease is None:
@@ -193,8 +193,8 @@ def verify() -> None:
 
 def main() -> None:
     with django_environment():
-        from labeling import quality  # noqa: F401 - connects the agreement receiver, which we drop
-        from labeling.submissions import annotation_submitted
+        from labeling.quality import frame_scoring  # noqa: F401 - connects the agreement receiver, which we drop
+        from labeling.work.submissions import annotation_submitted
 
         annotation_submitted.disconnect(dispatch_uid="aerie-quality")
         project, users = setup()

@@ -57,7 +57,7 @@ def child(export_id: int) -> None:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
-    from labeling import exports
+    from labeling.exchange import exports
 
     import threading
 
@@ -142,9 +142,9 @@ def main() -> None:
 
         from django.core.files.storage import default_storage
 
-        from labeling import exports
+        from labeling.exchange import exports
         from labeling.models import Dataset, Project
-        from labeling.submissions import classes_of
+        from labeling.work.submissions import classes_of
         from ontology import services
 
         draft = services.create_ontology("Bench ontology")

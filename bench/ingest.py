@@ -42,7 +42,7 @@ def main() -> None:
         from django.conf import settings
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        from labeling import ingest
+        from labeling.footage import ingest
         from labeling.models import Dataset
 
         quality = settings.AERIE_FRAME_JPEG_QUALITY

@@ -58,7 +58,7 @@ def bulk_frames(project_name: str, count: int, users, sensitive_every: int = 0):
     """A dataset of `count` frames written with COPY, a project on it with every member."""
     from django.db import connection
 
-    from labeling import queue
+    from labeling.work import queue
     from labeling.models import Dataset, Membership, Project, Sequence
     from ontology.models import OntologyVersion
 
@@ -225,7 +225,7 @@ def main() -> None:
         from django.contrib.auth.models import Group
         from rest_framework.authtoken.models import Token
 
-        from labeling.roles import ensure_roles
+        from labeling.access.roles import ensure_roles
         from ontology import services
 
         ensure_roles()

@@ -39,7 +39,8 @@ def main() -> None:
         from django.contrib.auth import get_user_model
         from django.core.files.uploadedfile import SimpleUploadedFile
 
-        from labeling import ingest, queue
+        from labeling.footage import ingest
+        from labeling.work import queue
         from labeling.demo import ensure_ontology
         from labeling.models import Dataset, ModelVersion, Project, ScoringRun
         from labeling.sampling import images, nets, scoring

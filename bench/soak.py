@@ -204,13 +204,14 @@ def setup(var_dir):
 
     import export as export_bench  # bench/export.py: its COPY fill
     from fixtures import footage
-    from labeling import ingest, queue
+    from labeling.footage import ingest
+    from labeling.work import queue
     from django.db import connection
 
     from labeling.models import Dataset, Project, ProtectionPolicy, Sequence
     from labeling.protection import policy as protection_policy, state as protection_state
-    from labeling.roles import ensure_roles
-    from labeling.submissions import classes_of
+    from labeling.access.roles import ensure_roles
+    from labeling.work.submissions import classes_of
     from ontology import services
 
     ensure_roles()
@@ -284,8 +285,8 @@ def export_is_right(export) -> bool:
     """Finished, its archive verifies, and a fresh export of the same snapshot has the same data."""
     from django.core.files.storage import default_storage
 
-    from labeling import exports
-    from labeling.exports.archive import verify_archive
+    from labeling.exchange import exports
+    from labeling.exchange.exports.archive import verify_archive
     from labeling.models import Export
 
     if export.status != Export.DONE:

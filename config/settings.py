@@ -115,7 +115,7 @@ def _database() -> dict:
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTHENTICATION_BACKENDS = ["labeling.auth.CachedModelBackend"]  # refuses locked-out sign-ins (loginguard)
+AUTHENTICATION_BACKENDS = ["labeling.access.cache.CachedModelBackend"]  # refuses locked-out sign-ins (loginguard)
 AERIE_PERMISSION_CACHE_SECONDS = float(os.environ.get("AERIE_PERMISSION_CACHE_SECONDS", "10"))
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -173,7 +173,7 @@ LOGOUT_REDIRECT_URL = "/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "labeling.auth.CachedTokenAuthentication",
+        "labeling.access.cache.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -2,7 +2,7 @@
 and of those only the roles the page is for (others get 403 with a reason)."""
 from django.http import Http404, HttpResponseForbidden
 
-from labeling import roles
+from labeling.access import roles
 
 
 def project_for(request, pk, allowed, refusal: str):

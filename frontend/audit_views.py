@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponseForbidden, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from labeling import roles
+from labeling.access import roles
 from labeling.audit import chain, query
 from labeling.models import AuditSeal
 

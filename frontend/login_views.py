@@ -6,16 +6,16 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 
-from labeling import loginguard
+from labeling.access import signin_guard
 
 INVALID = "That username and password do not match. Try again."
 
 
 class _Guarded:
     def clean(self):
-        until = loginguard.locked_until(self.request, self.cleaned_data.get("username"))
+        until = signin_guard.locked_until(self.request, self.cleaned_data.get("username"))
         if until is not None:
-            raise ValidationError(loginguard.refusal(until), code="locked")
+            raise ValidationError(signin_guard.refusal(until), code="locked")
         return super().clean()
 
 

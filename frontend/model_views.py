@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from labeling import roles
+from labeling.access import roles
 from labeling.models import ModelVersion, ScoringRun, TrainingRun
 from labeling.sampling import registry, scoring, training
 

@@ -7,7 +7,7 @@ from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from labeling import roles
+from labeling.access import roles
 from labeling.models import ProtectionPolicy
 from labeling.protection import days, policy as policies, state as states, wellbeing
 

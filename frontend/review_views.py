@@ -7,7 +7,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from labeling import dashboard, gold, review, roles, submissions, workbench
+from labeling.quality import dashboard, gold, review
+from labeling.access import roles
+from labeling.work import submissions, page_state
 from labeling.models import Annotation, ReviewItem
 
 from . import charts
@@ -73,7 +75,7 @@ def review_item(request, pk, item_pk):
     classes = submissions.classes_of(project.ontology_version_id)
     return render(request, "frontend/review_item.html", {
         "project": project, "item": item, "view": view, "decisions": item.decisions.select_related("decided_by"),
-        "image": workbench.image_url(item.frame_id, item.frame.sensitive, project_id=project.pk),
+        "image": page_state.image_url(item.frame_id, item.frame.sensitive, project_id=project.pk),
         "class_names": {k: c.name for k, c in classes.items()},
         "next_item": review.review_queue(project).exclude(pk=item.pk).first(),
     })
@@ -129,7 +131,7 @@ def review_edit(request, pk, item_pk):
     classes = submissions.classes_of(project.ontology_version_id)
     state = {
         "item": item.pk, "project": project.pk, "width": item.frame.width, "height": item.frame.height,
-        "imageUrl": workbench.image_url(item.frame_id, item.frame.sensitive, project_id=project.pk),
+        "imageUrl": page_state.image_url(item.frame_id, item.frame.sensitive, project_id=project.pk),
         "frame": item.frame_id, "sensitive": item.frame.sensitive,
         "classes": [{"key": c.key, "name": c.name, "color": c.color, "kind": c.kind, "shortcut": c.shortcut}
                     for c in classes.values()],

@@ -10,7 +10,9 @@ from django.views.decorators.http import require_POST
 
 from django.utils import timezone
 
-from labeling import blobstore, ingest, manifest, queue, roles
+from labeling.footage import blobstore, ingest, dataset_versions
+from labeling.work import queue
+from labeling.access import roles
 from labeling.protection import policy as protection_policy, renditions, reveal
 from labeling.protection import state as protection_state
 from labeling.models import Annotation, Frame, IngestJob, ReviewItem, Sequence
@@ -114,8 +116,8 @@ def dataset_snapshot(request, pk):
     if not request.user.has_perm("labeling.add_datasetversion"):
         return HttpResponseForbidden("Your role may not create dataset versions.")
     try:
-        version = manifest.create_version(dataset, user=request.user, note=request.POST.get("note", "")[:2000])
-    except manifest.ManifestError as exc:
+        version = dataset_versions.create_version(dataset, user=request.user, note=request.POST.get("note", "")[:2000])
+    except dataset_versions.ManifestError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, f"Version {version.number} created: {version.frame_count} frames, manifest signed.")

@@ -77,9 +77,9 @@ class ProjectAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        from . import auth
+        from labeling.access import cache
 
-        auth.forget("protection-policy", form.instance.pk)
+        cache.forget("protection-policy", form.instance.pk)
 
 
 @admin.register(SensitivityFlag)

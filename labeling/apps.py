@@ -3,7 +3,7 @@ from django.db.models.signals import post_migrate
 
 
 def _ensure_roles(sender, **kwargs):
-    from .roles import ensure_roles
+    from labeling.access.roles import ensure_roles
 
     ensure_roles()
 
@@ -13,12 +13,13 @@ class LabelingConfig(AppConfig):
     verbose_name = "Labeling"
 
     def ready(self):
-        from . import auth  # noqa: F401 - connects the permission-cache invalidation
+        from labeling.access import cache  # noqa: F401 - connects the permission-cache invalidation
         from .audit import signals  # noqa: F401 - audits sign-ins and admin changes
-        from . import gold, queue, quality
-        from .submissions import annotation_submitted
+        from labeling.quality import gold, frame_scoring
+        from labeling.work import queue
+        from labeling.work.submissions import annotation_submitted
 
-        annotation_submitted.connect(quality.on_submitted, dispatch_uid="aerie-quality")
+        annotation_submitted.connect(frame_scoring.on_submitted, dispatch_uid="aerie-quality")
         from .protection.gate import ProtectionGate, unengaged_sensitive
 
         if not any(isinstance(p, gold.GoldPolicy) for p in queue._policies):

@@ -12,9 +12,10 @@ from fixtures import footage
 from ontology import services as ontology_services
 from ontology.models import LabelClass, Ontology
 
-from . import ingest, queue
+from labeling.footage import ingest
+from labeling.work import queue
 from .models import Dataset, IngestJob, Membership, Project, Sequence
-from .roles import ensure_roles
+from labeling.access.roles import ensure_roles
 
 PASSWORD = "aerie-demo-pass"
 USERS = [

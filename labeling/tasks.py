@@ -6,7 +6,7 @@ the broken one before the next try)."""
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from . import ingest
+from labeling.footage import ingest
 
 #: worth another try: the database went away for a moment, or a file system hiccupped
 TRANSIENT = (OperationalError, InterfaceError, OSError)
@@ -23,15 +23,15 @@ def ingest_job(job_id: int) -> str:
 # that want one check now.
 @shared_task(**RETRY)
 def frame_agreement(project_id: int, frame_id: int) -> float | None:
-    from . import quality
+    from labeling.quality import frame_scoring
 
-    result = quality.evaluate_frame(project_id, frame_id)
+    result = frame_scoring.evaluate_frame(project_id, frame_id)
     return result.score if result else None
 
 
 @shared_task(**RETRY)
 def gold_check(annotation_id: int) -> bool | None:
-    from . import gold
+    from labeling.quality import gold
 
     result = gold.check(annotation_id)
     return result.passed if result else None
@@ -41,17 +41,17 @@ def gold_check(annotation_id: int) -> bool | None:
 def frame_agreement_many(calls: list) -> int:
     """A web process's outbox (labeling.outbox): [[project_id, frame_id], ...]. Each check is
     idempotent, so a retry after a lost connection redoes the batch safely."""
-    from . import quality
+    from labeling.quality import frame_scoring
 
     for project_id, frame_id in dict.fromkeys(tuple(c) for c in calls):
-        quality.evaluate_frame(project_id, frame_id)
+        frame_scoring.evaluate_frame(project_id, frame_id)
     return len(calls)
 
 
 @shared_task(**RETRY)
 def gold_check_many(calls: list) -> int:
     """A web process's outbox: [[annotation_id], ...] on gold frames."""
-    from . import gold
+    from labeling.quality import gold
 
     for (annotation_id,) in calls:
         gold.check(annotation_id)
@@ -60,7 +60,7 @@ def gold_check_many(calls: list) -> int:
 
 @shared_task(**RETRY)
 def export_job(export_id: int) -> str:
-    from . import exports
+    from labeling.exchange import exports
 
     return exports.run(export_id).status
 
@@ -106,12 +106,12 @@ def finalize_scoring(run_id: int) -> str | None:
 def housekeeping() -> dict:
     """Celery beat: resume the scoring chunks and exports that dead workers left, re-score
     projects that are due, and run the quality checks no outbox delivered."""
-    from . import quality
-    from .exports import jobs
+    from labeling.quality import frame_scoring
+    from labeling.exchange.exports import jobs
     from .sampling import scoring
 
     return {**scoring.sweep(), "started": scoring.rescore_due(), "exports_resent": jobs.sweep(),
-            **quality.catch_up()}
+            **frame_scoring.catch_up()}
 
 
 # --- the audit trail ----------------------------------------------------------------------------

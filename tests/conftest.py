@@ -11,7 +11,7 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from labeling.models import Dataset, Membership, Project
-from labeling.roles import ensure_roles
+from labeling.access.roles import ensure_roles
 from ontology import services as ontology_services
 from ontology.models import LabelClass
 
@@ -221,7 +221,7 @@ def login(page, live_server):
 def make_frames(project, count: int, *, sequence_name: str = "seq", width: int = 640, height: int = 480,
                 sensitive=()):
     """Frame rows (no image files) in a ready sequence of the project's dataset, queued."""
-    from labeling import queue
+    from labeling.work import queue
     from labeling.models import Frame, Sequence
 
     seq = Sequence.objects.create(dataset=project.dataset, name=sequence_name, kind=Sequence.VIDEO,

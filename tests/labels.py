@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 import zipfile
 
-from labeling import blobstore, submissions
+from labeling.footage import blobstore
+from labeling.work import submissions
 from labeling.models import Annotation
 from tests.conftest import make_frames
 from tests.media import png_bytes

@@ -17,7 +17,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from labeling import blobstore, exports, gold, ingest, manifest, queue, review, submissions
+from labeling.footage import blobstore, ingest, dataset_versions
+from labeling.exchange import exports
+from labeling.quality import gold, review
+from labeling.work import queue, submissions
 from labeling.models import Dataset, Exposure, Frame, Membership, Project, ReviewItem
 from labeling.protection import state as protection_state
 from ontology import services as ontology_services
@@ -45,7 +48,7 @@ def _user(username, *groups, **extra):
 
 
 def build() -> World:
-    from labeling.roles import ensure_roles
+    from labeling.access.roles import ensure_roles
     from labeling.sampling import registry
 
     ensure_roles()
@@ -116,7 +119,7 @@ def build() -> World:
     gold.mark(project, gold_frame, w.users["qa"], payload={"boxes": [], "tags": []})
 
     export = exports.run(exports.create(project, w.users["admin"], format="coco").pk)
-    dataset_version = manifest.create_version(dataset, user=w.users["admin"])
+    dataset_version = dataset_versions.create_version(dataset, user=w.users["admin"])
 
     weights = io.BytesIO()
     import torch
@@ -178,9 +181,9 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         transaction.set_rollback(True)
         atomic.__exit__(None, None, None)
-    from labeling import auth
+    from labeling.access import cache
 
-    auth.clear()
+    cache.clear()
     files.disable()
 
 

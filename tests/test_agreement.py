@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from labeling.agreement import (
+from labeling.quality.agreement import (
     ComparisonParams,
     alpha,
     box_reliability,

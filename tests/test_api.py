@@ -4,7 +4,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from labeling import ingest
+from labeling.footage import ingest
 from labeling.models import Dataset, IngestJob, Membership, Project
 from tests import media
 from tests.conftest import api_client

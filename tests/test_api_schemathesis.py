@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from labeling import auth
+from labeling.access import cache
 from tests.permission_world import isolated_media, world  # noqa: F401 - fixtures
 
 EXAMPLES = int(os.environ.get("AERIE_SCHEMATHESIS_EXAMPLES", "3"))
@@ -91,7 +91,7 @@ def test_api_conforms_to_its_schema(world, role, operation):
         for name in case.path_parameters or {}:
             if name in ids:
                 case.path_parameters[name] = ids[name]
-        auth.clear()
+        cache.clear()
         from django.db import transaction
 
         with transaction.atomic():  # each request's writes are rolled back: the next sees the same world

@@ -10,7 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, IntegrityError, ProgrammingError, connection, transaction
 
-from labeling import audit, queue, submissions
+from labeling import audit
+from labeling.work import queue, submissions
 from labeling.audit import chain
 from labeling.models import AuditEvent, Exposure
 from tests.conftest import make_frames

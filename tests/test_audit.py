@@ -12,7 +12,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
-from labeling import audit, queue, signing, submissions
+from labeling import audit
+from labeling.work import queue, submissions
+from labeling.access import signing
 from labeling.audit import chain
 from labeling.models import AuditEvent, AuditLink, AuditSeal, Dataset
 from tests.conftest import make_frames

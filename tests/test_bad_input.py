@@ -2,7 +2,7 @@
 (except the documented good prefix of a video that breaks part-way)."""
 import pytest
 
-from labeling import ingest
+from labeling.footage import ingest
 from labeling.models import Frame, IngestJob, Sequence
 from tests import media
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
-from labeling import exports
+from labeling.exchange import exports
 from labeling.models import Annotation, AuditEvent, Export
 from tests.conftest import ARTIFACTS, api_client
 from tests.labels import labeled_project, members
@@ -95,7 +95,7 @@ def test_imports_over_the_api_are_all_or_nothing(project, users, labeled):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_builds_the_export_with_progress(celery_worker_app, project, users, monkeypatch):
-    from labeling.exports import jobs
+    from labeling.exchange.exports import jobs
 
     labeled_project(project)
     monkeypatch.setattr(jobs, "PROGRESS_EVERY", 1)

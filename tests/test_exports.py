@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from labeling import exports
+from labeling.exchange import exports
 from labeling.models import Annotation, AuditEvent, Export
 from ontology import services as ontology_services
 from tests.labels import export_bytes, extract, labeled_project, members, store_labels
@@ -240,14 +240,14 @@ def test_raw_scope_exports_every_annotators_current_work(project, users, labeled
 
 
 def test_a_dataset_version_limits_the_export_to_its_sequences(project, users, labeled):
-    from labeling import manifest
+    from labeling.footage import dataset_versions
     from labeling.models import Sequence
 
     Sequence.objects.filter(name="cam-b").update(status=Sequence.INGESTING)
     with pytest.raises(Exception):
-        manifest.create_version(project.dataset)
+        dataset_versions.create_version(project.dataset)
     Sequence.objects.filter(name="cam-b").update(status=Sequence.FAILED)
-    version = manifest.create_version(project.dataset)
+    version = dataset_versions.create_version(project.dataset)
     Sequence.objects.filter(name="cam-b").update(status=Sequence.READY)
     export = made(project, users["trainer"], format="mot", dataset_version=version)
     names = members(export_bytes(export))

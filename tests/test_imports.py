@@ -8,7 +8,7 @@ from collections import defaultdict
 import pytest
 from pycocotools import mask as mask_utils
 
-from labeling import exports, imports
+from labeling.exchange import exports, imports
 from labeling.models import Annotation, AuditEvent, Frame, GoldFrame
 from tests.conftest import make_frames
 from tests.labels import export_bytes, labeled_project, members

@@ -5,7 +5,7 @@ import time
 import pytest
 from django.core.files.storage import default_storage
 
-from labeling import ingest
+from labeling.footage import ingest
 from labeling.models import Frame, IngestJob, Sequence
 from tests import media
 

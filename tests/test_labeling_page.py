@@ -3,7 +3,8 @@ tags, submit, tracks and interpolation; every submission lands in the database."
 import pytest
 from playwright.sync_api import expect
 
-from labeling import ingest, queue
+from labeling.footage import ingest
+from labeling.work import queue
 from labeling.models import Annotation, AnnotationBox, ReviewItem
 from tests import media
 from tests.conftest import ARTIFACTS

@@ -7,7 +7,8 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from labeling import ingest, manifest, signing
+from labeling.footage import ingest, dataset_versions
+from labeling.access import signing
 from labeling.models import DatasetVersion, Frame
 from tests import media
 
@@ -17,11 +18,11 @@ def version(project, users):
     archive = media.zip_bytes({f"{i}.png": media.png_bytes(color=(i * 40, 0, 0)) for i in range(5)})
     ingest.run_job(ingest.create_job(project.dataset, media.upload(archive, "five.zip"), sequence_name="five").pk)
     ingest.run_job(ingest.create_job(project.dataset, media.upload(media.bikes_path()), stride=50).pk)
-    return manifest.create_version(project.dataset, user=users["trainer"], note="first cut")
+    return dataset_versions.create_version(project.dataset, user=users["trainer"], note="first cut")
 
 
 def verify(version):
-    return manifest.verify_version(DatasetVersion.objects.get(pk=version.pk))
+    return dataset_versions.verify_version(DatasetVersion.objects.get(pk=version.pk))
 
 
 def test_manifest_lists_every_frame_and_is_signed(version):
@@ -34,14 +35,14 @@ def test_manifest_lists_every_frame_and_is_signed(version):
     assert len(doc["frames"]) == version.frame_count == 5 + 5
     first = doc["frames"][0]
     assert set(first) == {"sequence", "index", "source_index", "timestamp", "sha256", "file", "width", "height"}
-    assert signing.verify(manifest.SIGNED_PREFIX + version.manifest_sha256.encode(), version.signature)
+    assert signing.verify(dataset_versions.SIGNED_PREFIX + version.manifest_sha256.encode(), version.signature)
     report = verify(version)
     assert report.ok, report.lines()
     assert report.frames_checked == 10
 
 
 def test_the_same_frames_give_the_same_manifest_bytes(version, project):
-    again = manifest.create_version(project.dataset)
+    again = dataset_versions.create_version(project.dataset)
     with default_storage.open(version.manifest_name, "rb") as a, default_storage.open(again.manifest_name, "rb") as b:
         first, second = json.loads(a.read()), json.loads(b.read())
     assert first["frames"] == second["frames"]
@@ -112,6 +113,6 @@ def test_dataset_versions_are_immutable_in_the_database(version):
 
 
 def test_no_snapshot_of_an_empty_dataset(project):
-    with pytest.raises(manifest.ManifestError, match="no ingested sequences"):
-        manifest.create_version(project.dataset)
+    with pytest.raises(dataset_versions.ManifestError, match="no ingested sequences"):
+        dataset_versions.create_version(project.dataset)
     assert DatasetVersion.objects.count() == 0

@@ -7,7 +7,7 @@ import pytest
 import torch
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from labeling import signing
+from labeling.access import signing
 from labeling.models import AuditEvent, ModelVersion
 from labeling.sampling import registry
 

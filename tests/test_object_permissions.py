@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from labeling import queue, submissions
+from labeling.work import queue, submissions
 from tests.conftest import api_client, make_frames
 
 PEER_X = 123.25  # a coordinate only the other annotator's box has

@@ -3,7 +3,7 @@ between versions are explicit, previewable, and write new revisions."""
 import pytest
 from django.db import DatabaseError, connection, transaction
 
-from labeling import relabel
+from labeling.exchange import ontology_migration
 from labeling.models import Annotation, AnnotationBox, AnnotationTag, Frame, Sequence
 from ontology import services
 from tests.conftest import api_client
@@ -152,7 +152,7 @@ def test_migration_mapping_is_validated(published_version, v2):
 def test_migration_preview_and_apply(annotated, published_version, v2, users):
     mapping = {"car": "vehicle", "truck": "vehicle", "person": "person", "crowd": None}
     migration = services.create_migration(published_version, v2, mapping, user=users["admin"])
-    preview = relabel.preview(migration).as_dict()
+    preview = ontology_migration.preview(migration).as_dict()
     assert preview == {
         "annotations": 4, "annotations_changed": 4,
         "boxes_remapped": {"car→vehicle": 4, "truck→vehicle": 4, "person→person": 4},
@@ -160,7 +160,7 @@ def test_migration_preview_and_apply(annotated, published_version, v2, users):
     }
     old_rows = list(AnnotationBox.objects.order_by("pk").values_list("pk", "label_class_id", "x"))
 
-    assert relabel.apply(migration, user=users["admin"]) == 4
+    assert ontology_migration.apply(migration, user=users["admin"]) == 4
 
     assert list(AnnotationBox.objects.filter(pk__in=[r[0] for r in old_rows]).order_by("pk")
                 .values_list("pk", "label_class_id", "x")) == old_rows  # history untouched
@@ -175,9 +175,9 @@ def test_migration_preview_and_apply(annotated, published_version, v2, users):
         assert head.boxes.get(track_id=4).label_class == vehicle
         assert head.boxes.get(label_class__key="person").attributes == {"posture": "standing"}
         assert head.tags.count() == 0
-    assert relabel.preview(migration).annotations == 0  # nothing left on v1
-    with pytest.raises(relabel.MigrationError, match="already applied"):
-        relabel.apply(migration)
+    assert ontology_migration.preview(migration).annotations == 0  # nothing left on v1
+    with pytest.raises(ontology_migration.MigrationError, match="already applied"):
+        ontology_migration.apply(migration)
 
 
 def test_a_migration_preview_counts_only_the_projects_a_non_admin_belongs_to(annotated, published_version, v2,

@@ -8,7 +8,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from labeling import gold, outbox, quality, tasks
+from labeling.quality import gold, frame_scoring
+from labeling.jobs import outbox
+from labeling import tasks
 from labeling.models import FrameAgreement, GoldCheck, ReviewItem
 from tests.conftest import make_frames
 from tests.test_quality import box, label, pair  # noqa: F401 - the fixture
@@ -71,7 +73,7 @@ def test_checks_a_broker_outage_lost_are_caught_up(project, users, pair, not_eag
         assert done["gold_checks_caught_up"] == 2 and done["frames_caught_up"] == 1
     assert not GoldCheck.objects.get(annotation=on_gold[0]).passed and GoldCheck.objects.get(annotation=on_gold[1]).passed
     assert ReviewItem.objects.filter(reason=ReviewItem.GOLD, frame=frames[2]).exists()
-    assert FrameAgreement.objects.exists() and quality.pending_frames(project.pk) == []
+    assert FrameAgreement.objects.exists() and frame_scoring.pending_frames(project.pk) == []
     assert gold.pending_checks(project.pk) == []
     assert tasks.housekeeping()["gold_checks_caught_up"] == 0  # idempotent: nothing left
 

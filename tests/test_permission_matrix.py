@@ -20,7 +20,7 @@ from django.db import transaction
 from django.urls import URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from labeling import auth
+from labeling.access import cache
 from tests import permission_matrix as pm
 from tests import permission_world
 from tests.permission_world import isolated_media, world  # noqa: F401 - fixtures
@@ -84,7 +84,7 @@ def resolve(body, ids: dict):
 def request(client, method: str, url: str, entry: pm.Entry, ids: dict):
     body = resolve(entry.bodies.get(method, {}), ids)
     fmt = entry.fmt
-    auth.clear()  # a rolled-back write must not leave cached visibility behind
+    cache.clear()  # a rolled-back write must not leave cached visibility behind
     with transaction.atomic():
         if method in ("GET", "DELETE"):
             response = getattr(client, method.lower())(url)

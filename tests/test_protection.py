@@ -14,7 +14,8 @@ from django.db import connections
 from django.utils import timezone
 from PIL import Image
 
-from labeling import ingest, queue, submissions
+from labeling.footage import ingest
+from labeling.work import queue, submissions
 from labeling.models import (Assignment, ConsentEvent, Exposure, Frame, Membership, ModelVersion, ProtectionPolicy,
                              ProtectionState, SensitivityFlag, WellbeingCheckin)
 from labeling.protection import days, flags, policy as policies, reveal, rules, state as states, wellbeing

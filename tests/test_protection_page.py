@@ -5,7 +5,7 @@ and the break screen pauses the queue. Screenshots of each screen go to test-art
 import pytest
 from playwright.sync_api import expect
 
-from labeling import ingest
+from labeling.footage import ingest
 from labeling.models import Exposure, ProtectionPolicy
 from labeling.protection import flags, policy as policies, state as states, wellbeing
 from tests import media
@@ -160,7 +160,7 @@ def test_the_break_screen_pauses_the_queue(page, login, live_server, users, proj
 
 def test_the_lead_sees_the_team_page_and_a_blurred_review(page, login, live_server, users, project, footage):
     states.set_consent(users["annotator"], True, policies.consent_version())
-    from labeling import queue
+    from labeling.work import queue
 
     queue.next_assignment(project, users["annotator"])
     login(users["qa"])

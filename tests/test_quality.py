@@ -6,9 +6,10 @@ import time
 import numpy as np
 import pytest
 
-from labeling import agreement, dashboard, gold, quality, queue, review, submissions
-from labeling.agreement import Labels
-from labeling.consensus import fuse
+from labeling.quality import agreement, dashboard, gold, frame_scoring, review
+from labeling.work import queue, submissions
+from labeling.quality.agreement import Labels
+from labeling.quality.consensus import fuse
 from labeling.models import (
     Annotation, AuditEvent, FrameAgreement, GoldCheck, PairAgreement, QueueItem, ReviewDecision, ReviewItem,
 )
@@ -109,7 +110,7 @@ def test_agreement_approves_the_consensus(project, users, pair):
     a, b = pair
     label(project, a, {"boxes": [box(x=10)], "tags": [{"class": "crowd"}]})
     label(project, b, {"boxes": [box(x=12)], "tags": [{"class": "crowd"}]})
-    fa = quality.evaluate_frame(project.pk, frame.pk)
+    fa = frame_scoring.evaluate_frame(project.pk, frame.pk)
     assert fa.passed and fa.box_score == 1.0 and fa.annotators == sorted([a.pk, b.pk])
     pair_row = PairAgreement.objects.get(agreement=fa)
     assert pair_row.f1 == 1.0 and pair_row.per_class == {"person": [1, 1, 1]}
@@ -118,7 +119,7 @@ def test_agreement_approves_the_consensus(project, users, pair):
     assert submissions.as_payload(approved)["boxes"][0]["x"] == 11.0
     assert not ReviewItem.objects.filter(frame=frame).exists()
     # idempotent: a second run recomputes the same round and writes no second consensus
-    quality.evaluate_frame(project.pk, frame.pk)
+    frame_scoring.evaluate_frame(project.pk, frame.pk)
     assert FrameAgreement.objects.filter(frame=frame).count() == 1
     assert Annotation.objects.filter(frame=frame, status=Annotation.APPROVED).count() == 1
 
@@ -139,10 +140,10 @@ def test_the_approved_consensus_keeps_tag_attributes(project, users, pair):
     tag = {"class": "weather", "attributes": {"visibility": "fog"}}
     label(project, a, {"boxes": [box(x=10)], "tags": [tag]})
     label(project, b, {"boxes": [box(x=10)], "tags": [tag]})
-    assert quality.evaluate_frame(project.pk, frame.pk).passed
+    assert frame_scoring.evaluate_frame(project.pk, frame.pk).passed
     approved = Annotation.objects.get(frame=frame, status=Annotation.APPROVED)
     assert submissions.as_payload(approved)["tags"] == [{"class": "weather", "attributes": {"visibility": "fog"}}]
-    quality.evaluate_frame(project.pk, frame.pk)  # the same outcome: no second revision
+    frame_scoring.evaluate_frame(project.pk, frame.pk)  # the same outcome: no second revision
     assert Annotation.objects.filter(frame=frame, status=Annotation.APPROVED).count() == 1
 
 
@@ -151,7 +152,7 @@ def test_disagreement_opens_a_review_item_and_a_revision_can_close_it(project, u
     a, b = pair
     first = label(project, a, {"boxes": [box(x=10), box("car", x=300, y=300, w=40, h=30)]})
     label(project, b, {"boxes": [box(x=12)]})
-    fa = quality.evaluate_frame(project.pk, frame.pk)
+    fa = frame_scoring.evaluate_frame(project.pk, frame.pk)
     assert not fa.passed and fa.score == pytest.approx(2 / 3)
     item = ReviewItem.objects.get(frame=frame, status=ReviewItem.OPEN)
     assert item.reason == ReviewItem.DISAGREEMENT and item.severity == pytest.approx(2 / 3)
@@ -159,7 +160,7 @@ def test_disagreement_opens_a_review_item_and_a_revision_can_close_it(project, u
     assert not Annotation.objects.filter(frame=frame, status=Annotation.APPROVED).exists()
     # the first annotator removes the car: the frame agrees, the item closes by itself
     submissions.revise(first, a, {"boxes": [box(x=10)]})
-    fa = quality.evaluate_frame(project.pk, frame.pk)
+    fa = frame_scoring.evaluate_frame(project.pk, frame.pk)
     assert fa.passed
     item.refresh_from_db()
     assert item.status == ReviewItem.RESOLVED and item.decisions.get().decision == ReviewDecision.AGREED
@@ -184,7 +185,7 @@ def _disputed(project, pair):
     a, b = pair
     mine = label(project, a, {"boxes": [box(x=10)]})
     label(project, b, {"boxes": [box("car", x=10)]})
-    quality.evaluate_frame(project.pk, frame.pk)
+    frame_scoring.evaluate_frame(project.pk, frame.pk)
     return frame, mine, ReviewItem.objects.get(frame=frame)
 
 
@@ -228,7 +229,7 @@ def test_relabel_sends_the_frame_to_new_annotators_only(project, users, pair, ma
     project.members.add(c, d)
     label(project, c, {"boxes": [box(x=10)]})
     label(project, d, {"boxes": [box(x=11)]})
-    fa = quality.evaluate_frame(project.pk, frame.pk)
+    fa = frame_scoring.evaluate_frame(project.pk, frame.pk)
     assert fa.round == 1 and fa.passed and set(fa.annotators) == {c.pk, d.pk}  # the returned work is kept, not counted
     assert Annotation.objects.filter(frame=frame, source=Annotation.HUMAN).count() == 4
 
@@ -279,7 +280,7 @@ def test_a_failed_gold_check_opens_a_review_item(project, users, pair):
     item = ReviewItem.objects.get(frame=frame)
     assert item.reason == ReviewItem.GOLD and item.annotators == [b.pk] and item.gold_check == failed
     assert gold.check(bad.pk) == failed and GoldCheck.objects.count() == 2  # idempotent
-    assert quality.evaluate_frame(project.pk, frame.pk) is None  # gold frames get no consensus
+    assert frame_scoring.evaluate_frame(project.pk, frame.pk) is None  # gold frames get no consensus
     accuracy = {row["annotator"]: row for row in gold.accuracy(project)}
     assert accuracy[a.username]["accuracy"] == 1.0 and accuracy[b.username]["accuracy"] == 0.0
     versions = review.describe(item)["versions"]
@@ -328,7 +329,7 @@ def test_quality_figures(project, users, pair):
         label(project, a, {"boxes": [box(x=10), box("car", x=300, y=300, w=40, h=30)]})
         label(project, b, {"boxes": [box(x=11), box(other, x=300, y=300, w=40, h=30)]})
     for frame in frames:
-        quality.evaluate_frame(project.pk, frame.pk)
+        frame_scoring.evaluate_frame(project.pk, frame.pk)
     figures = dashboard.summary(project)
     by_class = {row["class"]: row for row in figures["classes"]}
     assert by_class["person"]["f1"] == 1.0 and by_class["car"]["f1"] == pytest.approx(2 * 2 / (4 + 2))
@@ -363,7 +364,7 @@ def test_numeric_attributes_get_interval_alpha(db, users):
         label(project, a, {"boxes": [box("vehicle", attributes={"speed": speed_a})]})
         label(project, b, {"boxes": [box("vehicle", x=11, attributes={"speed": speed_b})]})
     for frame in frames:
-        quality.evaluate_frame(project.pk, frame.pk)
+        frame_scoring.evaluate_frame(project.pk, frame.pk)
     assert FrameAgreement.objects.get(frame=frames[0]).attribute_units == {"vehicle.speed": [[30.0, 32.0]]}
     expected = agreement.alpha(np.array(speeds, dtype=float).T, level="interval")
     assert dashboard.alphas(project)["attributes"]["vehicle.speed"] == pytest.approx(expected)
@@ -383,9 +384,9 @@ def test_a_broker_outage_loses_no_work_and_score_pending_catches_up(project, use
     a, b = pair
     label(project, a, {"boxes": [box(x=10)]})
     stored = label(project, b, {"boxes": [box("car", x=10)]})
-    quality.on_submitted(None, stored)  # what the commit hook runs: logs, does not raise
+    frame_scoring.on_submitted(None, stored)  # what the commit hook runs: logs, does not raise
     assert Annotation.objects.filter(frame=frame, source=Annotation.HUMAN).count() == 2
-    assert quality.pending_frames(project.pk) == [(project.pk, frame.pk)]
+    assert frame_scoring.pending_frames(project.pk) == [(project.pk, frame.pk)]
     call_command("score_pending", project=project.pk)
     assert ReviewItem.objects.filter(frame=frame, reason=ReviewItem.DISAGREEMENT).exists()
-    assert quality.pending_frames(project.pk) == []
+    assert frame_scoring.pending_frames(project.pk) == []

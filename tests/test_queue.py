@@ -4,7 +4,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labeling import queue, submissions
+from labeling.work import queue, submissions
 from labeling.models import AuditEvent, Assignment, QueueItem
 from tests.conftest import make_frames
 

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 from django.db import connections
 
-from labeling import queue, submissions
+from labeling.work import queue, submissions
 from labeling.models import Assignment, Membership, QueueItem
 from tests.conftest import make_frames
 

@@ -8,8 +8,9 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from config.middleware import RetryOnLostConnection, lost_connection
-from labeling import exports, tasks
-from labeling.exports import jobs
+from labeling.exchange import exports
+from labeling import tasks
+from labeling.exchange.exports import jobs
 from labeling.models import Export
 from tests.conftest import api_client
 from tests.labels import labeled_project

@@ -4,7 +4,8 @@ and the QA editor."""
 import pytest
 from playwright.sync_api import expect
 
-from labeling import ingest, queue, submissions
+from labeling.footage import ingest
+from labeling.work import queue, submissions
 from labeling.models import Annotation, ReviewDecision, ReviewItem
 from tests import media
 from tests.conftest import ARTIFACTS

@@ -10,11 +10,12 @@ import pytest
 import torch
 from django.utils import timezone
 
-from labeling import ingest, queue
+from labeling.footage import ingest
+from labeling.work import queue
 from labeling.models import (Annotation, AuditEvent, FrameScore, ModelVersion, QueueItem, ScoringChunk, ScoringRun,
                              TrainingRun)
 from labeling.sampling import registry, scoring, strategies, training
-from labeling.submissions import CleanBox, CleanTag, classes_of, store
+from labeling.work.submissions import CleanBox, CleanTag, classes_of, store
 
 from . import media
 

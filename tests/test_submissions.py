@@ -1,7 +1,7 @@
 """Submissions: validation naming the field, append-only revisions, 409 on a stale edit, drafts."""
 import pytest
 
-from labeling import queue, submissions, tracks
+from labeling.work import queue, submissions, tracks
 from labeling.models import Annotation, AnnotationBox, Draft
 from ontology import services
 from ontology.models import LabelClass

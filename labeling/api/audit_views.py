@@ -11,7 +11,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import roles
+from labeling.access import roles
 from ..audit import chain, query
 from ..models import AuditSeal
 

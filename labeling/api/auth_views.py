@@ -6,21 +6,22 @@ from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 
-from .. import audit, loginguard
+from labeling import audit
+from labeling.access import signin_guard
 
 
 class TokenView(ObtainAuthToken):
     def post(self, request, *args, **kwargs):
         username = request.data.get("username") if hasattr(request.data, "get") else None
-        until = loginguard.locked_until(request, username)
+        until = signin_guard.locked_until(request, username)
         if until is not None:
-            response = Response({"detail": loginguard.refusal(until)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+            response = Response({"detail": signin_guard.refusal(until)}, status=status.HTTP_429_TOO_MANY_REQUESTS)
             response["Retry-After"] = str(max(1, int((until - timezone.now()).total_seconds())))
             return response
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)  # a failure is counted by Django's user_login_failed
         user = serializer.validated_data["user"]
         token, _ = Token.objects.get_or_create(user=user)
-        loginguard.succeeded(request, user.get_username())
-        audit.record(user, "auth.login", user, {"ip": loginguard.client_ip(request), "via": "token"})
+        signin_guard.succeeded(request, user.get_username())
+        audit.record(user, "auth.login", user, {"ip": signin_guard.client_ip(request), "via": "token"})
         return Response({"token": token.key})

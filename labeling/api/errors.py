@@ -8,9 +8,9 @@ from ontology.attributes import AttributeSchemaError
 from ontology.models import ImmutableError
 from ontology.services import OntologyError
 
-from ..ingest import UploadError
-from ..manifest import ManifestError
-from ..relabel import MigrationError
+from labeling.footage.ingest import UploadError
+from labeling.footage.dataset_versions import ManifestError
+from labeling.exchange.ontology_migration import MigrationError
 
 BAD_REQUEST = (OntologyError, UploadError, ManifestError, MigrationError, AttributeSchemaError)
 

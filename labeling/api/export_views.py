@@ -11,7 +11,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import exports, imports, roles
+from labeling.exchange import exports, imports
+from labeling.access import roles
 from ..models import DatasetVersion, Export
 from .errors import bad_request
 from .permissions import member_project

@@ -9,7 +9,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import queue, roles, submissions, workbench
+from labeling.work import queue, submissions, page_state
+from labeling.access import roles
 from .errors import bad_request
 from .permissions import member_project
 from ..models import Annotation, Assignment, Frame
@@ -59,7 +60,7 @@ class NextFrameView(APIView):
             return Response({"assignment": None, "frame": None, "withheld": withheld.as_dict()})
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)  # nothing left (a 204 carries no body)
-        return Response(workbench.state(project, assignment.frame, request.user, assignment))
+        return Response(page_state.state(project, assignment.frame, request.user, assignment))
 
 
 class FrameStateView(APIView):
@@ -71,7 +72,7 @@ class FrameStateView(APIView):
         frame = get_object_or_404(Frame.objects.select_related("sequence").filter(
             sequence__dataset_id=project.dataset_id), pk=frame_pk)
         assignment = Assignment.objects.filter(project=project, frame=frame, annotator=request.user).first()
-        return Response(workbench.state(project, frame, request.user,
+        return Response(page_state.state(project, frame, request.user,
                                         assignment if assignment and assignment.status == "active" else None))
 
 

@@ -10,7 +10,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import roles
+from labeling.access import roles
 from ..models import ModelVersion, ScoringRun, TrainingRun
 from ..sampling import registry, scoring, training
 from .errors import bad_request

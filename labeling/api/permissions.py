@@ -2,7 +2,7 @@ from django.http import Http404
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from .. import roles
+from labeling.access import roles
 
 
 def member_project(request, project_pk, allowed=None, why: str = ""):

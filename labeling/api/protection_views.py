@@ -10,7 +10,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import roles
+from labeling.access import roles
 from ..models import Exposure, Frame, ProtectionPolicy, Sequence
 from ..protection import flags, policy as policies, reveal, state as states, wellbeing
 from ..protection.rules import Limits, start_break

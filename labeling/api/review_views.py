@@ -7,7 +7,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import dashboard, gold, review, roles, submissions
+from labeling.quality import dashboard, gold, review
+from labeling.access import roles
+from labeling.work import submissions
 from ..models import Annotation, Assignment, Frame, ReviewItem
 from .errors import bad_request
 from .permissions import member_project

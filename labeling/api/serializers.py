@@ -1,7 +1,8 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from .. import roles, workbench
+from labeling.access import roles
+from labeling.work import page_state
 from ..models import Dataset, DatasetVersion, Frame, IngestJob, Membership, Project, Sequence
 
 
@@ -34,10 +35,10 @@ class FrameSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_image_url(self, obj) -> str:
-        return workbench.image_url(obj.pk, obj.sensitive)
+        return page_state.image_url(obj.pk, obj.sensitive)
 
     def get_thumbnail_url(self, obj) -> str:
-        return workbench.image_url(obj.pk, obj.sensitive, "thumbnail")
+        return page_state.image_url(obj.pk, obj.sensitive, "thumbnail")
 
 
 class IngestJobSerializer(serializers.ModelSerializer):

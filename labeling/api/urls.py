@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from ontology import api as ontology_api
+from labeling.api import ontology_views as ontology_api
 
 from . import audit_views, auth_views, export_views, labeling_views, model_views, protection_views as pv, review_views, views
 

@@ -13,7 +13,10 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from .. import audit, ingest, manifest, queue, roles
+from labeling import audit
+from labeling.footage import ingest, dataset_versions
+from labeling.work import queue
+from labeling.access import roles
 from ..protection import flags
 from ..models import Frame, IngestJob, Membership, Project, Sequence
 from . import serializers as s
@@ -83,7 +86,7 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
         require(request, "labeling.add_datasetversion")
         form = s.DatasetVersionCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        version = manifest.create_version(dataset, user=request.user, note=form.validated_data.get("note", ""))
+        version = dataset_versions.create_version(dataset, user=request.user, note=form.validated_data.get("note", ""))
         return Response(s.DatasetVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .. import signing
+from labeling.access import signing
 from ..models.audit import AuditLink, AuditSeal
 
 GENESIS = "0" * 64

@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from .. import roles
+from labeling.access import roles
 from ..models import AuditEvent, Project
 
 

@@ -8,7 +8,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from .. import loginguard
+from labeling.access import signin_guard
 from . import record
 
 _ADMIN_VERBS = {ADDITION: "admin.add", CHANGE: "admin.change", DELETION: "admin.delete"}
@@ -16,24 +16,24 @@ _ADMIN_VERBS = {ADDITION: "admin.add", CHANGE: "admin.change", DELETION: "admin.
 
 @receiver(user_logged_in, dispatch_uid="aerie-audit-login")
 def _logged_in(sender, request, user, **kwargs):
-    loginguard.succeeded(request, user.get_username())
-    record(user, "auth.login", user, {"ip": loginguard.client_ip(request), "via": getattr(request, "aerie_via",
+    signin_guard.succeeded(request, user.get_username())
+    record(user, "auth.login", user, {"ip": signin_guard.client_ip(request), "via": getattr(request, "aerie_via",
                                                                                        "session")})
 
 
 @receiver(user_logged_out, dispatch_uid="aerie-audit-logout")
 def _logged_out(sender, request, user, **kwargs):
     if user is not None:
-        record(user, "auth.logout", user, {"ip": loginguard.client_ip(request)})
+        record(user, "auth.logout", user, {"ip": signin_guard.client_ip(request)})
 
 
 @receiver(user_login_failed, dispatch_uid="aerie-audit-login-failed")
 def _login_failed(sender, credentials, request=None, **kwargs):
     username = str(credentials.get("username") or "")[:150]
-    if loginguard.locked_until(request, username):
+    if signin_guard.locked_until(request, username):
         return  # refused before any password check: counted when the lock began, not again
-    ip = loginguard.client_ip(request)
-    locked = loginguard.failed(request, username)
+    ip = signin_guard.client_ip(request)
+    locked = signin_guard.failed(request, username)
     record(None, "auth.login_failed", None, {"username": username, "ip": ip})
     for key in locked:
         record(None, "auth.lockout", None, {"key": key.split(":", 1)[0], "username": username, "ip": ip})

@@ -17,7 +17,7 @@ import copy
 from django.db import connection
 from django.utils import timezone
 
-from .. import hotsql, queue
+from labeling.work import prepared, queue
 from . import days, rules, state as states
 from .policy import consent_version, has_sensitive, policy_for
 
@@ -134,7 +134,7 @@ class _Request:
         sensitive = bool(assignment.frame.sensitive)
         resumed = bool(getattr(assignment, "resumed", False))
         notes = rules.leased(self.state, self.limits, sensitive, resumed, self.now)
-        hotsql.execute(_SAVE_AND_EXPOSE, {**states.save_params(self.state), "project": project.pk,
+        prepared.execute(_SAVE_AND_EXPOSE, {**states.save_params(self.state), "project": project.pk,
                                           "frame": assignment.frame.pk, "now": self.now,
                                           "expose": sensitive and not resumed}).close()
         self._annotate(assignment, notes, sensitive)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection
 
-from .. import auth
+from labeling.access import cache
 from ..models import Project, ProtectionPolicy
 
 
@@ -18,7 +18,7 @@ def policy_for(project: Project | int) -> ProtectionPolicy:
         return ProtectionPolicy.objects.filter(project_id=project_id).first() or ProtectionPolicy(
             project_id=project_id)
 
-    return auth.cached("protection-policy", project_id, load)
+    return cache.cached("protection-policy", project_id, load)
 
 
 def save_policy(policy: ProtectionPolicy, user=None) -> ProtectionPolicy:
@@ -26,7 +26,7 @@ def save_policy(policy: ProtectionPolicy, user=None) -> ProtectionPolicy:
 
     policy.full_clean()
     policy.save()
-    auth.forget("protection-policy", policy.project_id)
+    cache.forget("protection-policy", policy.project_id)
     audit.record(user, "protection.policy", policy, {
         f.name: getattr(policy, f.attname) for f in ProtectionPolicy._meta.concrete_fields
         if f.name not in ("project", "updated_at")})
@@ -63,9 +63,9 @@ def has_sensitive(project_id: int) -> bool:
             )
             return cur.fetchone()[0]
 
-    return auth.cached("has-sensitive", project_id, ask)
+    return cache.cached("has-sensitive", project_id, ask)
 
 
 def forget_sensitive(project_ids) -> None:
     for project_id in project_ids:
-        auth.forget("has-sensitive", project_id)
+        cache.forget("has-sensitive", project_id)

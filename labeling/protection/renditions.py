@@ -9,8 +9,8 @@ import io
 from django.conf import settings
 from PIL import Image
 
-from .. import blobstore
-from ..footage_io import blurred_preview, encode_jpeg, small_copy
+from labeling.footage import blobstore
+from labeling.footage.decode import blurred_preview, encode_jpeg, small_copy
 from ..models import Frame
 from ..models.footage import blob_path
 

@@ -10,7 +10,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, auth, hotsql
+from labeling import audit
+from labeling.access import cache
+from labeling.work import prepared
 from ..models import ConsentEvent, ProtectionState
 from . import days
 from .policy import consent_version
@@ -59,7 +61,7 @@ def under_caps_sql(user_id: int, since: datetime, now: datetime, frames_cap: int
 def locked(user_id: int) -> ProtectionState:
     """The person's state row, made if needed and locked until the end of the transaction."""
     assert transaction.get_connection().in_atomic_block, "lock the protection state inside a transaction"
-    row = hotsql.fetchone(_LOCK, {"user": user_id})
+    row = prepared.fetchone(_LOCK, {"user": user_id})
     state = ProtectionState(user_id=user_id, **dict(zip(_STATE_FIELDS, row)))
     state._state.adding = False
     return state
@@ -77,7 +79,7 @@ def save_params(state: ProtectionState) -> dict:
 
 
 def save(state: ProtectionState) -> None:
-    hotsql.execute(SAVE, save_params(state)).close()
+    prepared.execute(SAVE, save_params(state)).close()
 
 
 def get(user) -> ProtectionState:
@@ -87,7 +89,7 @@ def get(user) -> ProtectionState:
 
 def totals(user_id: int, since: datetime, until: datetime, now: datetime | None = None) -> Totals:
     now = now or timezone.now()
-    frames, seconds = hotsql.fetchone(_TOTALS, {"user": user_id, "since": since, "until": until, "now": now,
+    frames, seconds = prepared.fetchone(_TOTALS, {"user": user_id, "since": since, "until": until, "now": now,
                                                 "max": float(settings.AERIE_REVEAL_MAX_SECONDS)})
     return Totals(frames=frames, exposure_s=float(seconds))
 
@@ -115,7 +117,7 @@ def preferences(user_id: int) -> dict:
         row = ProtectionState.objects.filter(user_id=user_id).values("greyscale", "timezone").first()
         return row or {"greyscale": False, "timezone": ""}
 
-    return auth.cached("protection-prefs", user_id, load)
+    return cache.cached("protection-prefs", user_id, load)
 
 
 def set_preferences(user, *, greyscale: bool | None = None, tz: str | None = None) -> ProtectionState:
@@ -131,7 +133,7 @@ def set_preferences(user, *, greyscale: bool | None = None, tz: str | None = Non
         if changes:
             ProtectionState.objects.filter(user_id=user.pk).update(**changes)
             audit.record(user, "protection.preferences", None, changes)
-    auth.forget("protection-prefs", user.pk)
+    cache.forget("protection-prefs", user.pk)
     return get(user)
 
 

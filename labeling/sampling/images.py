@@ -12,7 +12,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from .. import blobstore
+from labeling.footage import blobstore
 
 
 def decode(name: str, longest: int) -> tuple[np.ndarray, float]:

@@ -22,7 +22,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.db import transaction
 
-from .. import audit, blobstore, signing
+from labeling import audit
+from labeling.footage import blobstore
+from labeling.access import signing
 from ..models import ModelVersion, Project
 
 #: architecture -> kind. Detectors get one output per class plus background.
@@ -73,7 +75,7 @@ def build(architecture: str, n_classes: int):
 
 
 def _checked_class_map(project: Project, kind: str, class_map) -> list[str]:
-    from ..submissions import classes_of
+    from labeling.work.submissions import classes_of
 
     if not isinstance(class_map, list) or not class_map or not all(isinstance(k, str) for k in class_map):
         raise RegistryError("class_map: a non-empty list of ontology class keys, in the model's output order")

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from labeling import queue
+from labeling.work import queue
 from labeling.models import Annotation, AuditEvent, Draft, ReviewItem
 from tests.conftest import api_client, make_frames
 from tests.hostile import corpus

@@ -41,7 +41,7 @@ def test_hostile_footage_fails_the_job_and_keeps_nothing(project, users, tmp_pat
     assert Frame.objects.count() == 0
     assert not Sequence.objects.exclude(status=Sequence.FAILED).exists()
     assert not any(p.exists() for p in OUTSIDE)
-    from labeling import ingest
+    from labeling.footage import ingest
 
     assert not (ingest.upload_dir() / job.upload_name).exists()
     # the failure shows on the job's API and on the dataset page

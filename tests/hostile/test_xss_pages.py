@@ -4,7 +4,9 @@ names — is shown as text on every page that shows it, in Chromium: no dialog o
 calls alert) and the payload's text is on the page."""
 import pytest
 
-from labeling import ingest, queue, review, submissions
+from labeling.footage import ingest
+from labeling.work import queue, submissions
+from labeling.quality import review
 from labeling.models import Dataset, Membership, Project, ReviewItem
 from ontology import services as ontology_services
 from ontology.models import LabelClass

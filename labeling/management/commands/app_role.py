@@ -2,7 +2,7 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling import dbrole
+from labeling.access import database_role
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
             if not password:
                 raise CommandError(f"{password_env} is not set or empty")
         try:
-            granted = dbrole.grant_app_role(role, password)
+            granted = database_role.grant_app_role(role, password)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         append_only = sorted(t for t, p in granted.items() if "UPDATE" not in p or "DELETE" not in p)

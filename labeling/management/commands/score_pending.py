@@ -5,7 +5,7 @@ housekeeping catches up 500 of each a minute; this does all at once, e.g. after 
 Idempotent."""
 from django.core.management.base import BaseCommand
 
-from labeling import quality
+from labeling.quality import frame_scoring
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--project", type=int, help="only this project id")
 
     def handle(self, *args, project=None, **options):
-        done = quality.catch_up(limit=None, project_id=project)
+        done = frame_scoring.catch_up(limit=None, project_id=project)
         self.stdout.write(f"scored {done['frames_caught_up']} frame(s); {done['frames_below_threshold']} below the "
                           f"threshold went to review; {done['gold_checks_caught_up']} gold check(s), "
                           f"{done['gold_checks_failed']} failed")

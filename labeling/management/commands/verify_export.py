@@ -3,7 +3,7 @@ import base64
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling.exports import verify_archive
+from labeling.exchange.exports import verify_archive
 
 
 class Command(BaseCommand):

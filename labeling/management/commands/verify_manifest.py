@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from labeling.manifest import verify_version
+from labeling.footage.dataset_versions import verify_version
 from labeling.models import DatasetVersion
 
 

@@ -1,0 +1,179 @@
+"""Export jobs: create (validate the request, pin the snapshot), run (the Celery task calls
+`run`), and open for download (audited)."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import InterfaceError, OperationalError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ontology.models import OntologyVersion
+
+from labeling import audit
+from labeling.access import signing
+from labeling.models import DatasetVersion, Export, Project
+from labeling.work.submissions import classes_of
+from labeling.exchange.exports import coco, mot
+from labeling.exchange.exports import selection as scopes
+from labeling.exchange.exports.archive import ArchiveWriter
+from labeling.exchange.exports.selection import ExportError
+
+log = logging.getLogger(__name__)
+WRITERS = {Export.COCO: coco.write, Export.MOT: mot.write}
+PROGRESS_EVERY = 500  # frames between progress writes (and heartbeats)
+STALE_S = float(os.environ.get("AERIE_EXPORT_STALE_S", "120"))
+
+
+def _one_ontology_version(scope: scopes.Scope) -> OntologyVersion:
+    found = scopes.ontology_versions(scope)
+    what = "approved annotations" if scope.scope == Export.APPROVED else "annotations"
+    if not found:
+        raise ExportError(f"there are no {what} to export in this scope")
+    if len(found) > 1:
+        versions = {v.pk: v for v in OntologyVersion.objects.filter(pk__in=[v for v, _ in found])
+                    .select_related("ontology")}
+        listed = ", ".join(f"{versions[v]} ({n} annotations)" for v, n in found)
+        raise ExportError(
+            f"the {what} in this scope use {len(found)} ontology versions: {listed}. An export holds one "
+            f"version: move the older annotations with an ontology migration (POST /api/ontology-migrations/, "
+            f"then apply it) and export again")
+    return OntologyVersion.objects.select_related("ontology").get(pk=found[0][0])
+
+
+def create(project: Project, user, *, format: str, scope: str = Export.APPROVED,
+           dataset_version: DatasetVersion | None = None, include_images: bool = False) -> Export:
+    """Check the request and record the job (the caller enqueues it). Refuses, writing nothing,
+    an unknown format or scope, a dataset version of another dataset, a scope with nothing in
+    it, or one that mixes ontology versions."""
+    if format not in WRITERS:
+        raise ExportError(f"format: one of {', '.join(WRITERS)}")
+    as_of = scopes.latest_annotation_id()
+    resolved = scopes.resolve(project, scope, dataset_version, as_of)
+    version = _one_ontology_version(resolved)
+    with transaction.atomic():
+        export = Export.objects.create(project=project, dataset_version=dataset_version, format=format, scope=scope,
+                                       include_images=bool(include_images), ontology_version=version,
+                                       annotations_as_of=as_of, created_by=user)
+        audit.record(user, "export.create", export, {"format": format, "scope": scope, "as_of": as_of,
+                                                     "dataset_version": dataset_version.pk if dataset_version else None})
+    return export
+
+
+def enqueue(export: Export) -> None:
+    from labeling import tasks
+
+    transaction.on_commit(lambda: tasks.export_job.delay(export.pk))
+
+
+def _header(export: Export, resolved: scopes.Scope, stats: dict) -> dict:
+    version = export.ontology_version
+    dv = export.dataset_version
+    return {
+        "format": "aerie-export-manifest/1",
+        "export": export.pk,
+        "kind": export.format,
+        "scope": export.scope,
+        "project": export.project.name,
+        "dataset": export.project.dataset.name,
+        "dataset_version": ({"number": dv.number, "manifest_sha256": dv.manifest_sha256} if dv else None),
+        "sequences": [s.name for s in resolved.sequences],
+        "ontology": version.ontology.name,
+        "ontology_version": version.number,
+        "annotations_as_of": export.annotations_as_of,
+        "aerie_version": settings.AERIE_VERSION,
+        "created_at": timezone.now().isoformat(),
+        "created_by": export.created_by.username if export.created_by else None,
+        "counts": stats,
+    }
+
+
+def run(export_id: int) -> Export:
+    """Build the archive of an export job. Idempotent: a finished job is left alone; a job that
+    died part-way is built again from the start (the pinned snapshot gives the same files)."""
+    with transaction.atomic():
+        export = Export.objects.select_for_update(of=("self",)).select_related(
+            "project__dataset", "ontology_version__ontology", "dataset_version", "created_by").get(pk=export_id)
+        if export.status in Export.FINISHED:
+            return export
+        export.status, export.started_at, export.items_done = Export.RUNNING, timezone.now(), 0
+        export.heartbeat_at = export.started_at
+        export.attempts += 1
+        export.save(update_fields=["status", "started_at", "heartbeat_at", "items_done", "attempts"])
+    try:
+        resolved = scopes.resolve(export.project, export.scope, export.dataset_version, export.annotations_as_of)
+        passes = 2 if export.format == Export.COCO else 1
+        export.items_total = scopes.count_frames(resolved) * (passes + int(export.include_images))
+        Export.objects.filter(pk=export.pk).update(items_total=export.items_total)
+        pending = [0]
+
+        def progress(n: int) -> None:
+            pending[0] += n
+            if pending[0] >= PROGRESS_EVERY:
+                export.items_done += pending[0]
+                pending[0] = 0
+                Export.objects.filter(pk=export.pk).update(items_done=export.items_done, heartbeat_at=timezone.now())
+
+        with tempfile.TemporaryFile() as tmp:
+            archive = ArchiveWriter(tmp)
+            try:
+                stats = WRITERS[export.format](archive, resolved, classes_of(export.ontology_version_id),
+                                               include_images=export.include_images, progress=progress)
+            except BaseException:
+                archive.discard()
+                raise
+            manifest_sha, signature = archive.finish(_header(export, resolved, stats))
+            size = tmp.tell()
+            tmp.seek(0)
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: tmp.read(1024 * 1024), b""):
+                digest.update(chunk)
+            tmp.seek(0)
+            name = default_storage.save(f"exports/project-{export.project_id}/{export.download_name}", File(tmp))
+    except (OperationalError, InterfaceError):
+        raise  # the database went away: the task tries again on a fresh connection
+    except Exception as exc:  # noqa: BLE001 - the job records why, and the worker logs it
+        log.exception("export %s failed", export.pk)
+        Export.objects.filter(pk=export.pk).update(status=Export.FAILED, message=str(exc)[:2000],
+                                                   finished_at=timezone.now())
+        export.refresh_from_db()
+        return export
+    with transaction.atomic():
+        Export.objects.filter(pk=export.pk).update(
+            status=Export.DONE, items_done=export.items_total, file_name=name, size=size, sha256=digest.hexdigest(),
+            manifest_sha256=manifest_sha, signature=signature, key_id=signing.key_id(), finished_at=timezone.now(),
+            message="", **stats)
+        export.refresh_from_db()
+        audit.record(None, "export.done", export, {"sha256": export.sha256, "manifest_sha256": manifest_sha, **stats})
+    return export
+
+
+def sweep(stale_s: float = STALE_S) -> int:
+    """Send again the exports a dead worker left: running with a stale heartbeat, or queued
+    for longer than `stale_s` (the message was lost). Returns how many were sent."""
+    from labeling import tasks
+
+    cutoff = timezone.now() - timedelta(seconds=stale_s)
+    ids = list(Export.objects.filter(
+        Q(status=Export.RUNNING, heartbeat_at__lt=cutoff) | Q(status=Export.QUEUED, created_at__lt=cutoff))
+        .values_list("pk", flat=True))
+    for export_id in ids:
+        tasks.export_job.delay(export_id)
+    return len(ids)
+
+
+def open_for_download(export: Export, user):
+    """The archive file, with an audit event saying who downloaded which bytes."""
+    if export.status != Export.DONE:
+        raise ExportError(f"export {export.pk} is {export.status}, not ready to download")
+    fh = default_storage.open(export.file_name, "rb")
+    audit.record(user, "export.download", export, {"sha256": export.sha256, "format": export.format,
+                                                   "scope": export.scope, "project": export.project_id})
+    return fh

@@ -1,0 +1,330 @@
+"""Footage in: store an upload, then (in a Celery task) turn it into a sequence of frames.
+
+Decisions, documented in the README:
+- Images (one file or a zip) are all-or-nothing: the whole upload is validated before the
+  first frame is made, and any bad member fails the job with nothing kept.
+- A video that breaks part-way (truncated recording, corrupt tail) keeps the frames decoded
+  before the break: the job ends 'partial' and says where decoding stopped. A video of which
+  nothing decodes fails with nothing kept.
+- A retried job reuses its sequence and skips frames already stored (unique sequence+index,
+  content-addressed files), so a retry never duplicates frames.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+import zipfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from PIL import Image
+
+from labeling import audit
+from labeling.footage import blobstore
+from labeling.work import queue
+from labeling.protection import flags
+from labeling.footage.decode import (
+    DecodedFrame,
+    DecodeStopped,
+    IngestError,
+    blurred_preview,
+    check_image_header,
+    encode_jpeg,
+    iter_video_frames,
+    load_image,
+    probe_video,
+    small_copy,
+    sniff_kind,
+    thumbnail,
+    zip_image_members,
+)
+from labeling.models import Dataset, Frame, IngestJob, Sequence
+from labeling.models.footage import blob_path
+
+log = logging.getLogger(__name__)
+BATCH = 64
+STORE_THREADS = 2
+IN_FLIGHT = 4
+TRUNCATION_SLACK = 0.98  # containers' frame counts can be a little off; a real cut is far off
+
+
+class UploadError(ValueError):
+    pass
+
+
+def upload_dir() -> Path:
+    path = Path(settings.AERIE_UPLOAD_DIR)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def create_job(dataset: Dataset, upload, *, sequence_name: str = "", stride: int = 1,
+               target_fps: float | None = None, sensitive: bool = False, user=None) -> IngestJob:
+    """Store an uploaded file (streamed to disk in chunks) and queue its ingest. Validation
+    that needs no decoding happens here, so a bad request changes nothing."""
+    filename = Path(getattr(upload, "name", "") or "upload").name[:255]
+    if not getattr(upload, "size", 0):
+        raise UploadError("the upload is empty (0 bytes)")
+    if upload.size > settings.AERIE_MAX_UPLOAD_BYTES:
+        raise UploadError(f"the upload is larger than {settings.AERIE_MAX_UPLOAD_BYTES:,} bytes")
+    if stride < 1:
+        raise UploadError("stride must be 1 or more")
+    if target_fps is not None and not (0 < target_fps <= 240):
+        raise UploadError("target_fps must be above 0 and at most 240")
+    if target_fps is not None and stride != 1:
+        raise UploadError("give either a stride or a target_fps, not both")
+    name = (sequence_name or Path(filename).stem or "sequence").strip()[:200]
+    if Sequence.objects.filter(dataset=dataset, name=name).exists() or IngestJob.objects.filter(
+        dataset=dataset, sequence_name=name, status__in=[IngestJob.QUEUED, IngestJob.RUNNING]
+    ).exists():
+        raise UploadError(f"dataset '{dataset.name}' already has a sequence named '{name}'")
+    stored = f"{uuid.uuid4().hex}.upload"
+    with open(upload_dir() / stored, "wb") as fh:
+        for chunk in upload.chunks():
+            fh.write(chunk)
+    job = IngestJob.objects.create(
+        dataset=dataset, sequence_name=name, upload_name=stored, original_filename=filename, upload_size=upload.size,
+        stride=stride, target_fps=target_fps, sensitive=sensitive, created_by=user,
+    )
+    audit.record(user, "ingest.queued", job, {"file": filename, "size": upload.size, "sequence": name})
+    return job
+
+
+def enqueue(job: IngestJob) -> None:
+    from labeling.tasks import ingest_job
+
+    transaction.on_commit(lambda: ingest_job.delay(job.pk))
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _claim(job_id: int) -> IngestJob | None:
+    """Mark a job running; None if it already finished (a duplicate delivery)."""
+    with transaction.atomic():
+        job = IngestJob.objects.select_for_update(no_key=True).get(pk=job_id)
+        if job.status in IngestJob.FINISHED:
+            return None
+        job.status = IngestJob.RUNNING
+        job.attempts += 1
+        job.started_at = job.started_at or timezone.now()
+        job.message = ""
+        job.save(update_fields=["status", "attempts", "started_at", "message"])
+        return job
+
+
+def _sequence_for(job: IngestJob, kind: str, source_sha: str) -> Sequence:
+    if job.sequence_id:
+        return job.sequence
+    with transaction.atomic():
+        sequence = Sequence.objects.create(
+            dataset=job.dataset, name=job.sequence_name, kind=kind, status=Sequence.INGESTING,
+            source_name=job.original_filename, source_sha256=source_sha, source_size=job.upload_size,
+            stride=job.stride, target_fps=job.target_fps,
+            sensitive=job.sensitive or job.dataset.sensitive,
+        )
+        IngestJob.objects.filter(pk=job.pk).update(sequence=sequence)
+    job.sequence = sequence
+    return sequence
+
+
+def store_frame(img, data: bytes | None, ext: str) -> str:
+    """Encode (when needed), hash and store one frame with its thumbnail and blurred preview;
+    return its sha256. Pure of the database, and safe to run in worker threads: Pillow and
+    file writes release the GIL, so this overlaps with decoding the next frames."""
+    if data is None:
+        data = encode_jpeg(img, settings.AERIE_FRAME_JPEG_QUALITY)
+    sha = hashlib.sha256(data).hexdigest()
+    blobstore.put(blob_path("frames", sha, ext), data)
+    if not blobstore.exists(blob_path("blurred", sha, "jpg")):
+        base = small_copy(img, max(settings.AERIE_THUMBNAIL_SIZE, settings.AERIE_PREVIEW_SIZE))
+        blobstore.put(blob_path("thumbs", sha, "jpg"), thumbnail(base, settings.AERIE_THUMBNAIL_SIZE))
+        blobstore.put(blob_path("blurred", sha, "jpg"),
+                      blurred_preview(base, settings.AERIE_PREVIEW_SIZE, settings.AERIE_PREVIEW_BLUR_RADIUS))
+    return sha
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _store_pool() -> ThreadPoolExecutor:
+    """One pool per process, made on first use (so after a Celery worker forks)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="ingest-store")
+    return _pool
+
+
+class _FrameWriter:
+    """Turns decoded frames into stored files and Frame rows, in batches, with progress.
+
+    Storing runs on a small thread pool while the caller decodes the next frame. At most
+    IN_FLIGHT frames are being stored at once, so memory stays flat however long the video."""
+
+    def __init__(self, job: IngestJob, sequence: Sequence):
+        self.job, self.sequence = job, sequence
+        self.existing = set(Frame.objects.filter(sequence=sequence).values_list("index", flat=True))
+        self.pending: list[tuple[Frame, Future]] = []
+        self.count = 0
+        self.size: tuple[int, int] | None = None
+        self.limit = settings.AERIE_MAX_FRAMES_PER_SEQUENCE
+        self.in_flight: deque[Future] = deque()
+
+    def add(self, decoded: DecodedFrame, data: bytes | None = None, ext: str = "jpg") -> None:
+        index = self.count
+        self.count += 1
+        if self.count > self.limit:
+            raise IngestError(
+                f"more than {self.limit:,} frames: use a larger stride or a lower target fps "
+                "(limit AERIE_MAX_FRAMES_PER_SEQUENCE)"
+            )
+        img = decoded.image
+        self.size = self.size or img.size
+        if index in self.existing:
+            return
+        while len(self.in_flight) >= IN_FLIGHT:
+            self.in_flight.popleft().result()
+        future = _store_pool().submit(store_frame, img, data, ext)
+        self.in_flight.append(future)
+        self.pending.append((Frame(
+            sequence=self.sequence, index=index, source_index=decoded.source_index, source_name=decoded.source_name,
+            timestamp=decoded.timestamp, ext=ext, width=img.width, height=img.height,
+            sensitive=self.sequence.sensitive,
+        ), future))
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        """Wait for the pending frames' files, then write their rows and the progress."""
+        if self.pending:
+            rows = []
+            for frame, future in self.pending:
+                frame.sha256 = future.result()
+                rows.append(frame)
+            Frame.objects.bulk_create(rows, ignore_conflicts=True)
+            self.pending = []
+        IngestJob.objects.filter(pk=self.job.pk).update(frames_done=self.count)
+
+
+def _ingest_video(job: IngestJob, path: Path, source_sha: str) -> tuple[Sequence, _FrameWriter, str]:
+    info = probe_video(str(path))
+    estimate = None
+    if info.estimated_frames:
+        if job.target_fps and info.fps:
+            estimate = int(info.estimated_frames * min(1.0, job.target_fps / info.fps)) + 1
+        else:
+            estimate = -(-info.estimated_frames // job.stride)
+    IngestJob.objects.filter(pk=job.pk).update(frames_total=min(estimate or 0, 2**31 - 1) or None)
+    sequence = _sequence_for(job, Sequence.VIDEO, source_sha)
+    Sequence.objects.filter(pk=sequence.pk).update(codec=info.codec, fps=info.fps, width=info.width,
+                                                   height=info.height)
+    writer = _FrameWriter(job, sequence)
+    warning = ""
+    stats = {"decoded": 0}
+    try:
+        for decoded in iter_video_frames(str(path), stride=job.stride, target_fps=job.target_fps, stats=stats):
+            writer.add(decoded)
+    except DecodeStopped as exc:
+        if writer.count == 0:
+            raise IngestError(f"no frame could be decoded: {exc}") from None
+        warning = f"{exc}. The {writer.count} frames decoded before it were kept."
+    if writer.count == 0:
+        raise IngestError("the video has no decodable frames")
+    if not warning and info.claimed_frames and stats["decoded"] < info.claimed_frames * TRUNCATION_SLACK:
+        warning = (f"the file says it has {info.claimed_frames} frames but only {stats['decoded']} could be decoded: "
+                   f"it is probably truncated. The {writer.count} frames decoded were kept.")
+    return sequence, writer, warning
+
+
+def _ingest_images(job: IngestJob, path: Path, source_sha: str, kind: str) -> tuple[Sequence, _FrameWriter, str]:
+    if job.target_fps:
+        raise IngestError("target_fps applies to videos; use a stride for image sets")
+    max_pixels = settings.AERIE_MAX_IMAGE_PIXELS
+    sequence = None
+    if kind == "image":
+        with open(path, "rb") as fh:
+            check_image_header(fh, job.original_filename, max_pixels)
+        IngestJob.objects.filter(pk=job.pk).update(frames_total=1)
+        sequence = _sequence_for(job, Sequence.IMAGES, source_sha)
+        writer = _FrameWriter(job, sequence)
+        img, data, ext = load_image(path.read_bytes(), job.original_filename)
+        writer.add(DecodedFrame(0, None, img, job.original_filename), data, ext)
+        return sequence, writer, ""
+    members = zip_image_members(
+        str(path), max_pixels=max_pixels, max_members=settings.AERIE_MAX_ZIP_MEMBERS,
+        max_total_bytes=settings.AERIE_MAX_UPLOAD_BYTES * 4,
+    )[:: job.stride]
+    IngestJob.objects.filter(pk=job.pk).update(frames_total=len(members))
+    sequence = _sequence_for(job, Sequence.IMAGES, source_sha)
+    writer = _FrameWriter(job, sequence)
+    with zipfile.ZipFile(path) as archive:
+        for order, info in enumerate(members):
+            img, data, ext = load_image(archive.read(info), info.filename)
+            writer.add(DecodedFrame(order, None, img, info.filename[:255]), data, ext)
+    return sequence, writer, ""
+
+
+def _fail(job: IngestJob, message: str) -> None:
+    """End a job with nothing kept: its frames (never visible: the sequence was not ready) go,
+    the sequence stays as a failed record with no frames."""
+    with transaction.atomic():
+        if job.sequence_id:
+            Frame.objects.filter(sequence_id=job.sequence_id).delete()
+            Sequence.objects.filter(pk=job.sequence_id).update(status=Sequence.FAILED, frame_count=0)
+        IngestJob.objects.filter(pk=job.pk).update(
+            status=IngestJob.FAILED, message=message, finished_at=timezone.now(), frames_done=0
+        )
+        audit.record(job.created_by, "ingest.failed", job, {"message": message})
+
+
+def run_job(job_id: int) -> IngestJob:
+    """Run (or resume) one ingest job. Idempotent: a finished job is left as it is."""
+    job = _claim(job_id)
+    if job is None:
+        return IngestJob.objects.get(pk=job_id)
+    path = upload_dir() / job.upload_name
+    previous_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = settings.AERIE_MAX_IMAGE_PIXELS
+    try:
+        if not path.exists():
+            raise IngestError("the uploaded file is gone; upload it again")
+        source_sha = _sha256_file(path)
+        kind = sniff_kind(str(path))
+        if kind == "video":
+            sequence, writer, warning = _ingest_video(job, path, source_sha)
+        else:
+            sequence, writer, warning = _ingest_images(job, path, source_sha, kind)
+        writer.flush()
+    except IngestError as exc:
+        _fail(job, str(exc))
+        path.unlink(missing_ok=True)
+        return IngestJob.objects.get(pk=job_id)
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous_limit
+    width, height = writer.size
+    with transaction.atomic():
+        Sequence.objects.filter(pk=sequence.pk).update(
+            status=Sequence.PARTIAL if warning else Sequence.READY, frame_count=writer.count,
+            width=width, height=height,
+        )
+        status = IngestJob.PARTIAL if warning else IngestJob.DONE
+        IngestJob.objects.filter(pk=job.pk).update(
+            status=status, frames_done=writer.count, frames_total=writer.count, finished_at=timezone.now(),
+            message=warning or f"{writer.count} frames ingested",
+        )
+        audit.record(job.created_by, f"ingest.{status}", job,
+                     {"sequence": sequence.pk, "frames": writer.count, "source_sha256": source_sha})
+    flags.on_ingested(sequence, job.created_by)  # graphic upload or sensitive dataset: all frames sensitive
+    queue.sync_dataset(job.dataset_id)  # the new frames join the queues of the dataset's projects
+    path.unlink(missing_ok=True)
+    return IngestJob.objects.get(pk=job_id)

@@ -1,0 +1,240 @@
+"""Agreement on a frame, from the database to the QA queue: the thin layer over `agreement`
+(the math) and `consensus` (the fusion).
+
+When the `overlap`-th annotator submits a frame, a Celery task calls `evaluate_frame`: it loads
+every annotator's current revision of this round, scores every pair, stores the scores, and then
+either writes the consensus as the frame's approved annotation (agreement ≥ the project's
+threshold) or opens a review item for the QA leads (below it)."""
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+from django.db import connection, transaction
+from django.utils import timezone
+
+from labeling.quality import agreement, review
+from labeling import audit
+from labeling.quality.agreement import ComparisonParams, Labels
+from labeling.quality.consensus import fuse
+from labeling.models import Annotation, FrameAgreement, PairAgreement, Project, QueueItem, ReviewItem
+from labeling.work.submissions import CleanBox, CleanTag, as_payload, classes_of, head_revision, store
+
+
+log = logging.getLogger(__name__)
+
+
+def params_of(project: Project) -> ComparisonParams:
+    return ComparisonParams(iou_threshold=project.iou_threshold)
+
+
+def round_annotations(project_id: int, frame_id: int) -> list[tuple[int, int]]:
+    """(annotation id, annotator id) of each annotator's current revision in the frame's current
+    round: work on assignments that QA sent back does not count any more."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT a.id, a.annotator_id FROM labeling_annotation a
+            JOIN labeling_assignment s ON s.id = a.assignment_id
+            WHERE a.project_id = %s AND a.frame_id = %s AND a.source = 'human' AND s.status = 'submitted'
+              AND NOT EXISTS (SELECT 1 FROM labeling_annotation n WHERE n.supersedes_id = a.id)
+            ORDER BY a.annotator_id
+            """,
+            [project_id, frame_id],
+        )
+        return cur.fetchall()
+
+
+def load_labels(annotation_ids: list[int]) -> dict[int, Labels]:
+    """Boxes and tags of many annotations in two queries, as agreement.Labels (annotator unset)."""
+    out = {a: Labels(annotator=0, boxes=np.empty((0, 4)), classes=[]) for a in annotation_ids}
+    coords: dict[int, list] = {a: [] for a in annotation_ids}
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT b.annotation_id, c.key, b.x, b.y, b.w, b.h, b.attributes, b.track_id
+            FROM labeling_annotationbox b JOIN ontology_labelclass c ON c.id = b.label_class_id
+            WHERE b.annotation_id = ANY(%s) ORDER BY b.annotation_id, b.id
+            """,
+            [list(annotation_ids)],
+        )
+        for ann, key, x, y, w, h, attributes, track in cur.fetchall():
+            out[ann].classes.append(key)
+            out[ann].attributes.append(json.loads(attributes) if isinstance(attributes, str) else attributes)
+            out[ann].tracks.append(track)
+            coords[ann].append((x, y, w, h))
+        cur.execute(
+            """
+            SELECT t.annotation_id, c.key, t.changed, t.attributes
+            FROM labeling_annotationtag t JOIN ontology_labelclass c ON c.id = t.label_class_id
+            WHERE t.annotation_id = ANY(%s)
+            """,
+            [list(annotation_ids)],
+        )
+        for ann, key, changed, attributes in cur.fetchall():
+            out[ann].tags[key] = agreement.tag_value(changed)
+            attributes = json.loads(attributes) if isinstance(attributes, str) else attributes
+            if attributes:
+                out[ann].tag_attributes[key] = attributes
+    for ann, rows in coords.items():
+        if rows:
+            out[ann].boxes = np.array(rows, dtype=float)
+    return out
+
+
+def disputed_classes(result: agreement.FrameResult) -> list[str]:
+    """Classes involved in a disagreement: objects not everyone drew, confusions, split tags."""
+    found = set()
+    for row in result.units:
+        if len(set(row)) > 1:
+            found.update(v for v in row if v not in (agreement.ABSENT, None))
+    for key, values in result.tag_units.items():
+        if len(set(values)) > 1:
+            found.add(key)
+    return sorted(found)
+
+
+def _pair_rows(fa: FrameAgreement, labels: list[Labels], result: agreement.FrameResult) -> list[PairAgreement]:
+    rows = []
+    for i, j, pair in result.pairs:
+        per_class: dict[str, list[int]] = {}
+        for k in labels[i].classes:
+            per_class.setdefault(k, [0, 0, 0])[1] += 1
+        for k in labels[j].classes:
+            per_class.setdefault(k, [0, 0, 0])[2] += 1
+        for a, _ in pair.matches:
+            per_class[labels[i].classes[a]][0] += 1
+        rows.append(PairAgreement(
+            agreement=fa, project_id=fa.project_id, annotator_a_id=labels[i].annotator,
+            annotator_b_id=labels[j].annotator, precision=pair.precision, recall=pair.recall, f1=pair.f1,
+            mean_iou=pair.mean_iou, matched=pair.tp, n_a=pair.n_a, n_b=pair.n_b,
+            confusions=[[str(a), str(b)] for a, b in pair.confusions], per_class=per_class,
+        ))
+    return rows
+
+
+def evaluate_frame(project_id: int, frame_id: int) -> FrameAgreement | None:
+    """Score the current round of a frame once every annotator of it has submitted; then approve
+    the consensus or open a review item. Idempotent: running it again recomputes the same round
+    (an annotator's revision changes the result)."""
+    with transaction.atomic():
+        item = (QueueItem.objects.select_for_update().select_related("project", "frame")
+                .filter(project_id=project_id, frame_id=frame_id).first())
+        if item is None or item.gold:
+            return None
+        project = item.project
+        heads = round_annotations(project_id, frame_id)
+        if len(heads) < project.overlap:
+            return None
+        loaded = load_labels([a for a, _ in heads])
+        labels = []
+        for annotation_id, annotator_id in heads:
+            loaded[annotation_id].annotator = annotator_id
+            labels.append(loaded[annotation_id])
+        result = agreement.frame_agreement(labels, params_of(project))
+        passed = result.score is None or result.score >= project.agreement_threshold
+        fa, created = FrameAgreement.objects.update_or_create(
+            project=project, frame_id=frame_id, round=item.round,
+            defaults=dict(sequence_id=item.frame.sequence_id, computed_at=timezone.now(),
+                          annotators=[u for _, u in heads], annotations=[a for a, _ in heads], score=result.score,
+                          box_score=result.box_score, tag_score=result.tag_score, units=result.units,
+                          tag_units=result.tag_units, attribute_units=result.attribute_units, passed=passed),
+        )
+        if not created:
+            fa.pairs.all().delete()
+        PairAgreement.objects.bulk_create(_pair_rows(fa, labels, result))
+        audit.record(None, "agreement.compute", fa, {"frame": frame_id, "round": item.round, "score": result.score,
+                                                     "passed": passed, "annotations": fa.annotations})
+        if passed:
+            _approve_consensus(project, item, labels, result)
+            review.close_agreed(project, frame_id, item.round)
+        else:
+            review.open_item(project, item.frame, ReviewItem.DISAGREEMENT, severity=result.score, round=item.round,
+                             annotators=fa.annotators, classes=disputed_classes(result), agreement=fa)
+    return fa
+
+
+def _approve_consensus(project: Project, item: QueueItem, labels: list[Labels], result) -> Annotation | None:
+    """The fused labels become the frame's approved revision, unless a QA lead already decided."""
+    head = head_revision(project.pk, item.frame_id, None)
+    if head is not None and head.source != Annotation.CONSENSUS:
+        return None
+    fused = fuse(labels, result.groups, result.tag_units, project.consensus_quorum)
+    classes = classes_of(project.ontology_version_id)
+    boxes = [CleanBox(classes[b.label], b.x, b.y, b.w, b.h, b.attributes, b.track_id) for b in fused.boxes]
+    tags = [CleanTag(classes[k], fused.tag_attributes.get(k, {}), None if v == "set" else v == "changed")
+            for k, v in sorted(fused.tags.items())]
+    if head is not None and _same_labels(as_payload(head), boxes, tags):
+        return head  # recomputed with the same outcome: no new revision
+    approved = store(project=project, frame=item.frame, boxes=boxes, tags=tags, source=Annotation.CONSENSUS,
+                     status=Annotation.APPROVED, created_by=None, supersedes=head,
+                     note=f"consensus of {len(labels)} annotators")
+    audit.record(None, "annotation.consensus", approved, {"frame": item.frame_id, "boxes": len(boxes),
+                                                          "dropped": fused.dropped})
+    return approved
+
+
+def on_submitted(sender, annotation: Annotation, **_) -> None:
+    """After a submission commits: a gold frame is checked, and the overlap-th submission of a
+    frame (or a revision after it) has the frame's agreement computed, in the background within
+    a fraction of a second (labeling.outbox batches the messages)."""
+    from labeling.jobs import outbox
+
+    row = getattr(annotation, "queue_state", None) or (
+        QueueItem.objects.filter(project_id=annotation.project_id, frame_id=annotation.frame_id)
+        .values_list("gold", "submitted", "project__overlap").first())
+    if row is None:
+        return
+    is_gold, submitted, overlap = row
+    try:
+        if is_gold:
+            outbox.add("gold_check", annotation.pk)
+        elif submitted >= overlap:
+            outbox.add("frame_agreement", annotation.project_id, annotation.frame_id)
+    except Exception:  # noqa: BLE001 - the work is stored; housekeeping and `manage.py score_pending` catch up
+        log.exception("could not queue the quality check of annotation %s; run manage.py score_pending",
+                      annotation.pk)
+
+
+def catch_up(limit: int | None = 500, project_id: int | None = None) -> dict:
+    """What no outbox delivered (a web process killed before it sent, a broker outage): score up
+    to `limit` pending frames and run up to `limit` pending gold checks (None: all), of one
+    project or all. Idempotent; celery beat's housekeeping and `manage.py score_pending` run it."""
+    from labeling.quality import gold
+
+    frames = pending_frames(project_id)[:limit]
+    below = sum(bool(r and not r.passed) for r in (evaluate_frame(p, f) for p, f in frames))
+    checks = gold.pending_checks(project_id)[:limit]
+    failed = sum(bool(r and not r.passed) for r in (gold.check(a) for a in checks))
+    return {"frames_caught_up": len(frames), "frames_below_threshold": below,
+            "gold_checks_caught_up": len(checks), "gold_checks_failed": failed}
+
+
+def pending_frames(project_id: int | None = None) -> list[tuple[int, int]]:
+    """(project, frame) of non-gold frames whose current round has every submission but no
+    agreement yet (e.g. the broker was down when the last one landed)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT qi.project_id, qi.frame_id FROM labeling_queueitem qi
+            JOIN labeling_project p ON p.id = qi.project_id
+            WHERE NOT qi.gold AND qi.submitted >= p.overlap AND (%(project)s::bigint IS NULL OR qi.project_id = %(project)s)
+              AND NOT EXISTS (SELECT 1 FROM labeling_frameagreement fa
+                              WHERE fa.project_id = qi.project_id AND fa.frame_id = qi.frame_id
+                                AND fa.round = qi.round)
+            ORDER BY qi.project_id, qi.frame_id
+            """,
+            {"project": project_id},
+        )
+        return cur.fetchall()
+
+
+def _same_labels(stored: dict, boxes: list[CleanBox], tags: list[CleanTag]) -> bool:
+    mine = sorted((b.label_class.key, round(b.x, 3), round(b.y, 3), round(b.w, 3), round(b.h, 3), b.track_id,
+                   json.dumps(b.attributes, sort_keys=True)) for b in boxes)
+    theirs = sorted((b["class"], round(b["x"], 3), round(b["y"], 3), round(b["w"], 3), round(b["h"], 3),
+                     b["track_id"], json.dumps(b["attributes"], sort_keys=True)) for b in stored["boxes"])
+    return mine == theirs and sorted(
+        (t.label_class.key, t.changed, json.dumps(t.attributes, sort_keys=True)) for t in tags) == sorted(
+        (t["class"], t.get("changed"), json.dumps(t.get("attributes") or {}, sort_keys=True)) for t in stored["tags"])

@@ -1,0 +1,72 @@
+"""What the labeling page gets for one frame: the frame, the ontology, the annotator's draft or
+current revision, the track context and the frame to prefetch. Reads only.
+
+This is on the hot path of every next-frame request, so it asks the database only what it
+must: the classes of a published version are immutable and cached per process, a fresh lease
+has no draft and no earlier revision, and the track context is two queries."""
+from __future__ import annotations
+
+from ontology.models import LabelClass
+
+from labeling.work import submissions, tracks
+from labeling.models import Assignment, Draft, Frame, Project
+
+def image_url(frame_id: int, sensitive: bool, variant: str = "original", project_id: int | None = None) -> str:
+    """Where the page gets a frame's image: a sensitive frame's original is never linked (its
+    blurred preview instead, at the project's blur strength); a reveal issues its own URL."""
+    if sensitive and variant == "original":
+        variant = "preview"
+    if sensitive and project_id:
+        return f"/frames/{frame_id}/{variant}?p={project_id}"
+    return f"/frames/{frame_id}/{variant}"
+
+
+def ontology_payload(version_id: int) -> list[dict]:
+    """The classes of an ontology version as the page needs them (read through the same
+    per-process cache that validates submissions)."""
+    return [
+        {"key": c.key, "name": c.name, "kind": c.kind, "color": c.color, "shortcut": c.shortcut,
+         "sensitive": c.sensitive, "attributes": c.attributes}
+        for c in submissions.classes_of(version_id).values()
+    ]
+
+
+def frame_payload(frame: Frame, with_previous: bool, project_id: int | None = None) -> dict:
+    previous = None
+    if with_previous and frame.index > 0:
+        previous = Frame.objects.filter(sequence_id=frame.sequence_id, index=frame.index - 1).only(
+            "pk", "index", "sensitive").first()
+    return {
+        "id": frame.pk, "sequence": frame.sequence_id, "sequence_name": frame.sequence.name, "index": frame.index,
+        "width": frame.width, "height": frame.height, "timestamp": frame.timestamp, "sensitive": frame.sensitive,
+        "image_url": image_url(frame.pk, frame.sensitive, project_id=project_id),
+        "previous_frame": {"id": previous.pk, "index": previous.index, "sensitive": previous.sensitive,
+                           "image_url": image_url(previous.pk, previous.sensitive, project_id=project_id)}
+        if previous else None,
+    }
+
+
+def state(project: Project, frame: Frame, user, assignment: Assignment | None = None) -> dict:
+    classes = ontology_payload(project.ontology_version_id)
+    fresh_lease = assignment is not None and not getattr(assignment, "resumed", True)
+    revision = None if assignment is not None else submissions.head_revision(project.pk, frame.pk, user.pk)
+    draft = None
+    if assignment is not None and not fresh_lease:
+        draft = Draft.objects.filter(assignment=assignment).values_list("payload", flat=True).first()
+    peek = getattr(assignment, "peek", None)
+    return {
+        "project": {"id": project.pk, "name": project.name, "ontology_version": project.ontology_version_id},
+        "assignment": {
+            "id": assignment.pk, "status": assignment.status, "expires_at": assignment.expires_at.isoformat(),
+        } if assignment else None,
+        "frame": frame_payload(frame, with_previous=any(c["kind"] == LabelClass.CHANGE for c in classes),
+                               project_id=project.pk),
+        "classes": classes,
+        "draft": draft,
+        "revision": submissions.as_payload(revision) if revision else None,
+        "tracks": tracks.track_context(project.pk, user.pk, frame),
+        "prefetch": image_url(peek.frame_id, peek.sensitive, project_id=project.pk) if peek else None,
+        # what annotator protection wants the page to show with this frame (labeling.protection.gate);
+        # absent where the project has no sensitive frames
+        "protection": getattr(assignment, "protection", None),
+    }

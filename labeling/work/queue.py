@@ -1,0 +1,542 @@
+"""The labeling queue: which frame an annotator gets next.
+
+Rules (all enforced in PostgreSQL, under any concurrency):
+- a frame goes to at most `overlap` annotators at once, counting live leases and submissions;
+- an annotator never gets a frame they labeled, skipped or hold already;
+- a frame held by someone else's live lease is not handed out again beyond `overlap`;
+- highest uncertainty score first where the sampler scored the frame, else the project's stride
+  order (every Nth frame of each sequence first, then the frames between);
+- a lease lasts AERIE_LEASE_MINUTES (renewed while the page is open); an expired lease returns the
+  frame to the queue.
+
+The next-frame query is one scan of a partial index with `FOR UPDATE SKIP LOCKED`: concurrent
+annotators skip each other's locked rows instead of waiting, and the counts are updated in the
+same transaction, so no frame is ever over-assigned.
+
+Policies (annotator protection, gold frames) hook in through `register_policy`: a policy can add
+an SQL condition on the candidate frames and reorder or filter the candidates in Python. A policy
+that is engaged for a project and reorders takes the request off the one-statement path; one
+that has nothing to say for a project (`engaged` false) leaves that path alone.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Callable, Protocol
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from labeling import audit
+from labeling.work import prepared
+from labeling.models import Assignment, Frame, Project, QueueItem, Sequence
+
+ORDER_SPAN = 1 << 40  # order_key = (index % stride) * ORDER_SPAN + position in the dataset
+
+
+class QueueError(ValueError):
+    pass
+
+
+class Withheld(Exception):
+    """The queue serves nothing now, on purpose and not as an error: a break is running, or the
+    person reached a limit and nothing else is left for them. `kind` names why (e.g. "break",
+    "cap", "consent"), `message` says it kindly, `until` is when it ends if it ends by itself."""
+
+    def __init__(self, kind: str, message: str, until=None, **extra):
+        super().__init__(message)
+        self.kind, self.message, self.until, self.extra = kind, message, until, extra
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "message": self.message,
+                "until": self.until.isoformat() if self.until else None, **self.extra}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    item_id: int
+    frame_id: int
+    sequence_id: int
+    index: int
+    sensitive: bool
+    priority: float | None
+    width: int
+    height: int
+    timestamp: float | None
+    sequence_name: str
+
+    def frame(self) -> Frame:
+        """The frame as a model instance, without another query."""
+        frame = Frame(pk=self.frame_id, sequence_id=self.sequence_id, index=self.index, sensitive=self.sensitive,
+                      width=self.width, height=self.height, timestamp=self.timestamp)
+        frame.sequence = Sequence(pk=self.sequence_id, name=self.sequence_name)
+        return frame
+
+
+CANDIDATE_COLUMNS = ("qi.id, qi.frame_id, f.sequence_id, f.index, f.sensitive, qi.priority, f.width, f.height, "
+                     "f.timestamp, s.name")
+
+
+class QueuePolicy(Protocol):
+    """A rule that filters or reorders the frames a person may get next."""
+
+    #: how many candidates the policy wants to see (the queue locks that many rows)
+    candidates: int
+    #: False if `choose` never filters or reorders: the queue can then lease in one statement
+    reorders: bool
+
+    def sql_filter(self, project: Project, user) -> tuple[str, list] | None:
+        """An extra SQL condition on the candidates (aliases: qi = queue item, f = frame)."""
+
+    def choose(self, project: Project, user, candidates: list[Candidate]) -> list[Candidate]:
+        """The candidates in the order this policy prefers; dropping one excludes it."""
+
+    # Optional hooks:
+    # - `engaged(project, user) -> bool`: False when the policy has nothing to say for this
+    #   project and person (it is then skipped, and the one-statement path stays available);
+    # - `pick(project, user) -> Candidate | None` puts a frame from outside the open queue first
+    #   (the gold policy mixes gold frames in this way); later policies still see it;
+    # - `admit(project, user) -> policy`: called first in the general path's transaction (before a
+    #   held lease is resumed); returns the object whose sql_filter/choose/leased apply to this one
+    #   request, or a `Withheld` (its writes commit; the queue then raises it). That object may
+    #   also have `allows(candidate) -> bool` (a held lease it refuses is given back),
+    #   `leased(project, user, assignment)` (after the lease, same transaction),
+    #   `lease_rider(project, candidate) -> LeaseRider | None` (writes that go in the new lease's
+    #   own statement, a round trip fewer than `leased` writing them) and
+    #   `when_empty(project, user) -> Withheld | None` (why nothing was found, if it is the reason).
+
+
+_policies: list[QueuePolicy] = []
+
+
+def _engaged(project: Project, user) -> list[QueuePolicy]:
+    return [p for p in _policies if getattr(p, "engaged", None) is None or p.engaged(project, user)]
+
+
+def register_policy(policy: QueuePolicy) -> None:
+    _policies.append(policy)
+
+
+def unregister_policy(policy: QueuePolicy) -> None:
+    _policies.remove(policy)
+
+
+_FRAME_COLUMNS_EARLY = ("f.sequence_id, f.index, f.sensitive, NULL::float8, f.width, f.height, f.timestamp, "
+                        "s.name")
+
+
+def lease_length() -> timedelta:
+    return timedelta(minutes=settings.AERIE_LEASE_MINUTES)
+
+
+# ------------------------------------------------------------------------------ filling the queue
+
+def sync_queue(project: Project) -> int:
+    """Queue the project's ready frames that are not queued yet, and bring every frame's
+    fallback order in line with the project's stride. Returns how many rows changed."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO labeling_queueitem
+                (project_id, frame_id, priority, order_key, assigned, submitted, is_open, gold, round)
+            SELECT %(project)s, f.id, NULL,
+                   (f.index %% %(stride)s)::bigint * %(span)s
+                   + row_number() OVER (ORDER BY s.name, f.index),
+                   0, 0, true, false, 0
+            FROM labeling_frame f JOIN labeling_sequence s ON s.id = f.sequence_id
+            WHERE s.dataset_id = %(dataset)s AND s.status = ANY(%(ready)s)
+            ON CONFLICT (project_id, frame_id) DO UPDATE SET order_key = EXCLUDED.order_key
+                WHERE labeling_queueitem.order_key <> EXCLUDED.order_key
+            """,
+            {"project": project.pk, "stride": max(1, project.frame_stride), "span": ORDER_SPAN,
+             "dataset": project.dataset_id, "ready": [Sequence.READY, Sequence.PARTIAL]},
+        )
+        return cur.rowcount
+
+
+def sync_dataset(dataset_id: int) -> None:
+    for project in Project.objects.filter(dataset_id=dataset_id):
+        sync_queue(project)
+
+
+# ------------------------------------------------------------------------------ leases
+
+def expire_leases(project_id: int | None = None) -> int:
+    """Return frames whose lease ran out to the queue. Cheap when nothing expired (a partial
+    index holds only live leases)."""
+    scope = "AND project_id = %(project)s" if project_id else ""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            WITH expired AS (
+                UPDATE labeling_assignment SET status = 'expired', finished_at = %(now)s
+                WHERE status = 'active' AND expires_at < %(now)s {scope}
+                RETURNING item_id
+            ), counts AS (SELECT item_id, count(*) AS n FROM expired GROUP BY item_id)
+            UPDATE labeling_queueitem qi SET assigned = qi.assigned - counts.n, is_open = NOT qi.gold
+            FROM counts WHERE qi.id = counts.item_id
+            """,
+            {"project": project_id, "now": timezone.now()},
+        )
+        return cur.rowcount
+
+
+_last_expiry: dict[int, float] = {}
+EXPIRY_EVERY_S = 2.0
+
+
+def _expire_now_and_then(project_id: int) -> None:
+    """Expired leases go back at most EXPIRY_EVERY_S late, without an UPDATE on every request."""
+    now = time.monotonic()
+    if now - _last_expiry.get(project_id, 0.0) >= EXPIRY_EVERY_S:
+        _last_expiry[project_id] = now
+        expire_leases(project_id)
+
+
+def _candidates(project: Project, user, limit: int, policies=None, where: str = "") -> list[Candidate]:
+    """Lock and return up to `limit` open frames this person may have, best first. `where` is an
+    extra fixed SQL condition (aliases qi, f)."""
+    conditions, params = [], {"project": project.pk, "user": user.pk, "limit": limit}
+    if where:
+        conditions.append(f"AND ({where})")
+    for i, policy in enumerate(_policies if policies is None else policies):
+        extra = policy.sql_filter(project, user)
+        if extra:
+            sql, values = extra
+            names = []
+            for j, value in enumerate(values):
+                params[f"p{i}_{j}"] = value
+                names.append(f"%(p{i}_{j})s")
+            conditions.append("AND (" + sql % tuple(names) + ")")
+    # prepared (hotsql): the few variants of conditions each get planned once per connection
+    rows = prepared.fetchall(
+        f"""
+        SELECT {CANDIDATE_COLUMNS}
+        FROM labeling_queueitem qi JOIN labeling_frame f ON f.id = qi.frame_id
+        JOIN labeling_sequence s ON s.id = f.sequence_id
+        WHERE qi.project_id = %(project)s AND qi.is_open
+          AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
+                          WHERE a.item_id = qi.id AND a.annotator_id = %(user)s AND a.status <> 'expired')
+          {' '.join(conditions)}
+        ORDER BY qi.priority DESC NULLS LAST, qi.order_key
+        LIMIT %(limit)s
+        FOR UPDATE OF qi SKIP LOCKED
+        """,
+        params,
+    )
+    return [Candidate(*row) for row in rows]
+
+
+def current_assignment(project: Project, user) -> Assignment | None:
+    return (Assignment.objects.filter(project=project, annotator=user, status=Assignment.ACTIVE,
+                                      expires_at__gt=timezone.now())
+            .select_related("frame__sequence").order_by("leased_at").first())
+
+
+def next_assignment(project: Project, user) -> Assignment | None:
+    """The annotator's current lease if they hold one, else a new lease on the best frame
+    they may have; None when nothing is left for them.
+
+    The assignment comes back with two extra attributes: `resumed` (an existing lease: the page
+    may have a draft for it) and `peek` (the candidate that would most likely come next, for
+    the page to prefetch its image; None if unknown).
+
+    Without a policy that reorders candidates in Python, this is one SQL statement (renew the
+    held lease, or lock, lease and count a new frame), atomic on its own: no BEGIN/COMMIT round
+    trips. Policies that reorder, or a gold frame that is due, take the general path."""
+    policies = _engaged(project, user)
+    if any(getattr(p, "reorders", True) for p in policies):
+        return _next_general(project, user, policies=policies)
+    _expire_now_and_then(project.pk)
+    extra = _picked(project, user, policies)
+    if extra:
+        return _next_general(project, user, extra, policies=policies)
+    now = timezone.now()
+    rows = prepared.fetchall(_NEXT_STATEMENT, {"project": project.pk, "user": user.pk, "now": now,
+                                             "until": now + lease_length(), "overlap": project.overlap})
+    mine = next((r for r in rows if r[0] in ("held", "new")), None)
+    if mine is None:
+        # nothing open (or a lost race with this person's other tab): expired leases, then the
+        # general path decides
+        return _next_general(project, user, policies=policies)
+    kind, assignment_id, item_id, frame_id, leased_at, expires_at = mine[:6]
+    if kind == "new" and mine[8] and _unengaged_sensitive(project, user, assignment_id):
+        # a frame became sensitive since this process last looked (its per-process answer is a
+        # few seconds old): the lease is given back and the policies that now engage decide
+        return _next_general(project, user, policies=_engaged(project, user))
+    frame = Candidate(item_id, frame_id, *mine[6:]).frame()
+    assignment = Assignment(pk=assignment_id, item_id=item_id, project=project, frame=frame, annotator=user,
+                            status=Assignment.ACTIVE, leased_at=leased_at, expires_at=expires_at)
+    peek = next((r for r in rows if r[0] == "peek"), None)
+    assignment.resumed = kind == "held"
+    assignment.peek = Candidate(peek[2], peek[3], *peek[6:]) if peek else None
+    return assignment
+
+
+def _picked(project: Project, user, policies=None) -> list[Candidate]:
+    """Frames that policies put first from outside the open queue (a gold frame that is due)."""
+    return [c for p in (_policies if policies is None else policies) if getattr(p, "pick", None)
+            for c in [p.pick(project, user)] if c]
+
+
+#: called when the one-statement path leased a sensitive frame: True if a policy that was not
+#: engaged for the project should have been (the lease is then given back). Set by protection.
+sensitive_check = None
+
+
+def _unengaged_sensitive(project: Project, user, assignment_id: int) -> bool:
+    if sensitive_check is None or not sensitive_check(project, user):
+        return False
+    give_back(assignment_id)
+    return True
+
+
+def give_back(assignment_id: int) -> None:
+    """End a live lease as if it had expired (the frame returns to the queue; the person may get
+    it again later): for a lease that a policy no longer allows."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            WITH gone AS (
+                UPDATE labeling_assignment SET status = 'expired', finished_at = %(now)s
+                WHERE id = %(id)s AND status = 'active' RETURNING item_id
+            )
+            UPDATE labeling_queueitem qi SET assigned = qi.assigned - 1, is_open = NOT qi.gold
+            FROM gone WHERE qi.id = gone.item_id
+            """,
+            {"id": assignment_id, "now": timezone.now()},
+        )
+
+
+def _lease_ctes(chosen: str) -> str:
+    """The `lease` and `counts` CTEs: lease the queue item that the query `chosen` yields (columns
+    id, frame_id) to this person and count it. An existing assignment of theirs is taken over
+    only if it expired, so `lease` is empty if they already hold the frame."""
+    return f"""lease AS (
+    INSERT INTO labeling_assignment
+        (item_id, project_id, frame_id, annotator_id, status, leased_at, expires_at, skip_reason, late)
+    SELECT c.id, %(project)s, c.frame_id, %(user)s, 'active', %(now)s, %(until)s, '', false FROM ({chosen}) c
+    ON CONFLICT (item_id, annotator_id) DO UPDATE
+        SET status = 'active', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at, finished_at = NULL
+        WHERE labeling_assignment.status = 'expired'
+    RETURNING id, item_id, frame_id, leased_at, expires_at
+), counts AS (
+    UPDATE labeling_queueitem qi
+    SET assigned = qi.assigned + 1, is_open = NOT qi.gold AND qi.assigned + 1 < %(overlap)s
+    FROM lease WHERE qi.id = lease.item_id
+)"""
+
+
+_FRAME_COLUMNS = _FRAME_COLUMNS_EARLY
+
+# The live lease this person holds, renewed: the start of both statements below.
+_HELD_CTE = """
+WITH held AS (
+    UPDATE labeling_assignment SET expires_at = %(until)s
+    WHERE id = (SELECT id FROM labeling_assignment
+                WHERE project_id = %(project)s AND annotator_id = %(user)s AND status = 'active'
+                  AND expires_at > %(now)s
+                ORDER BY leased_at LIMIT 1 FOR UPDATE)
+      AND status = 'active'
+    RETURNING id, item_id, frame_id, leased_at, expires_at
+)"""
+
+# Renew the lease this person holds, or else lock the two best open frames (SKIP LOCKED), lease
+# the first and count it; the second is what the page prefetches. One statement, so one
+# transaction: a lease is cheap to lose, so it does not wait for the WAL flush.
+_NEXT_STATEMENT = f"""{_HELD_CTE}, cand AS (
+    SELECT qi.id, qi.frame_id, qi.priority, qi.order_key FROM labeling_queueitem qi
+    WHERE NOT EXISTS (SELECT 1 FROM held)
+      AND qi.project_id = %(project)s AND qi.is_open
+      AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
+                      WHERE a.item_id = qi.id AND a.annotator_id = %(user)s AND a.status <> 'expired')
+    ORDER BY qi.priority DESC NULLS LAST, qi.order_key
+    LIMIT 2
+    FOR UPDATE OF qi SKIP LOCKED
+), ranked AS (
+    SELECT id, frame_id, row_number() OVER (ORDER BY priority DESC NULLS LAST, order_key) AS rn FROM cand
+), {_lease_ctes("SELECT id, frame_id FROM ranked WHERE rn = 1")}
+SELECT 'held', h.id, h.item_id, h.frame_id, h.leased_at, h.expires_at, {_FRAME_COLUMNS}
+FROM held h JOIN labeling_frame f ON f.id = h.frame_id JOIN labeling_sequence s ON s.id = f.sequence_id
+UNION ALL
+SELECT 'new', l.id, l.item_id, l.frame_id, l.leased_at, l.expires_at, {_FRAME_COLUMNS}
+FROM lease l JOIN labeling_frame f ON f.id = l.frame_id JOIN labeling_sequence s ON s.id = f.sequence_id
+WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
+UNION ALL
+SELECT 'peek', NULL, r.id, r.frame_id, NULL, NULL, {_FRAME_COLUMNS}
+FROM ranked r JOIN labeling_frame f ON f.id = r.frame_id JOIN labeling_sequence s ON s.id = f.sequence_id
+WHERE r.rn = 2
+"""
+
+
+def _next_general(project: Project, user, extra: list[Candidate] = (), policies=None) -> Assignment | None:
+    """The general path: a transaction in which policies see and reorder the candidates."""
+    withheld = None
+    with transaction.atomic():
+        assignment, withheld = _general(project, user, extra, _policies if policies is None else policies)
+    if withheld is not None:  # raised after the commit: what the policy wrote (a break) stays
+        raise withheld
+    return assignment
+
+
+def _general(project: Project, user, extra, policies) -> tuple[Assignment | None, Withheld | None]:
+    _expire_now_and_then(project.pk)
+    applied = []
+    for policy in policies:
+        admitted = policy.admit(project, user) if getattr(policy, "admit", None) else policy
+        if isinstance(admitted, Withheld):
+            return None, admitted
+        applied.append(admitted)
+    held = _held(project, user)
+    if held and _allowed(applied, held.frame):
+        held.resumed, held.peek = True, None
+        _after_lease(applied, project, user, held)
+        return held, None
+    if held:  # a policy no longer allows it (e.g. consent withdrawn): it goes back to the queue
+        give_back(held.pk)
+    # two candidates at least: the second is what the page prefetches
+    limit = max([2] + [getattr(p, "candidates", 1) for p in applied])
+    candidates = _candidates(project, user, limit, applied)
+    if not candidates and expire_leases(project.pk):  # nothing open: maybe a lease ran out
+        candidates = _candidates(project, user, limit, applied)
+    if candidates:  # frames from outside the open queue pass the same checks as a held lease
+        picked = [c for c in (extra or _picked(project, user, policies)) if _allowed(applied, c)]
+        candidates = picked + candidates
+    for policy in applied:
+        candidates = policy.choose(project, user, candidates)
+    now = timezone.now()
+    for position, chosen in enumerate(candidates):
+        # what policies write with a new lease, in the lease's own statement (a round trip fewer)
+        riders = [r for p in applied if getattr(p, "lease_rider", None) for r in [p.lease_rider(project, chosen)] if r]
+        assignment_id = _lease(project, user, chosen, now, riders)
+        if assignment_id is None:  # this person got it meanwhile (another tab): the next one
+            continue
+        assignment = Assignment(pk=assignment_id, item_id=chosen.item_id, project=project, frame=chosen.frame(),
+                                annotator=user, status=Assignment.ACTIVE, leased_at=now,
+                                expires_at=now + lease_length())
+        following = candidates[position + 1:position + 2]
+        assignment.resumed, assignment.peek = False, following[0] if following else None
+        for rider in riders:
+            rider.written(assignment)
+        _after_lease(applied, project, user, assignment)
+        return assignment, None
+    for policy in applied:
+        why = policy.when_empty(project, user) if getattr(policy, "when_empty", None) else None
+        if why is not None:
+            return None, why
+    return None, None
+
+
+# This person's live lease, renewed, with its frame: one prepared statement.
+_HELD = f"""{_HELD_CTE}
+SELECT h.id, h.item_id, h.frame_id, h.leased_at, h.expires_at, {_FRAME_COLUMNS_EARLY}
+FROM held h JOIN labeling_frame f ON f.id = h.frame_id JOIN labeling_sequence s ON s.id = f.sequence_id
+"""
+
+
+def _held(project: Project, user) -> Assignment | None:
+    now = timezone.now()
+    row = prepared.fetchone(_HELD, {"project": project.pk, "user": user.pk, "now": now, "until": now + lease_length()})
+    if row is None:
+        return None
+    assignment_id, item_id, frame_id, leased_at, expires_at = row[:5]
+    return Assignment(pk=assignment_id, item_id=item_id, project=project, annotator=user, status=Assignment.ACTIVE,
+                      frame=Candidate(item_id, frame_id, *row[5:]).frame(), leased_at=leased_at,
+                      expires_at=expires_at)
+
+
+def _allowed(applied, frame) -> bool:
+    return all(getattr(p, "allows", None) is None or p.allows(frame) for p in applied)
+
+
+def _after_lease(applied, project: Project, user, assignment: Assignment) -> None:
+    for policy in applied:
+        if getattr(policy, "leased", None):
+            policy.leased(project, user, assignment)
+
+
+@dataclass
+class LeaseRider:
+    """What a policy writes together with a new lease, in the lease's statement: data-modifying
+    CTEs (`sql`, which may read the `lease` CTE's row: id, item_id, frame_id; they must write
+    nothing when it is empty), their parameters (names prefixed, so they do not clash), and
+    `written(assignment)`, called once the lease is made."""
+
+    sql: str
+    params: dict
+    written: Callable[[Assignment], None]
+
+
+def _lease(project: Project, user, chosen: Candidate, now, riders: list[LeaseRider] | tuple = ()) -> int | None:
+    """Take one slot of a locked queue item for this person, in one statement; None if they
+    already hold it. A lease is cheap to lose, so its transaction does not wait for the WAL
+    flush (submissions keep synchronous commit: acknowledged work is never lost)."""
+    params = {"item": chosen.item_id, "project": project.pk, "frame": chosen.frame_id, "user": user.pk, "now": now,
+              "until": now + lease_length(), "overlap": project.overlap}
+    for rider in riders:
+        params.update(rider.params)
+    row = prepared.fetchone(
+        f"WITH {_lease_ctes('SELECT %(item)s::bigint AS id, %(frame)s::bigint AS frame_id')}"
+        + "".join(f", {rider.sql}" for rider in riders)
+        + " SELECT lease.id, set_config('synchronous_commit', 'off', true) FROM lease",
+        params,
+    )
+    return row[0] if row else None
+
+
+def _locked_own(assignment: Assignment, user) -> Assignment:
+    locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if locked.annotator_id != user.pk:
+        raise QueueError("this assignment belongs to someone else")
+    return locked
+
+
+def renew(assignment: Assignment, user) -> Assignment:
+    """Extend a live lease (the page calls this while it is open)."""
+    with transaction.atomic():
+        locked = _locked_own(assignment, user)
+        if locked.status != Assignment.ACTIVE:
+            raise QueueError(f"this assignment is {locked.status}; ask for the next frame")
+        if locked.expires_at <= timezone.now():
+            raise QueueError("the lease has expired; your work can still be submitted")
+        locked.expires_at = timezone.now() + lease_length()
+        locked.save(update_fields=["expires_at"])
+    return Assignment.objects.select_related("frame__sequence").get(pk=locked.pk)
+
+
+def skip(assignment: Assignment, user, reason: str) -> Assignment:
+    """Give a frame back with a reason; the annotator will not get it again."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise QueueError("say why you skip this frame (reason)")
+    with transaction.atomic():
+        locked = _locked_own(assignment, user)
+        if locked.status == Assignment.SUBMITTED:
+            raise QueueError("this frame was already submitted")
+        if locked.status == Assignment.SKIPPED:
+            return locked
+        was_live = locked.status == Assignment.ACTIVE
+        locked.status, locked.finished_at, locked.skip_reason = Assignment.SKIPPED, timezone.now(), reason[:500]
+        locked.save(update_fields=["status", "finished_at", "skip_reason"])
+        if was_live:
+            QueueItem.objects.filter(pk=locked.item_id).update(assigned=F("assigned") - 1, is_open=~Q(gold=True))
+        audit.record(user, "queue.skip", locked, {"frame": locked.frame_id, "reason": locked.skip_reason})
+    return locked
+
+
+def queue_size(project: Project, user) -> int:
+    """Frames this annotator could still get."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT count(*) FROM labeling_queueitem qi
+            WHERE qi.project_id = %s AND qi.is_open
+              AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
+                              WHERE a.item_id = qi.id AND a.annotator_id = %s AND a.status <> 'expired')
+            """,
+            [project.pk, user.pk],
+        )
+        return cur.fetchone()[0]

@@ -1,0 +1,443 @@
+"""Annotators' work: validating a submission against the pinned ontology version, storing it as
+an append-only revision, drafts, and edits with optimistic concurrency.
+
+A payload is what the labeling page sends:
+    {"boxes": [{"class": "person", "x": 10, "y": 20, "w": 30, "h": 40,
+                "attributes": {"posture": "walking"}, "track_id": 3}],
+     "tags": [{"class": "crowd"}, {"class": "scene_change", "changed": true}]}
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+from django.db import IntegrityError, connection, transaction
+from django.dispatch import Signal
+from django.utils import timezone
+
+from ontology.attributes import AttributeSchemaError, validate_values
+from ontology.models import LabelClass
+
+from labeling import audit
+from labeling.work import prepared
+from labeling.access import roles
+from labeling.models import Annotation, AnnotationBox, AnnotationTag, Assignment, Draft, Frame
+
+#: sent after a submission commits (agreement listens: the overlap-th submission triggers it)
+annotation_submitted = Signal()
+
+MAX_BOXES = 2000
+MAX_TRACK_ID = 2**31 - 1  # the column is a PostgreSQL integer
+MAX_DRAFT_BYTES = 1_000_000
+
+
+class SubmissionError(ValueError):
+    """Bad input: names the field (e.g. boxes[2].w) and what is wrong. Nothing was saved."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+
+
+class NotYours(LookupError):
+    """The assignment does not exist for this person (answered 404: existence does not leak)."""
+
+
+class Conflict(Exception):
+    """The revision changed since it was loaded: nothing was overwritten."""
+
+    def __init__(self, current: Annotation, yours: dict):
+        super().__init__(f"annotation {current.pk} (revision {current.revision}) has changed since you loaded it")
+        self.current, self.yours = current, yours
+
+
+@dataclass
+class CleanBox:
+    label_class: LabelClass
+    x: float
+    y: float
+    w: float
+    h: float
+    attributes: dict
+    track_id: int | None
+
+
+@dataclass
+class CleanTag:
+    label_class: LabelClass
+    attributes: dict
+    changed: bool | None
+
+
+def _number(value, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SubmissionError(field, "must be a number")
+    return float(value)
+
+
+def _label_of(raw, where: str, classes: dict[str, LabelClass], *, not_kind: str, wrong: str) -> LabelClass:
+    if not isinstance(raw, dict):
+        raise SubmissionError(where, "must be an object")
+    label = classes.get(raw.get("class"))
+    if label is None:
+        raise SubmissionError(f"{where}.class", f"'{raw.get('class')}' is not a class of this ontology version")
+    if label.kind == not_kind:
+        raise SubmissionError(f"{where}.class", f"'{label.key}' is {wrong}")
+    return label
+
+
+def _attributes(label: LabelClass, raw: dict, where: str) -> dict:
+    try:
+        return validate_values(label.attributes, raw.get("attributes"), where=f"{where}.attributes")
+    except AttributeSchemaError as exc:
+        raise SubmissionError(exc.field, exc.reason) from None
+
+
+def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[list[CleanBox], list[CleanTag]]:
+    """Check a payload against the ontology version's classes and the frame's size."""
+    if not isinstance(payload, dict):
+        raise SubmissionError("", "the submission must be an object with 'boxes' and 'tags'")
+    unknown = set(payload) - {"boxes", "tags", "base_revision", "note"}
+    if unknown:
+        raise SubmissionError(sorted(unknown)[0], "is not a field of a submission")
+    boxes_in, tags_in = payload.get("boxes", []), payload.get("tags", [])
+    if not isinstance(boxes_in, list):
+        raise SubmissionError("boxes", "must be a list")
+    if not isinstance(tags_in, list):
+        raise SubmissionError("tags", "must be a list")
+    if len(boxes_in) > MAX_BOXES:
+        raise SubmissionError("boxes", f"at most {MAX_BOXES} boxes per frame")
+    boxes, tracks = [], set()
+    for i, raw in enumerate(boxes_in):
+        where = f"boxes[{i}]"
+        label = _label_of(raw, where, classes, not_kind=LabelClass.TAG, wrong="a frame tag, not a box class")
+        x, y = _number(raw.get("x"), f"{where}.x"), _number(raw.get("y"), f"{where}.y")
+        w, h = _number(raw.get("w"), f"{where}.w"), _number(raw.get("h"), f"{where}.h")
+        if w <= 0:
+            raise SubmissionError(f"{where}.w", "must be positive")
+        if h <= 0:
+            raise SubmissionError(f"{where}.h", "must be positive")
+        if x < 0 or y < 0 or x + w > frame.width + 1e-6 or y + h > frame.height + 1e-6:
+            raise SubmissionError(where, f"lies outside the {frame.width}×{frame.height} frame")
+        track = raw.get("track_id")
+        if track is not None:
+            if isinstance(track, bool) or not isinstance(track, int) or not 1 <= track <= MAX_TRACK_ID:
+                raise SubmissionError(f"{where}.track_id",
+                                      f"must be a positive integer (at most {MAX_TRACK_ID}) or null")
+            if track in tracks:
+                raise SubmissionError(f"{where}.track_id", f"track {track} already has a box on this frame")
+            tracks.add(track)
+        attributes = _attributes(label, raw, where)
+        boxes.append(CleanBox(label, x, y, w, h, attributes, track))
+    tags, seen = [], set()
+    for i, raw in enumerate(tags_in):
+        where = f"tags[{i}]"
+        label = _label_of(raw, where, classes, not_kind=LabelClass.BOX, wrong="a box class, not a frame tag")
+        if label.key in seen:
+            raise SubmissionError(f"{where}.class", f"'{label.key}' is given twice")
+        seen.add(label.key)
+        changed = raw.get("changed")
+        if label.kind == LabelClass.CHANGE:
+            if not isinstance(changed, bool):
+                raise SubmissionError(f"{where}.changed", "say whether the frame changed (true or false)")
+        elif changed is not None:
+            raise SubmissionError(f"{where}.changed", f"only change classes take a verdict; '{label.key}' is a tag")
+        attributes = _attributes(label, raw, where)
+        tags.append(CleanTag(label, attributes, changed))
+    verdicts = {t.label_class.key: t.changed for t in tags if t.label_class.kind == LabelClass.CHANGE}
+    for i, box in enumerate(boxes):
+        if box.label_class.kind == LabelClass.CHANGE and verdicts.get(box.label_class.key) is not True:
+            raise SubmissionError(f"boxes[{i}].class",
+                                  f"a '{box.label_class.key}' region needs the frame marked as changed")
+    return boxes, tags
+
+
+_published: dict[int, dict[str, LabelClass]] = {}
+
+
+def classes_of(version_id: int) -> dict[str, LabelClass]:
+    """The classes of an ontology version by key, in the ontology's order; published versions
+    are immutable, so they are read once per process."""
+    if version_id in _published:
+        return _published[version_id]
+    classes = {c.key: c for c in LabelClass.objects.filter(version_id=version_id).select_related("version")
+               .order_by("order", "key")}
+    if classes and next(iter(classes.values())).version.is_published:
+        _published[version_id] = classes
+    return classes
+
+
+def keyframe_fields(frame: Frame, boxes) -> dict:
+    """The columns copied onto an annotation row for the track context's index scans."""
+    tracks = [b.track_id for b in boxes if b.track_id]
+    return {"sequence_id": frame.sequence_id, "frame_index": frame.index, "max_track": max(tracks, default=None)}
+
+
+def _write(annotation: Annotation, boxes: list[CleanBox], tags: list[CleanTag]) -> None:
+    AnnotationBox.objects.bulk_create(
+        AnnotationBox(annotation=annotation, label_class=b.label_class, x=b.x, y=b.y, w=b.w, h=b.h,
+                      attributes=b.attributes, track_id=b.track_id)
+        for b in boxes
+    )
+    AnnotationTag.objects.bulk_create(
+        AnnotationTag(annotation=annotation, label_class=t.label_class, attributes=t.attributes, changed=t.changed)
+        for t in tags
+    )
+
+
+@dataclass
+class _Lease:
+    id: int
+    annotator_id: int
+    status: str
+    expires_at: object
+    item_id: int
+    project_id: int
+    frame: Frame
+    ontology_version_id: int
+    overlap: int
+    member: bool
+
+
+def _read_lease(assignment_id, user_id: int) -> _Lease | None:
+    """Read what a submission needs, in one round trip (no lock: the write re-checks the state
+    under its own lock)."""
+    row = prepared.fetchone(
+            """
+            SELECT a.id, a.annotator_id, a.status, a.expires_at, a.item_id, a.project_id,
+                   f.id, f.width, f.height, f.sequence_id, f.index, p.ontology_version_id, p.overlap,
+                   EXISTS (SELECT 1 FROM labeling_membership m WHERE m.project_id = a.project_id AND m.user_id = %s)
+            FROM labeling_assignment a
+            JOIN labeling_frame f ON f.id = a.frame_id
+            JOIN labeling_project p ON p.id = a.project_id
+            WHERE a.id = %s
+            """,
+            [user_id, int(assignment_id)],
+    )
+    if row is None:
+        return None
+    frame = Frame(pk=row[6], width=row[7], height=row[8], sequence_id=row[9], index=row[10])
+    return _Lease(row[0], row[1], row[2], row[3], row[4], row[5], frame, row[11], row[12], row[13])
+
+
+def _refuse(lease: _Lease | None, user) -> None:
+    """Raise the reason a lease cannot take a submission (if it cannot)."""
+    if lease is None or lease.annotator_id != user.pk:
+        raise NotYours("this assignment belongs to someone else")
+    if not lease.member and not roles.is_admin(user):
+        raise NotYours("you are no longer a member of this project")
+    if lease.status == Assignment.SUBMITTED:
+        raise SubmissionError("", "this frame was already submitted; edit your revision instead")
+    if lease.status == Assignment.SKIPPED:
+        raise SubmissionError("", "you skipped this frame")
+    if lease.status == Assignment.RETURNED:
+        raise SubmissionError("", "QA sent this frame back; your submission on it is kept")
+
+
+# One statement writes a whole submission: it locks the lease and re-checks that it still takes
+# work (active, or expired: late work is kept and flagged), then writes the revision, its boxes
+# and tags, the lease, the queue counts, the draft and the audit event (which the database
+# queues for the audit chain: labeling.audit.chain). Atomic on its own (no
+# BEGIN/COMMIT round trips), and it costs one round trip. Nothing is written if the lease was
+# submitted or skipped meanwhile (another tab): the caller then says why.
+_STORE_SUBMISSION = """
+WITH lease AS (
+    SELECT id, status, expires_at, item_id FROM labeling_assignment
+    WHERE id = %(assignment)s AND annotator_id = %(user)s AND status IN ('active', 'expired')
+    FOR UPDATE
+), ann AS (
+    INSERT INTO labeling_annotation
+        (project_id, frame_id, annotator_id, ontology_version_id, revision, supersedes_id, status, source,
+         created_at, created_by_id, note, assignment_id, sequence_id, frame_index, max_track)
+    SELECT %(project)s, %(frame)s, %(user)s, %(version)s, 1, NULL, 'submitted', 'human',
+           %(now)s, %(user)s, %(note)s, lease.id, %(sequence)s, %(frame_index)s, %(max_track)s
+    FROM lease
+    RETURNING id
+), boxes AS (
+    INSERT INTO labeling_annotationbox (annotation_id, label_class_id, x, y, w, h, attributes, track_id)
+    SELECT ann.id, b.label_class_id, b.x, b.y, b.w, b.h, b.attributes, b.track_id
+    FROM ann, jsonb_to_recordset(%(boxes)s::jsonb)
+         AS b(label_class_id bigint, x float8, y float8, w float8, h float8, attributes jsonb, track_id integer)
+), tags AS (
+    INSERT INTO labeling_annotationtag (annotation_id, label_class_id, attributes, changed)
+    SELECT ann.id, t.label_class_id, t.attributes, t.changed
+    FROM ann, jsonb_to_recordset(%(tags)s::jsonb) AS t(label_class_id bigint, attributes jsonb, changed boolean)
+), done AS (
+    UPDATE labeling_assignment a SET status = 'submitted', finished_at = %(now)s,
+        late = (lease.status = 'expired' OR lease.expires_at <= %(now)s)
+    FROM lease WHERE a.id = lease.id
+    RETURNING a.late
+), counts AS (
+    UPDATE labeling_queueitem qi
+    SET submitted = qi.submitted + 1,
+        assigned = qi.assigned + (lease.status = 'expired')::int,
+        is_open = NOT qi.gold AND qi.assigned + (lease.status = 'expired')::int < %(overlap)s
+    FROM lease WHERE qi.id = lease.item_id
+    RETURNING qi.submitted, qi.gold
+), draft AS (
+    DELETE FROM labeling_draft WHERE assignment_id = (SELECT id FROM lease)
+), event AS (
+    INSERT INTO labeling_auditevent (at, actor_id, verb, object_type, object_id, project_id, data)
+    SELECT %(now)s, %(user)s, 'annotation.submit', 'labeling.annotation', ann.id::text, %(project)s,
+           jsonb_build_object('frame', %(frame)s, 'boxes', %(n_boxes)s, 'tags', %(n_tags)s, 'late', done.late)
+    FROM ann, done
+)
+SELECT ann.id, counts.submitted, counts.gold, done.late FROM ann, counts, done
+"""
+
+
+def submit(assignment: Assignment, user, payload) -> Annotation:
+    """Store an annotator's work on a leased frame. Always kept once valid: a lease that expired
+    meanwhile only flags it (and takes its queue slot back)."""
+    lease = _read_lease(assignment.pk, user.pk)
+    _refuse(lease, user)
+    boxes, tags = validate(payload, classes_of(lease.ontology_version_id), lease.frame)
+    now = timezone.now()
+    note = str(payload.get("note", ""))[:2000]
+    keys = keyframe_fields(lease.frame, boxes)
+    row = prepared.fetchone(_STORE_SUBMISSION, {
+            "project": lease.project_id, "frame": lease.frame.pk, "user": user.pk,
+            "version": lease.ontology_version_id, "now": now, "note": note, "assignment": lease.id,
+            "sequence": keys["sequence_id"], "frame_index": keys["frame_index"], "max_track": keys["max_track"],
+            "boxes": json.dumps([{"label_class_id": b.label_class.pk, "x": b.x, "y": b.y, "w": b.w, "h": b.h,
+                                  "attributes": b.attributes, "track_id": b.track_id} for b in boxes]),
+            "tags": json.dumps([{"label_class_id": t.label_class.pk, "attributes": t.attributes,
+                                 "changed": t.changed} for t in tags]),
+            "n_boxes": len(boxes), "n_tags": len(tags), "overlap": lease.overlap,
+        })
+    if row is None:  # the lease changed since it was read: say why, nothing was written
+        _refuse(_read_lease(assignment.pk, user.pk), user)
+        raise SubmissionError("", "this frame can no longer take a submission")
+    annotation_id, submitted, gold, late = row
+    _flag_sensitive(lease.project_id, lease.frame.pk, annotation_id, boxes, tags, user)
+    annotation = Annotation(
+        pk=annotation_id, project_id=lease.project_id, frame=lease.frame, annotator=user,
+        ontology_version_id=lease.ontology_version_id, revision=1, status=Annotation.SUBMITTED,
+        source=Annotation.HUMAN, created_at=now, created_by=user, note=note, assignment_id=lease.id, **keys,
+    )
+    annotation.late = late
+    # what the agreement trigger needs, so that it does not ask again after the commit
+    annotation.queue_state = (gold, submitted, lease.overlap)
+    transaction.on_commit(lambda: annotation_submitted.send(sender=Annotation, annotation=annotation))
+    annotation.clean_payload = _payload(annotation, boxes, tags)
+    return annotation
+
+
+def revise(base: Annotation, user, payload) -> Annotation:
+    """Edit a submitted annotation: a new revision that supersedes `base`. If `base` is not the
+    latest revision any more, nothing is written and Conflict carries both versions."""
+    with transaction.atomic():
+        locked = Annotation.objects.select_for_update(of=("self",)).select_related("frame").get(pk=base.pk)
+        if locked.annotator_id != user.pk:
+            raise SubmissionError("", "you can only edit your own annotations")
+        head = Annotation.objects.filter(pk=locked.pk, superseded_by__isnull=True).exists()
+        if not head:
+            raise Conflict(_head_of(locked), payload)
+        boxes, tags = validate(payload, classes_of(locked.ontology_version_id), locked.frame)
+        try:
+            with transaction.atomic():
+                revision = Annotation.objects.create(
+                    **keyframe_fields(locked.frame, boxes),
+                    project_id=locked.project_id, frame=locked.frame, annotator=user,
+                    ontology_version_id=locked.ontology_version_id, revision=locked.revision + 1, supersedes=locked,
+                    status=Annotation.SUBMITTED, source=Annotation.HUMAN, created_by=user,
+                    assignment_id=locked.assignment_id, note=str(payload.get("note", ""))[:2000],
+                )
+        except IntegrityError:
+            raise Conflict(_head_of(locked), payload) from None
+        _write(revision, boxes, tags)
+        audit.record(user, "annotation.revise", revision, {"supersedes": locked.pk, "frame": locked.frame_id})
+        _flag_sensitive(locked.project_id, locked.frame_id, revision.pk, boxes, tags, user)
+        transaction.on_commit(lambda: annotation_submitted.send(sender=Annotation, annotation=revision))
+    return revision
+
+
+def store(*, project, frame: Frame, boxes: list[CleanBox], tags: list[CleanTag], source: str, status: str,
+          created_by, annotator=None, supersedes: Annotation | None = None, note: str = "") -> Annotation:
+    """Write an annotation that is not an annotator's lease work (consensus, a QA decision, gold
+    answers, imports): one new revision, superseding `supersedes` if given. Call inside the
+    caller's transaction, which also records the audit event."""
+    annotation = Annotation.objects.create(
+        **keyframe_fields(frame, boxes),
+        project_id=project.pk, frame=frame, annotator=annotator, ontology_version_id=project.ontology_version_id,
+        revision=supersedes.revision + 1 if supersedes else 1, supersedes=supersedes, status=status, source=source,
+        created_by=created_by if getattr(created_by, "is_authenticated", False) else None, note=note[:2000],
+    )
+    _write(annotation, boxes, tags)
+    _flag_sensitive(project.pk, frame.pk, annotation.pk, boxes, tags, created_by)
+    return annotation
+
+
+def _flag_sensitive(project_id: int, frame_id: int, annotation_id: int, boxes, tags, user) -> None:
+    """A class flagged sensitive in the ontology makes the frame sensitive from now on (with the
+    annotation as the flag's source). Costs nothing when no such class is used."""
+    used = [b.label_class for b in boxes if b.label_class.sensitive] + [t.label_class for t in tags
+                                                                         if t.label_class.sensitive]
+    if used:
+        from labeling.protection import flags
+
+        flags.from_annotation(project_id, frame_id, annotation_id, used, user)
+
+
+def clean_from(annotation: Annotation) -> tuple[list[CleanBox], list[CleanTag]]:
+    """An annotation's stored boxes and tags, ready to be written again (e.g. accepted by QA)."""
+    boxes = [CleanBox(b.label_class, b.x, b.y, b.w, b.h, b.attributes, b.track_id)
+             for b in annotation.boxes.select_related("label_class").order_by("pk")]
+    tags = [CleanTag(t.label_class, t.attributes, t.changed)
+            for t in annotation.tags.select_related("label_class").order_by("pk")]
+    return boxes, tags
+
+
+def head_revision(project_id: int, frame_id: int, annotator_id: int) -> Annotation | None:
+    """A person's current revision of a frame: history is linear, so it is the one that nothing
+    supersedes."""
+    return Annotation.objects.filter(project_id=project_id, frame_id=frame_id, annotator_id=annotator_id,
+                                     superseded_by__isnull=True).order_by("-pk").first()  # no join for Meta.ordering
+
+
+def _head_of(annotation: Annotation) -> Annotation:
+    return head_revision(annotation.project_id, annotation.frame_id, annotation.annotator_id)
+
+
+def save_draft(assignment: Assignment, user, payload) -> Draft:
+    """Autosave: any JSON object up to MAX_DRAFT_BYTES, valid or not yet."""
+    if not isinstance(payload, dict):
+        raise SubmissionError("", "a draft must be an object")
+    if len(json.dumps(payload)) > MAX_DRAFT_BYTES:
+        raise SubmissionError("", "the draft is too large")
+    if assignment.annotator_id != user.pk:
+        raise SubmissionError("", "this assignment belongs to someone else")
+    if assignment.status != Assignment.ACTIVE and assignment.status != Assignment.EXPIRED:
+        raise SubmissionError("", f"this assignment is {assignment.status}")
+    draft, _ = Draft.objects.update_or_create(assignment=assignment, defaults={"payload": payload})
+    return draft
+
+
+def _payload(annotation: Annotation, boxes: list[CleanBox], tags: list[CleanTag]) -> dict:
+    """The stored annotation in the page's shape, from what was just validated (no query)."""
+    return {
+        "id": annotation.pk, "revision": annotation.revision,
+        "boxes": [{"class": b.label_class.key, "x": b.x, "y": b.y, "w": b.w, "h": b.h, "attributes": b.attributes,
+                   "track_id": b.track_id} for b in boxes],
+        "tags": [{"class": t.label_class.key, "attributes": t.attributes,
+                  **({"changed": t.changed} if t.changed is not None else {})} for t in tags],
+    }
+
+
+def as_payload(annotation: Annotation) -> dict:
+    """An annotation in the same shape the page submits."""
+    return {
+        "id": annotation.pk,
+        "revision": annotation.revision,
+        "boxes": [
+            {"class": b.label_class.key, "x": b.x, "y": b.y, "w": b.w, "h": b.h, "attributes": b.attributes,
+             "track_id": b.track_id}
+            for b in annotation.boxes.select_related("label_class").order_by("pk")
+        ],
+        "tags": [
+            {"class": t.label_class.key, "attributes": t.attributes,
+             **({"changed": t.changed} if t.changed is not None else {})}
+            for t in annotation.tags.select_related("label_class").order_by("pk")
+        ],
+    }
