@@ -162,7 +162,7 @@ def main() -> None:
 
         results = {}
         for name, project, fmt in (("coco", big, "coco"), ("mot", big, "mot"), ("coco_10k", small, "coco")):
-            export = exports.create(project, None, format=fmt)
+            export = exports.create(project, None, format=fmt, enqueue=False)
             results[name] = run_child(export.pk)
             emit(f"export_{name}_s", results[name]["s"])
             emit(f"export_{name}_peak_rss_mb", results[name]["peak_mb"])

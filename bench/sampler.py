@@ -49,7 +49,7 @@ def main() -> None:
         dataset = Dataset.objects.create(name="bench")
         with open(path, "rb") as fh:
             job = ingest.create_job(dataset, SimpleUploadedFile(path.name, fh.read()), sequence_name="vtest", stride=int(os.environ.get("BENCH_SAMPLER_STRIDE", "8")),
-                                    user=admin)
+                                    user=admin, enqueue=False)
         job = ingest.run_job(job.pk)
         project = Project.objects.create(name="bench", dataset=dataset, ontology_version=ensure_ontology())
         queue.sync_queue(project)

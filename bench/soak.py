@@ -222,7 +222,8 @@ def setup(var_dir):
     dataset = Dataset.objects.create(name="soak footage")
     path = footage.path("vtest")
     with open(path, "rb") as fh:
-        job = ingest.create_job(dataset, SimpleUploadedFile(path.name, fh.read()), sequence_name="vtest", stride=4)
+        job = ingest.create_job(dataset, SimpleUploadedFile(path.name, fh.read()), sequence_name="vtest", stride=4,
+                                enqueue=False)
     job = ingest.run_job(job.pk)
     scored = Project.objects.create(name="soak scoring", dataset=dataset, ontology_version=version, overlap=2)
     queue.sync_queue(scored)

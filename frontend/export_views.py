@@ -65,7 +65,6 @@ def export_create(request, pk):
     except exports.ExportError as exc:
         messages.error(request, f"Export refused: {exc}")
     else:
-        exports.enqueue(export)
         messages.success(request, f"Export {export.pk} ({export.get_format_display()}) started.")
     return redirect("exports", pk=project.pk)
 

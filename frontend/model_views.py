@@ -94,7 +94,6 @@ def train(request, pk):
     except training.TrainingError as exc:
         messages.error(request, f"Training not started: {exc}")
     else:
-        training.enqueue(run)
         messages.success(request, f"Training run {run.pk} queued ({run.architecture}, {run.params['epochs']} epochs).")
     return redirect("models", pk=project.pk)
 

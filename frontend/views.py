@@ -104,7 +104,6 @@ def dataset_upload(request, pk):
     except (ValueError, ingest.UploadError) as exc:
         messages.error(request, f"Upload refused: {exc}")
     else:
-        ingest.enqueue(job)
         messages.success(request, f"{job.original_filename} uploaded; ingest is running.")
     return redirect("dataset", pk=dataset.pk)
 

@@ -101,9 +101,8 @@ def ensure_dataset(admin, *, run_inline: bool = False) -> tuple[Dataset, list[st
             notes.append(f"{clip}: not available ({exc})")
             continue
         with open(path, "rb") as fh, transaction.atomic():
-            job = ingest.create_job(dataset, File(fh, name=path.name), sequence_name=name, stride=stride, user=admin)
-            if not run_inline:
-                ingest.enqueue(job)
+            job = ingest.create_job(dataset, File(fh, name=path.name), sequence_name=name, stride=stride, user=admin,
+                                    enqueue=not run_inline)
         if run_inline:
             ingest.run_job(job.pk)
         notes.append(f"{clip}: ingest job {job.pk} queued as sequence '{name}' (every {stride}th frame)")

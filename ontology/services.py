@@ -1,14 +1,13 @@
-"""Writes to the ontology: each goes through one function that validates, audits and runs in a
-transaction."""
+"""Writes to the ontology: each goes through one function that validates, runs in a transaction
+and announces itself (ontology.signals), which the audit trail records in that transaction."""
 from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from labeling import audit
-
 from .attributes import validate_schema
+from .signals import announce
 from .models import ImmutableError, LabelClass, Ontology, OntologyMigration, OntologyVersion
 
 
@@ -21,7 +20,7 @@ def create_ontology(name: str, *, description: str = "", user=None) -> OntologyV
     """A new ontology with an empty draft version 1."""
     ontology = Ontology.objects.create(name=name, description=description)
     version = OntologyVersion.objects.create(ontology=ontology, number=1)
-    audit.record(user, "ontology.create", version, {"name": name})
+    announce(user, "ontology.create", version, {"name": name})
     return version
 
 
@@ -53,7 +52,7 @@ def publish(version: OntologyVersion, *, user=None) -> OntologyVersion:
         status=OntologyVersion.PUBLISHED, published_at=timezone.now(), published_by=user
     )
     version.refresh_from_db()
-    audit.record(user, "ontology.publish", version, {"classes": list(version.classes.values_list("key", flat=True))})
+    announce(user, "ontology.publish", version, {"classes": list(version.classes.values_list("key", flat=True))})
     return version
 
 
@@ -70,7 +69,7 @@ def derive(version: OntologyVersion, *, user=None, notes: str = "") -> OntologyV
                    sensitive=c.sensitive, attributes=c.attributes, order=c.order)
         for c in version.classes.all()
     )
-    audit.record(user, "ontology.derive", draft, {"from": version.pk})
+    announce(user, "ontology.derive", draft, {"from": version.pk})
     return draft
 
 
@@ -105,12 +104,13 @@ def validate_mapping(from_version: OntologyVersion, to_version: OntologyVersion,
     return mapping
 
 
+@transaction.atomic
 def create_migration(from_version, to_version, mapping, *, user=None) -> OntologyMigration:
     mapping = validate_mapping(from_version, to_version, mapping)
     migration = OntologyMigration.objects.create(
         from_version=from_version, to_version=to_version, mapping=mapping, created_by=user
     )
-    audit.record(user, "ontology.migration.create", migration, {"mapping": mapping})
+    announce(user, "ontology.migration.create", migration, {"mapping": mapping})
     return migration
 
 

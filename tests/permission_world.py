@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from labeling.footage import blobstore, ingest, dataset_versions
 from labeling.exchange import exports
-from labeling.quality import gold, review
+from labeling.quality import gold, review_items
 from labeling.work import queue, submissions
 from labeling.models import Dataset, Exposure, Frame, Membership, Project, ReviewItem
 from labeling.protection import state as protection_state
@@ -113,7 +113,7 @@ def build() -> World:
     assert own_work.frame_id in peer_frames and own_lease.frame_id in peer_frames, "queue order changed"
     peer_work = peer_frames[own_lease.frame_id]
 
-    item = review.open_item(project, peer_work.frame, ReviewItem.DISAGREEMENT, severity=0.3,
+    item = review_items.open_item(project, peer_work.frame, ReviewItem.DISAGREEMENT, severity=0.3,
                             annotators=[w.peer.pk], classes=["person"])
     gold_frame = labeled["sequences"]["cam-b"][2]
     gold.mark(project, gold_frame, w.users["qa"], payload={"boxes": [], "tags": []})

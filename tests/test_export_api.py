@@ -99,8 +99,7 @@ def test_a_real_worker_builds_the_export_with_progress(celery_worker_app, projec
 
     labeled_project(project)
     monkeypatch.setattr(jobs, "PROGRESS_EVERY", 1)
-    export = exports.create(project, users["trainer"], format="coco")
-    exports.enqueue(export)  # autocommit: sent at once
+    export = exports.create(project, users["trainer"], format="coco")  # sent at once (autocommit)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         export.refresh_from_db()

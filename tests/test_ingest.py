@@ -27,8 +27,8 @@ def stored_sha(name):
 
 @pytest.mark.django_db(transaction=True)
 def test_real_clip_ingests_end_to_end_through_celery(celery_worker_app, project, users):
+    # create_job sends the job itself once the transaction commits (at once here: autocommit)
     job = ingest.create_job(project.dataset, media.upload(media.bikes_path()), stride=10, user=users["admin"])
-    ingest.enqueue(job)  # on_commit runs at once outside a transaction
     job = wait_for(job.pk)
 
     assert job.status == IngestJob.DONE, job.message

@@ -135,6 +135,31 @@ def v2(published_version):
     return services.publish(draft)
 
 
+def test_every_ontology_write_is_audited_in_its_transaction(users):
+    """The ontology app announces its writes (ontology.signals); the audit trail records each."""
+    from labeling.models import AuditEvent
+
+    admin = users["admin"]
+    version = services.create_ontology("Audited", user=admin)
+    services.add_class(version, key="tank", name="Tank")
+    version = services.publish(version, user=admin)
+    draft = services.derive(version, user=admin)
+    draft = services.publish(draft, user=admin)
+    migration = services.create_migration(version, draft, {"tank": "tank"}, user=admin)
+    events = list(AuditEvent.objects.filter(verb__startswith="ontology.").order_by("pk")
+                  .values_list("verb", "actor_id", "object_type", "object_id"))
+    assert events[-5:] == [
+        ("ontology.create", admin.pk, "ontology.ontologyversion", str(version.pk)),
+        ("ontology.publish", admin.pk, "ontology.ontologyversion", str(version.pk)),
+        ("ontology.derive", admin.pk, "ontology.ontologyversion", str(draft.pk)),
+        ("ontology.publish", admin.pk, "ontology.ontologyversion", str(draft.pk)),
+        ("ontology.migration.create", admin.pk, "ontology.ontologymigration", str(migration.pk)),
+    ]
+    with pytest.raises(services.OntologyError):  # refused: nothing written, nothing audited
+        services.publish(draft, user=admin)
+    assert AuditEvent.objects.filter(verb__startswith="ontology.").count() == len(events)
+
+
 def test_migration_mapping_is_validated(published_version, v2):
     with pytest.raises(services.OntologyError, match="no entry for 'crowd'"):
         services.create_migration(published_version, v2, {"car": "vehicle", "truck": "vehicle", "person": "person"})
@@ -209,3 +234,34 @@ def test_annotation_history_is_append_only_in_the_database(annotated):
         with pytest.raises(DatabaseError, match="append-only"):
             sql(statement, [ann.pk])
     assert ann.boxes.count() == 3
+
+
+def test_a_migration_keeps_change_verdicts_and_tag_attributes(project, users):
+    """Tags of change classes carry a verdict (changed / unchanged); a migration writes it into the
+    new revision like everything else (it used to drop it)."""
+    v1 = services.create_ontology("Change watch")
+    services.add_class(v1, key="car", name="Car")
+    services.add_class(v1, key="moved", name="Moved", kind=LabelClass.CHANGE,
+                       attributes=[{"key": "what", "type": "text", "max_length": 50}])
+    v1 = services.publish(v1)
+    v2 = services.derive(v1)
+    services.add_class(v2, key="truck", name="Truck")
+    v2 = services.publish(v2)
+    seq = Sequence.objects.create(dataset=project.dataset, name="w", kind=Sequence.IMAGES, status=Sequence.READY,
+                                  source_name="w.zip", source_sha256="0" * 64, source_size=1)
+    frames = [Frame.objects.create(sequence=seq, index=i, source_index=i, sha256=f"{i + 7:064d}", width=100,
+                                   height=100) for i in range(2)]
+    cls = {c.key: c for c in v1.classes.all()}
+    for frame, changed in zip(frames, (True, False)):
+        ann = Annotation.objects.create(project=project, frame=frame, annotator=users["annotator"],
+                                        ontology_version=v1, sequence=seq, frame_index=frame.index)
+        AnnotationTag.objects.create(annotation=ann, label_class=cls["moved"], changed=changed,
+                                     attributes={"what": "gate"} if changed else {})
+        if changed:
+            AnnotationBox.objects.create(annotation=ann, label_class=cls["moved"], x=1, y=1, w=5, h=5)
+    migration = services.create_migration(v1, v2, {"car": "car", "moved": "moved"})
+    assert ontology_migration.apply(migration) == 2
+    heads = Annotation.objects.filter(ontology_version=v2, superseded_by__isnull=True).order_by("frame__index")
+    got = [(h.frame.index, h.revision, h.sequence_id, [(t.label_class.key, t.changed, t.attributes) for t in h.tags.all()],
+            h.boxes.count()) for h in heads]
+    assert got == [(0, 2, seq.pk, [("moved", True, {"what": "gate"})], 1), (1, 2, seq.pk, [("moved", False, {})], 0)]

@@ -17,6 +17,25 @@ from tests.test_quality import box, label, pair  # noqa: F401 - the fixture
 
 
 @pytest.fixture
+def broker(monkeypatch):
+    """What reaches the broker: (task, calls) per message; with `.down = True` it refuses them all."""
+    from config.celery import app
+
+    class Broker(list):
+        down = False
+
+    sent = Broker()
+
+    def send_task(name, args=(), **kwargs):
+        if sent.down:
+            raise ConnectionError("broker unreachable")
+        sent.append((name.rsplit(".", 1)[-1], args[0]))
+
+    monkeypatch.setattr(app, "send_task", send_task)
+    return sent
+
+
+@pytest.fixture
 def not_eager(settings):
     from config.celery import app
 
@@ -27,30 +46,23 @@ def not_eager(settings):
     outbox.flush()
 
 
-def test_many_checks_leave_as_one_message_per_task(not_eager, monkeypatch):
-    sent = []
-    monkeypatch.setattr(tasks.frame_agreement_many, "delay", lambda calls: sent.append(("agreement", calls)))
-    monkeypatch.setattr(tasks.gold_check_many, "delay", lambda calls: sent.append(("gold", calls)))
+def test_many_checks_leave_as_one_message_per_task(not_eager, broker):
+    sent = broker
     for frame_id in range(1, 41):
         outbox.add("frame_agreement", 7, frame_id)
     outbox.add("gold_check", 99)
     deadline = time.monotonic() + 5
     while len(sent) < 2 and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert sorted(kind for kind, _ in sent) == ["agreement", "gold"]  # two messages, not 41
+    assert sorted(kind for kind, _ in sent) == ["frame_agreement_many", "gold_check_many"]  # two messages, not 41
     calls = dict(sent)
-    assert calls["agreement"] == [[7, n] for n in range(1, 41)] and calls["gold"] == [[99]]
+    assert calls["frame_agreement_many"] == [[7, n] for n in range(1, 41)] and calls["gold_check_many"] == [[99]]
     assert outbox.flush() == 0  # nothing is sent twice
 
 
 @pytest.mark.parametrize("catch_up_with", ["housekeeping", "score_pending"])
-def test_checks_a_broker_outage_lost_are_caught_up(project, users, pair, not_eager, monkeypatch,
-                                                           catch_up_with):
-    def down(calls):
-        raise ConnectionError("broker unreachable")
-
-    monkeypatch.setattr(tasks.frame_agreement_many, "delay", down)
-    monkeypatch.setattr(tasks.gold_check_many, "delay", down)
+def test_checks_a_broker_outage_lost_are_caught_up(project, users, pair, not_eager, broker, catch_up_with):
+    broker.down = True
     frames = make_frames(project, 3)
     gold.mark(project, frames[2], users["qa"], payload={"boxes": [box(x=10)], "tags": []})
     project.gold_rate = 1.0

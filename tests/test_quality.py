@@ -374,12 +374,12 @@ def test_numeric_attributes_get_interval_alpha(db, users):
 def test_a_broker_outage_loses_no_work_and_score_pending_catches_up(project, users, pair, monkeypatch):
     from django.core.management import call_command
 
-    from labeling import tasks
+    from labeling.jobs import send
 
     def down(*args, **kwargs):
         raise ConnectionError("broker unreachable")
 
-    monkeypatch.setattr(tasks.frame_agreement_many, "delay", down)
+    monkeypatch.setattr(send, "send_now", down)
     frame = make_frames(project, 1)[0]
     a, b = pair
     label(project, a, {"boxes": [box(x=10)]})

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.django_db
 
 
 def ingest_clip(project, name: str, stride: int):
-    job = ingest.create_job(project.dataset, media.upload(media.bikes_path()), sequence_name=name, stride=stride)
+    job = ingest.create_job(project.dataset, media.upload(media.bikes_path()), sequence_name=name, stride=stride,
+                            enqueue=False)  # run here: a real worker may be listening
     job = ingest.run_job(job.pk)
     assert job.status == "done", job.message
     queue.sync_queue(project)

@@ -71,7 +71,6 @@ class ExportListView(APIView):
                                     dataset_version=version, include_images=data["include_images"])
         except exports.ExportError as exc:
             return bad_request(exc)
-        exports.enqueue(export)
         return Response(ExportSerializer(export).data, status=status.HTTP_201_CREATED)
 
 

@@ -114,7 +114,6 @@ class TrainingView(APIView):
                                  make_current=params.pop("make_current"), **params)
         except training.TrainingError as exc:
             return bad_request(exc)
-        training.enqueue(run)
         return Response(TrainingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 

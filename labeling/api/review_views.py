@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.quality import dashboard, gold, review
+from labeling.quality import dashboard, gold, review, review_items
 from labeling.access import roles
 from labeling.work import submissions
 from ..models import Annotation, Assignment, Frame, ReviewItem
@@ -34,7 +34,7 @@ class DecisionSerializer(serializers.Serializer):
     annotation = serializers.IntegerField(required=False, help_text="accept: the version to approve")
     boxes = serializers.ListField(child=serializers.DictField(), required=False, help_text="edit: the labels")
     tags = serializers.ListField(child=serializers.DictField(), required=False)
-    comment = serializers.CharField(required=False, allow_blank=True, max_length=review.MAX_COMMENT)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=review_items.MAX_COMMENT)
 
 
 class ReviewQueueView(APIView):

@@ -68,7 +68,6 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
             dataset, data["file"], sequence_name=data.get("sequence_name", ""), stride=data["stride"],
             target_fps=data.get("target_fps"), sensitive=data["sensitive"], user=request.user,
         )
-        ingest.enqueue(job)
         return Response(s.IngestJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(methods=["get"], responses=s.DatasetVersionSerializer(many=True))
@@ -147,7 +146,7 @@ class IngestJobViewSet(viewsets.ReadOnlyModelViewSet):
         if job.status in IngestJob.FINISHED:
             return Response({"detail": f"job {job.pk} has finished ({job.status}); upload again to re-ingest"},
                             status=status.HTTP_409_CONFLICT)
-        ingest.enqueue(job)
+        ingest.send(job)
         return Response(s.IngestJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 

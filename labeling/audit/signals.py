@@ -1,6 +1,7 @@
 """Audit events nobody calls record() for: sign-ins (session or API token), sign-outs, failed
-sign-ins and lockouts (Django's auth signals), and every change made in Django's admin (its
-LogEntry, which knows who did it), e.g. users, roles and policies."""
+sign-ins and lockouts (Django's auth signals), every change made in Django's admin (its
+LogEntry, which knows who did it), e.g. users, roles and policies, and the ontology's writes
+(ontology.signals: the ontology app sits below labeling and does not import it)."""
 from __future__ import annotations
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
@@ -9,6 +10,8 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from labeling.access import signin_guard
+from ontology.signals import changed as ontology_changed
+
 from . import record
 
 _ADMIN_VERBS = {ADDITION: "admin.add", CHANGE: "admin.change", DELETION: "admin.delete"}
@@ -48,3 +51,9 @@ def _admin_change(sender, instance: LogEntry, created, **kwargs):
            {"object": instance.object_repr, "change": instance.get_change_message()[:2000]},
            object_type=f"{content_type.app_label}.{content_type.model}" if content_type else "",
            object_id=instance.object_id or "")
+
+
+@receiver(ontology_changed, dispatch_uid="aerie-audit-ontology")
+def _ontology_changed(sender, actor, verb, obj, data, **kwargs):
+    """Ontologies created, versions published and derived, migrations defined."""
+    record(actor, verb, obj, data)

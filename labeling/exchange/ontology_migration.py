@@ -1,7 +1,8 @@
 """Moving annotations between ontology versions along an explicit OntologyMigration.
 
 Preview counts what would change; apply writes a new revision for every current annotation
-pinned to the old version (source 'migration'), never touching the old rows."""
+pinned to the old version (source 'migration'), never touching the old rows. The revisions are
+written by the submissions code, like every other annotation (`submissions.store_many`)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -13,7 +14,9 @@ from django.utils import timezone
 from ontology.models import LabelClass, OntologyMigration
 
 from labeling import audit
-from labeling.models import Annotation, AnnotationBox, AnnotationTag
+from labeling.models import Annotation, AnnotationBox, AnnotationTag, Frame
+from labeling.work import submissions
+from labeling.work.submissions import CleanBox, CleanTag, Revision
 
 
 @dataclass
@@ -89,32 +92,21 @@ def apply(migration: OntologyMigration, *, user=None) -> int:
     target = {old_id: new.get(migration.mapping.get(key)) for old_id, key in old.items()}
     heads = list(current_annotations(migration.from_version_id).select_for_update(of=("self",)).order_by("pk"))
     boxes_by, tags_by = {}, {}
-    for box in AnnotationBox.objects.filter(annotation__in=heads):
-        boxes_by.setdefault(box.annotation_id, []).append(box)
-    for tag in AnnotationTag.objects.filter(annotation__in=heads):
-        tags_by.setdefault(tag.annotation_id, []).append(tag)
-    new_boxes, new_tags, written = [], [], []
-    for head in heads:
-        tracks = [b.track_id for b in boxes_by.get(head.pk, []) if b.track_id and target[b.label_class_id]]
-        revision = Annotation.objects.create(
-            sequence_id=head.sequence_id, frame_index=head.frame_index, max_track=max(tracks, default=None),
-            project_id=head.project_id, frame_id=head.frame_id, annotator_id=head.annotator_id,
-            ontology_version=migration.to_version, revision=head.revision + 1, supersedes=head, status=head.status,
-            source=Annotation.MIGRATION, created_by=user, note=f"ontology migration {migration.pk}",
-        )
-        written.append(revision.pk)
-        for box in boxes_by.get(head.pk, []):
-            if target[box.label_class_id] is not None:
-                new_boxes.append(AnnotationBox(
-                    annotation=revision, label_class=target[box.label_class_id], x=box.x, y=box.y, w=box.w, h=box.h,
-                    attributes=box.attributes, track_id=box.track_id,
-                ))
-        for tag in tags_by.get(head.pk, []):
-            if target[tag.label_class_id] is not None:
-                new_tags.append(AnnotationTag(annotation=revision, label_class=target[tag.label_class_id],
-                                              attributes=tag.attributes))
-    AnnotationBox.objects.bulk_create(new_boxes, batch_size=5000)
-    AnnotationTag.objects.bulk_create(new_tags, batch_size=5000)
+    for box in AnnotationBox.objects.filter(annotation__in=heads).order_by("pk"):
+        if target[box.label_class_id] is not None:
+            boxes_by.setdefault(box.annotation_id, []).append(CleanBox(
+                target[box.label_class_id], box.x, box.y, box.w, box.h, box.attributes, box.track_id))
+    for tag in AnnotationTag.objects.filter(annotation__in=heads).order_by("pk"):
+        if target[tag.label_class_id] is not None:  # a change verdict (`changed`) moves with its tag
+            tags_by.setdefault(tag.annotation_id, []).append(CleanTag(target[tag.label_class_id], tag.attributes,
+                                                                      tag.changed))
+    written = submissions.store_many([Revision(
+        project_id=head.project_id, frame=Frame(pk=head.frame_id, sequence_id=head.sequence_id, index=head.frame_index),
+        boxes=boxes_by.get(head.pk, []), tags=tags_by.get(head.pk, []), source=Annotation.MIGRATION,
+        status=head.status, ontology_version_id=migration.to_version_id, created_by=user,
+        annotator_id=head.annotator_id, supersedes=head, note=f"ontology migration {migration.pk}",
+        assignment_id=head.assignment_id) for head in heads])
+    written = [a.pk for a in written]
     OntologyMigration.objects.filter(pk=migration.pk).update(
         applied_at=timezone.now(), applied_by=user, applied_revisions=len(heads)
     )

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
-from labeling import audit
+from labeling import audit, jobs
 from labeling.footage import blobstore
 from labeling.work import queue
 from labeling.protection import flags
@@ -64,9 +64,12 @@ def upload_dir() -> Path:
 
 
 def create_job(dataset: Dataset, upload, *, sequence_name: str = "", stride: int = 1,
-               target_fps: float | None = None, sensitive: bool = False, user=None) -> IngestJob:
-    """Store an uploaded file (streamed to disk in chunks) and queue its ingest. Validation
-    that needs no decoding happens here, so a bad request changes nothing."""
+               target_fps: float | None = None, sensitive: bool = False, user=None,
+               enqueue: bool = True) -> IngestJob:
+    """Store an uploaded file (streamed to disk in chunks) and queue its ingest once the
+    transaction commits. Validation that needs no decoding happens here, so a bad request changes
+    nothing. `enqueue=False`: the caller runs the job in its own process (`run_job`; benches,
+    `load_demo --inline`)."""
     filename = Path(getattr(upload, "name", "") or "upload").name[:255]
     if not getattr(upload, "size", 0):
         raise UploadError("the upload is empty (0 bytes)")
@@ -92,13 +95,14 @@ def create_job(dataset: Dataset, upload, *, sequence_name: str = "", stride: int
         stride=stride, target_fps=target_fps, sensitive=sensitive, created_by=user,
     )
     audit.record(user, "ingest.queued", job, {"file": filename, "size": upload.size, "sequence": name})
+    if enqueue:
+        send(job)
     return job
 
 
-def enqueue(job: IngestJob) -> None:
-    from labeling.tasks import ingest_job
-
-    transaction.on_commit(lambda: ingest_job.delay(job.pk))
+def send(job: IngestJob) -> None:
+    """Send the job to a worker once the transaction commits (a new job, or one that stopped)."""
+    jobs.enqueue("ingest_job", job.pk)
 
 
 def _sha256_file(path: Path) -> str:

@@ -23,6 +23,8 @@ import time
 
 from django.conf import settings
 
+from labeling.jobs import send
+
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
@@ -33,9 +35,7 @@ _flusher_pid: int | None = None
 
 def add(task_name: str, *args) -> None:
     """Queue one call of `task_name` (frame_agreement or gold_check) with args."""
-    from config.celery import app
-
-    if app.conf.task_always_eager:
+    if send.eager():
         _send({task_name: [list(args)]})
         return
     with _lock:
@@ -51,14 +51,15 @@ def flush() -> int:
     return _send(batch) if batch else 0
 
 
-def _send(batch: dict[str, list]) -> int:
-    from labeling import tasks
+#: the task that takes a batch of each kind of check
+BATCH_TASKS = {"frame_agreement": "frame_agreement_many", "gold_check": "gold_check_many"}
 
+
+def _send(batch: dict[str, list]) -> int:
     sent = 0
     for name, calls in batch.items():
-        task = {"frame_agreement": tasks.frame_agreement_many, "gold_check": tasks.gold_check_many}[name]
         try:
-            task.delay(calls)
+            send.send_now(BATCH_TASKS[name], calls)
             sent += len(calls)
         except Exception:  # noqa: BLE001 - the work is stored; housekeeping and score_pending catch up
             log.exception("could not queue %d %s check(s); housekeeping (or manage.py score_pending) will "

@@ -10,77 +10,20 @@ from __future__ import annotations
 import json
 import logging
 
-import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from labeling.quality import agreement, review
 from labeling import audit
-from labeling.quality.agreement import ComparisonParams, Labels
-from labeling.quality.consensus import fuse
+from labeling.jobs import outbox
 from labeling.models import Annotation, FrameAgreement, PairAgreement, Project, QueueItem, ReviewItem
+from labeling.quality import agreement, gold, review_items
+from labeling.quality.agreement import Labels
+from labeling.quality.consensus import fuse
+from labeling.quality.labels import load_labels, params_of, round_annotations
 from labeling.work.submissions import CleanBox, CleanTag, as_payload, classes_of, head_revision, store
 
 
 log = logging.getLogger(__name__)
-
-
-def params_of(project: Project) -> ComparisonParams:
-    return ComparisonParams(iou_threshold=project.iou_threshold)
-
-
-def round_annotations(project_id: int, frame_id: int) -> list[tuple[int, int]]:
-    """(annotation id, annotator id) of each annotator's current revision in the frame's current
-    round: work on assignments that QA sent back does not count any more."""
-    with connection.cursor() as cur:
-        cur.execute(
-            """
-            SELECT a.id, a.annotator_id FROM labeling_annotation a
-            JOIN labeling_assignment s ON s.id = a.assignment_id
-            WHERE a.project_id = %s AND a.frame_id = %s AND a.source = 'human' AND s.status = 'submitted'
-              AND NOT EXISTS (SELECT 1 FROM labeling_annotation n WHERE n.supersedes_id = a.id)
-            ORDER BY a.annotator_id
-            """,
-            [project_id, frame_id],
-        )
-        return cur.fetchall()
-
-
-def load_labels(annotation_ids: list[int]) -> dict[int, Labels]:
-    """Boxes and tags of many annotations in two queries, as agreement.Labels (annotator unset)."""
-    out = {a: Labels(annotator=0, boxes=np.empty((0, 4)), classes=[]) for a in annotation_ids}
-    coords: dict[int, list] = {a: [] for a in annotation_ids}
-    with connection.cursor() as cur:
-        cur.execute(
-            """
-            SELECT b.annotation_id, c.key, b.x, b.y, b.w, b.h, b.attributes, b.track_id
-            FROM labeling_annotationbox b JOIN ontology_labelclass c ON c.id = b.label_class_id
-            WHERE b.annotation_id = ANY(%s) ORDER BY b.annotation_id, b.id
-            """,
-            [list(annotation_ids)],
-        )
-        for ann, key, x, y, w, h, attributes, track in cur.fetchall():
-            out[ann].classes.append(key)
-            out[ann].attributes.append(json.loads(attributes) if isinstance(attributes, str) else attributes)
-            out[ann].tracks.append(track)
-            coords[ann].append((x, y, w, h))
-        cur.execute(
-            """
-            SELECT t.annotation_id, c.key, t.changed, t.attributes
-            FROM labeling_annotationtag t JOIN ontology_labelclass c ON c.id = t.label_class_id
-            WHERE t.annotation_id = ANY(%s)
-            """,
-            [list(annotation_ids)],
-        )
-        for ann, key, changed, attributes in cur.fetchall():
-            out[ann].tags[key] = agreement.tag_value(changed)
-            attributes = json.loads(attributes) if isinstance(attributes, str) else attributes
-            if attributes:
-                out[ann].tag_attributes[key] = attributes
-    for ann, rows in coords.items():
-        if rows:
-            out[ann].boxes = np.array(rows, dtype=float)
-    return out
 
 
 def disputed_classes(result: agreement.FrameResult) -> list[str]:
@@ -148,9 +91,9 @@ def evaluate_frame(project_id: int, frame_id: int) -> FrameAgreement | None:
                                                      "passed": passed, "annotations": fa.annotations})
         if passed:
             _approve_consensus(project, item, labels, result)
-            review.close_agreed(project, frame_id, item.round)
+            review_items.close_agreed(project, frame_id, item.round)
         else:
-            review.open_item(project, item.frame, ReviewItem.DISAGREEMENT, severity=result.score, round=item.round,
+            review_items.open_item(project, item.frame, ReviewItem.DISAGREEMENT, severity=result.score, round=item.round,
                              annotators=fa.annotators, classes=disputed_classes(result), agreement=fa)
     return fa
 
@@ -179,8 +122,6 @@ def on_submitted(sender, annotation: Annotation, **_) -> None:
     """After a submission commits: a gold frame is checked, and the overlap-th submission of a
     frame (or a revision after it) has the frame's agreement computed, in the background within
     a fraction of a second (labeling.outbox batches the messages)."""
-    from labeling.jobs import outbox
-
     row = getattr(annotation, "queue_state", None) or (
         QueueItem.objects.filter(project_id=annotation.project_id, frame_id=annotation.frame_id)
         .values_list("gold", "submitted", "project__overlap").first())
@@ -201,8 +142,6 @@ def catch_up(limit: int | None = 500, project_id: int | None = None) -> dict:
     """What no outbox delivered (a web process killed before it sent, a broker outage): score up
     to `limit` pending frames and run up to `limit` pending gold checks (None: all), of one
     project or all. Idempotent; celery beat's housekeeping and `manage.py score_pending` run it."""
-    from labeling.quality import gold
-
     frames = pending_frames(project_id)[:limit]
     below = sum(bool(r and not r.passed) for r in (evaluate_frame(p, f) for p, f in frames))
     checks = gold.pending_checks(project_id)[:limit]

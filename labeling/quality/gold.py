@@ -16,11 +16,12 @@ import random
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 
-from labeling.quality import agreement, review
 from labeling import audit
 from labeling.access import cache
-from labeling.work import queue
 from labeling.models import Annotation, Frame, GoldCheck, GoldFrame, Project, QueueItem, ReviewItem
+from labeling.quality import agreement, review_items
+from labeling.quality.labels import load_labels, params_of
+from labeling.work import queue
 from labeling.work.submissions import classes_of, store, validate
 
 
@@ -69,8 +70,6 @@ def unmark(project: Project, frame: Frame, user) -> None:
 
 def check(annotation_id: int) -> GoldCheck | None:
     """Score an annotator's submission on a gold frame against the answer (idempotent)."""
-    from labeling.quality.frame_scoring import load_labels, params_of  # quality imports review; avoid a cycle at import
-
     with transaction.atomic():
         annotation = Annotation.objects.select_related("project").filter(pk=annotation_id).first()
         if annotation is None or annotation.source != Annotation.HUMAN:
@@ -94,7 +93,7 @@ def check(annotation_id: int) -> GoldCheck | None:
         audit.record(None, "gold.check", made, {"frame": annotation.frame_id, "annotator": annotation.annotator_id,
                                                 "score": score, "passed": made.passed})
         if not made.passed:
-            review.open_item(project, gold.frame, ReviewItem.GOLD, severity=score, annotators=[annotation.annotator_id],
+            review_items.open_item(project, gold.frame, ReviewItem.GOLD, severity=score, annotators=[annotation.annotator_id],
                              classes=sorted(set(answer.classes) ^ set(given.classes) | set(answer.tags) ^ set(given.tags)),
                              gold_check=made, note=f"gold check {score:.2f} (precision {pair.precision:.2f}, "
                                                    f"recall {pair.recall:.2f}, tags {'agree' if tags_agree else 'differ'})")

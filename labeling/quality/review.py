@@ -12,48 +12,15 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import F
-from django.utils import timezone
 
-from labeling.quality import agreement
-from labeling import audit
 from labeling.models import Annotation, Assignment, Frame, GoldFrame, Project, QueueItem, ReviewDecision, ReviewItem
+from labeling.quality import agreement, gold
+from labeling.quality.labels import load_labels, params_of
+from labeling.quality.review_items import open_item, resolve
 from labeling.work.submissions import classes_of, clean_from, head_revision, store, validate
-
-MAX_COMMENT = 4000
-
 
 class ReviewError(ValueError):
     """The decision cannot be made (e.g. the item was resolved meanwhile); nothing changed."""
-
-
-def open_item(project: Project, frame: Frame, reason: str, *, severity: float | None, round: int = 0,
-              annotators=(), classes=(), agreement=None, gold_check=None, opened_by=None, note: str = "") -> ReviewItem:
-    """Open a review item, or refresh the open one for the same frame, reason and round."""
-    values = dict(severity=0.0 if severity is None else severity, annotators=list(annotators),
-                  classes=list(classes), agreement=agreement, gold_check=gold_check, note=note[:MAX_COMMENT])
-    item = ReviewItem.objects.filter(project=project, frame=frame, reason=reason, round=round,
-                                     status=ReviewItem.OPEN).first()
-    if item is not None and reason != ReviewItem.FLAGGED:
-        for key, value in values.items():
-            setattr(item, key, value)
-        item.save(update_fields=list(values))
-        return item
-    if item is not None:  # a second flag on the same frame adds its note
-        item.note = f"{item.note}\n{note}".strip()[:MAX_COMMENT]
-        item.annotators = sorted(set(item.annotators) | set(annotators))
-        item.save(update_fields=["note", "annotators"])
-        return item
-    item = ReviewItem.objects.create(project=project, frame=frame, sequence_id=frame.sequence_id, round=round,
-                                     reason=reason, opened_by=opened_by, **values)
-    audit.record(opened_by, "review.open", item, {"frame": frame.pk, "reason": reason, "severity": item.severity})
-    return item
-
-
-def close_agreed(project: Project, frame_id: int, round: int) -> None:
-    """Annotators' own revisions brought the frame above the threshold: its disagreement item closes."""
-    for item in ReviewItem.objects.select_for_update().filter(
-            project=project, frame_id=frame_id, round=round, reason=ReviewItem.DISAGREEMENT, status=ReviewItem.OPEN):
-        _resolve(item, None, ReviewDecision.AGREED, "agreement reached after revisions")
 
 
 def flag(project: Project, frame: Frame, user, note: str) -> ReviewItem:
@@ -74,18 +41,6 @@ def _locked_open(item_id: int, project: Project) -> ReviewItem:
         who = f" by {last.decided_by.username}" if last and last.decided_by else ""
         raise ReviewError(f"this item was already resolved{who}; nothing changed")
     return item
-
-
-def _resolve(item: ReviewItem, user, decision: str, comment: str, *, accepted=None, result=None) -> ReviewDecision:
-    made = ReviewDecision.objects.create(item=item, decision=decision, comment=comment[:MAX_COMMENT],
-                                         decided_by=user if getattr(user, "is_authenticated", False) else None,
-                                         accepted=accepted, result=result)
-    item.status, item.resolved_at = ReviewItem.RESOLVED, timezone.now()
-    item.save(update_fields=["status", "resolved_at"])
-    audit.record(user, f"review.{decision}", item, {"frame": item.frame_id, "comment": comment[:MAX_COMMENT],
-                                                    "accepted": accepted.pk if accepted else None,
-                                                    "result": result.pk if result else None})
-    return made
 
 
 def _approve(project: Project, frame: Frame, user, boxes, tags, note: str) -> Annotation:
@@ -114,9 +69,8 @@ def accept(project: Project, item_id: int, annotation_id: int, user, comment: st
         approved = _approve(project, item.frame, user, boxes, tags,
                             comment or f"accepted {chosen.annotator.username}'s version")
         if item.reason == ReviewItem.GOLD and item.gold_check_id:
-            from labeling.quality import gold  # the gold answer was wrong: the accepted version replaces it
             gold.replace_answer(project, item.frame, approved, user)
-        return _resolve(item, user, ReviewDecision.ACCEPT, comment, accepted=chosen, result=approved)
+        return resolve(item, user, ReviewDecision.ACCEPT, comment, accepted=chosen, result=approved)
 
 
 def edit(project: Project, item_id: int, payload, user, comment: str = "") -> ReviewDecision:
@@ -125,7 +79,7 @@ def edit(project: Project, item_id: int, payload, user, comment: str = "") -> Re
         item = _locked_open(item_id, project)
         boxes, tags = validate(payload, classes_of(project.ontology_version_id), item.frame)
         approved = _approve(project, item.frame, user, boxes, tags, comment or "edited in review")
-        return _resolve(item, user, ReviewDecision.EDIT, comment, result=approved)
+        return resolve(item, user, ReviewDecision.EDIT, comment, result=approved)
 
 
 def relabel(project: Project, item_id: int, user, comment: str = "") -> ReviewDecision:
@@ -143,12 +97,12 @@ def relabel(project: Project, item_id: int, user, comment: str = "") -> ReviewDe
         QueueItem.objects.filter(pk=queued.pk).update(
             assigned=F("assigned") - returned, submitted=F("submitted") - returned, round=F("round") + 1,
             is_open=True)
-        return _resolve(item, user, ReviewDecision.RELABEL, comment)
+        return resolve(item, user, ReviewDecision.RELABEL, comment)
 
 
 def dismiss(project: Project, item_id: int, user, comment: str = "") -> ReviewDecision:
     with transaction.atomic():
-        return _resolve(_locked_open(item_id, project), user, ReviewDecision.DISMISS, comment)
+        return resolve(_locked_open(item_id, project), user, ReviewDecision.DISMISS, comment)
 
 
 def review_queue(project: Project, *, klass: str | None = None, annotator: int | None = None,
@@ -171,14 +125,12 @@ def review_queue(project: Project, *, klass: str | None = None, annotator: int |
 def describe(item: ReviewItem) -> dict:
     """Everything the review page and API show: each version's boxes marked matched, unmatched
     (others did not draw it) or confused (others gave another class), the pair scores and the tags."""
-    from labeling.quality.frame_scoring import load_labels, params_of  # quality imports this module
-
     project = item.project
     versions = [{"annotation": a, "who": a.annotator.username, "kind": "annotator"} for a in candidates(item)]
     if item.reason == ReviewItem.GOLD:
-        gold = GoldFrame.objects.filter(project=project, frame=item.frame, active=True).select_related("answer").first()
-        if gold:
-            versions.insert(0, {"annotation": gold.answer, "who": "gold answer", "kind": "gold"})
+        answer = GoldFrame.objects.filter(project=project, frame=item.frame, active=True).select_related("answer").first()
+        if answer:
+            versions.insert(0, {"annotation": answer.answer, "who": "gold answer", "kind": "gold"})
     loaded = load_labels([v["annotation"].pk for v in versions])
     labels = [loaded[v["annotation"].pk] for v in versions]
     result = agreement.frame_agreement(labels, params_of(project))

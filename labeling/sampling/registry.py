@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.db import transaction
 
-from labeling import audit
+from labeling import audit, jobs
 from labeling.footage import blobstore
 from labeling.access import signing
 from ..models import ModelVersion, Project
@@ -151,16 +151,10 @@ def make_current(version: ModelVersion, user=None) -> ModelVersion:
                                                         is_current=True).update(is_current=False)
         ModelVersion.objects.filter(pk=version.pk).update(is_current=True)
         audit.record(user, "model.current", version, {"project": version.project_id, "sha256": version.sha256})
-        transaction.on_commit(lambda: _rescore(version.project_id))
+        # a new current model re-ranks the queue (the queue serves the old scores meanwhile)
+        jobs.enqueue("start_scoring", version.project_id, "new current model")
     version.is_current = True
     return version
-
-
-def _rescore(project_id: int) -> None:
-    """A new current model re-ranks the queue (the queue serves the old scores meanwhile)."""
-    from .. import tasks
-
-    tasks.start_scoring.delay(project_id, "new current model")
 
 
 def load(version: ModelVersion):

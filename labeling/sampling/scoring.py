@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .. import audit
+from labeling import audit, jobs
 from ..models import FrameScore, ModelVersion, Project, QueueItem, ScoringChunk, ScoringRun
 from ..models.footage import blob_path
 from . import images as images_mod
@@ -57,7 +57,7 @@ def current_models(project_id: int) -> dict[str, ModelVersion]:
 
 
 def start_run(project: Project, *, reason: str, user=None, chunk_size: int | None = None) -> ScoringRun:
-    """Record a run and its chunks; the caller sends the chunks to workers (`tasks.start_scoring`).
+    """Record a run and its chunks; the caller sends the chunks to workers (`send_chunks`).
     A run already going for the same models is returned as it is; one for older models is
     superseded (its chunks stop writing)."""
     chunk_size = chunk_size or CHUNK_SIZE
@@ -228,7 +228,7 @@ def store(run: ScoringRun, chunk_id: int, me: str, rows) -> int:
         _flag_sensitive(run, rows)
         done, total = ScoringRun.objects.filter(pk=run.pk).values_list("chunks_done", "chunks_total").get()
         if done >= total:
-            transaction.on_commit(lambda: _send_finalize(run.pk))
+            jobs.enqueue("finalize_scoring", run.pk)
     return len(rows)
 
 
@@ -240,12 +240,6 @@ def _flag_sensitive(run: ScoringRun, rows) -> None:
     scores = [(f, sens) for f, *_, sens in rows if sens is not None]
     if scores:
         flag_from_model(run.project, scores, run.detector if _sensitive_columns(run.detector) else run.classifier)
-
-
-def _send_finalize(run_id: int) -> None:
-    from .. import tasks
-
-    tasks.finalize_scoring.delay(run_id)
 
 
 _OPEN_SCORES = """
@@ -319,14 +313,12 @@ def pending_chunks(run_id: int) -> list[int]:
 def sweep(stale_s: float = STALE_S) -> dict:
     """Resume what dead workers left: chunks whose claim went stale (and pending chunks whose
     message was lost) are sent again; finished runs that were not finalised are finalised."""
-    from .. import tasks
-
     cutoff = timezone.now() - timezone.timedelta(seconds=stale_s)
     resent = 0
     for chunk_id in ScoringChunk.objects.filter(run__status=ScoringRun.RUNNING).exclude(
             status=ScoringChunk.DONE).exclude(status=ScoringChunk.CLAIMED, claimed_at__gte=cutoff) \
             .exclude(status=ScoringChunk.PENDING, run__created_at__gte=cutoff).values_list("pk", flat=True):
-        tasks.score_chunk.delay(chunk_id)
+        jobs.send_now("score_chunk", chunk_id)
         resent += 1
     finalized = 0
     for run_id in ScoringRun.objects.filter(status=ScoringRun.RUNNING, chunks_done__gte=F("chunks_total")) \
@@ -353,13 +345,7 @@ def rescore_due(every_s: float = RESCORE_EVERY_S) -> list[int]:
 
 def send_chunks(run_id: int) -> int:
     """Send a run's unfinished chunks to the workers, once the run's transaction commits."""
-    from .. import tasks
-
     ids = pending_chunks(run_id)
-
-    def send():
-        for chunk_id in ids:
-            tasks.score_chunk.delay(chunk_id)
-
-    transaction.on_commit(send)
+    for chunk_id in ids:
+        jobs.enqueue("score_chunk", chunk_id)
     return len(ids)

@@ -20,7 +20,7 @@ import time
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit
+from labeling import audit, jobs
 from ..models import DatasetVersion, ModelVersion, Project, TrainingRun
 from . import examples as examples_mod
 from . import images as images_mod
@@ -48,8 +48,10 @@ def class_map_for(project: Project, kind: str) -> list[str]:
                 .order_by("order", "key").values_list("key", flat=True))
 
 
-def start(project: Project, kind: str, *, user=None, make_current: bool = False, **params) -> TrainingRun:
-    """Record a training run after checking that it can run. Raises TrainingError otherwise."""
+def start(project: Project, kind: str, *, user=None, make_current: bool = False, enqueue: bool = True,
+          **params) -> TrainingRun:
+    """Record a training run after checking that it can run, and send it to a worker once the
+    transaction commits (`enqueue=False`: the caller runs it). Raises TrainingError otherwise."""
     if kind not in DEFAULTS:
         raise TrainingError(f"kind: one of {sorted(DEFAULTS)}")
     merged = dict(DEFAULTS[kind])
@@ -79,14 +81,9 @@ def start(project: Project, kind: str, *, user=None, make_current: bool = False,
                                          parent=parent, params=merged, make_current=make_current,
                                          created_by=user if getattr(user, "is_authenticated", False) else None)
         audit.record(user, "training.start", run, {"project": project.pk, "kind": kind, "params": merged})
+        if enqueue:
+            jobs.enqueue("train_model", run.pk)
     return run
-
-
-def enqueue(run: TrainingRun) -> None:
-    """Send the run to a worker once the transaction that recorded it commits."""
-    from .. import tasks
-
-    transaction.on_commit(lambda: tasks.train_model.delay(run.pk))
 
 
 def _snapshot(found) -> dict:

@@ -12,7 +12,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -174,18 +174,6 @@ def keyframe_fields(frame: Frame, boxes) -> dict:
     return {"sequence_id": frame.sequence_id, "frame_index": frame.index, "max_track": max(tracks, default=None)}
 
 
-def _write(annotation: Annotation, boxes: list[CleanBox], tags: list[CleanTag]) -> None:
-    AnnotationBox.objects.bulk_create(
-        AnnotationBox(annotation=annotation, label_class=b.label_class, x=b.x, y=b.y, w=b.w, h=b.h,
-                      attributes=b.attributes, track_id=b.track_id)
-        for b in boxes
-    )
-    AnnotationTag.objects.bulk_create(
-        AnnotationTag(annotation=annotation, label_class=t.label_class, attributes=t.attributes, changed=t.changed)
-        for t in tags
-    )
-
-
 @dataclass
 class _Lease:
     id: int
@@ -337,36 +325,70 @@ def revise(base: Annotation, user, payload) -> Annotation:
         boxes, tags = validate(payload, classes_of(locked.ontology_version_id), locked.frame)
         try:
             with transaction.atomic():
-                revision = Annotation.objects.create(
-                    **keyframe_fields(locked.frame, boxes),
-                    project_id=locked.project_id, frame=locked.frame, annotator=user,
-                    ontology_version_id=locked.ontology_version_id, revision=locked.revision + 1, supersedes=locked,
-                    status=Annotation.SUBMITTED, source=Annotation.HUMAN, created_by=user,
-                    assignment_id=locked.assignment_id, note=str(payload.get("note", ""))[:2000],
-                )
-        except IntegrityError:
+                (revision,) = store_many([Revision(
+                    project_id=locked.project_id, frame=locked.frame, boxes=boxes, tags=tags,
+                    source=Annotation.HUMAN, status=Annotation.SUBMITTED,
+                    ontology_version_id=locked.ontology_version_id, created_by=user, annotator_id=user.pk,
+                    supersedes=locked, note=str(payload.get("note", "")), assignment_id=locked.assignment_id)])
+        except IntegrityError:  # another tab's revision won the race for this base
             raise Conflict(_head_of(locked), payload) from None
-        _write(revision, boxes, tags)
         audit.record(user, "annotation.revise", revision, {"supersedes": locked.pk, "frame": locked.frame_id})
-        _flag_sensitive(locked.project_id, locked.frame_id, revision.pk, boxes, tags, user)
         transaction.on_commit(lambda: annotation_submitted.send(sender=Annotation, annotation=revision))
     return revision
 
 
+@dataclass
+class Revision:
+    """One annotation revision written outside a lease: consensus, a QA decision, a gold answer,
+    an import, an ontology migration, or an annotator's edit of their own work (`revise`)."""
+
+    project_id: int
+    frame: Frame  # pk, sequence_id and index are read
+    boxes: list[CleanBox]
+    tags: list[CleanTag]
+    source: str
+    status: str
+    ontology_version_id: int
+    created_by: object = None  # a user, or None for the system
+    annotator_id: int | None = None
+    supersedes: Annotation | None = None
+    note: str = ""
+    assignment_id: int | None = None
+
+
+def store_many(revisions: list[Revision]) -> list[Annotation]:
+    """Write revisions, their boxes and tags (three statements however many), and flag frames
+    where a sensitive class is used. Every annotation that is not an annotator's first
+    submission on a lease is written here (that one is `_STORE_SUBMISSION`). Call inside the
+    caller's transaction, which also records the audit event."""
+    annotations = Annotation.objects.bulk_create([
+        Annotation(**keyframe_fields(r.frame, r.boxes), project_id=r.project_id, frame_id=r.frame.pk,
+                   annotator_id=r.annotator_id, ontology_version_id=r.ontology_version_id,
+                   revision=r.supersedes.revision + 1 if r.supersedes else 1, supersedes=r.supersedes,
+                   status=r.status, source=r.source, note=r.note[:2000], assignment_id=r.assignment_id,
+                   created_by=r.created_by if getattr(r.created_by, "is_authenticated", False) else None)
+        for r in revisions
+    ])
+    AnnotationBox.objects.bulk_create(
+        (AnnotationBox(annotation=a, label_class=b.label_class, x=b.x, y=b.y, w=b.w, h=b.h,
+                       attributes=b.attributes, track_id=b.track_id)
+         for a, r in zip(annotations, revisions) for b in r.boxes), batch_size=5000)
+    AnnotationTag.objects.bulk_create(
+        (AnnotationTag(annotation=a, label_class=t.label_class, attributes=t.attributes, changed=t.changed)
+         for a, r in zip(annotations, revisions) for t in r.tags), batch_size=5000)
+    for a, r in zip(annotations, revisions):
+        a.frame = r.frame
+        _flag_sensitive(r.project_id, r.frame.pk, a.pk, r.boxes, r.tags, r.created_by)
+    return annotations
+
+
 def store(*, project, frame: Frame, boxes: list[CleanBox], tags: list[CleanTag], source: str, status: str,
           created_by, annotator=None, supersedes: Annotation | None = None, note: str = "") -> Annotation:
-    """Write an annotation that is not an annotator's lease work (consensus, a QA decision, gold
-    answers, imports): one new revision, superseding `supersedes` if given. Call inside the
-    caller's transaction, which also records the audit event."""
-    annotation = Annotation.objects.create(
-        **keyframe_fields(frame, boxes),
-        project_id=project.pk, frame=frame, annotator=annotator, ontology_version_id=project.ontology_version_id,
-        revision=supersedes.revision + 1 if supersedes else 1, supersedes=supersedes, status=status, source=source,
-        created_by=created_by if getattr(created_by, "is_authenticated", False) else None, note=note[:2000],
-    )
-    _write(annotation, boxes, tags)
-    _flag_sensitive(project.pk, frame.pk, annotation.pk, boxes, tags, created_by)
-    return annotation
+    """One revision on the project's ontology version (see `store_many`)."""
+    return store_many([Revision(
+        project_id=project.pk, frame=frame, boxes=boxes, tags=tags, source=source, status=status,
+        ontology_version_id=project.ontology_version_id, created_by=created_by,
+        annotator_id=getattr(annotator, "pk", annotator), supersedes=supersedes, note=note)])[0]
 
 
 def _flag_sensitive(project_id: int, frame_id: int, annotation_id: int, boxes, tags, user) -> None:

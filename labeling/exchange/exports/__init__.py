@@ -1,13 +1,13 @@
 """Exports of annotations to COCO and MOT: streamed writers, a signed manifest in every archive,
 and jobs with progress (see jobs.py). Public entry points:
 
-    create(project, user, format=..., scope=..., dataset_version=..., include_images=...)
-    enqueue(export) / run(export_id)
+    create(project, user, format=..., scope=..., dataset_version=..., include_images=...)  (sends it to a worker)
+    run(export_id)                                                                          (what the worker runs)
     open_for_download(export, user)
     verify_archive(fileobj)
 """
 from labeling.exchange.exports.archive import ArchiveReport, verify_archive
-from labeling.exchange.exports.jobs import create, enqueue, open_for_download, run
+from labeling.exchange.exports.jobs import create, open_for_download, run
 from labeling.exchange.exports.selection import ExportError
 
-__all__ = ["ArchiveReport", "ExportError", "create", "enqueue", "open_for_download", "run", "verify_archive"]
+__all__ = ["ArchiveReport", "ExportError", "create", "open_for_download", "run", "verify_archive"]

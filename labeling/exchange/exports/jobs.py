@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from ontology.models import OntologyVersion
 
-from labeling import audit
+from labeling import audit, jobs
 from labeling.access import signing
 from labeling.models import DatasetVersion, Export, Project
 from labeling.work.submissions import classes_of
@@ -49,8 +49,10 @@ def _one_ontology_version(scope: scopes.Scope) -> OntologyVersion:
 
 
 def create(project: Project, user, *, format: str, scope: str = Export.APPROVED,
-           dataset_version: DatasetVersion | None = None, include_images: bool = False) -> Export:
-    """Check the request and record the job (the caller enqueues it). Refuses, writing nothing,
+           dataset_version: DatasetVersion | None = None, include_images: bool = False,
+           enqueue: bool = True) -> Export:
+    """Check the request, record the job and send it to a worker once the transaction commits
+    (`enqueue=False`: the caller runs it, as the export bench does). Refuses, writing nothing,
     an unknown format or scope, a dataset version of another dataset, a scope with nothing in
     it, or one that mixes ontology versions."""
     if format not in WRITERS:
@@ -64,13 +66,9 @@ def create(project: Project, user, *, format: str, scope: str = Export.APPROVED,
                                        annotations_as_of=as_of, created_by=user)
         audit.record(user, "export.create", export, {"format": format, "scope": scope, "as_of": as_of,
                                                      "dataset_version": dataset_version.pk if dataset_version else None})
+        if enqueue:
+            jobs.enqueue("export_job", export.pk)
     return export
-
-
-def enqueue(export: Export) -> None:
-    from labeling import tasks
-
-    transaction.on_commit(lambda: tasks.export_job.delay(export.pk))
 
 
 def _header(export: Export, resolved: scopes.Scope, stats: dict) -> dict:
@@ -158,14 +156,12 @@ def run(export_id: int) -> Export:
 def sweep(stale_s: float = STALE_S) -> int:
     """Send again the exports a dead worker left: running with a stale heartbeat, or queued
     for longer than `stale_s` (the message was lost). Returns how many were sent."""
-    from labeling import tasks
-
     cutoff = timezone.now() - timedelta(seconds=stale_s)
     ids = list(Export.objects.filter(
         Q(status=Export.RUNNING, heartbeat_at__lt=cutoff) | Q(status=Export.QUEUED, created_at__lt=cutoff))
         .values_list("pk", flat=True))
     for export_id in ids:
-        tasks.export_job.delay(export_id)
+        jobs.send_now("export_job", export_id)
     return len(ids)
 
 

@@ -1,0 +1,73 @@
+"""Loading what the quality checks compare: each annotator's labels of a frame as
+`agreement.Labels`, the round's current revisions, and a project's comparison parameters.
+
+Shared by the agreement check (`frame_scoring`), gold checks (`gold`) and the review page
+(`review`), which is why it sits below all three."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from django.db import connection
+
+from labeling.models import Project
+from labeling.quality import agreement
+from labeling.quality.agreement import ComparisonParams, Labels
+
+
+def params_of(project: Project) -> ComparisonParams:
+    return ComparisonParams(iou_threshold=project.iou_threshold)
+
+
+def round_annotations(project_id: int, frame_id: int) -> list[tuple[int, int]]:
+    """(annotation id, annotator id) of each annotator's current revision in the frame's current
+    round: work on assignments that QA sent back does not count any more."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT a.id, a.annotator_id FROM labeling_annotation a
+            JOIN labeling_assignment s ON s.id = a.assignment_id
+            WHERE a.project_id = %s AND a.frame_id = %s AND a.source = 'human' AND s.status = 'submitted'
+              AND NOT EXISTS (SELECT 1 FROM labeling_annotation n WHERE n.supersedes_id = a.id)
+            ORDER BY a.annotator_id
+            """,
+            [project_id, frame_id],
+        )
+        return cur.fetchall()
+
+
+def load_labels(annotation_ids: list[int]) -> dict[int, Labels]:
+    """Boxes and tags of many annotations in two queries, as agreement.Labels (annotator unset)."""
+    out = {a: Labels(annotator=0, boxes=np.empty((0, 4)), classes=[]) for a in annotation_ids}
+    coords: dict[int, list] = {a: [] for a in annotation_ids}
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            SELECT b.annotation_id, c.key, b.x, b.y, b.w, b.h, b.attributes, b.track_id
+            FROM labeling_annotationbox b JOIN ontology_labelclass c ON c.id = b.label_class_id
+            WHERE b.annotation_id = ANY(%s) ORDER BY b.annotation_id, b.id
+            """,
+            [list(annotation_ids)],
+        )
+        for ann, key, x, y, w, h, attributes, track in cur.fetchall():
+            out[ann].classes.append(key)
+            out[ann].attributes.append(json.loads(attributes) if isinstance(attributes, str) else attributes)
+            out[ann].tracks.append(track)
+            coords[ann].append((x, y, w, h))
+        cur.execute(
+            """
+            SELECT t.annotation_id, c.key, t.changed, t.attributes
+            FROM labeling_annotationtag t JOIN ontology_labelclass c ON c.id = t.label_class_id
+            WHERE t.annotation_id = ANY(%s)
+            """,
+            [list(annotation_ids)],
+        )
+        for ann, key, changed, attributes in cur.fetchall():
+            out[ann].tags[key] = agreement.tag_value(changed)
+            attributes = json.loads(attributes) if isinstance(attributes, str) else attributes
+            if attributes:
+                out[ann].tag_attributes[key] = attributes
+    for ann, rows in coords.items():
+        if rows:
+            out[ann].boxes = np.array(rows, dtype=float)
+    return out
