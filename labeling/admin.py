@@ -1,4 +1,9 @@
+from django import forms
 from django.contrib import admin
+
+from labeling.access import cache
+from labeling.footage import datasets
+from labeling.work import projects
 
 from .models import (Annotation, AuditEvent, AuditLink, AuditSeal, Dataset, DatasetVersion, Frame, IngestJob,
                      LoginThrottle, Membership, Project, ProtectionPolicy, Sequence, SensitivityFlag)
@@ -20,15 +25,11 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
     list_display = ["name", "sensitive", "created_at"]
+    readonly_fields = ["created_by", "created_at"]
     search_fields = ["name"]
 
     def save_model(self, request, obj, form, change):
-        was_sensitive = change and Dataset.objects.filter(pk=obj.pk, sensitive=True).exists()
-        super().save_model(request, obj, form, change)
-        if obj.sensitive and not was_sensitive:
-            from .protection import flags
-
-            flags.mark_dataset(obj, request.user, "marked sensitive in the admin")
+        datasets.save_dataset(obj, request.user, note="marked sensitive in the admin")
 
 
 @admin.register(Sequence)
@@ -70,15 +71,41 @@ class ProtectionPolicyInline(admin.StackedInline):
     can_delete = False
 
 
+class ProjectForm(forms.ModelForm):
+    def clean_ontology_version(self):
+        version = self.cleaned_data["ontology_version"]
+        try:
+            projects.check_ontology_version(version)
+        except projects.ProjectError as exc:
+            raise forms.ValidationError(exc.message) from None
+        return version
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    """Saved through labeling.work.projects, as the API saves projects: queued and audited."""
+
+    form = ProjectForm
+    readonly_fields = ["created_by", "created_at"]  # set by the service, not chosen
     list_display = ["name", "dataset", "ontology_version", "overlap", "agreement_threshold"]
     inlines = [MembershipInline, ProtectionPolicyInline]
 
+    def save_model(self, request, obj, form, change):
+        projects.save_project(obj, request.user)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        changed = formset.save(commit=False)  # new rows, and rows whose person changed (also a new member)
+        for membership in formset.deleted_objects:
+            projects.remove_member(membership, request.user)
+        for membership in changed:
+            if membership.pk is not None:
+                projects.remove_member(Membership.objects.get(pk=membership.pk), request.user)
+            projects.add_member(form.instance, membership.user, request.user)
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        from labeling.access import cache
-
         cache.forget("protection-policy", form.instance.pk)
 
 

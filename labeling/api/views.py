@@ -13,12 +13,10 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from labeling import audit
-from labeling.footage import ingest, dataset_versions
-from labeling.work import queue
 from labeling.access import roles
-from ..protection import flags
-from ..models import Frame, IngestJob, Membership, Project, Sequence
+from labeling.footage import dataset_versions, datasets, ingest
+from labeling.models import Dataset, Frame, IngestJob, Membership, Project, Sequence
+from labeling.work import projects
 from . import serializers as s
 from .filters import IdFilterBackend, IdFilterSet
 from .parsers import ObjectJSONParser
@@ -44,15 +42,13 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
         ).order_by("name")
 
     def perform_create(self, serializer):
-        dataset = serializer.save(created_by=self.request.user)
+        dataset = datasets.save_dataset(Dataset(**serializer.validated_data), self.request.user)
         dataset.sequence_count = dataset.frame_count = 0  # as the list annotates them: a new dataset is empty
-        audit.record(self.request.user, "dataset.create", dataset, {"name": dataset.name})
+        serializer.instance = dataset
 
     def perform_update(self, serializer):
-        was_sensitive = serializer.instance.sensitive
-        dataset = serializer.save()
-        if dataset.sensitive and not was_sensitive:  # its frames become sensitive, with the flag recorded
-            flags.mark_dataset(dataset, self.request.user, "marked sensitive")
+        serializer.instance = datasets.save_dataset(_with(serializer.instance, serializer.validated_data),
+                                                    self.request.user)
 
     @extend_schema(request=s.IngestUploadSerializer, responses={202: s.IngestJobSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser],
@@ -160,14 +156,10 @@ class ProjectViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
         return roles.visible_projects(self.request.user).order_by("name")
 
     def perform_create(self, serializer):
-        project = serializer.save(created_by=self.request.user)
-        queue.sync_queue(project)
-        audit.record(self.request.user, "project.create", project, serializer.data)
+        serializer.instance = _saved_project(Project(**serializer.validated_data), self.request.user)
 
     def perform_update(self, serializer):
-        project = serializer.save()
-        queue.sync_queue(project)  # the stride may have changed the order
-        audit.record(self.request.user, "project.update", project, serializer.data)
+        serializer.instance = _saved_project(_with(serializer.instance, serializer.validated_data), self.request.user)
 
 
 class MemberViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -187,14 +179,25 @@ class MemberViewSet(mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.
         return Membership.objects.filter(project=self.project()).select_related("user").order_by("user__username")
 
     def perform_create(self, serializer):
-        project = self.project()
-        user = serializer.validated_data["user"]
-        if Membership.objects.filter(project=project, user=user).exists():
-            raise ValidationError({"username": f"{user.username} is already a member"})
-        member = serializer.save(project=project, added_by=self.request.user)
-        audit.record(self.request.user, "project.member.add", project, {"user": user.username})
-        return member
+        try:
+            serializer.instance = projects.add_member(self.project(), serializer.validated_data["user"],
+                                                      self.request.user)
+        except projects.ProjectError as exc:
+            raise ValidationError({exc.field: exc.message}) from None
 
     def perform_destroy(self, instance):
-        audit.record(self.request.user, "project.member.remove", instance.project, {"user": instance.user.username})
-        instance.delete()
+        projects.remove_member(instance, self.request.user)
+
+
+def _with(instance, values: dict):
+    """The instance with the validated values set (the service saves it)."""
+    for name, value in values.items():
+        setattr(instance, name, value)
+    return instance
+
+
+def _saved_project(project: Project, user) -> Project:
+    try:
+        return projects.save_project(project, user)
+    except projects.ProjectError as exc:
+        raise ValidationError({exc.field: exc.message}) from None
