@@ -2,18 +2,8 @@
 // Reveal button (or Space), or until they press it again in toggle mode. Each reveal asks the
 // server for a short-lived URL signed for this person, and tells the server when the frame is
 // blurred again, so that the exposure is counted with its duration.
-const csrf = () => document.cookie.split("; ").find((c) => c.startsWith("csrftoken="))?.split("=")[1] || "";
-
-async function post(url, body) {
-  const response = await fetch(url, {
-    method: "POST", credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  let data = null;
-  if (response.status !== 204) { try { data = await response.json(); } catch { data = null; } }
-  return { status: response.status, data };
-}
+import { api, postKeepalive } from "./http.js";
+import { urls } from "./urls.js";
 
 export class Revealer {
   // show(url): put the original on screen; hide(): back to the blurred view; say(text): a message
@@ -42,7 +32,7 @@ export class Revealer {
     this.wanted = true;
     this.mode = mode;
     const frame = this.frame;
-    const { status, data } = await post(`/api/projects/${frame.project}/frames/${frame.id}/reveal/`);
+    const { status, data } = await api("POST", urls.reveal(frame.project, frame.id));
     if (status !== 201) {
       this.wanted = false;
       this.say(data?.detail || `Could not reveal the frame (${status})`, "error");
@@ -61,12 +51,8 @@ export class Revealer {
     this.active = null;
     this.hide();
     this.onChange(false, this.mode);
-    if (id) {
-      const url = `/api/reveals/${id}/end/`;
-      // keepalive: the end is reported even when the page is being closed
-      fetch(url, { method: "POST", credentials: "same-origin", keepalive: true,
-                   headers: { "X-CSRFToken": csrf(), Accept: "application/json" } }).catch(() => {});
-    }
+    // keepalive: the end is reported even when the page is being closed
+    if (id) postKeepalive(urls.endReveal(id));
   }
 
   toggle() { if (this.active || this.wanted) this.stop(); else this.start("toggle"); }
@@ -79,5 +65,3 @@ export class Revealer {
     }
   }
 }
-
-export { post };

@@ -3,9 +3,9 @@
 import { BoxEditor } from "./boxeditor.js";
 import { renderPalette as paletteInto } from "./palette.js";
 import { Revealer } from "./protection.js";
+import { api } from "./http.js";
 
 const state = JSON.parse(document.getElementById("review-state").textContent);
-const csrf = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="))?.split("=")[1] || "";
 const $ = (id) => document.getElementById(id);
 const tags = Object.fromEntries(state.tags.map((t) => [t.class, t]));
 
@@ -54,11 +54,10 @@ function renderTags() {
 
 async function save() {
   const body = { decision: "edit", boxes: editor.payloadBoxes(), tags: Object.values(tags), comment: $("comment").value };
-  const response = await fetch(state.api, { method: "POST", credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf }, body: JSON.stringify(body) });
-  const data = await response.json().catch(() => ({}));
-  if (response.status === 201) { window.location = state.done; return; }
-  $("status").textContent = data.detail || `Not saved (${response.status})`;
+  // state.api: the review item's API URL, as the server reversed it
+  const { status, data } = await api("POST", state.api, body);
+  if (status === 201) { window.location = state.done; return; }
+  $("status").textContent = data?.detail || `Not saved (${status})`;
   $("status").className = "status error";
 }
 
