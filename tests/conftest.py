@@ -16,6 +16,15 @@ from ontology import services as ontology_services
 from ontology.models import LabelClass
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing():
+    """Django's default hasher spends ~0.3 s of CPU on each password on purpose; every test makes
+    several users. The tests check who may sign in, not the cost of guessing a password."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(autouse=True)
 def isolated_media(settings, tmp_path):
     """Each test writes frames, uploads and keys into its own temporary directory."""

@@ -105,9 +105,9 @@ def build() -> World:
     peer_work = []
     for _ in range(2):
         peer_lease = queue.next_assignment(project, w.peer)
-        peer_work.append(submissions.submit(peer_lease, w.peer, payload))
+        peer_work.append(submissions.submit(peer_lease, w.peer, payload).annotation)
     ann = w.users["annotator"]
-    own_work = submissions.submit(queue.next_assignment(project, ann), ann, payload)
+    own_work = submissions.submit(queue.next_assignment(project, ann), ann, payload).annotation
     own_lease = queue.next_assignment(project, ann)
     peer_frames = {a.frame_id: a for a in peer_work}
     assert own_work.frame_id in peer_frames and own_lease.frame_id in peer_frames, "queue order changed"

@@ -49,7 +49,7 @@ def test_the_app_role_labels_but_cannot_rewrite_history(app_role, project, users
     earlier = audit.record(users["admin"], "test.before", None, {})
     with acting_as(app_role):
         lease = queue.next_assignment(project, users["annotator"])
-        annotation = submissions.submit(lease, users["annotator"], {"boxes": [], "tags": []})
+        annotation = submissions.submit(lease, users["annotator"], {"boxes": [], "tags": []}).annotation
         assert chain.link_pending() >= 2  # the chain is linked by the app role too
         event = AuditEvent.objects.get(verb="annotation.submit", object_id=str(annotation.pk))
         exposure = Exposure.objects.create(user=users["annotator"], project=project, frame=lease.frame,

@@ -56,7 +56,7 @@ def events(db, users):
 def test_every_event_is_chained_in_order_and_verifies(events, project, users):
     make_frames(project, 1)
     lease = queue.next_assignment(project, users["annotator"])
-    annotation = submissions.submit(lease, users["annotator"], {"boxes": [], "tags": []})
+    annotation = submissions.submit(lease, users["annotator"], {"boxes": [], "tags": []}).annotation
     chain_now()
     links = list(AuditLink.objects.order_by("seq"))
     assert [link.seq for link in links] == list(range(1, len(links) + 1))

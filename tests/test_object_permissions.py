@@ -23,7 +23,7 @@ def shared_frame(project, make_user):
     make_frames(project, 3)
     lease = queue.next_assignment(project, peer)
     work = submissions.submit(lease, peer, {"boxes": [{"class": "car", "x": PEER_X, "y": 7, "w": 30, "h": 20}],
-                                            "tags": [{"class": "crowd"}], "note": "peer's note"})
+                                            "tags": [{"class": "crowd"}], "note": "peer's note"}).annotation
     return lease.frame, work
 
 

@@ -89,10 +89,11 @@ def test_work_submitted_after_the_lease_expired_is_kept_and_flagged(project, use
     a = queue.next_assignment(project, users["annotator"])
     Assignment.objects.filter(pk=a.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
     queue.expire_leases(project.pk)
-    annotation = submissions.submit(a, users["annotator"], {"boxes": [
+    submitted = submissions.submit(a, users["annotator"], {"boxes": [
         {"class": "car", "x": 1, "y": 1, "w": 10, "h": 10}], "tags": []})
+    annotation = submitted.annotation
     assignment = Assignment.objects.get(pk=a.pk)
-    assert assignment.status == Assignment.SUBMITTED and assignment.late
+    assert assignment.status == Assignment.SUBMITTED and assignment.late and submitted.late
     assert annotation.boxes.count() == 1
     event = AuditEvent.objects.get(verb="annotation.submit", object_id=str(annotation.pk))
     assert event.actor == users["annotator"] and event.data == {"frame": a.frame_id, "boxes": 1, "tags": 0,

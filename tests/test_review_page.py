@@ -25,7 +25,7 @@ def disputed(project, users, make_user):
     first = users["annotator"]
     mine = submissions.submit(queue.next_assignment(project, first), first, {"boxes": [
         {"class": "person", "x": 20, "y": 30, "w": 40, "h": 90},
-        {"class": "car", "x": 150, "y": 120, "w": 80, "h": 50}]})
+        {"class": "car", "x": 150, "y": 120, "w": 80, "h": 50}]}).annotation
     submissions.submit(queue.next_assignment(project, second), second, {"boxes": [
         {"class": "truck", "x": 22, "y": 31, "w": 40, "h": 88}]})
     item = ReviewItem.objects.get(frame=mine.frame)

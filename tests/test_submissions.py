@@ -67,13 +67,13 @@ def test_change_verdicts(project, users, lease):
         submissions.submit(lease, users["annotator"], {"boxes": [{"class": "moved", "x": 1, "y": 1, "w": 5, "h": 5}],
                                                        "tags": [{"class": "moved", "changed": False}]})
     annotation = submissions.submit(lease, users["annotator"], {
-        "boxes": [{"class": "moved", "x": 1, "y": 1, "w": 5, "h": 5}], "tags": [{"class": "moved", "changed": True}]})
+        "boxes": [{"class": "moved", "x": 1, "y": 1, "w": 5, "h": 5}], "tags": [{"class": "moved", "changed": True}]}).annotation
     assert annotation.tags.get().changed is True
 
 
 def test_submit_stores_rows_pinned_to_the_version(project, users, lease):
     annotation = submissions.submit(lease, users["annotator"], {
-        "boxes": [box(track_id=1), box(**{"class": "car"}, x=50, attributes={})], "tags": [{"class": "crowd"}]})
+        "boxes": [box(track_id=1), box(**{"class": "car"}, x=50, attributes={})], "tags": [{"class": "crowd"}]}).annotation
     assert annotation.ontology_version == project.ontology_version and annotation.revision == 1
     assert sorted(annotation.boxes.values_list("label_class__key", "x", "track_id")) == [
         ("car", 50.0, None), ("person", 10.0, 1)]
@@ -83,7 +83,7 @@ def test_submit_stores_rows_pinned_to_the_version(project, users, lease):
 
 
 def test_edits_are_new_revisions_and_stale_edits_conflict(project, users, lease):
-    first = submissions.submit(lease, users["annotator"], {"boxes": [box()]})
+    first = submissions.submit(lease, users["annotator"], {"boxes": [box()]}).annotation
     second = submissions.revise(first, users["annotator"], {"boxes": [box(x=12)]})
     assert (second.revision, second.supersedes_id) == (2, first.pk)
     assert AnnotationBox.objects.get(annotation=first).x == 10  # the old revision is untouched

@@ -55,12 +55,12 @@ class NextFrameView(APIView):
         project = member_project(request, project_pk, lambda u: u.has_perm("labeling.add_annotation"),
                                  "your role does not label frames")
         try:
-            assignment = queue.next_assignment(project, request.user)
+            lease = queue.next_lease(project, request.user)
         except queue.Withheld as withheld:  # a break, or a limit reached with nothing else left: not an error
             return Response({"assignment": None, "frame": None, "withheld": withheld.as_dict()})
-        if assignment is None:
+        if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)  # nothing left (a 204 carries no body)
-        return Response(page_state.state(project, assignment.frame, request.user, assignment))
+        return Response(page_state.state(project, lease.assignment.frame, request.user, lease=lease))
 
 
 class FrameStateView(APIView):
@@ -111,12 +111,12 @@ class AssignmentViewSet(viewsets.GenericViewSet):
     def submit(self, request, pk=None):
         _can_label(request.user)
         try:
-            annotation = submissions.submit(Assignment(pk=pk), request.user, request.data)
+            submitted = submissions.submit(Assignment(pk=pk), request.user, request.data)
         except submissions.NotYours:
             raise Http404("no such assignment") from None
         except submissions.SubmissionError as exc:
             return bad_request(exc)
-        return Response(annotation.clean_payload, status=status.HTTP_201_CREATED)
+        return Response(submitted.payload, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=SkipSerializer, responses={200: dict})
     @action(detail=True, methods=["post"])

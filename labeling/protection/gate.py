@@ -117,27 +117,27 @@ class _Request:
         params = {f"ps_{k}": v for k, v in states.save_params(trial).items()}
         params.update(ps_project=project.pk, ps_now=self.now, ps_expose=sensitive)
 
-        def written(assignment):
+        def written(lease):
             self.state, self._written = trial, True
-            self._annotate(assignment, notes, sensitive)
+            self._annotate(lease, notes, sensitive)
 
         return queue.LeaseRider(_LEASE_RIDER, params, written)
 
-    def _annotate(self, assignment, notes: dict, sensitive: bool) -> None:
+    def _annotate(self, lease, notes: dict, sensitive: bool) -> None:
         notes.update(protected=True, sensitive=sensitive, greyscale=self.state.greyscale,
                      consent=self.admission.why_not != "consent")
-        assignment.protection = notes
+        lease.notes["protection"] = notes  # what the page shows with the frame (page_state)
 
-    def leased(self, project, user, assignment):
+    def leased(self, project, user, lease):
         if self._written:  # a new lease: its statement wrote the counters already
             return
+        assignment, resumed = lease.assignment, lease.resumed
         sensitive = bool(assignment.frame.sensitive)
-        resumed = bool(getattr(assignment, "resumed", False))
         notes = rules.leased(self.state, self.limits, sensitive, resumed, self.now)
         prepared.execute(_SAVE_AND_EXPOSE, {**states.save_params(self.state), "project": project.pk,
                                           "frame": assignment.frame.pk, "now": self.now,
                                           "expose": sensitive and not resumed}).close()
-        self._annotate(assignment, notes, sensitive)
+        self._annotate(lease, notes, sensitive)
 
     def when_empty(self, project, user):
         states.save(self.state)

@@ -118,11 +118,11 @@ def _approve_consensus(project: Project, item: QueueItem, labels: list[Labels], 
     return approved
 
 
-def on_submitted(sender, annotation: Annotation, **_) -> None:
+def on_submitted(sender, annotation: Annotation, queue_state: tuple | None = None, **_) -> None:
     """After a submission commits: a gold frame is checked, and the overlap-th submission of a
     frame (or a revision after it) has the frame's agreement computed, in the background within
     a fraction of a second (labeling.outbox batches the messages)."""
-    row = getattr(annotation, "queue_state", None) or (
+    row = queue_state or (
         QueueItem.objects.filter(project_id=annotation.project_id, frame_id=annotation.frame_id)
         .values_list("gold", "submitted", "project__overlap").first())
     if row is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ontology.models import LabelClass
 
-from labeling.work import submissions, tracks
+from labeling.work import queue, submissions, tracks
 from labeling.models import Assignment, Draft, Frame, Project
 
 def image_url(frame_id: int, sensitive: bool, variant: str = "original", project_id: int | None = None) -> str:
@@ -46,14 +46,20 @@ def frame_payload(frame: Frame, with_previous: bool, project_id: int | None = No
     }
 
 
-def state(project: Project, frame: Frame, user, assignment: Assignment | None = None) -> dict:
+def state(project: Project, frame: Frame, user, assignment: Assignment | None = None, *,
+          lease: queue.Lease | None = None) -> dict:
+    """Everything the page needs for `frame`: for a lease just handed out (`lease`), for a live
+    assignment the person reopened (`assignment`: their draft is restored), or for their submitted
+    work (neither: their current revision, to edit)."""
+    if lease is not None:
+        assignment = lease.assignment
     classes = ontology_payload(project.ontology_version_id)
-    fresh_lease = assignment is not None and not getattr(assignment, "resumed", True)
+    fresh_lease = lease is not None and not lease.resumed
     revision = None if assignment is not None else submissions.head_revision(project.pk, frame.pk, user.pk)
     draft = None
     if assignment is not None and not fresh_lease:
         draft = Draft.objects.filter(assignment=assignment).values_list("payload", flat=True).first()
-    peek = getattr(assignment, "peek", None)
+    peek = lease.peek if lease is not None else None
     return {
         "project": {"id": project.pk, "name": project.name, "ontology_version": project.ontology_version_id},
         "assignment": {
@@ -68,5 +74,5 @@ def state(project: Project, frame: Frame, user, assignment: Assignment | None = 
         "prefetch": image_url(peek.frame_id, peek.sensitive, project_id=project.pk) if peek else None,
         # what annotator protection wants the page to show with this frame (labeling.protection.gate);
         # absent where the project has no sensitive frames
-        "protection": getattr(assignment, "protection", None),
+        "protection": lease.notes.get("protection") if lease is not None else None,
     }

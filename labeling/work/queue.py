@@ -21,7 +21,7 @@ that has nothing to say for a project (`engaged` false) leaves that path alone.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable, Protocol
 
@@ -76,6 +76,21 @@ class Candidate:
         return frame
 
 
+@dataclass
+class Lease:
+    """What `next_lease` hands out: the person's lease on a frame, and what the page needs with it.
+
+    `resumed`: a lease they already held (the page may have a draft for it); `peek`: the candidate
+    most likely to come next, for the page to prefetch its image (None if unknown); `notes`: what
+    the policies want the page to show with this frame (annotator protection puts its own under
+    "protection")."""
+
+    assignment: Assignment
+    resumed: bool
+    peek: Candidate | None = None
+    notes: dict = field(default_factory=dict)
+
+
 CANDIDATE_COLUMNS = ("qi.id, qi.frame_id, f.sequence_id, f.index, f.sensitive, qi.priority, f.width, f.height, "
                      "f.timestamp, s.name")
 
@@ -103,7 +118,7 @@ class QueuePolicy(Protocol):
     #   held lease is resumed); returns the object whose sql_filter/choose/leased apply to this one
     #   request, or a `Withheld` (its writes commit; the queue then raises it). That object may
     #   also have `allows(candidate) -> bool` (a held lease it refuses is given back),
-    #   `leased(project, user, assignment)` (after the lease, same transaction),
+    #   `leased(project, user, lease)` (after the lease, same transaction; it may add to lease.notes),
     #   `lease_rider(project, candidate) -> LeaseRider | None` (writes that go in the new lease's
     #   own statement, a round trip fewer than `leased` writing them) and
     #   `when_empty(project, user) -> Withheld | None` (why nothing was found, if it is the reason).
@@ -237,12 +252,14 @@ def current_assignment(project: Project, user) -> Assignment | None:
 
 
 def next_assignment(project: Project, user) -> Assignment | None:
+    """The assignment of `next_lease` (for callers that need nothing else)."""
+    lease = next_lease(project, user)
+    return lease.assignment if lease else None
+
+
+def next_lease(project: Project, user) -> Lease | None:
     """The annotator's current lease if they hold one, else a new lease on the best frame
     they may have; None when nothing is left for them.
-
-    The assignment comes back with two extra attributes: `resumed` (an existing lease: the page
-    may have a draft for it) and `peek` (the candidate that would most likely come next, for
-    the page to prefetch its image; None if unknown).
 
     Without a policy that reorders candidates in Python, this is one SQL statement (renew the
     held lease, or lock, lease and count a new frame), atomic on its own: no BEGIN/COMMIT round
@@ -271,9 +288,7 @@ def next_assignment(project: Project, user) -> Assignment | None:
     assignment = Assignment(pk=assignment_id, item_id=item_id, project=project, frame=frame, annotator=user,
                             status=Assignment.ACTIVE, leased_at=leased_at, expires_at=expires_at)
     peek = next((r for r in rows if r[0] == "peek"), None)
-    assignment.resumed = kind == "held"
-    assignment.peek = Candidate(peek[2], peek[3], *peek[6:]) if peek else None
-    return assignment
+    return Lease(assignment, resumed=kind == "held", peek=Candidate(peek[2], peek[3], *peek[6:]) if peek else None)
 
 
 def _picked(project: Project, user, policies=None) -> list[Candidate]:
@@ -372,17 +387,17 @@ WHERE r.rn = 2
 """
 
 
-def _next_general(project: Project, user, extra: list[Candidate] = (), policies=None) -> Assignment | None:
+def _next_general(project: Project, user, extra: list[Candidate] = (), policies=None) -> Lease | None:
     """The general path: a transaction in which policies see and reorder the candidates."""
     withheld = None
     with transaction.atomic():
-        assignment, withheld = _general(project, user, extra, _policies if policies is None else policies)
+        lease, withheld = _general(project, user, extra, _policies if policies is None else policies)
     if withheld is not None:  # raised after the commit: what the policy wrote (a break) stays
         raise withheld
-    return assignment
+    return lease
 
 
-def _general(project: Project, user, extra, policies) -> tuple[Assignment | None, Withheld | None]:
+def _general(project: Project, user, extra, policies) -> tuple[Lease | None, Withheld | None]:
     _expire_now_and_then(project.pk)
     applied = []
     for policy in policies:
@@ -392,9 +407,9 @@ def _general(project: Project, user, extra, policies) -> tuple[Assignment | None
         applied.append(admitted)
     held = _held(project, user)
     if held and _allowed(applied, held.frame):
-        held.resumed, held.peek = True, None
-        _after_lease(applied, project, user, held)
-        return held, None
+        lease = Lease(held, resumed=True)
+        _after_lease(applied, project, user, lease)
+        return lease, None
     if held:  # a policy no longer allows it (e.g. consent withdrawn): it goes back to the queue
         give_back(held.pk)
     # two candidates at least: the second is what the page prefetches
@@ -418,11 +433,11 @@ def _general(project: Project, user, extra, policies) -> tuple[Assignment | None
                                 annotator=user, status=Assignment.ACTIVE, leased_at=now,
                                 expires_at=now + lease_length())
         following = candidates[position + 1:position + 2]
-        assignment.resumed, assignment.peek = False, following[0] if following else None
+        lease = Lease(assignment, resumed=False, peek=following[0] if following else None)
         for rider in riders:
-            rider.written(assignment)
-        _after_lease(applied, project, user, assignment)
-        return assignment, None
+            rider.written(lease)
+        _after_lease(applied, project, user, lease)
+        return lease, None
     for policy in applied:
         why = policy.when_empty(project, user) if getattr(policy, "when_empty", None) else None
         if why is not None:
@@ -452,10 +467,10 @@ def _allowed(applied, frame) -> bool:
     return all(getattr(p, "allows", None) is None or p.allows(frame) for p in applied)
 
 
-def _after_lease(applied, project: Project, user, assignment: Assignment) -> None:
+def _after_lease(applied, project: Project, user, lease: Lease) -> None:
     for policy in applied:
         if getattr(policy, "leased", None):
-            policy.leased(project, user, assignment)
+            policy.leased(project, user, lease)
 
 
 @dataclass
@@ -463,11 +478,11 @@ class LeaseRider:
     """What a policy writes together with a new lease, in the lease's statement: data-modifying
     CTEs (`sql`, which may read the `lease` CTE's row: id, item_id, frame_id; they must write
     nothing when it is empty), their parameters (names prefixed, so they do not clash), and
-    `written(assignment)`, called once the lease is made."""
+    `written(lease)`, called once the lease is made."""
 
     sql: str
     params: dict
-    written: Callable[[Assignment], None]
+    written: Callable[[Lease], None]
 
 
 def _lease(project: Project, user, chosen: Candidate, now, riders: list[LeaseRider] | tuple = ()) -> int | None:

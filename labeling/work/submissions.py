@@ -24,7 +24,8 @@ from labeling.work import prepared
 from labeling.access import roles
 from labeling.models import Annotation, AnnotationBox, AnnotationTag, Assignment, Draft, Frame
 
-#: sent after a submission commits (agreement listens: the overlap-th submission triggers it)
+#: sent after a submission commits (agreement listens: the overlap-th submission triggers it), with
+#: `annotation` and, for a first submission on a lease, `queue_state` (gold, submitted, overlap)
 annotation_submitted = Signal()
 
 MAX_BOXES = 2000
@@ -275,7 +276,18 @@ SELECT ann.id, counts.submitted, counts.gold, done.late FROM ann, counts, done
 """
 
 
-def submit(assignment: Assignment, user, payload) -> Annotation:
+@dataclass
+class Submitted:
+    """An annotator's stored submission: the annotation (built from what was written, without a
+    query), whether it came late (its lease had expired: kept and flagged), and the annotation in
+    the page's shape."""
+
+    annotation: Annotation
+    late: bool
+    payload: dict
+
+
+def submit(assignment: Assignment, user, payload) -> Submitted:
     """Store an annotator's work on a leased frame. Always kept once valid: a lease that expired
     meanwhile only flags it (and takes its queue slot back)."""
     lease = _read_lease(assignment.pk, user.pk)
@@ -304,12 +316,11 @@ def submit(assignment: Assignment, user, payload) -> Annotation:
         ontology_version_id=lease.ontology_version_id, revision=1, status=Annotation.SUBMITTED,
         source=Annotation.HUMAN, created_at=now, created_by=user, note=note, assignment_id=lease.id, **keys,
     )
-    annotation.late = late
-    # what the agreement trigger needs, so that it does not ask again after the commit
-    annotation.queue_state = (gold, submitted, lease.overlap)
-    transaction.on_commit(lambda: annotation_submitted.send(sender=Annotation, annotation=annotation))
-    annotation.clean_payload = _payload(annotation, boxes, tags)
-    return annotation
+    # the queue's state goes with the signal: the agreement trigger need not ask again after the commit
+    queue_state = (gold, submitted, lease.overlap)
+    transaction.on_commit(lambda: annotation_submitted.send(sender=Annotation, annotation=annotation,
+                                                            queue_state=queue_state))
+    return Submitted(annotation, late, _payload(annotation, boxes, tags))
 
 
 def revise(base: Annotation, user, payload) -> Annotation:
