@@ -7,9 +7,9 @@ from django.http import FileResponse, Http404, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from labeling.exchange import exports, imports
 from labeling.access import roles
 from labeling.api.export_views import import_arguments
+from labeling.exchange import exports, imports
 from labeling.models import Export
 
 

@@ -9,7 +9,9 @@ from django.views.decorators.http import require_POST
 
 from labeling.access import roles
 from labeling.models import ProtectionPolicy
-from labeling.protection import days, policy as policies, state as states, wellbeing
+from labeling.protection import days, wellbeing
+from labeling.protection import policy as policies
+from labeling.protection import state as states
 
 
 def _my_projects(user):

@@ -7,10 +7,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from labeling.quality import dashboard, gold, review
 from labeling.access import roles
-from labeling.work import submissions, page_state
 from labeling.models import Annotation, ReviewItem
+from labeling.protection import image_urls
+from labeling.quality import dashboard, gold, review
+from labeling.work import submissions
 
 from . import charts
 from .access import project_for
@@ -75,7 +76,7 @@ def review_item(request, pk, item_pk):
     classes = submissions.classes_of(project.ontology_version_id)
     return render(request, "frontend/review_item.html", {
         "project": project, "item": item, "view": view, "decisions": item.decisions.select_related("decided_by"),
-        "image": page_state.image_url(item.frame_id, item.frame.sensitive, project_id=project.pk),
+        "image": image_urls.for_page(item.frame_id, item.frame.sensitive, project_id=project.pk),
         "class_names": {k: c.name for k, c in classes.items()},
         "next_item": review.review_queue(project).exclude(pk=item.pk).first(),
     })
@@ -131,7 +132,7 @@ def review_edit(request, pk, item_pk):
     classes = submissions.classes_of(project.ontology_version_id)
     state = {
         "item": item.pk, "project": project.pk, "width": item.frame.width, "height": item.frame.height,
-        "imageUrl": page_state.image_url(item.frame_id, item.frame.sensitive, project_id=project.pk),
+        "imageUrl": image_urls.for_page(item.frame_id, item.frame.sensitive, project_id=project.pk),
         "frame": item.frame_id, "sensitive": item.frame.sensitive,
         "classes": [{"key": c.key, "name": c.name, "color": c.color, "kind": c.kind, "shortcut": c.shortcut}
                     for c in classes.values()],

@@ -1,7 +1,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import audit_views, export_views, login_views, model_views, protection_views, review_views, views
+from . import (
+    audit_views,
+    export_views,
+    login_views,
+    model_views,
+    protection_views,
+    review_views,
+    views,
+)
 
 urlpatterns = [
     path("login/", login_views.LoginView.as_view(), name="login"),

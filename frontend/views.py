@@ -6,16 +6,14 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from django.utils import timezone
-
-from labeling.footage import blobstore, ingest, dataset_versions
-from labeling.work import queue
 from labeling.access import roles
-from labeling.protection import policy as protection_policy, renditions, reveal
-from labeling.protection import state as protection_state
+from labeling.footage import blobstore, dataset_versions, ingest
 from labeling.models import Annotation, Frame, IngestJob, ReviewItem, Sequence
+from labeling.protection import serving
+from labeling.work import queue
 
 
 @login_required
@@ -132,50 +130,29 @@ def sequence_detail(request, pk):
     return render(request, "frontend/sequence.html", {"sequence": sequence, "page": page})
 
 
-VARIANTS = {"thumbnail", "preview", "original"}
-
-
 @login_required
 def frame_image(request, pk, variant):
-    """Frame images go through here, never through a public media URL. A sensitive frame is
-    served blurred (at the blur strength of the project named by ?p=, greyscale for people who
-    prefer it); its original only with a reveal token signed for this person and this frame,
-    else 403, whatever the URL."""
-    if variant not in VARIANTS:
+    """Frame images go through here, never through a public media URL; labeling.protection.serving
+    decides what this person gets (a sensitive frame blurred, its original only with a reveal)."""
+    if variant not in serving.VARIANTS:
         raise Http404("unknown image variant")
     frame = get_object_or_404(
         Frame.objects.select_related("sequence__dataset").filter(
             sequence__dataset__in=roles.visible_datasets(request.user)),
         pk=pk,
     )
-    sensitive = frame.sensitive or frame.sequence.sensitive or frame.sequence.dataset.sensitive
-    if not sensitive:
-        name = {"thumbnail": frame.thumbnail_name, "preview": frame.preview_name, "original": frame.image_name}[variant]
-        return _blob_response(name, "private, max-age=3600")
-    grey = protection_state.preferences(request.user.pk)["greyscale"]
-    if variant == "original":
-        if not reveal.allowed(request.GET.get("reveal", ""), request.user, frame.pk):
-            return HttpResponseForbidden("This frame is marked sensitive: its original is shown only through a reveal "
-                                         "of your own (press and hold Reveal on the labeling page).")
-        if not grey:
-            return _blob_response(frame.image_name, "no-store")
-        try:
-            with blobstore.open_blob(frame.image_name) as fh:
-                data = renditions.greyscale(fh.read(), quality=90)
-        except FileNotFoundError:
-            raise Http404("frame file missing") from None
-        response = HttpResponse(data, content_type="image/jpeg")
-        response["Cache-Control"] = "no-store"
-        return response
-    project = roles.visible_project(request.user, request.GET.get("p")) if request.GET.get("p") else None
-    radius = protection_policy.blur_radius(project if project and project.dataset_id == frame.sequence.dataset_id
-                                           else None)
     try:
-        name = renditions.blurred_name(frame, radius, grey)
+        image = serving.image_for(request.user, frame, variant, reveal_token=request.GET.get("reveal", ""),
+                                  project_id=request.GET.get("p"))
+    except serving.RevealRequired as exc:
+        return HttpResponseForbidden(str(exc))
     except FileNotFoundError:
         raise Http404("frame file missing") from None
-    # short: a change of blur strength or of the greyscale preference shows within a minute
-    return _blob_response(name, "private, max-age=60")
+    if image.data is not None:
+        response = HttpResponse(image.data, content_type="image/jpeg")
+        response["Cache-Control"] = image.cache_control
+        return response
+    return _blob_response(image.name, image.cache_control)
 
 
 def _blob_response(name: str, cache: str):

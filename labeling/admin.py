@@ -3,10 +3,23 @@ from django.contrib import admin
 
 from labeling.access import cache
 from labeling.footage import datasets
+from labeling.models import (
+    Annotation,
+    AuditEvent,
+    AuditLink,
+    AuditSeal,
+    Dataset,
+    DatasetVersion,
+    Frame,
+    IngestJob,
+    LoginThrottle,
+    Membership,
+    Project,
+    ProtectionPolicy,
+    SensitivityFlag,
+    Sequence,
+)
 from labeling.work import projects
-
-from .models import (Annotation, AuditEvent, AuditLink, AuditSeal, Dataset, DatasetVersion, Frame, IngestJob,
-                     LoginThrottle, Membership, Project, ProtectionPolicy, Sequence, SensitivityFlag)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -14,13 +14,13 @@ class LabelingConfig(AppConfig):
 
     def ready(self):
         from labeling.access import cache  # noqa: F401 - connects the permission-cache invalidation
-        from .audit import signals  # noqa: F401 - audits sign-ins and admin changes
-        from labeling.quality import gold, frame_scoring
+        from labeling.audit import signals  # noqa: F401 - audits sign-ins and admin changes
+        from labeling.quality import frame_scoring, gold
         from labeling.work import queue
         from labeling.work.submissions import annotation_submitted
 
         annotation_submitted.connect(frame_scoring.on_submitted, dispatch_uid="aerie-quality")
-        from .protection.gate import ProtectionGate, unengaged_sensitive
+        from labeling.protection.gate import ProtectionGate, unengaged_sensitive
 
         if not any(isinstance(p, gold.GoldPolicy) for p in queue._policies):
             queue.register_policy(gold.GoldPolicy())

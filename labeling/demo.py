@@ -9,14 +9,20 @@ from django.core.files import File
 from django.db import transaction
 
 from fixtures import footage
-from ontology import services as ontology_services
-from ontology.models import LabelClass, Ontology
-
 from labeling.access.roles import ensure_roles
 from labeling.footage import datasets, ingest
-from labeling.models import Dataset, IngestJob, Membership, Project, SensitivityFlag, Sequence
+from labeling.models import (
+    Dataset,
+    IngestJob,
+    Membership,
+    Project,
+    SensitivityFlag,
+    Sequence,
+)
 from labeling.protection import flags
 from labeling.work import projects, queue
+from ontology import services as ontology_services
+from ontology.models import LabelClass, Ontology
 
 PASSWORD = "aerie-demo-pass"
 USERS = [

@@ -69,15 +69,15 @@ def export_job(export_id: int) -> str:
 
 @shared_task(**RETRY)
 def train_model(run_id: int) -> str:
-    from .sampling import training
+    from labeling.sampling import training
 
     return training.run(run_id).status
 
 
 @shared_task(**RETRY)
 def start_scoring(project_id: int, reason: str = "new current model") -> int | None:
-    from .models import Project
-    from .sampling import scoring
+    from labeling.models import Project
+    from labeling.sampling import scoring
 
     try:
         run = scoring.start_run(Project.objects.get(pk=project_id), reason=reason)
@@ -89,14 +89,14 @@ def start_scoring(project_id: int, reason: str = "new current model") -> int | N
 
 @shared_task(**RETRY)
 def score_chunk(chunk_id: int) -> int:
-    from .sampling import scoring
+    from labeling.sampling import scoring
 
     return scoring.score_chunk(chunk_id)
 
 
 @shared_task(**RETRY)
 def finalize_scoring(run_id: int) -> str | None:
-    from .sampling import scoring
+    from labeling.sampling import scoring
 
     run = scoring.finalize(run_id)
     return run.status if run else None
@@ -106,9 +106,9 @@ def finalize_scoring(run_id: int) -> str | None:
 def housekeeping() -> dict:
     """Celery beat: resume the scoring chunks and exports that dead workers left, re-score
     projects that are due, and run the quality checks no outbox delivered."""
-    from labeling.quality import frame_scoring
     from labeling.exchange.exports import jobs
-    from .sampling import scoring
+    from labeling.quality import frame_scoring
+    from labeling.sampling import scoring
 
     return {**scoring.sweep(), "started": scoring.rescore_due(), "exports_resent": jobs.sweep(),
             **frame_scoring.catch_up()}
@@ -119,7 +119,7 @@ def housekeeping() -> dict:
 @shared_task(ignore_result=True)
 def link_audit() -> int:
     """Chain the audit events committed since the last run (celery beat, AERIE_AUDIT_LINK_EVERY_S)."""
-    from .audit import chain
+    from labeling.audit import chain
 
     return chain.link_pending()
 
@@ -127,7 +127,7 @@ def link_audit() -> int:
 @shared_task(acks_late=True)
 def seal_audit() -> int | None:
     """Sign the audit chain's head (celery beat, AERIE_AUDIT_SEAL_EVERY_S)."""
-    from .audit import chain
+    from labeling.audit import chain
 
     made = chain.seal()
     return made.seq if made else None

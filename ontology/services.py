@@ -7,8 +7,14 @@ from django.db.models import Max
 from django.utils import timezone
 
 from .attributes import validate_schema
+from .models import (
+    ImmutableError,
+    LabelClass,
+    Ontology,
+    OntologyMigration,
+    OntologyVersion,
+)
 from .signals import announce
-from .models import ImmutableError, LabelClass, Ontology, OntologyMigration, OntologyVersion
 
 
 class OntologyError(ValueError):
@@ -112,6 +118,23 @@ def create_migration(from_version, to_version, mapping, *, user=None) -> Ontolog
     )
     announce(user, "ontology.migration.create", migration, {"mapping": mapping})
     return migration
+
+
+def change_class(label: LabelClass, **changes) -> LabelClass:
+    """Change a class of a draft version (a published version's classes never change)."""
+    check_draft(label.version)
+    for name, value in changes.items():
+        setattr(label, name, value)
+    label.attributes = validate_schema(label.attributes or [])
+    check_draft(label.version)  # the class may have been moved to another version: that one too
+    label.save()
+    return label
+
+
+def remove_class(label: LabelClass) -> None:
+    """Remove a class from a draft version."""
+    check_draft(label.version)
+    label.delete()
 
 
 def check_draft(version: OntologyVersion) -> None:

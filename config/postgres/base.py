@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import select
 
-from django.db.backends.postgresql.base import DatabaseWrapper as PostgresDatabaseWrapper
+from django.db.backends.postgresql.base import (
+    DatabaseWrapper as PostgresDatabaseWrapper,
+)
 
 
 class DatabaseWrapper(PostgresDatabaseWrapper):

@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.access import roles
-from ..audit import chain, query
-from ..models import AuditSeal
+from labeling.audit import chain, query
+from labeling.models import AuditSeal
 
 FILTERS = [
     OpenApiParameter("verb", str, description="a verb or its start, e.g. auth. or annotation.submit"),

@@ -4,13 +4,12 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from labeling.exchange.ontology_migration import MigrationError
+from labeling.footage.dataset_versions import ManifestError
+from labeling.footage.ingest import UploadError
 from ontology.attributes import AttributeSchemaError
 from ontology.models import ImmutableError
 from ontology.services import OntologyError
-
-from labeling.footage.ingest import UploadError
-from labeling.footage.dataset_versions import ManifestError
-from labeling.exchange.ontology_migration import MigrationError
 
 BAD_REQUEST = (OntologyError, UploadError, ManifestError, MigrationError, AttributeSchemaError)
 

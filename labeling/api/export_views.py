@@ -11,11 +11,11 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.exchange import exports, imports
 from labeling.access import roles
-from ..models import DatasetVersion, Export
-from .errors import bad_request
-from .permissions import member_project
+from labeling.api.errors import bad_request
+from labeling.api.permissions import member_project
+from labeling.exchange import exports, imports
+from labeling.models import DatasetVersion, Export
 
 
 def _export_project(request, project_pk):

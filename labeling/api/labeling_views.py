@@ -9,11 +9,11 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.work import queue, submissions, page_state
 from labeling.access import roles
-from .errors import bad_request
-from .permissions import member_project
-from ..models import Annotation, Assignment, Frame
+from labeling.api.errors import bad_request
+from labeling.api.permissions import member_project
+from labeling.models import Annotation, Assignment, Frame
+from labeling.work import page_state, queue, submissions
 
 
 class SubmissionSerializer(serializers.Serializer):

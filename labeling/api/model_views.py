@@ -11,10 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.access import roles
-from ..models import ModelVersion, ScoringRun, TrainingRun
-from ..sampling import registry, scoring, training
-from .errors import bad_request
-from .permissions import member_project
+from labeling.api.errors import bad_request
+from labeling.api.permissions import member_project
+from labeling.models import ModelVersion, ScoringRun, TrainingRun
+from labeling.sampling import registry, scoring, training
 
 
 def _project(request, project_pk):

@@ -7,10 +7,9 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from labeling.exchange import ontology_migration
 from labeling.access import roles
 from labeling.api.permissions import ModelPermsForWrites
-
+from labeling.exchange import ontology_migration
 from ontology import services
 from ontology.attributes import validate_schema
 from ontology.models import LabelClass, Ontology, OntologyMigration, OntologyVersion
@@ -119,13 +118,14 @@ class LabelClassViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return LabelClass.objects.filter(version__in=roles.visible_ontology_versions(self.request.user))
 
+    def perform_create(self, serializer):
+        serializer.instance = services.add_class(**serializer.validated_data)
+
     def perform_update(self, serializer):
-        services.check_draft(serializer.instance.version)
-        serializer.save()
+        serializer.instance = services.change_class(serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, instance):
-        services.check_draft(instance.version)
-        instance.delete()
+        services.remove_class(instance)
 
 
 class MigrationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

@@ -11,11 +11,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labeling.access import roles
-from ..models import Exposure, Frame, ProtectionPolicy, Sequence
-from ..protection import flags, policy as policies, reveal, state as states, wellbeing
-from ..protection.rules import Limits, start_break
-from .errors import bad_request
-from .permissions import member_project
+from labeling.api.errors import bad_request
+from labeling.api.permissions import member_project
+from labeling.models import Exposure, Frame, ProtectionPolicy, Sequence
+from labeling.protection import flags, image_urls, reveal, wellbeing
+from labeling.protection import policy as policies
+from labeling.protection import state as states
 
 
 def _frame_of(project, frame_pk) -> Frame:
@@ -119,16 +120,7 @@ class BreakView(APIView):
 
     @extend_schema(request=None, responses=dict)
     def post(self, request, project_pk):
-        from django.db import transaction
-        from django.utils import timezone
-
-        project = member_project(request, project_pk)
-        limits = Limits.of(policies.policy_for(project))
-        with transaction.atomic():
-            st = states.locked(request.user.pk)
-            admission = start_break(st, timezone.now(), limits.break_length, "You chose to take a break.")
-            states.save(st)
-        kind, message, until = admission.withheld
+        kind, message, until = wellbeing.take_break(request.user, member_project(request, project_pk))
         return Response({"withheld": {"kind": kind, "message": message, "until": until.isoformat()}})
 
 
@@ -176,7 +168,7 @@ class ReportView(APIView):
         form.is_valid(raise_exception=True)
         flag = flags.report(frame, request.user, form.validated_data.get("note", ""), project)
         return Response({"flag": flag.pk, "frame": frame.pk, "sensitive": True,
-                         "image_url": f"/frames/{frame.pk}/preview?p={project.pk}"}, status=201)
+                         "image_url": image_urls.for_page(frame.pk, True, project_id=project.pk)}, status=201)
 
 
 class SensitivityView(APIView):

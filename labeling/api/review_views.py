@@ -7,12 +7,12 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from labeling.quality import dashboard, gold, review, review_items
 from labeling.access import roles
+from labeling.api.errors import bad_request
+from labeling.api.permissions import member_project
+from labeling.models import Annotation, Assignment, Frame, ReviewItem
+from labeling.quality import dashboard, gold, review, review_items
 from labeling.work import submissions
-from ..models import Annotation, Assignment, Frame, ReviewItem
-from .errors import bad_request
-from .permissions import member_project
 
 
 def _project(request, project_pk):

@@ -2,8 +2,16 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from labeling.access import roles
-from labeling.work import page_state
-from ..models import Dataset, DatasetVersion, Frame, IngestJob, Membership, Project, Sequence
+from labeling.models import (
+    Dataset,
+    DatasetVersion,
+    Frame,
+    IngestJob,
+    Membership,
+    Project,
+    Sequence,
+)
+from labeling.protection import image_urls
 
 
 class DatasetSerializer(serializers.ModelSerializer):
@@ -35,10 +43,10 @@ class FrameSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_image_url(self, obj) -> str:
-        return page_state.image_url(obj.pk, obj.sensitive)
+        return image_urls.for_page(obj.pk, obj.sensitive)
 
     def get_thumbnail_url(self, obj) -> str:
-        return page_state.image_url(obj.pk, obj.sensitive, "thumbnail")
+        return image_urls.for_page(obj.pk, obj.sensitive, "thumbnail")
 
 
 class IngestJobSerializer(serializers.ModelSerializer):

@@ -1,9 +1,19 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from labeling.api import (
+    audit_views,
+    auth_views,
+    export_views,
+    labeling_views,
+    model_views,
+    review_views,
+    views,
+)
 from labeling.api import ontology_views as ontology_api
-
-from . import audit_views, auth_views, export_views, labeling_views, model_views, protection_views as pv, review_views, views
+from labeling.api import (
+    protection_views as pv,
+)
 
 # No format-suffix URLs (/api/datasets/1/ingest.json): nothing uses them, and every custom action
 # answered them with a 500 (the actions take no `format` argument).

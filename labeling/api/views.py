@@ -14,13 +14,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from labeling.access import roles
+from labeling.api import serializers as s
+from labeling.api.filters import IdFilterBackend, IdFilterSet
+from labeling.api.parsers import ObjectJSONParser
+from labeling.api.permissions import ModelPermsForWrites
 from labeling.footage import dataset_versions, datasets, ingest
 from labeling.models import Dataset, Frame, IngestJob, Membership, Project, Sequence
 from labeling.work import projects
-from . import serializers as s
-from .filters import IdFilterBackend, IdFilterSet
-from .parsers import ObjectJSONParser
-from .permissions import ModelPermsForWrites
 
 
 def require(request, perm: str) -> None:

@@ -8,7 +8,7 @@ An event belongs to a project and/or dataset when the object it names has one (o
 says so): that decides which QA leads see it (labeling.audit.query)."""
 from __future__ import annotations
 
-from ..models.audit import AuditEvent
+from labeling.models.audit import AuditEvent
 
 
 def scope_of(obj, data: dict | None = None) -> tuple[int | None, int | None]:

@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from labeling.access import signing
-from ..models.audit import AuditLink, AuditSeal
+from labeling.models.audit import AuditLink, AuditSeal
 
 GENESIS = "0" * 64
 CHAIN_LOCK = 7_262_021_735_441_870_436  # the advisory lock of migration 0012

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from labeling.access import roles
-from ..models import AuditEvent, Project
+from labeling.models import AuditEvent, Project
 
 
 class FilterError(ValueError):
@@ -123,7 +123,7 @@ def _has_link(event: AuditEvent) -> bool:
 def export(user, filters: Filters, events: QuerySet):
     """Record who exports what, then the JSON lines of the events recorded before that (chained
     first, so that every line carries its hash)."""
-    from . import chain, record
+    from labeling.audit import chain, record
 
     chain.link_pending()
     exported = record(user, "audit.export", None, {"filters": filters.as_dict()}, project=filters.project)

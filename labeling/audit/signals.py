@@ -5,14 +5,17 @@ LogEntry, which knows who did it), e.g. users, roles and policies, and the ontol
 from __future__ import annotations
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.contrib.auth.signals import (
+    user_logged_in,
+    user_logged_out,
+    user_login_failed,
+)
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from labeling.access import signin_guard
+from labeling.audit import record
 from ontology.signals import changed as ontology_changed
-
-from . import record
 
 _ADMIN_VERBS = {ADDITION: "admin.add", CHANGE: "admin.change", DELETION: "admin.delete"}
 

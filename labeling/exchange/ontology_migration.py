@@ -11,12 +11,11 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from ontology.models import LabelClass, OntologyMigration
-
 from labeling import audit
 from labeling.models import Annotation, AnnotationBox, AnnotationTag, Frame
 from labeling.work import submissions
 from labeling.work.submissions import CleanBox, CleanTag, Revision
+from ontology.models import LabelClass, OntologyMigration
 
 
 @dataclass

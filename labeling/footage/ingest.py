@@ -26,8 +26,6 @@ from PIL import Image
 
 from labeling import audit, jobs
 from labeling.footage import blobstore
-from labeling.work import queue
-from labeling.protection import flags
 from labeling.footage.decode import (
     DecodedFrame,
     DecodeStopped,
@@ -45,6 +43,8 @@ from labeling.footage.decode import (
 )
 from labeling.models import Dataset, Frame, IngestJob, Sequence
 from labeling.models.footage import blob_path
+from labeling.protection import flags
+from labeling.work import queue
 
 log = logging.getLogger(__name__)
 BATCH = 64

@@ -4,9 +4,22 @@ from .audit import AuditEvent, AuditLink, AuditPending, AuditSeal
 from .exports import Export
 from .footage import Dataset, DatasetVersion, Frame, IngestJob, Sequence
 from .projects import Membership, Project
-from .protection import (ConsentEvent, Exposure, ProtectionPolicy, ProtectionState, SensitivityFlag,
-                         WellbeingCheckin)
-from .quality import FrameAgreement, GoldCheck, GoldFrame, PairAgreement, ReviewDecision, ReviewItem
+from .protection import (
+                         ConsentEvent,
+                         Exposure,
+                         ProtectionPolicy,
+                         ProtectionState,
+                         SensitivityFlag,
+                         WellbeingCheckin,
+)
+from .quality import (
+                         FrameAgreement,
+                         GoldCheck,
+                         GoldFrame,
+                         PairAgreement,
+                         ReviewDecision,
+                         ReviewItem,
+)
 from .queue import Assignment, Draft, QueueItem
 from .sampling import FrameScore, ModelVersion, ScoringChunk, ScoringRun, TrainingRun
 

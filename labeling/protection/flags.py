@@ -17,9 +17,16 @@ from collections.abc import Iterable, Mapping
 
 from django.db import connection, transaction
 
-from .. import audit
-from ..models import Dataset, Frame, ModelVersion, Project, Sequence, SensitivityFlag
-from .policy import forget_sensitive, policy_for
+from labeling import audit
+from labeling.models import (
+    Dataset,
+    Frame,
+    ModelVersion,
+    Project,
+    SensitivityFlag,
+    Sequence,
+)
+from labeling.protection.policy import forget_sensitive, policy_for
 
 
 class FlagError(ValueError):

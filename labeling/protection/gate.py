@@ -17,9 +17,10 @@ import copy
 from django.db import connection
 from django.utils import timezone
 
+from labeling.protection import days, rules
+from labeling.protection import state as states
+from labeling.protection.policy import consent_version, has_sensitive, policy_for
 from labeling.work import prepared, queue
-from . import days, rules, state as states
-from .policy import consent_version, has_sensitive, policy_for
 
 # The same written by the lease statement of a new lease (only if the lease row is made)
 _LEASE_RIDER = (states.save_cte("ps_saved", "ps_", "EXISTS (SELECT 1 FROM lease)") + """, ps_exposed AS (
@@ -166,7 +167,7 @@ def _sensitive_waiting(project, user) -> bool:
 def unengaged_sensitive(project, user) -> bool:
     """The queue's check when its one-statement path leased a sensitive frame: the per-process
     answer to "does this project have sensitive frames?" was stale."""
-    from .policy import forget_sensitive
+    from labeling.protection.policy import forget_sensitive
 
     forget_sensitive([project.pk])
     return has_sensitive(project.pk)

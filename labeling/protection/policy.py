@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import connection
 
 from labeling.access import cache
-from ..models import Project, ProtectionPolicy
+from labeling.models import Project, ProtectionPolicy
 
 
 def policy_for(project: Project | int) -> ProtectionPolicy:
@@ -22,7 +22,7 @@ def policy_for(project: Project | int) -> ProtectionPolicy:
 
 
 def save_policy(policy: ProtectionPolicy, user=None) -> ProtectionPolicy:
-    from .. import audit
+    from labeling import audit
 
     policy.full_clean()
     policy.save()

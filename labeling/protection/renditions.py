@@ -11,8 +11,8 @@ from PIL import Image
 
 from labeling.footage import blobstore
 from labeling.footage.decode import blurred_preview, encode_jpeg, small_copy
-from ..models import Frame
-from ..models.footage import blob_path
+from labeling.models import Frame
+from labeling.models.footage import blob_path
 
 
 def _kind(radius: float, grey: bool) -> str:

@@ -12,10 +12,11 @@ from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit
-from ..models import Exposure, Frame, Project
-from . import rules, state as states
-from .policy import consent_version, policy_for
+from labeling import audit
+from labeling.models import Exposure, Frame, Project
+from labeling.protection import image_urls, rules
+from labeling.protection import state as states
+from labeling.protection.policy import consent_version, policy_for
 
 SALT = "aerie.protection.reveal"
 
@@ -31,7 +32,7 @@ def issue(user, frame: Frame, project: Project) -> dict:
     AERIE_REVEAL_URL_SECONDS, and the exposure that counts it. Refused without consent or at
     the daily limit of unblurred minutes."""
     if not frame.sensitive:
-        return {"reveal": None, "url": f"/frames/{frame.pk}/original", "expires_in": None}
+        return {"reveal": None, "url": image_urls.frame_image(frame.pk, "original"), "expires_in": None}
     now = timezone.now()
     with transaction.atomic():
         state = states.locked(user.pk)  # the same lock as the queue's: caps hold across tabs
@@ -46,7 +47,7 @@ def issue(user, frame: Frame, project: Project) -> dict:
                                            started_at=now)
         audit.record(user, "protection.reveal", exposure, {"frame": frame.pk, "project": project.pk})
     token = signing.dumps({"f": frame.pk, "u": user.pk, "x": exposure.pk}, salt=SALT, compress=True)
-    return {"reveal": exposure.pk, "url": f"/frames/{frame.pk}/original?reveal={token}",
+    return {"reveal": exposure.pk, "url": image_urls.frame_image(frame.pk, "original", reveal=token),
             "expires_in": settings.AERIE_REVEAL_URL_SECONDS}
 
 

@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from labeling import audit
 from labeling.access import cache
+from labeling.models import ConsentEvent, ProtectionState
+from labeling.protection import days
+from labeling.protection.policy import consent_version
+from labeling.protection.rules import Totals
 from labeling.work import prepared
-from ..models import ConsentEvent, ProtectionState
-from . import days
-from .policy import consent_version
-from .rules import Totals
 
 _STATE_FIELDS = ("consent", "consent_version", "timezone", "greyscale", "streak", "stretch_started_at",
                  "last_active_at", "sensitive_since_break", "break_until", "break_reason", "micro_reminded_at",

@@ -1,4 +1,4 @@
-"""Wellbeing check-ins (private: only their author sees their answers) and what leads see:
+"""Breaks a person takes, wellbeing check-ins (private: only their author sees their answers) and what leads see:
 team aggregates of exposure, who is near a cap (to rebalance work; names in alphabetical order,
 no figures per person, no ranking), and check-in averages only over groups of at least the
 project's minimum size."""
@@ -11,15 +11,27 @@ from django.db import transaction
 from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
 
-from ..models import Exposure, Project, ProtectionState, WellbeingCheckin
-from . import days, rules, state as states
-from .policy import policy_for
+from labeling.models import Exposure, Project, ProtectionState, WellbeingCheckin
+from labeling.protection import days, rules
+from labeling.protection import state as states
+from labeling.protection.policy import policy_for
 
 NEAR_CAP = 0.8  # a person at 80% of a daily cap is "near" it
 
 
 class CheckinError(ValueError):
     pass
+
+
+def take_break(user, project: Project) -> tuple[str, str, object]:
+    """The person takes a break now, of the project's break length: the queue serves them nothing
+    until it ends. Returns what the queue will say meanwhile: (kind, message, until)."""
+    limits = rules.Limits.of(policy_for(project))
+    with transaction.atomic():
+        state = states.locked(user.pk)  # the queue's lock: a break and a lease never cross
+        admission = rules.start_break(state, timezone.now(), limits.break_length, "You chose to take a break.")
+        states.save(state)
+    return admission.withheld
 
 
 def checkin(user, score, moment: str, project: Project | None = None) -> WellbeingCheckin | None:

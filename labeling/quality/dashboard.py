@@ -9,8 +9,8 @@ from datetime import timedelta
 import numpy as np
 from django.db import connection
 
-from labeling.quality import agreement, gold
 from labeling.models import Project
+from labeling.quality import agreement, gold
 
 
 def _current_rounds(project_id: int):

@@ -15,13 +15,26 @@ from django.utils import timezone
 
 from labeling import audit
 from labeling.jobs import outbox
-from labeling.models import Annotation, FrameAgreement, PairAgreement, Project, QueueItem, ReviewItem
+from labeling.models import (
+    Annotation,
+    FrameAgreement,
+    PairAgreement,
+    Project,
+    QueueItem,
+    ReviewItem,
+)
 from labeling.quality import agreement, gold, review_items
 from labeling.quality.agreement import Labels
 from labeling.quality.consensus import fuse
 from labeling.quality.labels import load_labels, params_of, round_annotations
-from labeling.work.submissions import CleanBox, CleanTag, as_payload, classes_of, head_revision, store
-
+from labeling.work.submissions import (
+    CleanBox,
+    CleanTag,
+    as_payload,
+    classes_of,
+    head_revision,
+    store,
+)
 
 log = logging.getLogger(__name__)
 

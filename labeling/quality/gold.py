@@ -18,7 +18,15 @@ from django.db.models import Exists, OuterRef
 
 from labeling import audit
 from labeling.access import cache
-from labeling.models import Annotation, Frame, GoldCheck, GoldFrame, Project, QueueItem, ReviewItem
+from labeling.models import (
+    Annotation,
+    Frame,
+    GoldCheck,
+    GoldFrame,
+    Project,
+    QueueItem,
+    ReviewItem,
+)
 from labeling.quality import agreement, review_items
 from labeling.quality.labels import load_labels, params_of
 from labeling.work import queue

@@ -13,11 +13,27 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import F
 
-from labeling.models import Annotation, Assignment, Frame, GoldFrame, Project, QueueItem, ReviewDecision, ReviewItem
+from labeling.models import (
+    Annotation,
+    Assignment,
+    Frame,
+    GoldFrame,
+    Project,
+    QueueItem,
+    ReviewDecision,
+    ReviewItem,
+)
 from labeling.quality import agreement, gold
 from labeling.quality.labels import load_labels, params_of
 from labeling.quality.review_items import open_item, resolve
-from labeling.work.submissions import classes_of, clean_from, head_revision, store, validate
+from labeling.work.submissions import (
+    classes_of,
+    clean_from,
+    head_revision,
+    store,
+    validate,
+)
+
 
 class ReviewError(ValueError):
     """The decision cannot be made (e.g. the item was resolved meanwhile); nothing changed."""

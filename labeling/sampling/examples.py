@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from ..models import Annotation, Project
+from labeling.models import Annotation, Project
 
 
 @dataclass
@@ -38,7 +38,7 @@ ORDER BY f.sequence_id, f.index
 
 def approved_examples(project: Project) -> tuple[list[Example], int]:
     """(examples in the project's ontology version, frames left out for another version)."""
-    from ..models.footage import blob_path
+    from labeling.models.footage import blob_path
 
     with connection.cursor() as cur:
         cur.execute(_APPROVED, [project.pk, Annotation.APPROVED])

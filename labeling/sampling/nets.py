@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import strategies
+from labeling.sampling import strategies
 
 EMBED_DIM = 64
 MAX_BOXES = 100

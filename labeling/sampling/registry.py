@@ -23,9 +23,9 @@ from django.conf import settings
 from django.db import transaction
 
 from labeling import audit, jobs
-from labeling.footage import blobstore
 from labeling.access import signing
-from ..models import ModelVersion, Project
+from labeling.footage import blobstore
+from labeling.models import ModelVersion, Project
 
 #: architecture -> kind. Detectors get one output per class plus background.
 ARCHITECTURES = {

@@ -32,10 +32,17 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeling import audit, jobs
-from ..models import FrameScore, ModelVersion, Project, QueueItem, ScoringChunk, ScoringRun
-from ..models.footage import blob_path
-from . import images as images_mod
-from . import strategies
+from labeling.models import (
+    FrameScore,
+    ModelVersion,
+    Project,
+    QueueItem,
+    ScoringChunk,
+    ScoringRun,
+)
+from labeling.models.footage import blob_path
+from labeling.sampling import images as images_mod
+from labeling.sampling import strategies
 
 CHUNK_SIZE = int(os.environ.get("AERIE_SCORING_CHUNK", "256"))
 BATCH_SIZE = int(os.environ.get("AERIE_SCORING_BATCH", "8"))
@@ -122,7 +129,7 @@ _model_cache: dict[int, object] = {}
 
 def model_for(version: ModelVersion):
     """The version's model, verified and loaded once per process."""
-    from . import nets, registry
+    from labeling.sampling import nets, registry
 
     model = _model_cache.get(version.pk)
     if model is None:
@@ -154,7 +161,7 @@ def compute(run: ScoringRun, frame_ids: list[int], on_batch=None) -> list[tuple]
     embedding, sensitive) per frame, where `sensitive` is the model's highest probability for a
     sensitive class on the frame (None when no model class is sensitive). `on_batch()` is called
     after each batch (the heartbeat)."""
-    from . import nets
+    from labeling.sampling import nets
 
     versions = [v for v in (run.detector, run.classifier) if v is not None]
     side = max(IMAGE_SIDE[v.kind] for v in versions)
@@ -235,7 +242,7 @@ def store(run: ScoringRun, chunk_id: int, me: str, rows) -> int:
 def _flag_sensitive(run: ScoringRun, rows) -> None:
     """Frames the model finds graphic (a sensitive class above the project's threshold) become
     sensitive, with the model version recorded as the flag's source (annotator protection)."""
-    from ..protection.flags import flag_from_model
+    from labeling.protection.flags import flag_from_model
 
     scores = [(f, sens) for f, *_, sens in rows if sens is not None]
     if scores:

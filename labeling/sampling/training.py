@@ -21,10 +21,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling import audit, jobs
-from ..models import DatasetVersion, ModelVersion, Project, TrainingRun
-from . import examples as examples_mod
-from . import images as images_mod
-from . import registry
+from labeling.models import DatasetVersion, ModelVersion, Project, TrainingRun
+from labeling.sampling import examples as examples_mod
+from labeling.sampling import images as images_mod
+from labeling.sampling import registry
 
 DEFAULTS = {
     ModelVersion.DETECTOR: {"architecture": "fasterrcnn_mobilenet_v3_large_320_fpn", "epochs": 5, "lr": 0.01,
@@ -102,7 +102,7 @@ def run(run_id: int) -> TrainingRun:
     """Train a recorded run to the end (idempotent: a finished run is left alone)."""
     import torch
 
-    from . import nets
+    from labeling.sampling import nets
 
     run_ = TrainingRun.objects.select_related("project", "parent").get(pk=run_id)
     if run_.status in (TrainingRun.DONE, TrainingRun.FAILED):

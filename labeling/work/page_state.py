@@ -6,19 +6,10 @@ must: the classes of a published version are immutable and cached per process, a
 has no draft and no earlier revision, and the track context is two queries."""
 from __future__ import annotations
 
-from ontology.models import LabelClass
-
-from labeling.work import queue, submissions, tracks
 from labeling.models import Assignment, Draft, Frame, Project
-
-def image_url(frame_id: int, sensitive: bool, variant: str = "original", project_id: int | None = None) -> str:
-    """Where the page gets a frame's image: a sensitive frame's original is never linked (its
-    blurred preview instead, at the project's blur strength); a reveal issues its own URL."""
-    if sensitive and variant == "original":
-        variant = "preview"
-    if sensitive and project_id:
-        return f"/frames/{frame_id}/{variant}?p={project_id}"
-    return f"/frames/{frame_id}/{variant}"
+from labeling.protection.image_urls import for_page as image_url
+from labeling.work import queue, submissions, tracks
+from ontology.models import LabelClass
 
 
 def ontology_payload(version_id: int) -> list[dict]:

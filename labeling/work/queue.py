@@ -31,8 +31,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from labeling import audit
-from labeling.work import prepared
 from labeling.models import Assignment, Frame, Project, QueueItem, Sequence
+from labeling.work import prepared
 
 ORDER_SPAN = 1 << 40  # order_key = (index % stride) * ORDER_SPAN + position in the dataset
 

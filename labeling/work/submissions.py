@@ -16,13 +16,19 @@ from django.db import IntegrityError, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from labeling import audit
+from labeling.access import roles
+from labeling.models import (
+    Annotation,
+    AnnotationBox,
+    AnnotationTag,
+    Assignment,
+    Draft,
+    Frame,
+)
+from labeling.work import prepared
 from ontology.attributes import AttributeSchemaError, validate_values
 from ontology.models import LabelClass
-
-from labeling import audit
-from labeling.work import prepared
-from labeling.access import roles
-from labeling.models import Annotation, AnnotationBox, AnnotationTag, Assignment, Draft, Frame
 
 #: sent after a submission commits (agreement listens: the overlap-th submission triggers it), with
 #: `annotation` and, for a first submission on a lease, `queue_state` (gold, submitted, overlap)

@@ -6,13 +6,12 @@ sequence, a track present in both is linearly interpolated; the interpolated box
 (and editable) on the frames between, and becomes a real box when the annotator submits it."""
 from __future__ import annotations
 
-import numpy as np
-
 import json
 
-from labeling.work import prepared
+import numpy as np
 
 from labeling.models import Frame
+from labeling.work import prepared
 
 
 def interpolate(prev_index: int, prev_boxes: dict[int, dict], next_index: int, next_boxes: dict[int, dict],

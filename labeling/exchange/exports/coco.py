@@ -19,9 +19,8 @@ from __future__ import annotations
 import json
 import re
 
-from ontology.models import LabelClass
-
 from labeling.exchange.exports import selection as scopes
+from ontology.models import LabelClass
 
 ANNOTATIONS_FILE = "annotations/instances_default.json"
 IMAGES_DIR = "images/default/"

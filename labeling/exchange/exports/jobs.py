@@ -15,16 +15,15 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ontology.models import OntologyVersion
-
 from labeling import audit, jobs
 from labeling.access import signing
-from labeling.models import DatasetVersion, Export, Project
-from labeling.work.submissions import classes_of
 from labeling.exchange.exports import coco, mot
 from labeling.exchange.exports import selection as scopes
 from labeling.exchange.exports.archive import ArchiveWriter
 from labeling.exchange.exports.selection import ExportError
+from labeling.models import DatasetVersion, Export, Project
+from labeling.work.submissions import classes_of
+from ontology.models import OntologyVersion
 
 log = logging.getLogger(__name__)
 WRITERS = {Export.COCO: coco.write, Export.MOT: mot.write}

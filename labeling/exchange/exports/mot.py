@@ -18,11 +18,10 @@ import json
 
 from django.db.models import Max
 
-from ontology.models import LabelClass
-
-from labeling.models import Frame
 from labeling.exchange.exports import selection as scopes
 from labeling.exchange.exports.coco import categories, safe_name
+from labeling.models import Frame
+from ontology.models import LabelClass
 
 
 def num(value: float) -> str:

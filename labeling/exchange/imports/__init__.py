@@ -3,8 +3,6 @@
 Checked in full first; a file with any error changes nothing (ImportRefused lists every problem)."""
 from __future__ import annotations
 
-from labeling.models import Project
-from labeling.work.submissions import classes_of
 from labeling.exchange.imports import coco, mot
 from labeling.exchange.imports.common import (
     ANNOTATOR,
@@ -19,6 +17,8 @@ from labeling.exchange.imports.common import (
     finish,
     renumber_tracks,
 )
+from labeling.models import Project
+from labeling.work.submissions import classes_of
 
 FORMATS = ("coco", "mot")
 

@@ -14,9 +14,6 @@ import zipfile
 
 import numpy as np
 
-from ontology.models import LabelClass
-
-from labeling.models import Frame
 from labeling.exchange.imports.common import (
     ClassMatcher,
     FrameLookup,
@@ -28,6 +25,8 @@ from labeling.exchange.imports.common import (
     number,
     read_member,
 )
+from labeling.models import Frame
+from ontology.models import LabelClass
 
 BACKGROUND = {"_background_", "__background__", "background"}
 EDGE_TOLERANCE = 0.5  # px a COCO box may overhang the frame edge (rounding in other tools): clipped

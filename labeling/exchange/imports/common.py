@@ -16,12 +16,11 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from ontology.models import LabelClass
-
 from labeling import audit
+from labeling.models import Annotation, Frame, Membership, Project, QueueItem
 from labeling.quality import gold
 from labeling.work import submissions
-from labeling.models import Annotation, Frame, Membership, Project, QueueItem
+from ontology.models import LabelClass
 
 MAX_ERRORS = 200
 MAX_IMPORT_BYTES = 512 * 1024 * 1024  # an upload, and what the members of a zip inflate to

@@ -20,9 +20,6 @@ import io
 import posixpath
 import zipfile
 
-from ontology.models import LabelClass
-
-from labeling.models import Frame
 from labeling.exchange.imports.common import (
     MAX_IMPORT_BYTES,
     ClassMatcher,
@@ -33,6 +30,8 @@ from labeling.exchange.imports.common import (
     fit_box,
     read_member,
 )
+from labeling.models import Frame
+from ontology.models import LabelClass
 
 MOT_CLASSES = ["pedestrian", "person on vehicle", "car", "bicycle", "motorbike", "non motorized vehicle",
                "static person", "distractor", "occluder", "occluder on the ground", "occluder full", "reflection"]

@@ -1,0 +1,24 @@
+"""Where pages and the API get a frame's image: the one route that serves frame images (the URL
+conf's `frame-image`, permission-checked), and the rule that a sensitive frame's original is never
+linked: its blurred preview is, and a reveal issues a URL of its own (`reveal.issue`)."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.urls import reverse
+
+
+def frame_image(frame_id: int, variant: str, **query) -> str:
+    """The image route for one frame and variant (thumbnail, preview, original)."""
+    url = reverse("frame-image", kwargs={"pk": frame_id, "variant": variant})
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def for_page(frame_id: int, sensitive: bool, variant: str = "original", project_id: int | None = None) -> str:
+    """The URL a page shows for a frame: a sensitive frame's original is never linked (its blurred
+    preview instead, at the blur strength of the project named by `p`)."""
+    if sensitive and variant == "original":
+        variant = "preview"
+    if sensitive and project_id:
+        return frame_image(frame_id, variant, p=project_id)
+    return frame_image(frame_id, variant)
