@@ -33,15 +33,21 @@ footage: $(STAMP)
 run: $(STAMP) footage
 	$(PY) scripts/run.py
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), each with its own test database and
+# Redis database; the wall time of the run is printed at the end.
+TEST_WORKERS ?= 2
 test: $(TEST_STAMP) browser
 	$(PY) -m fixtures.footage bikes
-	$(PY) -m config.embedded_pg run -- $(PY) -m pytest $(PYTEST_ARGS)
+	@start=$$(date +%s); \
+	$(PY) -m config.embedded run -- $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); status=$$?; \
+	echo "make test: pytest took $$(( $$(date +%s) - start )) s of wall time on $(TEST_WORKERS) workers"; \
+	exit $$status
 
 bench: $(STAMP) footage
-	for b in bench/[!_]*.py; do $(PY) -m config.embedded_pg run -- $(PY) $$b || exit 1; done
+	for b in bench/[!_]*.py; do $(PY) -m config.embedded run -- $(PY) $$b || exit 1; done
 
 stop-db: $(STAMP)
-	$(PY) -m config.embedded_pg stop
+	$(PY) -m config.embedded stop
 
 clean-var: stop-db
 	rm -rf var

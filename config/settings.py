@@ -1,12 +1,16 @@
 """aerie settings. Every production knob is an environment variable; the defaults are the
-embedded ones that `make run` uses on a fresh machine (see README, "Configuration")."""
+embedded ones that `make run` uses on a fresh machine (see README, "Configuration").
+
+Importing this module only reads configuration: it starts no process and writes no file, and it is
+the only module that reads the environment. What the embedded defaults need on disk (var/, the
+secret key, the embedded PostgreSQL) is prepared by config.embedded before Django starts."""
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -24,14 +28,15 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+_EMBEDDED = "or start aerie with its embedded defaults: make run, or python -m config.embedded run -- CMD"
+
+
 def _secret_key() -> str:
     if os.environ.get("AERIE_SECRET_KEY"):
         return os.environ["AERIE_SECRET_KEY"]
     path = VAR_DIR / "secret_key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        raise ImproperlyConfigured(f"no secret key: set AERIE_SECRET_KEY, {_EMBEDDED} (it writes {path})")
     return path.read_text().strip()
 
 
@@ -95,9 +100,7 @@ TEMPLATES = [
 def _database() -> dict:
     url = os.environ.get("DATABASE_URL")
     if not url:
-        from config import embedded_pg
-
-        url = embedded_pg.ensure_running()
+        raise ImproperlyConfigured(f"no database: set DATABASE_URL=postgres://…, {_EMBEDDED}")
     db = dj_database_url.parse(url, conn_max_age=int(os.environ.get("AERIE_DB_CONN_MAX_AGE", "60")))
     if not db["ENGINE"].endswith("postgresql"):
         raise RuntimeError("aerie runs on PostgreSQL only; DATABASE_URL must be postgres://…")
@@ -131,8 +134,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns about a missing one
+STATIC_ROOT = Path(os.environ.get("AERIE_STATIC_ROOT", VAR_DIR / "static"))  # made by collectstatic (make run)
 MEDIA_ROOT = Path(os.environ.get("AERIE_MEDIA_ROOT", VAR_DIR / "media"))
 # Media is never served as a public URL: frames go through permission-checked views.
 MEDIA_URL = "/media-not-public/"
@@ -216,9 +218,7 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis/RabbitMQ in production; Celery's filesystem transport under var/ by default.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
-    _queue_dir = VAR_DIR / "celery"
-    for _sub in ("queue", "processed"):
-        (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
+    _queue_dir = VAR_DIR / "celery"  # its folders are made by config.embedded
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir / "queue"),
         "data_folder_out": str(_queue_dir / "queue"),
@@ -255,6 +255,21 @@ CELERY_BEAT_SCHEDULE = {
 
 # Quality checks leave each web process in batches, this often (labeling.outbox)
 AERIE_OUTBOX_FLUSH_S = float(os.environ.get("AERIE_OUTBOX_FLUSH_S", "0.25"))
+
+# The sampler (labeling/sampling/): frames per scoring chunk and per forward pass, when a claimed
+# chunk counts as abandoned, how often a project is re-scored, and PyTorch's threads and device.
+AERIE_SCORING_CHUNK = int(os.environ.get("AERIE_SCORING_CHUNK", "256"))
+AERIE_SCORING_BATCH = int(os.environ.get("AERIE_SCORING_BATCH", "8"))
+AERIE_SCORING_STALE_S = float(os.environ.get("AERIE_SCORING_STALE_S", "120"))
+AERIE_RESCORE_EVERY_S = float(os.environ.get("AERIE_RESCORE_EVERY_S", str(6 * 3600)))
+AERIE_TORCH_THREADS = int(os.environ.get("AERIE_TORCH_THREADS", "0") or 0)  # 0: every core
+AERIE_TORCH_DEVICE = os.environ.get("AERIE_TORCH_DEVICE", "")  # "cpu" forces the CPU; else CUDA where present
+
+# Exports: a running export whose heartbeat is older than this was left by a dead worker
+AERIE_EXPORT_STALE_S = float(os.environ.get("AERIE_EXPORT_STALE_S", "120"))
+
+# Web processes (config/wsgi.py): how soon a waiting request thread gets the GIL
+AERIE_GIL_SWITCH_S = float(os.environ.get("AERIE_GIL_SWITCH_S", "0.001"))
 
 # The labeling queue
 AERIE_LEASE_MINUTES = float(os.environ.get("AERIE_LEASE_MINUTES", "15"))

@@ -2,6 +2,7 @@ import gc
 import os
 import sys
 
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -15,4 +16,4 @@ gc.set_threshold(50_000, 20, 100)
 
 # A request thread that is ready waits for the one holding the GIL for up to the switch interval
 # (5 ms by default); hand over sooner, so one busy request does not add its slice to the others'.
-sys.setswitchinterval(float(os.environ.get("AERIE_GIL_SWITCH_S", "0.001")))
+sys.setswitchinterval(settings.AERIE_GIL_SWITCH_S)

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from config import embedded_pg  # noqa: E402
+from config import embedded, embedded_pg  # noqa: E402
 
 PY = sys.executable
 HOST = os.environ.get("AERIE_HOST", "127.0.0.1")
@@ -23,12 +23,10 @@ PORT = os.environ.get("AERIE_PORT", "8000")
 
 
 def main() -> int:
-    env = dict(os.environ)
-    started_db = False
-    if not env.get("DATABASE_URL"):
-        started_db = not embedded_pg.is_running()
+    started_db = not os.environ.get("DATABASE_URL") and not embedded_pg.is_running()
+    if not os.environ.get("DATABASE_URL"):
         print("aerie: starting the embedded PostgreSQL under var/pg …", flush=True)
-        env["DATABASE_URL"] = embedded_pg.ensure_running()
+    env = embedded.prepare()  # var/, the secret key, and a database (DATABASE_URL, else the embedded one)
     manage = [PY, str(ROOT / "manage.py")]
     children: list[subprocess.Popen] = []
 

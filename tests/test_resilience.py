@@ -37,7 +37,7 @@ def test_db_tasks_retry_a_lost_connection():
         assert OperationalError in task.autoretry_for and task.acks_late
 
 
-def test_a_request_whose_connection_was_cut_is_run_again_once():
+def test_a_read_whose_connection_was_cut_is_run_again_once():
     calls = []
 
     def view(request):
@@ -45,13 +45,79 @@ def test_a_request_whose_connection_was_cut_is_run_again_once():
         return "answered"
 
     middleware = RetryOnLostConnection(view)
-    request = RequestFactory().post("/api/assignments/1/submit/")
+    request = RequestFactory().get("/api/projects/")
     lost = OperationalError("consuming input failed: terminating connection due to administrator command")
     assert lost_connection(lost) and not lost_connection(OperationalError("deadlock detected"))
     assert middleware.process_exception(request, lost) == "answered"
     assert middleware.process_exception(request, lost) is None  # once only: then it is a real 500
     assert middleware.process_exception(RequestFactory().get("/"), ValueError("bug")) is None
+    unmarked_write = RequestFactory().post("/api/projects/")  # no view says its repeat is safe
+    assert middleware.process_exception(unmarked_write, lost) is None
     assert calls == [1]
+
+
+def _cut_once_after(monkeypatch, owner, name):
+    """`owner.name` runs, then the connection is 'lost' (the first time only): as if PostgreSQL went
+    away after the write reached it. Returns the list of calls."""
+    original, calls = getattr(owner, name), []
+
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        result = original(*args, **kwargs)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return result
+
+    monkeypatch.setattr(owner, name, wrapped)
+    return calls
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_labeling_writes_marked_retry_safe_are_run_again_and_store_nothing_twice(project, users, monkeypatch):
+    from labeling.models import Annotation, Assignment, Draft
+    from labeling.work import page_state, queue, submissions
+    from tests.conftest import make_frames
+
+    make_frames(project, 3)
+    client = api_client(users["annotator"])
+    cut = _cut_once_after(monkeypatch, page_state, "state")  # the lease was made, then the connection went
+    first = client.post(f"/api/projects/{project.pk}/next/")
+    assert first.status_code == 200 and len(cut) == 2
+    assert Assignment.objects.filter(annotator=users["annotator"], status="active").count() == 1
+    lease_id = first.data["assignment"]["id"]
+    assert lease_id == Assignment.objects.get(annotator=users["annotator"]).pk
+
+    cut = _cut_once_after(monkeypatch, queue, "renew")
+    renewed = client.post(f"/api/assignments/{lease_id}/renew/")
+    assert renewed.status_code == 200 and len(cut) == 2
+
+    cut = _cut_once_after(monkeypatch, submissions, "save_draft")
+    assert client.put(f"/api/assignments/{lease_id}/draft/", {"boxes": [1]}, format="json").status_code == 204
+    assert len(cut) == 2 and list(Draft.objects.values_list("payload", flat=True)) == [{"boxes": [1]}]
+
+    # the submission committed (its statement is atomic on its own), then the connection was lost
+    cut = _cut_once_after(monkeypatch, submissions, "_flag_sensitive")
+    box = {"class": "car", "x": 1, "y": 2, "w": 30, "h": 20}
+    answered = client.post(f"/api/assignments/{lease_id}/submit/", {"boxes": [box], "tags": []}, format="json")
+    assert answered.status_code == 201 and len(cut) == 1  # the repeat found the stored submission
+    stored = Annotation.objects.get(assignment_id=lease_id)
+    assert answered.data["id"] == stored.pk and answered.data["boxes"][0]["x"] == 1
+    assert client.post(f"/api/assignments/{lease_id}/submit/", {"boxes": [], "tags": []},
+                       format="json").status_code == 400  # a second submission, not a repeat: refused
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_not_marked_retry_safe_is_not_run_again(project, users, monkeypatch):
+    from labeling.work import queue
+    from tests.conftest import make_frames
+
+    make_frames(project, 2)
+    client = api_client(users["annotator"])
+    lease_id = client.post(f"/api/projects/{project.pk}/next/").data["assignment"]["id"]
+    cut = _cut_once_after(monkeypatch, queue, "skip")
+    client.raise_request_exception = False
+    answered = client.post(f"/api/assignments/{lease_id}/skip/", {"reason": "blurry"}, format="json")
+    assert answered.status_code == 500 and len(cut) == 1  # skipping is not repeated behind the person's back
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,6 +9,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.middleware import retry_safe
 from labeling.access import roles
 from labeling.api.errors import bad_request
 from labeling.api.permissions import member_project
@@ -51,6 +52,7 @@ class NextFrameView(APIView):
         200: OpenApiResponse(dict, description="the frame to label; or, with `withheld` (kind, message, until) and no "
                                                "frame, nothing now: a break, or a protection limit reached"),
         204: OpenApiResponse(description="nothing left to label")})
+    @retry_safe  # a repeat renews and returns the lease the first try made (a person holds one at a time)
     def post(self, request, project_pk):
         project = member_project(request, project_pk, lambda u: u.has_perm("labeling.add_annotation"),
                                  "your role does not label frames")
@@ -90,6 +92,7 @@ class AssignmentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=None, responses=dict)
     @action(detail=True, methods=["post"])
+    @retry_safe  # sets the expiry from now: twice is the same as once
     def renew(self, request, pk=None):
         try:
             assignment = queue.renew(self.get_object(), request.user)
@@ -99,6 +102,7 @@ class AssignmentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=dict, responses={204: None})
     @action(detail=True, methods=["put"])
+    @retry_safe  # replaces the lease's one draft: twice is the same as once
     def draft(self, request, pk=None):
         try:
             submissions.save_draft(self.get_object(), request.user, request.data)
@@ -108,10 +112,12 @@ class AssignmentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=SubmissionSerializer, responses={201: AnnotationSerializer})
     @action(detail=True, methods=["post"])
+    @retry_safe  # a lease takes one submission; a repeat after a commit answers what was stored
     def submit(self, request, pk=None):
         _can_label(request.user)
         try:
-            submitted = submissions.submit(Assignment(pk=pk), request.user, request.data)
+            submitted = submissions.submit(Assignment(pk=pk), request.user, request.data,
+                                           repeat=getattr(request, "_aerie_retried", False))
         except submissions.NotYours:
             raise Http404("no such assignment") from None
         except submissions.SubmissionError as exc:

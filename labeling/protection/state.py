@@ -124,7 +124,7 @@ def set_preferences(user, *, greyscale: bool | None = None, tz: str | None = Non
     if tz is not None and tz and not days.valid_zone(tz):
         raise ValueError(f"timezone: '{tz}' is not a known time zone (e.g. Europe/Kyiv)")
     with transaction.atomic():
-        state = locked(user.pk)
+        locked(user.pk)  # the person's row lock, to the end of the transaction
         changes = {}
         if greyscale is not None:
             changes["greyscale"] = bool(greyscale)

@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 
 from labeling.sampling import strategies
 
@@ -33,7 +34,7 @@ SCORE_THRESHOLD = 0.05
 def set_threads() -> int:
     import torch
 
-    n = int(os.environ.get("AERIE_TORCH_THREADS", "0") or 0) or os.cpu_count() or 1
+    n = settings.AERIE_TORCH_THREADS or os.cpu_count() or 1
     torch.set_num_threads(n)
     return n
 
@@ -41,8 +42,7 @@ def set_threads() -> int:
 def device():
     import torch
 
-    return torch.device("cuda" if torch.cuda.is_available() and os.environ.get("AERIE_TORCH_DEVICE") != "cpu"
-                        else "cpu")
+    return torch.device("cuda" if torch.cuda.is_available() and settings.AERIE_TORCH_DEVICE != "cpu" else "cpu")
 
 
 _projections: dict[int, np.ndarray] = {}

@@ -27,6 +27,7 @@ import threading
 import time
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -44,10 +45,10 @@ from labeling.models.footage import blob_path
 from labeling.sampling import images as images_mod
 from labeling.sampling import strategies
 
-CHUNK_SIZE = int(os.environ.get("AERIE_SCORING_CHUNK", "256"))
-BATCH_SIZE = int(os.environ.get("AERIE_SCORING_BATCH", "8"))
-STALE_S = float(os.environ.get("AERIE_SCORING_STALE_S", "120"))
-RESCORE_EVERY_S = float(os.environ.get("AERIE_RESCORE_EVERY_S", str(6 * 3600)))
+CHUNK_SIZE = settings.AERIE_SCORING_CHUNK
+BATCH_SIZE = settings.AERIE_SCORING_BATCH
+STALE_S = settings.AERIE_SCORING_STALE_S
+RESCORE_EVERY_S = settings.AERIE_RESCORE_EVERY_S
 IMAGE_SIDE = {ModelVersion.DETECTOR: 320, ModelVersion.CLASSIFIER: 224}
 
 

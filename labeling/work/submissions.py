@@ -47,6 +47,10 @@ class SubmissionError(ValueError):
         self.field = field
 
 
+class AlreadySubmitted(SubmissionError):
+    """The lease took a submission already: edits are new revisions."""
+
+
 class NotYours(LookupError):
     """The assignment does not exist for this person (answered 404: existence does not leak)."""
 
@@ -223,7 +227,7 @@ def _refuse(lease: _Lease | None, user) -> None:
     if not lease.member and not roles.is_admin(user):
         raise NotYours("you are no longer a member of this project")
     if lease.status == Assignment.SUBMITTED:
-        raise SubmissionError("", "this frame was already submitted; edit your revision instead")
+        raise AlreadySubmitted("", "this frame was already submitted; edit your revision instead")
     if lease.status == Assignment.SKIPPED:
         raise SubmissionError("", "you skipped this frame")
     if lease.status == Assignment.RETURNED:
@@ -293,11 +297,22 @@ class Submitted:
     payload: dict
 
 
-def submit(assignment: Assignment, user, payload) -> Submitted:
+def submit(assignment: Assignment, user, payload, *, repeat: bool = False) -> Submitted:
     """Store an annotator's work on a leased frame. Always kept once valid: a lease that expired
-    meanwhile only flags it (and takes its queue slot back)."""
+    meanwhile only flags it (and takes its queue slot back).
+
+    `repeat`: this is the same request run again after its database connection was lost
+    (config.middleware), so its first try may have committed: if this lease holds a submission
+    already, that stored submission is the answer (the work is never stored twice)."""
     lease = _read_lease(assignment.pk, user.pk)
-    _refuse(lease, user)
+    try:
+        _refuse(lease, user)
+    except AlreadySubmitted:
+        stored = _first_submission(lease.id, user.pk) if repeat else None
+        if stored is None:
+            raise
+        return Submitted(stored, late=Assignment.objects.filter(pk=lease.id).values_list("late", flat=True).get(),
+                         payload=as_payload(stored))
     boxes, tags = validate(payload, classes_of(lease.ontology_version_id), lease.frame)
     now = timezone.now()
     note = str(payload.get("note", ""))[:2000]
@@ -426,6 +441,11 @@ def clean_from(annotation: Annotation) -> tuple[list[CleanBox], list[CleanTag]]:
     tags = [CleanTag(t.label_class, t.attributes, t.changed)
             for t in annotation.tags.select_related("label_class").order_by("pk")]
     return boxes, tags
+
+
+def _first_submission(assignment_id: int, user_id: int) -> Annotation | None:
+    return Annotation.objects.filter(assignment_id=assignment_id, annotator_id=user_id, revision=1,
+                                     source=Annotation.HUMAN).first()
 
 
 def head_revision(project_id: int, frame_id: int, annotator_id: int) -> Annotation | None:

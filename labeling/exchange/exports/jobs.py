@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import tempfile
 from datetime import timedelta
 
@@ -28,7 +27,7 @@ from ontology.models import OntologyVersion
 log = logging.getLogger(__name__)
 WRITERS = {Export.COCO: coco.write, Export.MOT: mot.write}
 PROGRESS_EVERY = 500  # frames between progress writes (and heartbeats)
-STALE_S = float(os.environ.get("AERIE_EXPORT_STALE_S", "120"))
+STALE_S = settings.AERIE_EXPORT_STALE_S
 
 
 def _one_ontology_version(scope: scopes.Scope) -> OntologyVersion:
