@@ -182,9 +182,12 @@ class SensitivityView(APIView):
         return Response({"frame": frame.pk, "sensitive": frame.sensitive, "flags": flags.sources(frame.pk)})
 
 
+MAX_INDEX = 2**31 - 1  # frame indexes are PostgreSQL integers: a larger number is a 400, not a 500
+
+
 class MarkSerializer(serializers.Serializer):
-    first_index = serializers.IntegerField(required=False, min_value=0)
-    last_index = serializers.IntegerField(required=False, min_value=0)
+    first_index = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INDEX)
+    last_index = serializers.IntegerField(required=False, min_value=0, max_value=MAX_INDEX)
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 

@@ -124,3 +124,15 @@ def test_sql_and_markup_in_free_text_are_stored_as_text(project, users, lease, t
                 f"/api/annotations/?ordering={text}", f"/api/frames/?ordering={text}&sensitive={text}",
                 f"/projects/{project.pk}/review/?class={text}&annotator={text}"):
         assert qa.get(url).status_code in (200, 400), url
+
+
+@pytest.mark.parametrize("field", ["first_index", "last_index"])
+def test_a_frame_index_beyond_the_database_integer_answers_400(project, users, lease, field):
+    """Found by schemathesis: a huge index reached PostgreSQL (integer out of range, a 500)."""
+    from labeling.models import SensitivityFlag
+
+    client = api_client(users["admin"])  # signing in is an audit event of its own
+    before = (rows(), SensitivityFlag.objects.count())
+    answer = client.post(f"/api/sequences/{lease.frame.sequence_id}/sensitive/", {field: 2**31}, format="json")
+    assert answer.status_code == 400 and field in answer.data
+    assert (rows(), SensitivityFlag.objects.count()) == before
