@@ -7,7 +7,7 @@ Set-up (not timed): a throw-away database filled with COPY: 10 sequences × 10,0
 frames, 10 at a time per sequence, so 10,000 tracks. A second project holds 10,000 frames with 3
 boxes each (the Label Studio comparison).
 
-Each export runs the real job (`labeling.exports.run`: the same code the Celery task calls,
+Each export runs the real job (`labeling.exchange.exports.run`: the same code the Celery task calls,
 writing the signed zip to storage) in a fresh child process, so its memory is the exporting
 process's own: `…_peak_rss_mb` is the highest RSS sampled every 50 ms while the export runs
 (Python, Django and the libraries included), `…_base_rss_mb` the RSS just before it starts,

@@ -104,7 +104,7 @@ def _database() -> dict:
     db = dj_database_url.parse(url, conn_max_age=int(os.environ.get("AERIE_DB_CONN_MAX_AGE", "60")))
     if not db["ENGINE"].endswith("postgresql"):
         raise RuntimeError("aerie runs on PostgreSQL only; DATABASE_URL must be postgres://…")
-    # Only the hot labeling statements are prepared (labeling/hotsql.py): plan them once, not
+    # Only the hot labeling statements are prepared (labeling/work/prepared.py): plan them once, not
     # once per request. Nothing else is affected (Django binds its parameters client-side).
     # psycopg never prepares on its own (threshold out of reach); hotsql asks with prepare=True.
     options = db.setdefault("OPTIONS", {})
@@ -118,7 +118,7 @@ def _database() -> dict:
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTHENTICATION_BACKENDS = ["labeling.access.cache.CachedModelBackend"]  # refuses locked-out sign-ins (loginguard)
+AUTHENTICATION_BACKENDS = ["labeling.access.backends.CachedModelBackend"]  # refuses locked-out sign-ins (signin_guard)
 AERIE_PERMISSION_CACHE_SECONDS = float(os.environ.get("AERIE_PERMISSION_CACHE_SECONDS", "10"))
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -175,7 +175,7 @@ LOGOUT_REDIRECT_URL = "/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "labeling.access.cache.CachedTokenAuthentication",
+        "labeling.access.backends.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -253,7 +253,7 @@ CELERY_BEAT_SCHEDULE = {
                    "schedule": float(os.environ.get("AERIE_AUDIT_SEAL_EVERY_S", "300"))},
 }
 
-# Quality checks leave each web process in batches, this often (labeling.outbox)
+# Quality checks leave each web process in batches, this often (labeling.jobs.outbox)
 AERIE_OUTBOX_FLUSH_S = float(os.environ.get("AERIE_OUTBOX_FLUSH_S", "0.25"))
 
 # The sampler (labeling/sampling/): frames per scoring chunk and per forward pass, when a claimed
@@ -320,7 +320,7 @@ AERIE_CSP = os.environ.get("AERIE_CSP", "; ".join([
 ]))
 AERIE_PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
-# Sign-in throttling (labeling/loginguard.py): failures are counted per username and per client
+# Sign-in throttling (labeling/access/signin_guard.py): failures are counted per username and per client
 # address over AERIE_LOGIN_WINDOW_S; at the limit that key is locked for AERIE_LOGIN_LOCKOUT_S.
 AERIE_LOGIN_MAX_FAILURES = int(os.environ.get("AERIE_LOGIN_MAX_FAILURES", "5"))
 AERIE_LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("AERIE_LOGIN_MAX_FAILURES_PER_IP", "30"))

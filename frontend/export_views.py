@@ -1,6 +1,6 @@
 """The exports page of a project: start an export (trainers, admins), watch its progress, download
-it (audited); import a COCO or MOT file (admins, QA leads). Thin: labeling.exports and
-labeling.imports do the work."""
+it (audited); import a COCO or MOT file (admins, QA leads). Thin: labeling.exchange.exports and
+labeling.exchange.imports do the work."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponseForbidden

@@ -1,5 +1,5 @@
 """Sign-in pages (aerie's and the admin's) refuse a locked-out username or address with a clear
-message before any password is checked (labeling.loginguard); a wrong password reads the same
+message before any password is checked (labeling.access.signin_guard); a wrong password reads the same
 whether or not the username exists."""
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views

@@ -1,4 +1,4 @@
-"""Server-rendered pages (htmx for live parts). Thin: visibility from labeling.roles, writes
+"""Server-rendered pages (htmx for live parts). Thin: visibility from labeling.access.roles, writes
 through the domain modules."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required

@@ -39,7 +39,7 @@ def gold_check(annotation_id: int) -> bool | None:
 
 @shared_task(**RETRY)
 def frame_agreement_many(calls: list) -> int:
-    """A web process's outbox (labeling.outbox): [[project_id, frame_id], ...]. Each check is
+    """A web process's outbox (labeling.jobs.outbox): [[project_id, frame_id], ...]. Each check is
     idempotent, so a retry after a lost connection redoes the batch safely."""
     from labeling.quality import frame_scoring
 

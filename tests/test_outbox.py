@@ -1,4 +1,4 @@
-"""Quality checks leave a web process in batches (labeling.outbox): many submissions, one message
+"""Quality checks leave a web process in batches (labeling.jobs.outbox): many submissions, one message
 per task; and what no message delivered is caught up by housekeeping."""
 from __future__ import annotations
 

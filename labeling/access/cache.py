@@ -1,5 +1,6 @@
 """Per-process caches of who may do what, so that the hot paths (next frame, submit) do not ask
-the database for a person's groups, permissions, token and project on every request.
+the database for a person's groups, permissions, token and project on every request (the
+authentication backends that read through it are in labeling.access.backends).
 
 Entries live a few seconds (AERIE_PERMISSION_CACHE_SECONDS) and are dropped at once in this
 process when group memberships or group permissions change; other processes see a change
@@ -11,11 +12,9 @@ import time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
 _cache: dict[tuple, tuple[float, object]] = {}
@@ -44,25 +43,6 @@ def forget(kind: str, key) -> None:
 
 def clear(*_, **__) -> None:
     _cache.clear()
-    _tokens.clear()
-
-
-class CachedModelBackend(ModelBackend):
-    def authenticate(self, request, username=None, password=None, **kwargs):
-        """Refuse, before any password check, while this username or address is locked out
-        (labeling.loginguard); Django then reports a failed sign-in."""
-        from labeling.access import signin_guard
-
-        name = username if username is not None else kwargs.get(get_user_model().USERNAME_FIELD)
-        until = signin_guard.locked_until(request, name)
-        if until is not None:
-            raise signin_guard.LockedOut(until)
-        return super().authenticate(request, username=username, password=password, **kwargs)
-
-    def get_all_permissions(self, user_obj, obj=None):
-        if obj is not None or not user_obj.is_active or user_obj.is_anonymous:
-            return super().get_all_permissions(user_obj, obj)
-        return cached("perms", user_obj.pk, lambda: super(CachedModelBackend, self).get_all_permissions(user_obj))
 
 
 User = get_user_model()
@@ -87,24 +67,6 @@ def _connect_project_signals():
 _connect_project_signals()
 
 
-class CachedTokenAuthentication(TokenAuthentication):
-    """DRF's token authentication with the token → user lookup cached like permissions: a
-    labeling client sends a request every few seconds, each would otherwise cost a query.
-    Deleting a token or deactivating a user drops the cache in this process at once."""
-
-    def authenticate_credentials(self, key):
-        now = time.monotonic()
-        hit = _tokens.get(key)
-        if hit and hit[0] > now:
-            return hit[1]
-        result = super().authenticate_credentials(key)
-        _tokens[key] = (_expiry(now), result)
-        return result
-
-
-_tokens: dict[str, tuple[float, tuple]] = {}
-
-
 @receiver(post_delete, sender=Token, dispatch_uid="aerie-auth-token-deleted")
 def _token_deleted(sender, **kwargs):
-    _tokens.clear()
+    clear()

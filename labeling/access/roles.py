@@ -106,7 +106,7 @@ def visible_projects(user) -> QuerySet:
 
 
 def visible_project(user, project_id):
-    """One project if this person may see it, from the per-process cache (see labeling.auth)."""
+    """One project if this person may see it, from the per-process cache (see labeling.access.cache)."""
     from labeling.access.cache import cached
 
     try:

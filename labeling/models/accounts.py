@@ -5,7 +5,7 @@ from django.db import models
 
 class LoginThrottle(models.Model):
     """Failed sign-ins counted per key ("user:<name>" or "ip:<address>") over a window; a key
-    at its limit is locked until `locked_until` (labeling.loginguard). Shared by every web
+    at its limit is locked until `locked_until` (labeling.access.signin_guard). Shared by every web
     process through the database, so no cache service is needed."""
 
     key = models.CharField(max_length=200, primary_key=True)

@@ -11,7 +11,7 @@ from labeling.models import Project, ProtectionPolicy
 
 def policy_for(project: Project | int) -> ProtectionPolicy:
     """The project's saved policy, or the defaults (unsaved) if it has none. Cached per process
-    for a few seconds (labeling.auth), like permissions: it is read on every lease."""
+    for a few seconds (labeling.access.cache), like permissions: it is read on every lease."""
     project_id = project if isinstance(project, int) else project.pk
 
     def load():

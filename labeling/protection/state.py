@@ -69,7 +69,7 @@ def locked(user_id: int) -> ProtectionState:
 
 def save_cte(name: str, prefix: str, only_if: str) -> str:
     """SAVE as a CTE called `name`, its parameters prefixed, writing only if `only_if` (an SQL
-    condition) holds: for the queue's lease statement (labeling.queue.LeaseRider)."""
+    condition) holds: for the queue's lease statement (labeling.work.queue.LeaseRider)."""
     sets = ", ".join(f"{f} = %({prefix}{f})s" for f in _STATE_FIELDS[4:])
     return f"{name} AS (UPDATE labeling_protectionstate SET {sets} WHERE user_id = %({prefix}user)s AND {only_if})"
 

@@ -134,7 +134,7 @@ def _approve_consensus(project: Project, item: QueueItem, labels: list[Labels], 
 def on_submitted(sender, annotation: Annotation, queue_state: tuple | None = None, **_) -> None:
     """After a submission commits: a gold frame is checked, and the overlap-th submission of a
     frame (or a revision after it) has the frame's agreement computed, in the background within
-    a fraction of a second (labeling.outbox batches the messages)."""
+    a fraction of a second (labeling.jobs.outbox batches the messages)."""
     row = queue_state or (
         QueueItem.objects.filter(project_id=annotation.project_id, frame_id=annotation.frame_id)
         .values_list("gold", "submitted", "project__overlap").first())

@@ -124,7 +124,7 @@ def pending_checks(project_id: int | None = None) -> list[int]:
 # ------------------------------------------------------------------------------ mixing into the queue
 
 def _project_has_gold(project_id: int) -> bool:
-    """Asked on every lease: per-process cache (labeling.auth's, a few seconds), index lookup."""
+    """Asked on every lease: per-process cache (labeling.access.cache's, a few seconds), index lookup."""
     return cache.cached("gold", project_id,
                        lambda: QueueItem.objects.filter(project_id=project_id, gold=True).exists())  # queue_gold_idx
 
