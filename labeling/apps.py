@@ -1,3 +1,5 @@
+"""The labeling app. `ready` is where its parts are connected: signal receivers, and the queue's
+policies (the queue, lower down, knows none of them by name)."""
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
@@ -15,17 +17,16 @@ class LabelingConfig(AppConfig):
     def ready(self):
         from labeling.access import cache  # noqa: F401 - connects the permission-cache invalidation
         from labeling.audit import signals  # noqa: F401 - audits sign-ins and admin changes
+        from labeling.protection.gate import ProtectionGate, unengaged_sensitive
         from labeling.quality import frame_scoring, gold
-        from labeling.work import queue
+        from labeling.work import policies
         from labeling.work.submissions import annotation_submitted
 
+        # a completing submission gets its agreement computed (labeling.quality.frame_scoring)
         annotation_submitted.connect(frame_scoring.on_submitted, dispatch_uid="aerie-quality")
-        from labeling.protection.gate import ProtectionGate, unengaged_sensitive
-
-        if not any(isinstance(p, gold.GoldPolicy) for p in queue._policies):
-            queue.register_policy(gold.GoldPolicy())
-        if not any(isinstance(p, ProtectionGate) for p in queue._policies):
-            queue.register_policy(ProtectionGate())
-        queue.sensitive_check = unengaged_sensitive
+        # the queue's rules: gold frames mixed in, annotator protection (labeling.work.policies)
+        policies.register(gold.GoldPolicy())
+        policies.register(ProtectionGate())
+        policies.sensitive_check = unengaged_sensitive
 
         post_migrate.connect(_ensure_roles, sender=self)

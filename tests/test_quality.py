@@ -6,13 +6,20 @@ import time
 import numpy as np
 import pytest
 
-from labeling.quality import agreement, dashboard, gold, frame_scoring, review
-from labeling.work import queue, submissions
+from labeling.models import (
+    Annotation,
+    AuditEvent,
+    FrameAgreement,
+    GoldCheck,
+    PairAgreement,
+    QueueItem,
+    ReviewDecision,
+    ReviewItem,
+)
+from labeling.quality import agreement, dashboard, frame_scoring, gold, review
 from labeling.quality.agreement import Labels
 from labeling.quality.consensus import fuse
-from labeling.models import (
-    Annotation, AuditEvent, FrameAgreement, GoldCheck, PairAgreement, QueueItem, ReviewDecision, ReviewItem,
-)
+from labeling.work import policies, queue, submissions
 from tests.conftest import api_client, make_frames
 
 
@@ -244,7 +251,7 @@ def test_gold_frames_are_mixed_in_at_the_project_rate(project, users, monkeypatc
     project.save()
     for frame in frames[100:]:
         gold.mark(project, frame, users["qa"], payload={"boxes": [box()]})
-    policy = next(p for p in queue._policies if isinstance(p, gold.GoldPolicy))
+    policy = next(p for p in policies.registered() if isinstance(p, gold.GoldPolicy))
     monkeypatch.setattr(policy, "rng", random.Random(7))
     user = users["annotator"]
     served, gold_frames = [], []

@@ -4,8 +4,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labeling.work import queue, submissions
-from labeling.models import AuditEvent, Assignment, QueueItem
+from labeling.models import Assignment, AuditEvent, QueueItem
+from labeling.work import policies, queue, submissions
 from tests.conftest import make_frames
 
 pytestmark = pytest.mark.django_db
@@ -156,16 +156,17 @@ class EvenIndexOnly:
 
 def test_policies_filter_and_reorder_candidates(project, users):
     make_frames(project, 6, sensitive={0, 2})
-    policies = (NoSensitiveFrames(), EvenIndexOnly())
-    for policy in policies:
-        queue.register_policy(policy)
+    extra = (NoSensitiveFrames(), EvenIndexOnly())
+    for policy in extra:
+        policies.register(policy)
     try:
         a = queue.next_assignment(project, users["annotator"])
         assert a.frame.index == 4  # 0 and 2 are sensitive, odd frames are dropped
     finally:
-        for policy in policies:
-            queue.unregister_policy(policy)
-    from labeling.protection import policy as protection_policy, state as protection_state
+        for policy in extra:
+            policies.unregister(policy)
+    from labeling.protection import policy as protection_policy
+    from labeling.protection import state as protection_state
 
     # without them, sequence order (frame 0 is sensitive: annotator protection serves it to people
     # who opted in)

@@ -13,7 +13,7 @@ The next-frame query is one scan of a partial index with `FOR UPDATE SKIP LOCKED
 annotators skip each other's locked rows instead of waiting, and the counts are updated in the
 same transaction, so no frame is ever over-assigned.
 
-Policies (annotator protection, gold frames) hook in through `register_policy`: a policy can add
+Policies (annotator protection, gold frames) hook in through labeling.work.policies: a policy can add
 an SQL condition on the candidate frames and reorder or filter the candidates in Python. A policy
 that is engaged for a project and reorders takes the request off the one-statement path; one
 that has nothing to say for a project (`engaged` false) leaves that path alone.
@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Callable, Protocol
+from typing import Callable
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from labeling import audit
 from labeling.models import Assignment, Frame, Project, QueueItem, Sequence
+from labeling.work import policies as queue_policies
 from labeling.work import prepared
 
 ORDER_SPAN = 1 << 40  # order_key = (index % stride) * ORDER_SPAN + position in the dataset
@@ -93,50 +94,6 @@ class Lease:
 
 CANDIDATE_COLUMNS = ("qi.id, qi.frame_id, f.sequence_id, f.index, f.sensitive, qi.priority, f.width, f.height, "
                      "f.timestamp, s.name")
-
-
-class QueuePolicy(Protocol):
-    """A rule that filters or reorders the frames a person may get next."""
-
-    #: how many candidates the policy wants to see (the queue locks that many rows)
-    candidates: int
-    #: False if `choose` never filters or reorders: the queue can then lease in one statement
-    reorders: bool
-
-    def sql_filter(self, project: Project, user) -> tuple[str, list] | None:
-        """An extra SQL condition on the candidates (aliases: qi = queue item, f = frame)."""
-
-    def choose(self, project: Project, user, candidates: list[Candidate]) -> list[Candidate]:
-        """The candidates in the order this policy prefers; dropping one excludes it."""
-
-    # Optional hooks:
-    # - `engaged(project, user) -> bool`: False when the policy has nothing to say for this
-    #   project and person (it is then skipped, and the one-statement path stays available);
-    # - `pick(project, user) -> Candidate | None` puts a frame from outside the open queue first
-    #   (the gold policy mixes gold frames in this way); later policies still see it;
-    # - `admit(project, user) -> policy`: called first in the general path's transaction (before a
-    #   held lease is resumed); returns the object whose sql_filter/choose/leased apply to this one
-    #   request, or a `Withheld` (its writes commit; the queue then raises it). That object may
-    #   also have `allows(candidate) -> bool` (a held lease it refuses is given back),
-    #   `leased(project, user, lease)` (after the lease, same transaction; it may add to lease.notes),
-    #   `lease_rider(project, candidate) -> LeaseRider | None` (writes that go in the new lease's
-    #   own statement, a round trip fewer than `leased` writing them) and
-    #   `when_empty(project, user) -> Withheld | None` (why nothing was found, if it is the reason).
-
-
-_policies: list[QueuePolicy] = []
-
-
-def _engaged(project: Project, user) -> list[QueuePolicy]:
-    return [p for p in _policies if getattr(p, "engaged", None) is None or p.engaged(project, user)]
-
-
-def register_policy(policy: QueuePolicy) -> None:
-    _policies.append(policy)
-
-
-def unregister_policy(policy: QueuePolicy) -> None:
-    _policies.remove(policy)
 
 
 _FRAME_COLUMNS_EARLY = ("f.sequence_id, f.index, f.sensitive, NULL::float8, f.width, f.height, f.timestamp, "
@@ -217,7 +174,7 @@ def _candidates(project: Project, user, limit: int, policies=None, where: str = 
     conditions, params = [], {"project": project.pk, "user": user.pk, "limit": limit}
     if where:
         conditions.append(f"AND ({where})")
-    for i, policy in enumerate(_policies if policies is None else policies):
+    for i, policy in enumerate(queue_policies.registered() if policies is None else policies):
         extra = policy.sql_filter(project, user)
         if extra:
             sql, values = extra
@@ -264,11 +221,11 @@ def next_lease(project: Project, user) -> Lease | None:
     Without a policy that reorders candidates in Python, this is one SQL statement (renew the
     held lease, or lock, lease and count a new frame), atomic on its own: no BEGIN/COMMIT round
     trips. Policies that reorder, or a gold frame that is due, take the general path."""
-    policies = _engaged(project, user)
+    policies = queue_policies.engaged(project, user)
     if any(getattr(p, "reorders", True) for p in policies):
         return _next_general(project, user, policies=policies)
     _expire_now_and_then(project.pk)
-    extra = _picked(project, user, policies)
+    extra = queue_policies.picked(project, user, policies)
     if extra:
         return _next_general(project, user, extra, policies=policies)
     now = timezone.now()
@@ -283,7 +240,7 @@ def next_lease(project: Project, user) -> Lease | None:
     if kind == "new" and mine[8] and _unengaged_sensitive(project, user, assignment_id):
         # a frame became sensitive since this process last looked (its per-process answer is a
         # few seconds old): the lease is given back and the policies that now engage decide
-        return _next_general(project, user, policies=_engaged(project, user))
+        return _next_general(project, user, policies=queue_policies.engaged(project, user))
     frame = Candidate(item_id, frame_id, *mine[6:]).frame()
     assignment = Assignment(pk=assignment_id, item_id=item_id, project=project, frame=frame, annotator=user,
                             status=Assignment.ACTIVE, leased_at=leased_at, expires_at=expires_at)
@@ -291,19 +248,9 @@ def next_lease(project: Project, user) -> Lease | None:
     return Lease(assignment, resumed=kind == "held", peek=Candidate(peek[2], peek[3], *peek[6:]) if peek else None)
 
 
-def _picked(project: Project, user, policies=None) -> list[Candidate]:
-    """Frames that policies put first from outside the open queue (a gold frame that is due)."""
-    return [c for p in (_policies if policies is None else policies) if getattr(p, "pick", None)
-            for c in [p.pick(project, user)] if c]
-
-
-#: called when the one-statement path leased a sensitive frame: True if a policy that was not
-#: engaged for the project should have been (the lease is then given back). Set by protection.
-sensitive_check = None
-
-
 def _unengaged_sensitive(project: Project, user, assignment_id: int) -> bool:
-    if sensitive_check is None or not sensitive_check(project, user):
+    check = queue_policies.sensitive_check
+    if check is None or not check(project, user):
         return False
     give_back(assignment_id)
     return True
@@ -391,7 +338,7 @@ def _next_general(project: Project, user, extra: list[Candidate] = (), policies=
     """The general path: a transaction in which policies see and reorder the candidates."""
     withheld = None
     with transaction.atomic():
-        lease, withheld = _general(project, user, extra, _policies if policies is None else policies)
+        lease, withheld = _general(project, user, extra, queue_policies.registered() if policies is None else policies)
     if withheld is not None:  # raised after the commit: what the policy wrote (a break) stays
         raise withheld
     return lease
@@ -406,9 +353,9 @@ def _general(project: Project, user, extra, policies) -> tuple[Lease | None, Wit
             return None, admitted
         applied.append(admitted)
     held = _held(project, user)
-    if held and _allowed(applied, held.frame):
+    if held and queue_policies.allowed(applied, held.frame):
         lease = Lease(held, resumed=True)
-        _after_lease(applied, project, user, lease)
+        queue_policies.after_lease(applied, project, user, lease)
         return lease, None
     if held:  # a policy no longer allows it (e.g. consent withdrawn): it goes back to the queue
         give_back(held.pk)
@@ -418,7 +365,7 @@ def _general(project: Project, user, extra, policies) -> tuple[Lease | None, Wit
     if not candidates and expire_leases(project.pk):  # nothing open: maybe a lease ran out
         candidates = _candidates(project, user, limit, applied)
     if candidates:  # frames from outside the open queue pass the same checks as a held lease
-        picked = [c for c in (extra or _picked(project, user, policies)) if _allowed(applied, c)]
+        picked = [c for c in (extra or queue_policies.picked(project, user, policies)) if queue_policies.allowed(applied, c)]
         candidates = picked + candidates
     for policy in applied:
         candidates = policy.choose(project, user, candidates)
@@ -436,7 +383,7 @@ def _general(project: Project, user, extra, policies) -> tuple[Lease | None, Wit
         lease = Lease(assignment, resumed=False, peek=following[0] if following else None)
         for rider in riders:
             rider.written(lease)
-        _after_lease(applied, project, user, lease)
+        queue_policies.after_lease(applied, project, user, lease)
         return lease, None
     for policy in applied:
         why = policy.when_empty(project, user) if getattr(policy, "when_empty", None) else None
@@ -461,16 +408,6 @@ def _held(project: Project, user) -> Assignment | None:
     return Assignment(pk=assignment_id, item_id=item_id, project=project, annotator=user, status=Assignment.ACTIVE,
                       frame=Candidate(item_id, frame_id, *row[5:]).frame(), leased_at=leased_at,
                       expires_at=expires_at)
-
-
-def _allowed(applied, frame) -> bool:
-    return all(getattr(p, "allows", None) is None or p.allows(frame) for p in applied)
-
-
-def _after_lease(applied, project: Project, user, lease: Lease) -> None:
-    for policy in applied:
-        if getattr(policy, "leased", None):
-            policy.leased(project, user, lease)
 
 
 @dataclass
