@@ -1,11 +1,13 @@
-# aerie: `make run` serves the demo, `make test` runs the tests. Each installs what it needs.
+# aerie: `make run` serves the demo, `make test` runs the tests, `make mutation` mutation-tests the
+# pure core. Each installs what it needs.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+MUTATION_STAMP := $(VENV)/.installed-mutation
 
-.PHONY: run test venv test-deps browser footage bench clean-var stop-db
+.PHONY: run test venv test-deps browser footage bench mutation clean-var stop-db
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +18,10 @@ $(STAMP): requirements.txt
 $(TEST_STAMP): $(STAMP) requirements-test.txt requirements-test-nodeps.txt
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-test-nodeps.txt
+	touch $@
+
+$(MUTATION_STAMP): $(TEST_STAMP) requirements-mutation.txt
+	$(PY) -m pip install --quiet -r requirements-mutation.txt
 	touch $@
 
 venv: $(STAMP)
@@ -42,6 +48,29 @@ test: $(TEST_STAMP) browser
 	$(PY) -m config.embedded run -- $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); status=$$?; \
 	echo "make test: pytest took $$(( $$(date +%s) - start )) s of wall time on $(TEST_WORKERS) workers"; \
 	exit $$status
+
+# Mutation testing of the pure core (agreement, consensus, protection rules and days, reveal
+# tokens, sampling strategies, the audit chain's hashing and link check, gold's `due`): mutmut
+# mutates the files that pyproject.toml's [tool.mutmut] names and runs the fast tests it lists,
+# none of which touches a database (DATABASE_URL points at nothing, so that importing the settings
+# starts no embedded server and a test that tried would fail). Every run starts afresh (mutmut
+# would keep earlier verdicts for code that did not change, even when the tests did). One thread
+# per BLAS/OpenMP pool: mutmut forks a worker per mutant, and a pool the parent started hangs the
+# child. Prints `BENCH mutation_score=<percent>` and one `BENCH mutation_score_<module>=` per
+# file, where score = killed / all mutants made: survived, untested ("no tests") and timed-out
+# mutants all count against it (scripts/mutation_score.py). Fails below MUTATION_MIN percent.
+# Not part of `make test`.
+MUTATION_MIN ?= 90
+MUTATION_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+mutation: $(MUTATION_STAMP)
+	rm -rf mutants && mkdir mutants
+	@echo "mutmut run (log: mutants/mutmut-run.log)"
+	env DATABASE_URL=postgres://nobody@127.0.0.1:1/mutation-tests-use-no-database AERIE_SECRET_KEY=mutation-tests \
+	    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	    $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS) >mutants/mutmut-run.log 2>&1 \
+	  || { tail -c 4000 mutants/mutmut-run.log | tr '\r' '\n' | tail -40; exit 1; }
+	@tail -c 400 mutants/mutmut-run.log | tr '\r' '\n' | grep -v '^$$' | tail -3
+	$(PY) scripts/mutation_score.py --fail-under $(MUTATION_MIN)
 
 bench: $(STAMP) footage
 	for b in bench/[!_]*.py; do $(PY) -m config.embedded run -- $(PY) $$b || exit 1; done

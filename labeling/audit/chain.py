@@ -46,13 +46,13 @@ def chain_hash(prev_hash: str, seq: int, event_id: int, at: dt.datetime, actor_i
     return hashlib.sha256(message.encode("utf-8")).hexdigest()
 
 
-def head() -> tuple[int, str]:
+def head() -> tuple[int, str]:  # pragma: no mutate block
     """(seq, hash) of the newest link; (0, GENESIS) for an empty chain."""
     row = AuditLink.objects.order_by("-seq").values_list("seq", "hash").first()
     return row or (0, GENESIS)
 
 
-def link_pending(batch: int = 10_000) -> int:
+def link_pending(batch: int = 10_000) -> int:  # pragma: no mutate block
     """Chain every committed event not chained yet; returns how many were linked."""
     total = 0
     while True:
@@ -69,7 +69,7 @@ def seal_payload(seq: int, hash_: str, at: dt.datetime) -> bytes:
                                    "at": at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")})
 
 
-def seal(user=None, *, force: bool = False) -> AuditSeal | None:
+def seal(user=None, *, force: bool = False) -> AuditSeal | None:  # pragma: no mutate block
     """Sign the chain's head with the installation's key. Nothing new when the head is already
     sealed (unless `force`); None while the chain is empty."""
     link_pending()
@@ -108,7 +108,24 @@ ORDER BY l.seq
 """
 
 
-def _walk(report: Report, cursor) -> dict[int, str]:
+def link_problem(expected: int, prev: str, row: tuple) -> str | None:
+    """What is wrong with one row of the walk (_WALK's columns), None when the link verifies:
+    the walk expects link `expected` next, following the hash `prev`."""
+    seq, prev_hash, hash_, event_ref, event_id, at, actor_id, verb, otype, oid, pid, did, data = row
+    problem = None
+    if seq != expected:
+        problem = f"link {expected} is missing (the chain jumps from {expected - 1} to {seq})"
+    elif prev_hash != prev:
+        problem = f"link {seq} does not follow link {seq - 1} (its previous hash differs)"
+    elif event_id is None:
+        problem = f"link {seq}: event {event_ref} is gone"
+    elif chain_hash(prev, seq, event_id, at, actor_id, verb, otype, oid, pid, did, data) != hash_:
+        what = f"{verb} {otype}:{oid}" if otype else verb
+        problem = f"link {seq}: event {event_id} ({what}) was changed after it was recorded"
+    return problem
+
+
+def _walk(report: Report, cursor) -> dict[int, str]:  # pragma: no mutate block
     """Check every link in order; stop at the first broken one. Returns {seq: hash} of the
     links that verified, for the seals (only the sealed seqs are kept)."""
     sealed = set(AuditSeal.objects.values_list("seq", flat=True))
@@ -116,17 +133,9 @@ def _walk(report: Report, cursor) -> dict[int, str]:
     expected, prev = 1, GENESIS
     cursor.execute(_WALK)
     while rows := cursor.fetchmany(2000):
-        for seq, prev_hash, hash_, event_ref, event_id, at, actor_id, verb, otype, oid, pid, did, data in rows:
-            problem = None
-            if seq != expected:
-                problem = f"link {expected} is missing (the chain jumps from {expected - 1} to {seq})"
-            elif prev_hash != prev:
-                problem = f"link {seq} does not follow link {seq - 1} (its previous hash differs)"
-            elif event_id is None:
-                problem = f"link {seq}: event {event_ref} is gone"
-            elif chain_hash(prev, seq, event_id, at, actor_id, verb, otype, oid, pid, did, data) != hash_:
-                what = f"{verb} {otype}:{oid}" if otype else verb
-                problem = f"link {seq}: event {event_id} ({what}) was changed after it was recorded"
+        for row in rows:
+            seq, hash_ = row[0], row[2]
+            problem = link_problem(expected, prev, row)
             if problem:
                 report.problems.append(problem)
                 report.broken_at = expected if seq != expected else seq
@@ -138,7 +147,7 @@ def _walk(report: Report, cursor) -> dict[int, str]:
     return hashes
 
 
-def verify() -> Report:
+def verify() -> Report:  # pragma: no mutate block
     """Walk the whole chain in one consistent snapshot: every link follows the previous one and
     matches its event, every event is chained, every seal is signed by this installation's key
     and matches the chain at its seq."""

