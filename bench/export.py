@@ -144,7 +144,7 @@ def main() -> None:
 
         from labeling.exchange import exports
         from labeling.models import Dataset, Project
-        from labeling.work.submissions import classes_of
+        from labeling.work.payloads import classes_of
         from ontology import services
 
         draft = services.create_ontology("Bench ontology")

@@ -211,7 +211,7 @@ def setup(var_dir):
     from labeling.models import Dataset, Project, ProtectionPolicy, Sequence
     from labeling.protection import policy as protection_policy, state as protection_state
     from labeling.access.roles import ensure_roles
-    from labeling.work.submissions import classes_of
+    from labeling.work.payloads import classes_of
     from ontology import services
 
     ensure_roles()

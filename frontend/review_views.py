@@ -11,7 +11,7 @@ from labeling.access import roles
 from labeling.models import Annotation, ReviewItem
 from labeling.protection import image_urls
 from labeling.quality import dashboard, gold, review
-from labeling.work import submissions
+from labeling.work import payloads
 
 from . import charts
 from .access import project_for
@@ -43,7 +43,7 @@ def review_queue(request, pk):
         item.who = [people.get(a, f"#{a}") for a in item.annotators]
     context = {
         "project": project, "items": items, "people": sorted(people.items(), key=lambda p: p[1]),
-        "classes": list(submissions.classes_of(project.ontology_version_id).values()),
+        "classes": list(payloads.classes_of(project.ontology_version_id).values()),
         "sequences": project.dataset.sequences.order_by("name").values_list("pk", "name"),
         "reasons": ReviewItem.REASONS, "filters": q, "open_count": ReviewItem.objects.filter(
             project=project, status=ReviewItem.OPEN).count(),
@@ -73,7 +73,7 @@ def review_item(request, pk, item_pk):
         return denied
     for n, version in enumerate(view["versions"]):
         version["color"] = "#f5b301" if version["kind"] == "gold" else PALETTE[n % len(PALETTE)]
-    classes = submissions.classes_of(project.ontology_version_id)
+    classes = payloads.classes_of(project.ontology_version_id)
     return render(request, "frontend/review_item.html", {
         "project": project, "item": item, "view": view, "decisions": item.decisions.select_related("decided_by"),
         "image": image_urls.for_page(item.frame_id, item.frame.sensitive, project_id=project.pk),
@@ -129,7 +129,7 @@ def review_edit(request, pk, item_pk):
     start = request.GET.get("from")
     version = next((v for v in view["versions"] if str(v["annotation"]) == start), view["versions"][0]
                    if view["versions"] else None)
-    classes = submissions.classes_of(project.ontology_version_id)
+    classes = payloads.classes_of(project.ontology_version_id)
     state = {
         "item": item.pk, "project": project.pk, "width": item.frame.width, "height": item.frame.height,
         "imageUrl": image_urls.for_page(item.frame_id, item.frame.sensitive, project_id=project.pk),

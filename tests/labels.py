@@ -8,13 +8,14 @@ import zipfile
 
 from labeling.footage import blobstore
 from labeling.work import submissions
+from labeling.work import payloads
 from labeling.models import Annotation
 from tests.conftest import make_frames
 from tests.media import png_bytes
 
 
 def store_labels(project, frame, payload, *, status=Annotation.APPROVED, source=Annotation.CONSENSUS, annotator=None):
-    boxes, tags = submissions.validate(payload, submissions.classes_of(project.ontology_version_id), frame)
+    boxes, tags = payloads.validate(payload, payloads.classes_of(project.ontology_version_id), frame)
     head = submissions.head_revision(project.pk, frame.pk, annotator.pk if annotator else None)
     return submissions.store(project=project, frame=frame, boxes=boxes, tags=tags, source=source, status=status,
                              created_by=None, annotator=annotator, supersedes=head)

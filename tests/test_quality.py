@@ -20,6 +20,7 @@ from labeling.quality import agreement, dashboard, frame_scoring, gold, review
 from labeling.quality.agreement import Labels
 from labeling.quality.consensus import fuse
 from labeling.work import policies, queue, submissions
+from labeling.work import payloads
 from tests.conftest import api_client, make_frames
 
 
@@ -123,7 +124,7 @@ def test_agreement_approves_the_consensus(project, users, pair):
     assert pair_row.f1 == 1.0 and pair_row.per_class == {"person": [1, 1, 1]}
     approved = Annotation.objects.get(frame=frame, status=Annotation.APPROVED)
     assert approved.source == Annotation.CONSENSUS and approved.annotator is None
-    assert submissions.as_payload(approved)["boxes"][0]["x"] == 11.0
+    assert payloads.as_payload(approved)["boxes"][0]["x"] == 11.0
     assert not ReviewItem.objects.filter(frame=frame).exists()
     # idempotent: a second run recomputes the same round and writes no second consensus
     frame_scoring.evaluate_frame(project.pk, frame.pk)
@@ -149,7 +150,7 @@ def test_the_approved_consensus_keeps_tag_attributes(project, users, pair):
     label(project, b, {"boxes": [box(x=10)], "tags": [tag]})
     assert frame_scoring.evaluate_frame(project.pk, frame.pk).passed
     approved = Annotation.objects.get(frame=frame, status=Annotation.APPROVED)
-    assert submissions.as_payload(approved)["tags"] == [{"class": "weather", "attributes": {"visibility": "fog"}}]
+    assert payloads.as_payload(approved)["tags"] == [{"class": "weather", "attributes": {"visibility": "fog"}}]
     frame_scoring.evaluate_frame(project.pk, frame.pk)  # the same outcome: no second revision
     assert Annotation.objects.filter(frame=frame, status=Annotation.APPROVED).count() == 1
 
@@ -207,7 +208,7 @@ def test_accept_makes_an_approved_revision_and_is_audited(project, users, pair):
     made = review.accept(project, item.pk, mine.pk, qa, "the person is right")
     approved = made.result
     assert approved.status == Annotation.APPROVED and approved.source == Annotation.REVIEW
-    assert approved.created_by == qa and submissions.as_payload(approved)["boxes"][0]["class"] == "person"
+    assert approved.created_by == qa and payloads.as_payload(approved)["boxes"][0]["class"] == "person"
     item.refresh_from_db()
     assert item.status == ReviewItem.RESOLVED
     assert AuditEvent.objects.filter(verb="review.accept", object_id=str(item.pk), actor=qa).exists()

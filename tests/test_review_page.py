@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from labeling.footage import ingest
 from labeling.work import queue, submissions
+from labeling.work import payloads
 from labeling.models import Annotation, ReviewDecision, ReviewItem
 from tests import media
 from tests.conftest import ARTIFACTS
@@ -56,7 +57,7 @@ def test_qa_lead_accepts_a_version_and_the_frame_leaves_the_queue(page, login, l
     decision = ReviewDecision.objects.get(item=item)
     assert decision.accepted_id == mine.pk and decision.comment == "a person, and the car is real"
     approved = Annotation.objects.get(frame=item.frame, status=Annotation.APPROVED)
-    assert sorted(b["class"] for b in submissions.as_payload(approved)["boxes"]) == ["car", "person"]
+    assert sorted(b["class"] for b in payloads.as_payload(approved)["boxes"]) == ["car", "person"]
     page.goto(f"{live_server.url}/projects/{project.pk}/quality/")
     expect(page.locator("svg.chart").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "quality.png"), full_page=True)
@@ -75,7 +76,7 @@ def test_qa_lead_edits_a_version_into_the_approved_one(page, login, live_server,
     page.get_by_role("button", name="Save as approved").click()
     page.wait_for_url(f"{live_server.url}/projects/{project.pk}/review/")
     approved = Annotation.objects.get(frame=item.frame, status=Annotation.APPROVED)
-    assert [b["class"] for b in submissions.as_payload(approved)["boxes"]] == ["person"]
+    assert [b["class"] for b in payloads.as_payload(approved)["boxes"]] == ["person"]
     assert ReviewDecision.objects.get(item=item).decision == ReviewDecision.EDIT
 
 

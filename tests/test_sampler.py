@@ -15,7 +15,8 @@ from labeling.work import queue
 from labeling.models import (Annotation, AuditEvent, FrameScore, ModelVersion, QueueItem, ScoringChunk, ScoringRun,
                              TrainingRun)
 from labeling.sampling import registry, scoring, strategies, training
-from labeling.work.submissions import CleanBox, CleanTag, classes_of, store
+from labeling.work.submissions import store
+from labeling.work.payloads import CleanBox, CleanTag, classes_of
 
 from . import media
 

@@ -14,7 +14,7 @@ from labeling.access import roles
 from labeling.api.errors import bad_request
 from labeling.api.permissions import member_project
 from labeling.models import Annotation, Assignment, Frame
-from labeling.work import page_state, queue, submissions
+from labeling.work import page_state, payloads, queue, submissions
 
 
 class SubmissionSerializer(serializers.Serializer):
@@ -152,10 +152,10 @@ class AnnotationViewSet(viewsets.ReadOnlyModelViewSet):
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response([submissions.as_payload(a) for a in page])
+        return self.get_paginated_response([payloads.as_payload(a) for a in page])
 
     def retrieve(self, request, *args, **kwargs):
-        return Response(submissions.as_payload(self.get_object()))
+        return Response(payloads.as_payload(self.get_object()))
 
     @extend_schema(request=RevisionSerializer, responses={201: AnnotationSerializer, 409: dict})
     @action(detail=False, methods=["post"])
@@ -172,8 +172,8 @@ class AnnotationViewSet(viewsets.ReadOnlyModelViewSet):
         try:
             revision = submissions.revise(base, request.user, payload)
         except submissions.Conflict as exc:
-            return Response({"detail": str(exc), "current": submissions.as_payload(exc.current),
+            return Response({"detail": str(exc), "current": payloads.as_payload(exc.current),
                              "yours": exc.yours}, status=status.HTTP_409_CONFLICT)
         except submissions.SubmissionError as exc:
             return bad_request(exc)
-        return Response(submissions.as_payload(revision), status=status.HTTP_201_CREATED)
+        return Response(payloads.as_payload(revision), status=status.HTTP_201_CREATED)

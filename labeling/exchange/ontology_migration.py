@@ -14,7 +14,8 @@ from django.utils import timezone
 from labeling import audit
 from labeling.models import Annotation, AnnotationBox, AnnotationTag, Frame
 from labeling.work import submissions
-from labeling.work.submissions import CleanBox, CleanTag, Revision
+from labeling.work.payloads import CleanBox, CleanTag
+from labeling.work.submissions import Revision
 from ontology.models import LabelClass, OntologyMigration
 
 

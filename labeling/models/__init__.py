@@ -5,28 +5,29 @@ from .exports import Export
 from .footage import Dataset, DatasetVersion, Frame, IngestJob, Sequence
 from .projects import Membership, Project
 from .protection import (
-                         ConsentEvent,
-                         Exposure,
-                         ProtectionPolicy,
-                         ProtectionState,
-                         SensitivityFlag,
-                         WellbeingCheckin,
+    ConsentEvent,
+    Exposure,
+    ProtectionPolicy,
+    ProtectionState,
+    SensitivityFlag,
+    WellbeingCheckin,
 )
 from .quality import (
-                         FrameAgreement,
-                         GoldCheck,
-                         GoldFrame,
-                         PairAgreement,
-                         ReviewDecision,
-                         ReviewItem,
+    FrameAgreement,
+    GoldCheck,
+    GoldFrame,
+    PairAgreement,
+    ReviewDecision,
+    ReviewItem,
 )
 from .queue import Assignment, Draft, QueueItem
 from .sampling import FrameScore, ModelVersion, ScoringChunk, ScoringRun, TrainingRun
+from .segments import Segment
 
 __all__ = [
-    "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "AuditLink", "AuditPending", "AuditSeal", "Dataset", "DatasetVersion", "Frame",
-    "IngestJob", "Membership", "Project", "Sequence", "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement",
-    "ReviewDecision", "ReviewItem", "ModelVersion", "TrainingRun", "ScoringRun", "ScoringChunk", "FrameScore",
-    "ConsentEvent", "Exposure", "ProtectionPolicy", "ProtectionState", "SensitivityFlag", "WellbeingCheckin", "Export",
-    "LoginThrottle",
+    "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "AuditLink",
+    "AuditPending", "AuditSeal", "Dataset", "DatasetVersion", "Frame", "IngestJob", "Membership", "Project", "Sequence",
+    "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement", "ReviewDecision", "ReviewItem", "ModelVersion",
+    "TrainingRun", "ScoringRun", "ScoringChunk", "FrameScore", "ConsentEvent", "Exposure", "ProtectionPolicy",
+    "ProtectionState", "SensitivityFlag", "WellbeingCheckin", "Export", "LoginThrottle", "Segment",
 ]

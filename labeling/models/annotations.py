@@ -69,6 +69,21 @@ class AnnotationBox(models.Model):
     h = models.FloatField()
     attributes = models.JSONField(default=dict, blank=True)
     track_id = models.PositiveIntegerField(null=True, blank=True)
+    # Tracks in segments: a keyframe was placed by a person (or accepted as such); the boxes
+    # between two keyframes are interpolated. `outside`: the object left the view here (the track
+    # pauses or ends: such a box is a marker, never exported as an object); `occluded`: MOT's
+    # visibility. Frame projects leave keyframe null.
+    keyframe = models.BooleanField(null=True, blank=True)
+    outside = models.BooleanField(default=False)
+    occluded = models.BooleanField(default=False)
+    DRAWN, SUGGESTION, ADJUSTED, PROPAGATED, INTERPOLATED = "drawn", "suggestion", "adjusted", "propagated", \
+        "interpolated"
+    SOURCES = [(DRAWN, "Drawn by a person"), (SUGGESTION, "A model suggestion, accepted"),
+               (ADJUSTED, "A model suggestion, adjusted"), (PROPAGATED, "Propagated by a tracker or detector"),
+               (INTERPOLATED, "Interpolated between keyframes")]
+    source = models.CharField(max_length=12, choices=SOURCES, default=DRAWN, help_text="Provenance of the box")
+    model_version = models.ForeignKey("labeling.ModelVersion", null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="+", help_text="The model a suggested or propagated box came from")
 
     class Meta:
         constraints = [

@@ -37,6 +37,20 @@ class Project(models.Model):
         help_text="How many frames the sampler picks as a diverse batch at the top of the queue")
     sampling_min_gap = models.PositiveIntegerField(
         default=10, help_text="Frames of one sequence closer than this are never consecutive picks")
+    FRAME, SEGMENT = "frame", "segment"
+    work_unit = models.CharField(
+        max_length=8, choices=[(FRAME, "Frames, one at a time"), (SEGMENT, "Segments of video, as tracks")],
+        default=FRAME, help_text="What an annotator gets from the queue")
+    segment_length = models.PositiveIntegerField(
+        default=100, validators=[MinValueValidator(10), MaxValueValidator(1000)],
+        help_text="Frames per segment (segment projects)")
+    segment_shared = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(50)],
+        help_text="Frames a segment shares with the next one, where track identities are stitched")
+    blind_annotators = models.PositiveSmallIntegerField(
+        default=1, validators=[MaxValueValidator(20)],
+        help_text="The first N annotators of each frame or segment see no model suggestions, so that "
+                  "agreement still measures independent work")
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", through_fields=("project", "user"), related_name="projects"
     )
@@ -51,6 +65,8 @@ class Project(models.Model):
                 condition=models.Q(agreement_threshold__gte=0, agreement_threshold__lte=1),
                 name="project_threshold_range",
             ),
+            models.CheckConstraint(condition=models.Q(segment_shared__lt=models.F("segment_length") / 2),
+                                   name="project_segment_shared_below_half"),
         ]
 
     def __str__(self) -> str:

@@ -15,7 +15,10 @@ from django.db.models import F, Q
 
 class QueueItem(models.Model):
     project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="queue_items")
-    frame = models.ForeignKey("labeling.Frame", on_delete=models.PROTECT, related_name="queue_items")
+    frame = models.ForeignKey("labeling.Frame", on_delete=models.PROTECT, related_name="queue_items",
+                              help_text="The frame, or a segment's first frame")
+    segment = models.OneToOneField("labeling.Segment", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="queue_item", help_text="Set in segment projects")
     priority = models.FloatField(null=True, blank=True, help_text="Uncertainty score; higher first; null = unscored")
     order_key = models.BigIntegerField(help_text="Order without scores: the project's stride, then sequence order")
     assigned = models.PositiveSmallIntegerField(default=0, help_text="Live leases plus submissions")

@@ -134,6 +134,9 @@ class FrameScore(models.Model):
     classifier_score = models.FloatField(null=True, blank=True)
     embedding = ArrayField(models.FloatField(), help_text="Projected backbone features (unit length)")
     priority = models.FloatField(null=True, blank=True, help_text="What the queue got when the run finished")
+    detections = models.JSONField(null=True, blank=True,
+                                  help_text="The detector's top boxes on the frame (suggestions): "
+                                            "[{class, score, x, y, w, h}] in frame pixels")
     scored_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

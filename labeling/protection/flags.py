@@ -38,7 +38,15 @@ def _sensitize(where: str, params: list) -> list[int]:
     with connection.cursor() as cur:
         cur.execute(f"UPDATE labeling_frame f SET sensitive = true WHERE ({where}) AND NOT f.sensitive RETURNING f.id",
                     params)
-        return [row[0] for row in cur.fetchall()]
+        made = [row[0] for row in cur.fetchall()]
+        if made:  # the segments holding them (segment projects) become sensitive too
+            cur.execute(
+                """
+                UPDATE labeling_segment sg SET sensitive = true FROM labeling_frame f
+                WHERE f.id = ANY(%s) AND sg.sequence_id = f.sequence_id AND NOT sg.sensitive
+                  AND f.index BETWEEN sg.first_index AND sg.last_index
+                """, [made])
+        return made
 
 
 def _forget(dataset_id: int) -> None:

@@ -80,12 +80,13 @@ class _Request:
         return self._today
 
     def sql_filter(self, project, user):
+        sensitive = queue.sensitive_sql(project)  # a segment is sensitive when any of its frames is
         if not self.admission.sensitive_ok:
-            return "NOT f.sensitive", []
+            return f"NOT {sensitive}", []
         sql, values = states.under_caps_sql(
             user.pk, days.day_start(self.now, days.zone(self.state.timezone)), self.now, self.limits.frames_per_day,
             self.limits.exposure_s_per_day)
-        return f"NOT f.sensitive OR {sql}", values
+        return f"NOT {sensitive} OR {sql}", values
 
     def allows(self, frame) -> bool:
         """A held lease, or a frame picked from outside the open queue (a gold frame): a
@@ -104,7 +105,7 @@ class _Request:
         if self.admission.interleave and candidates and candidates[0].sensitive:
             plain = [c for c in candidates if not c.sensitive]
             if not plain:  # none among the locked few: the best non-sensitive frame further down
-                plain = queue._candidates(project, user, 1, policies=[], where="NOT f.sensitive")
+                plain = queue._candidates(project, user, 1, policies=[], where=f"NOT {queue.sensitive_sql(project)}")
             if plain:  # else none is left: sensitive frames go on (caps and breaks still hold)
                 return [plain[0]] + [c for c in candidates if c.item_id != plain[0].item_id]
         return candidates
@@ -155,7 +156,8 @@ def _sensitive_waiting(project, user) -> bool:
         cur.execute(
             """
             SELECT EXISTS (SELECT 1 FROM labeling_queueitem qi JOIN labeling_frame f ON f.id = qi.frame_id
-                           WHERE qi.project_id = %s AND qi.is_open AND f.sensitive
+                           LEFT JOIN labeling_segment sg ON sg.id = qi.segment_id
+                           WHERE qi.project_id = %s AND qi.is_open AND (f.sensitive OR COALESCE(sg.sensitive, false))
                              AND NOT EXISTS (SELECT 1 FROM labeling_assignment a WHERE a.item_id = qi.id
                                              AND a.annotator_id = %s AND a.status <> 'expired'))
             """,

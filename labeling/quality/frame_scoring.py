@@ -27,14 +27,8 @@ from labeling.quality import agreement, gold, review_items
 from labeling.quality.agreement import Labels
 from labeling.quality.consensus import fuse
 from labeling.quality.labels import load_labels, params_of, round_annotations
-from labeling.work.submissions import (
-    CleanBox,
-    CleanTag,
-    as_payload,
-    classes_of,
-    head_revision,
-    store,
-)
+from labeling.work.payloads import CleanBox, CleanTag, as_payload, classes_of
+from labeling.work.submissions import head_revision, store
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,8 @@ from labeling.models import (
 from labeling.quality import agreement, review_items
 from labeling.quality.labels import load_labels, params_of
 from labeling.work import queue
-from labeling.work.submissions import classes_of, store, validate
+from labeling.work.payloads import classes_of, validate
+from labeling.work.submissions import store
 
 
 class GoldError(ValueError):

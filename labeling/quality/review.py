@@ -26,13 +26,8 @@ from labeling.models import (
 from labeling.quality import agreement, gold
 from labeling.quality.labels import load_labels, params_of
 from labeling.quality.review_items import open_item, resolve
-from labeling.work.submissions import (
-    classes_of,
-    clean_from,
-    head_revision,
-    store,
-    validate,
-)
+from labeling.work.payloads import classes_of, clean_from, validate
+from labeling.work.submissions import head_revision, store
 
 
 class ReviewError(ValueError):

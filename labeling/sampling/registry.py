@@ -75,7 +75,7 @@ def build(architecture: str, n_classes: int):
 
 
 def _checked_class_map(project: Project, kind: str, class_map) -> list[str]:
-    from labeling.work.submissions import classes_of
+    from labeling.work.payloads import classes_of
 
     if not isinstance(class_map, list) or not class_map or not all(isinstance(k, str) for k in class_map):
         raise RegistryError("class_map: a non-empty list of ontology class keys, in the model's output order")

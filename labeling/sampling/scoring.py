@@ -151,7 +151,7 @@ def _sensitive_columns(version: ModelVersion | None) -> list[int]:
     """Output columns of the version's classes that the ontology flags sensitive."""
     if version is None:
         return []
-    from labeling.work.submissions import classes_of
+    from labeling.work.payloads import classes_of
 
     classes = classes_of(version.ontology_version_id)
     return [i for i, key in enumerate(version.class_map) if key in classes and classes[key].sensitive]

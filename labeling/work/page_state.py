@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from labeling.models import Assignment, Draft, Frame, Project
 from labeling.protection.image_urls import for_page as image_url
-from labeling.work import queue, submissions, tracks
+from labeling.work import payloads, queue, submissions, tracks
 from ontology.models import LabelClass
 
 
@@ -18,7 +18,7 @@ def ontology_payload(version_id: int) -> list[dict]:
     return [
         {"key": c.key, "name": c.name, "kind": c.kind, "color": c.color, "shortcut": c.shortcut,
          "sensitive": c.sensitive, "attributes": c.attributes}
-        for c in submissions.classes_of(version_id).values()
+        for c in payloads.classes_of(version_id).values()
     ]
 
 
@@ -60,7 +60,7 @@ def state(project: Project, frame: Frame, user, assignment: Assignment | None = 
                                project_id=project.pk),
         "classes": classes,
         "draft": draft,
-        "revision": submissions.as_payload(revision) if revision else None,
+        "revision": payloads.as_payload(revision) if revision else None,
         "tracks": tracks.track_context(project.pk, user.pk, frame),
         "prefetch": image_url(peek.frame_id, peek.sensitive, project_id=project.pk) if peek else None,
         # what annotator protection wants the page to show with this frame (labeling.protection.gate);

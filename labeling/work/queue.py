@@ -68,6 +68,7 @@ class Candidate:
     height: int
     timestamp: float | None
     sequence_name: str
+    segment_id: int | None = None  # segment projects: the segment this item hands out
 
     def frame(self) -> Frame:
         """The frame as a model instance, without another query."""
@@ -95,9 +96,34 @@ class Lease:
 CANDIDATE_COLUMNS = ("qi.id, qi.frame_id, f.sequence_id, f.index, f.sensitive, qi.priority, f.width, f.height, "
                      "f.timestamp, s.name")
 
+# In segment projects an item stands for a run of frames: it is sensitive when any of them is
+# (the segment's flag, kept by labeling.protection.flags), and the rows carry the segment's id.
+# Frame projects keep the plain statements: the variants are chosen by the project's work unit.
+_SENSITIVE = {False: "f.sensitive", True: "(f.sensitive OR COALESCE(sg.sensitive, false))"}
 
-_FRAME_COLUMNS_EARLY = ("f.sequence_id, f.index, f.sensitive, NULL::float8, f.width, f.height, f.timestamp, "
-                        "s.name")
+
+def sensitive_sql(project: Project) -> str:
+    """The SQL expression (aliases f, sg) that says whether a candidate is sensitive."""
+    return _SENSITIVE[project.work_unit == Project.SEGMENT]
+
+
+def _candidate_columns(segment: bool) -> str:
+    return CANDIDATE_COLUMNS.replace("f.sensitive", _SENSITIVE[segment]) + (", qi.segment_id" if segment else "")
+
+
+def _frame_columns(segment: bool) -> str:
+    """A leased frame's columns for Candidate, after (item id, frame id)."""
+    return (f"f.sequence_id, f.index, {_SENSITIVE[segment]}, NULL::float8, f.width, f.height, f.timestamp, s.name"
+            + (", sg.id" if segment else ""))
+
+
+def _frame_join(alias: str, segment: bool) -> str:
+    """The frame (and sequence, and for segments the segment) of rows `alias` with item_id, frame_id."""
+    join = f"JOIN labeling_frame f ON f.id = {alias}.frame_id JOIN labeling_sequence s ON s.id = f.sequence_id"
+    if segment:
+        join += (f" JOIN labeling_queueitem qx ON qx.id = {alias}.item_id"
+                 " LEFT JOIN labeling_segment sg ON sg.id = qx.segment_id")
+    return join
 
 
 def lease_length() -> timedelta:
@@ -107,8 +133,10 @@ def lease_length() -> timedelta:
 # ------------------------------------------------------------------------------ filling the queue
 
 def sync_queue(project: Project) -> int:
-    """Queue the project's ready frames that are not queued yet, and bring every frame's
-    fallback order in line with the project's stride. Returns how many rows changed."""
+    """Queue the project's ready frames (or segments) that are not queued yet, and bring every
+    item's fallback order in line with the project's stride. Returns how many rows changed."""
+    if project.work_unit == Project.SEGMENT:
+        return _sync_segments(project)
     with connection.cursor() as cur:
         cur.execute(
             """
@@ -127,6 +155,50 @@ def sync_queue(project: Project) -> int:
              "dataset": project.dataset_id, "ready": [Sequence.READY, Sequence.PARTIAL]},
         )
         return cur.rowcount
+
+
+def _sync_segments(project: Project) -> int:
+    """Cut the ready sequences into segments of `segment_length` frames, each sharing
+    `segment_shared` frames with the next (the last segment is shorter; a segment starts only
+    where it has frames of its own), mark the ones holding a sensitive frame, and queue each by
+    its first frame, ordered like frames (the stride applies to segment numbers)."""
+    step = project.segment_length - project.segment_shared
+    params = {"project": project.pk, "dataset": project.dataset_id, "ready": [Sequence.READY, Sequence.PARTIAL],
+              "step": step, "length": project.segment_length, "shared": project.segment_shared,
+              "stride": max(1, project.frame_stride), "span": ORDER_SPAN}
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO labeling_segment (project_id, sequence_id, number, first_index, last_index, sensitive)
+            SELECT %(project)s, s.id, g.n, g.n * %(step)s, LEAST(g.n * %(step)s + %(length)s, s.frame_count) - 1, false
+            FROM labeling_sequence s,
+                 LATERAL generate_series(0, GREATEST(1, CEIL((s.frame_count - %(shared)s)::numeric / %(step)s)::int) - 1)
+                 AS g(n)
+            WHERE s.dataset_id = %(dataset)s AND s.status = ANY(%(ready)s) AND s.frame_count > 0
+            ON CONFLICT (project_id, sequence_id, number) DO NOTHING
+            """, params)
+        made = cur.rowcount
+        cur.execute(
+            """
+            UPDATE labeling_segment sg SET sensitive = true
+            WHERE sg.project_id = %(project)s AND NOT sg.sensitive
+              AND EXISTS (SELECT 1 FROM labeling_frame f WHERE f.sequence_id = sg.sequence_id AND f.sensitive
+                            AND f.index BETWEEN sg.first_index AND sg.last_index)
+            """, params)
+        cur.execute(
+            """
+            INSERT INTO labeling_queueitem
+                (project_id, frame_id, segment_id, priority, order_key, assigned, submitted, is_open, gold, round)
+            SELECT %(project)s, f.id, sg.id, NULL,
+                   (sg.number %% %(stride)s)::bigint * %(span)s + row_number() OVER (ORDER BY s.name, sg.number),
+                   0, 0, true, false, 0
+            FROM labeling_segment sg JOIN labeling_sequence s ON s.id = sg.sequence_id
+            JOIN labeling_frame f ON f.sequence_id = sg.sequence_id AND f.index = sg.first_index
+            WHERE sg.project_id = %(project)s
+            ON CONFLICT (project_id, frame_id) DO UPDATE SET order_key = EXCLUDED.order_key
+                WHERE labeling_queueitem.order_key <> EXCLUDED.order_key
+            """, params)
+        return made + cur.rowcount
 
 
 def sync_dataset(dataset_id: int) -> None:
@@ -184,11 +256,13 @@ def _candidates(project: Project, user, limit: int, policies=None, where: str = 
                 names.append(f"%(p{i}_{j})s")
             conditions.append("AND (" + sql % tuple(names) + ")")
     # prepared (hotsql): the few variants of conditions each get planned once per connection
+    segment = project.work_unit == Project.SEGMENT
     rows = prepared.fetchall(
         f"""
-        SELECT {CANDIDATE_COLUMNS}
+        SELECT {_candidate_columns(segment)}
         FROM labeling_queueitem qi JOIN labeling_frame f ON f.id = qi.frame_id
         JOIN labeling_sequence s ON s.id = f.sequence_id
+        {"LEFT JOIN labeling_segment sg ON sg.id = qi.segment_id" if segment else ""}
         WHERE qi.project_id = %(project)s AND qi.is_open
           AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
                           WHERE a.item_id = qi.id AND a.annotator_id = %(user)s AND a.status <> 'expired')
@@ -229,7 +303,7 @@ def next_lease(project: Project, user) -> Lease | None:
     if extra:
         return _next_general(project, user, extra, policies=policies)
     now = timezone.now()
-    rows = prepared.fetchall(_NEXT_STATEMENT, {"project": project.pk, "user": user.pk, "now": now,
+    rows = prepared.fetchall(_NEXT_STATEMENT[project.work_unit == Project.SEGMENT], {"project": project.pk, "user": user.pk, "now": now,
                                              "until": now + lease_length(), "overlap": project.overlap})
     mine = next((r for r in rows if r[0] in ("held", "new")), None)
     if mine is None:
@@ -292,8 +366,6 @@ def _lease_ctes(chosen: str) -> str:
 )"""
 
 
-_FRAME_COLUMNS = _FRAME_COLUMNS_EARLY
-
 # The live lease this person holds, renewed: the start of both statements below.
 _HELD_CTE = """
 WITH held AS (
@@ -309,7 +381,8 @@ WITH held AS (
 # Renew the lease this person holds, or else lock the two best open frames (SKIP LOCKED), lease
 # the first and count it; the second is what the page prefetches. One statement, so one
 # transaction: a lease is cheap to lose, so it does not wait for the WAL flush.
-_NEXT_STATEMENT = f"""{_HELD_CTE}, cand AS (
+def _next_statement(segment: bool) -> str:
+    return f"""{_HELD_CTE}, cand AS (
     SELECT qi.id, qi.frame_id, qi.priority, qi.order_key FROM labeling_queueitem qi
     WHERE NOT EXISTS (SELECT 1 FROM held)
       AND qi.project_id = %(project)s AND qi.is_open
@@ -321,17 +394,20 @@ _NEXT_STATEMENT = f"""{_HELD_CTE}, cand AS (
 ), ranked AS (
     SELECT id, frame_id, row_number() OVER (ORDER BY priority DESC NULLS LAST, order_key) AS rn FROM cand
 ), {_lease_ctes("SELECT id, frame_id FROM ranked WHERE rn = 1")}
-SELECT 'held', h.id, h.item_id, h.frame_id, h.leased_at, h.expires_at, {_FRAME_COLUMNS}
-FROM held h JOIN labeling_frame f ON f.id = h.frame_id JOIN labeling_sequence s ON s.id = f.sequence_id
+SELECT 'held', h.id, h.item_id, h.frame_id, h.leased_at, h.expires_at, {_frame_columns(segment)}
+FROM held h {_frame_join("h", segment)}
 UNION ALL
-SELECT 'new', l.id, l.item_id, l.frame_id, l.leased_at, l.expires_at, {_FRAME_COLUMNS}
-FROM lease l JOIN labeling_frame f ON f.id = l.frame_id JOIN labeling_sequence s ON s.id = f.sequence_id
+SELECT 'new', l.id, l.item_id, l.frame_id, l.leased_at, l.expires_at, {_frame_columns(segment)}
+FROM lease l {_frame_join("l", segment)}
 WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
 UNION ALL
-SELECT 'peek', NULL, r.id, r.frame_id, NULL, NULL, {_FRAME_COLUMNS}
-FROM ranked r JOIN labeling_frame f ON f.id = r.frame_id JOIN labeling_sequence s ON s.id = f.sequence_id
+SELECT 'peek', NULL, r.id, r.frame_id, NULL, NULL, {_frame_columns(segment)}
+FROM (SELECT id, id AS item_id, frame_id, rn FROM ranked) r {_frame_join("r", segment)}
 WHERE r.rn = 2
 """
+
+
+_NEXT_STATEMENT = {segment: _next_statement(segment) for segment in (False, True)}
 
 
 def _next_general(project: Project, user, extra: list[Candidate] = (), policies=None) -> Lease | None:
@@ -393,15 +469,15 @@ def _general(project: Project, user, extra, policies) -> tuple[Lease | None, Wit
 
 
 # This person's live lease, renewed, with its frame: one prepared statement.
-_HELD = f"""{_HELD_CTE}
-SELECT h.id, h.item_id, h.frame_id, h.leased_at, h.expires_at, {_FRAME_COLUMNS_EARLY}
-FROM held h JOIN labeling_frame f ON f.id = h.frame_id JOIN labeling_sequence s ON s.id = f.sequence_id
-"""
+_HELD = {segment: f"""{_HELD_CTE}
+SELECT h.id, h.item_id, h.frame_id, h.leased_at, h.expires_at, {_frame_columns(segment)}
+FROM held h {_frame_join("h", segment)}
+""" for segment in (False, True)}
 
 
 def _held(project: Project, user) -> Assignment | None:
     now = timezone.now()
-    row = prepared.fetchone(_HELD, {"project": project.pk, "user": user.pk, "now": now, "until": now + lease_length()})
+    row = prepared.fetchone(_HELD[project.work_unit == Project.SEGMENT], {"project": project.pk, "user": user.pk, "now": now, "until": now + lease_length()})
     if row is None:
         return None
     assignment_id, item_id, frame_id, leased_at, expires_at = row[:5]

@@ -9,7 +9,6 @@ A payload is what the labeling page sends:
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -25,26 +24,24 @@ from labeling.models import (
     Assignment,
     Draft,
     Frame,
+    ModelVersion,
 )
 from labeling.work import prepared
-from ontology.attributes import AttributeSchemaError, validate_values
-from ontology.models import LabelClass
+from labeling.work.payloads import (
+    CleanBox,
+    CleanTag,
+    SubmissionError,
+    as_payload,
+    classes_of,
+    payload_of,
+    validate,
+)
 
 #: sent after a submission commits (agreement listens: the overlap-th submission triggers it), with
 #: `annotation` and, for a first submission on a lease, `queue_state` (gold, submitted, overlap)
 annotation_submitted = Signal()
 
-MAX_BOXES = 2000
-MAX_TRACK_ID = 2**31 - 1  # the column is a PostgreSQL integer
 MAX_DRAFT_BYTES = 1_000_000
-
-
-class SubmissionError(ValueError):
-    """Bad input: names the field (e.g. boxes[2].w) and what is wrong. Nothing was saved."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}" if field else message)
-        self.field = field
 
 
 class AlreadySubmitted(SubmissionError):
@@ -61,122 +58,6 @@ class Conflict(Exception):
     def __init__(self, current: Annotation, yours: dict):
         super().__init__(f"annotation {current.pk} (revision {current.revision}) has changed since you loaded it")
         self.current, self.yours = current, yours
-
-
-@dataclass
-class CleanBox:
-    label_class: LabelClass
-    x: float
-    y: float
-    w: float
-    h: float
-    attributes: dict
-    track_id: int | None
-
-
-@dataclass
-class CleanTag:
-    label_class: LabelClass
-    attributes: dict
-    changed: bool | None
-
-
-def _number(value, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SubmissionError(field, "must be a number")
-    return float(value)
-
-
-def _label_of(raw, where: str, classes: dict[str, LabelClass], *, not_kind: str, wrong: str) -> LabelClass:
-    if not isinstance(raw, dict):
-        raise SubmissionError(where, "must be an object")
-    label = classes.get(raw.get("class"))
-    if label is None:
-        raise SubmissionError(f"{where}.class", f"'{raw.get('class')}' is not a class of this ontology version")
-    if label.kind == not_kind:
-        raise SubmissionError(f"{where}.class", f"'{label.key}' is {wrong}")
-    return label
-
-
-def _attributes(label: LabelClass, raw: dict, where: str) -> dict:
-    try:
-        return validate_values(label.attributes, raw.get("attributes"), where=f"{where}.attributes")
-    except AttributeSchemaError as exc:
-        raise SubmissionError(exc.field, exc.reason) from None
-
-
-def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[list[CleanBox], list[CleanTag]]:
-    """Check a payload against the ontology version's classes and the frame's size."""
-    if not isinstance(payload, dict):
-        raise SubmissionError("", "the submission must be an object with 'boxes' and 'tags'")
-    unknown = set(payload) - {"boxes", "tags", "base_revision", "note"}
-    if unknown:
-        raise SubmissionError(sorted(unknown)[0], "is not a field of a submission")
-    boxes_in, tags_in = payload.get("boxes", []), payload.get("tags", [])
-    if not isinstance(boxes_in, list):
-        raise SubmissionError("boxes", "must be a list")
-    if not isinstance(tags_in, list):
-        raise SubmissionError("tags", "must be a list")
-    if len(boxes_in) > MAX_BOXES:
-        raise SubmissionError("boxes", f"at most {MAX_BOXES} boxes per frame")
-    boxes, tracks = [], set()
-    for i, raw in enumerate(boxes_in):
-        where = f"boxes[{i}]"
-        label = _label_of(raw, where, classes, not_kind=LabelClass.TAG, wrong="a frame tag, not a box class")
-        x, y = _number(raw.get("x"), f"{where}.x"), _number(raw.get("y"), f"{where}.y")
-        w, h = _number(raw.get("w"), f"{where}.w"), _number(raw.get("h"), f"{where}.h")
-        if w <= 0:
-            raise SubmissionError(f"{where}.w", "must be positive")
-        if h <= 0:
-            raise SubmissionError(f"{where}.h", "must be positive")
-        if x < 0 or y < 0 or x + w > frame.width + 1e-6 or y + h > frame.height + 1e-6:
-            raise SubmissionError(where, f"lies outside the {frame.width}×{frame.height} frame")
-        track = raw.get("track_id")
-        if track is not None:
-            if isinstance(track, bool) or not isinstance(track, int) or not 1 <= track <= MAX_TRACK_ID:
-                raise SubmissionError(f"{where}.track_id",
-                                      f"must be a positive integer (at most {MAX_TRACK_ID}) or null")
-            if track in tracks:
-                raise SubmissionError(f"{where}.track_id", f"track {track} already has a box on this frame")
-            tracks.add(track)
-        attributes = _attributes(label, raw, where)
-        boxes.append(CleanBox(label, x, y, w, h, attributes, track))
-    tags, seen = [], set()
-    for i, raw in enumerate(tags_in):
-        where = f"tags[{i}]"
-        label = _label_of(raw, where, classes, not_kind=LabelClass.BOX, wrong="a box class, not a frame tag")
-        if label.key in seen:
-            raise SubmissionError(f"{where}.class", f"'{label.key}' is given twice")
-        seen.add(label.key)
-        changed = raw.get("changed")
-        if label.kind == LabelClass.CHANGE:
-            if not isinstance(changed, bool):
-                raise SubmissionError(f"{where}.changed", "say whether the frame changed (true or false)")
-        elif changed is not None:
-            raise SubmissionError(f"{where}.changed", f"only change classes take a verdict; '{label.key}' is a tag")
-        attributes = _attributes(label, raw, where)
-        tags.append(CleanTag(label, attributes, changed))
-    verdicts = {t.label_class.key: t.changed for t in tags if t.label_class.kind == LabelClass.CHANGE}
-    for i, box in enumerate(boxes):
-        if box.label_class.kind == LabelClass.CHANGE and verdicts.get(box.label_class.key) is not True:
-            raise SubmissionError(f"boxes[{i}].class",
-                                  f"a '{box.label_class.key}' region needs the frame marked as changed")
-    return boxes, tags
-
-
-_published: dict[int, dict[str, LabelClass]] = {}
-
-
-def classes_of(version_id: int) -> dict[str, LabelClass]:
-    """The classes of an ontology version by key, in the ontology's order; published versions
-    are immutable, so they are read once per process."""
-    if version_id in _published:
-        return _published[version_id]
-    classes = {c.key: c for c in LabelClass.objects.filter(version_id=version_id).select_related("version")
-               .order_by("order", "key")}
-    if classes and next(iter(classes.values())).version.is_published:
-        _published[version_id] = classes
-    return classes
 
 
 def keyframe_fields(frame: Frame, boxes) -> dict:
@@ -254,10 +135,13 @@ WITH lease AS (
     FROM lease
     RETURNING id
 ), boxes AS (
-    INSERT INTO labeling_annotationbox (annotation_id, label_class_id, x, y, w, h, attributes, track_id)
-    SELECT ann.id, b.label_class_id, b.x, b.y, b.w, b.h, b.attributes, b.track_id
+    INSERT INTO labeling_annotationbox (annotation_id, label_class_id, x, y, w, h, attributes, track_id, source,
+                                        model_version_id, keyframe, outside, occluded)
+    SELECT ann.id, b.label_class_id, b.x, b.y, b.w, b.h, b.attributes, b.track_id, b.source, b.model_version_id,
+           b.keyframe, b.outside, b.occluded
     FROM ann, jsonb_to_recordset(%(boxes)s::jsonb)
-         AS b(label_class_id bigint, x float8, y float8, w float8, h float8, attributes jsonb, track_id integer)
+         AS b(label_class_id bigint, x float8, y float8, w float8, h float8, attributes jsonb, track_id integer,
+              source text, model_version_id bigint, keyframe boolean, outside boolean, occluded boolean)
 ), tags AS (
     INSERT INTO labeling_annotationtag (annotation_id, label_class_id, attributes, changed)
     SELECT ann.id, t.label_class_id, t.attributes, t.changed
@@ -314,6 +198,7 @@ def submit(assignment: Assignment, user, payload, *, repeat: bool = False) -> Su
         return Submitted(stored, late=Assignment.objects.filter(pk=lease.id).values_list("late", flat=True).get(),
                          payload=as_payload(stored))
     boxes, tags = validate(payload, classes_of(lease.ontology_version_id), lease.frame)
+    check_models(lease.project_id, boxes)
     now = timezone.now()
     note = str(payload.get("note", ""))[:2000]
     keys = keyframe_fields(lease.frame, boxes)
@@ -321,8 +206,7 @@ def submit(assignment: Assignment, user, payload, *, repeat: bool = False) -> Su
             "project": lease.project_id, "frame": lease.frame.pk, "user": user.pk,
             "version": lease.ontology_version_id, "now": now, "note": note, "assignment": lease.id,
             "sequence": keys["sequence_id"], "frame_index": keys["frame_index"], "max_track": keys["max_track"],
-            "boxes": json.dumps([{"label_class_id": b.label_class.pk, "x": b.x, "y": b.y, "w": b.w, "h": b.h,
-                                  "attributes": b.attributes, "track_id": b.track_id} for b in boxes]),
+            "boxes": json.dumps([b.columns() for b in boxes]),
             "tags": json.dumps([{"label_class_id": t.label_class.pk, "attributes": t.attributes,
                                  "changed": t.changed} for t in tags]),
             "n_boxes": len(boxes), "n_tags": len(tags), "overlap": lease.overlap,
@@ -341,7 +225,7 @@ def submit(assignment: Assignment, user, payload, *, repeat: bool = False) -> Su
     queue_state = (gold, submitted, lease.overlap)
     transaction.on_commit(lambda: annotation_submitted.send(sender=Annotation, annotation=annotation,
                                                             queue_state=queue_state))
-    return Submitted(annotation, late, _payload(annotation, boxes, tags))
+    return Submitted(annotation, late, payload_of(annotation, boxes, tags))
 
 
 def revise(base: Annotation, user, payload) -> Annotation:
@@ -355,6 +239,7 @@ def revise(base: Annotation, user, payload) -> Annotation:
         if not head:
             raise Conflict(_head_of(locked), payload)
         boxes, tags = validate(payload, classes_of(locked.ontology_version_id), locked.frame)
+        check_models(locked.project_id, boxes)
         try:
             with transaction.atomic():
                 (revision,) = store_many([Revision(
@@ -388,11 +273,24 @@ class Revision:
     assignment_id: int | None = None
 
 
+def check_models(project_id: int, boxes) -> None:
+    """Boxes that name a model version (suggestions, propagation) name one of this project's."""
+    named = {b.model_version_id for b in boxes if b.model_version_id}
+    if not named:
+        return
+    known = set(ModelVersion.objects.filter(pk__in=named, project_id=project_id).values_list("pk", flat=True))
+    for i, box in enumerate(boxes):
+        if box.model_version_id and box.model_version_id not in known:
+            raise SubmissionError(f"boxes[{i}].model_version", "is not a model version of this project")
+
+
 def store_many(revisions: list[Revision]) -> list[Annotation]:
     """Write revisions, their boxes and tags (three statements however many), and flag frames
     where a sensitive class is used. Every annotation that is not an annotator's first
     submission on a lease is written here (that one is `_STORE_SUBMISSION`). Call inside the
     caller's transaction, which also records the audit event."""
+    for r in revisions:
+        check_models(r.project_id, r.boxes)
     annotations = Annotation.objects.bulk_create([
         Annotation(**keyframe_fields(r.frame, r.boxes), project_id=r.project_id, frame_id=r.frame.pk,
                    annotator_id=r.annotator_id, ontology_version_id=r.ontology_version_id,
@@ -402,8 +300,7 @@ def store_many(revisions: list[Revision]) -> list[Annotation]:
         for r in revisions
     ])
     AnnotationBox.objects.bulk_create(
-        (AnnotationBox(annotation=a, label_class=b.label_class, x=b.x, y=b.y, w=b.w, h=b.h,
-                       attributes=b.attributes, track_id=b.track_id)
+        (AnnotationBox(annotation=a, **b.columns())
          for a, r in zip(annotations, revisions) for b in r.boxes), batch_size=5000)
     AnnotationTag.objects.bulk_create(
         (AnnotationTag(annotation=a, label_class=t.label_class, attributes=t.attributes, changed=t.changed)
@@ -434,15 +331,6 @@ def _flag_sensitive(project_id: int, frame_id: int, annotation_id: int, boxes, t
         flags.from_annotation(project_id, frame_id, annotation_id, used, user)
 
 
-def clean_from(annotation: Annotation) -> tuple[list[CleanBox], list[CleanTag]]:
-    """An annotation's stored boxes and tags, ready to be written again (e.g. accepted by QA)."""
-    boxes = [CleanBox(b.label_class, b.x, b.y, b.w, b.h, b.attributes, b.track_id)
-             for b in annotation.boxes.select_related("label_class").order_by("pk")]
-    tags = [CleanTag(t.label_class, t.attributes, t.changed)
-            for t in annotation.tags.select_related("label_class").order_by("pk")]
-    return boxes, tags
-
-
 def _first_submission(assignment_id: int, user_id: int) -> Annotation | None:
     return Annotation.objects.filter(assignment_id=assignment_id, annotator_id=user_id, revision=1,
                                      source=Annotation.HUMAN).first()
@@ -471,32 +359,3 @@ def save_draft(assignment: Assignment, user, payload) -> Draft:
         raise SubmissionError("", f"this assignment is {assignment.status}")
     draft, _ = Draft.objects.update_or_create(assignment=assignment, defaults={"payload": payload})
     return draft
-
-
-def _payload(annotation: Annotation, boxes: list[CleanBox], tags: list[CleanTag]) -> dict:
-    """The stored annotation in the page's shape, from what was just validated (no query)."""
-    return {
-        "id": annotation.pk, "revision": annotation.revision,
-        "boxes": [{"class": b.label_class.key, "x": b.x, "y": b.y, "w": b.w, "h": b.h, "attributes": b.attributes,
-                   "track_id": b.track_id} for b in boxes],
-        "tags": [{"class": t.label_class.key, "attributes": t.attributes,
-                  **({"changed": t.changed} if t.changed is not None else {})} for t in tags],
-    }
-
-
-def as_payload(annotation: Annotation) -> dict:
-    """An annotation in the same shape the page submits."""
-    return {
-        "id": annotation.pk,
-        "revision": annotation.revision,
-        "boxes": [
-            {"class": b.label_class.key, "x": b.x, "y": b.y, "w": b.w, "h": b.h, "attributes": b.attributes,
-             "track_id": b.track_id}
-            for b in annotation.boxes.select_related("label_class").order_by("pk")
-        ],
-        "tags": [
-            {"class": t.label_class.key, "attributes": t.attributes,
-             **({"changed": t.changed} if t.changed is not None else {})}
-            for t in annotation.tags.select_related("label_class").order_by("pk")
-        ],
-    }

@@ -21,7 +21,7 @@ from labeling.exchange.exports import selection as scopes
 from labeling.exchange.exports.archive import ArchiveWriter
 from labeling.exchange.exports.selection import ExportError
 from labeling.models import DatasetVersion, Export, Project
-from labeling.work.submissions import classes_of
+from labeling.work.payloads import classes_of
 from ontology.models import OntologyVersion
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from labeling.exchange.imports.common import (
     renumber_tracks,
 )
 from labeling.models import Project
-from labeling.work.submissions import classes_of
+from labeling.work.payloads import classes_of
 
 FORMATS = ("coco", "mot")
 

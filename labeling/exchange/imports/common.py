@@ -19,7 +19,7 @@ from django.db import transaction
 from labeling import audit
 from labeling.models import Annotation, Frame, Membership, Project, QueueItem
 from labeling.quality import gold
-from labeling.work import submissions
+from labeling.work import payloads, submissions
 from ontology.models import LabelClass
 
 MAX_ERRORS = 200
@@ -242,7 +242,7 @@ def check_mode(project: Project, mode: str, annotator) -> None:
 def finish(project: Project, user, items: list[Item], problems: Problems, *, fmt: str, mode: str, annotator=None,
            filename: str = "") -> ImportReport:
     """Check every frame's labels like a submission, then write them all in one transaction."""
-    classes = submissions.classes_of(project.ontology_version_id)
+    classes = payloads.classes_of(project.ontology_version_id)
     seen: dict[int, str] = {}
     cleaned = []
     for item in items:
@@ -251,7 +251,7 @@ def finish(project: Project, user, items: list[Item], problems: Problems, *, fmt
             continue
         seen[item.frame.pk] = item.where
         try:
-            cleaned.append((item, *submissions.validate({"boxes": item.boxes, "tags": item.tags}, classes, item.frame)))
+            cleaned.append((item, *payloads.validate({"boxes": item.boxes, "tags": item.tags}, classes, item.frame)))
         except submissions.SubmissionError as exc:
             match = re.match(r"boxes\[(\d+)\]\.?(.*)", exc.field or "")
             if match:
