@@ -13,8 +13,8 @@ from config.middleware import retry_safe
 from labeling.access import roles
 from labeling.api.errors import bad_request
 from labeling.api.permissions import member_project
-from labeling.models import Annotation, Assignment, Frame
-from labeling.work import page_state, payloads, queue, submissions
+from labeling.models import Annotation, Assignment, Frame, Project
+from labeling.work import page_state, payloads, queue, segments, submissions
 
 
 class SubmissionSerializer(serializers.Serializer):
@@ -62,6 +62,9 @@ class NextFrameView(APIView):
             return Response({"assignment": None, "frame": None, "withheld": withheld.as_dict()})
         if lease is None:
             return Response(status=status.HTTP_204_NO_CONTENT)  # nothing left (a 204 carries no body)
+        if project.work_unit == Project.SEGMENT:
+            return Response(segments.state(project, request.user, lease.assignment, resumed=lease.resumed,
+                                           notes=lease.notes))
         return Response(page_state.state(project, lease.assignment.frame, request.user, lease=lease))
 
 
@@ -115,14 +118,47 @@ class AssignmentViewSet(viewsets.GenericViewSet):
     @retry_safe  # a lease takes one submission; a repeat after a commit answers what was stored
     def submit(self, request, pk=None):
         _can_label(request.user)
+        repeat = getattr(request, "_aerie_retried", False)
+        if isinstance(request.data, dict) and "tracks" in request.data:  # a segment's work (segment projects)
+            try:
+                done = segments.submit(pk, request.user, request.data, repeat=repeat)
+            except submissions.NotYours:
+                raise Http404("no such assignment") from None
+            except submissions.SubmissionError as exc:
+                return bad_request(exc)
+            return Response({**done.payload, "late": done.late}, status=status.HTTP_201_CREATED)
         try:
-            submitted = submissions.submit(Assignment(pk=pk), request.user, request.data,
-                                           repeat=getattr(request, "_aerie_retried", False))
+            submitted = submissions.submit(Assignment(pk=pk), request.user, request.data, repeat=repeat)
         except submissions.NotYours:
             raise Http404("no such assignment") from None
         except submissions.SubmissionError as exc:
             return bad_request(exc)
         return Response(submitted.payload, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=dict, responses={201: dict, 409: dict})
+    @action(detail=True, methods=["post"])
+    def revise(self, request, pk=None):
+        """Edit your submitted segment: its tracks, with the `base_revision` you started from."""
+        _can_label(request.user)
+        try:
+            done = segments.revise(pk, request.user, request.data)
+        except submissions.NotYours:
+            raise Http404("no such assignment") from None
+        except segments.Conflict as exc:
+            return Response({"detail": str(exc), "current": exc.current, "yours": exc.yours},
+                            status=status.HTTP_409_CONFLICT)
+        except submissions.SubmissionError as exc:
+            return bad_request(exc)
+        return Response(done.payload, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=dict)
+    @action(detail=True, methods=["get"])
+    def segment(self, request, pk=None):
+        """Your segment lease as the segment page needs it (to continue or to edit it)."""
+        assignment = self.get_object()
+        if assignment.project.work_unit != Project.SEGMENT:
+            raise Http404("this assignment is a frame")
+        return Response(segments.state(assignment.project, request.user, assignment))
 
     @extend_schema(request=SkipSerializer, responses={200: dict})
     @action(detail=True, methods=["post"])

@@ -86,7 +86,8 @@ class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = ["id", "name", "description", "dataset", "ontology_version", "overlap", "agreement_threshold",
-                  "iou_threshold", "frame_stride", "created_at"]
+                  "iou_threshold", "frame_stride", "work_unit", "segment_length", "segment_shared",
+                  "blind_annotators", "created_at"]
         read_only_fields = ["created_at"]
 
 

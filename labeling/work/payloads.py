@@ -90,13 +90,13 @@ class CleanTag:
     changed: bool | None
 
 
-def _number(value, field: str) -> float:
+def number(value, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise SubmissionError(field, "must be a number")
     return float(value)
 
 
-def _label_of(raw, where: str, classes: dict[str, LabelClass], *, not_kind: str, wrong: str) -> LabelClass:
+def label_of(raw, where: str, classes: dict[str, LabelClass], *, not_kind: str, wrong: str) -> LabelClass:
     if not isinstance(raw, dict):
         raise SubmissionError(where, "must be an object")
     label = classes.get(raw.get("class"))
@@ -107,7 +107,7 @@ def _label_of(raw, where: str, classes: dict[str, LabelClass], *, not_kind: str,
     return label
 
 
-def _attributes(label: LabelClass, raw: dict, where: str) -> dict:
+def attribute_values(label: LabelClass, raw: dict, where: str) -> dict:
     try:
         return validate_values(label.attributes, raw.get("attributes"), where=f"{where}.attributes")
     except AttributeSchemaError as exc:
@@ -131,9 +131,9 @@ def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[lis
     boxes, tracks = [], set()
     for i, raw in enumerate(boxes_in):
         where = f"boxes[{i}]"
-        label = _label_of(raw, where, classes, not_kind=LabelClass.TAG, wrong="a frame tag, not a box class")
-        x, y = _number(raw.get("x"), f"{where}.x"), _number(raw.get("y"), f"{where}.y")
-        w, h = _number(raw.get("w"), f"{where}.w"), _number(raw.get("h"), f"{where}.h")
+        label = label_of(raw, where, classes, not_kind=LabelClass.TAG, wrong="a frame tag, not a box class")
+        x, y = number(raw.get("x"), f"{where}.x"), number(raw.get("y"), f"{where}.y")
+        w, h = number(raw.get("w"), f"{where}.w"), number(raw.get("h"), f"{where}.h")
         if w <= 0:
             raise SubmissionError(f"{where}.w", "must be positive")
         if h <= 0:
@@ -148,13 +148,13 @@ def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[lis
             if track in tracks:
                 raise SubmissionError(f"{where}.track_id", f"track {track} already has a box on this frame")
             tracks.add(track)
-        attributes = _attributes(label, raw, where)
+        attributes = attribute_values(label, raw, where)
         source, model = provenance(raw, where)
         boxes.append(CleanBox(label, x, y, w, h, attributes, track, source, model))
     tags, seen = [], set()
     for i, raw in enumerate(tags_in):
         where = f"tags[{i}]"
-        label = _label_of(raw, where, classes, not_kind=LabelClass.BOX, wrong="a box class, not a frame tag")
+        label = label_of(raw, where, classes, not_kind=LabelClass.BOX, wrong="a box class, not a frame tag")
         if label.key in seen:
             raise SubmissionError(f"{where}.class", f"'{label.key}' is given twice")
         seen.add(label.key)
@@ -164,7 +164,7 @@ def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[lis
                 raise SubmissionError(f"{where}.changed", "say whether the frame changed (true or false)")
         elif changed is not None:
             raise SubmissionError(f"{where}.changed", f"only change classes take a verdict; '{label.key}' is a tag")
-        attributes = _attributes(label, raw, where)
+        attributes = attribute_values(label, raw, where)
         tags.append(CleanTag(label, attributes, changed))
     verdicts = {t.label_class.key: t.changed for t in tags if t.label_class.kind == LabelClass.CHANGE}
     for i, box in enumerate(boxes):

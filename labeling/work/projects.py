@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from labeling import audit
-from labeling.models import Membership, Project
+from labeling.models import Assignment, Membership, Project, QueueItem, Segment
 from labeling.work import queue
 
 #: what a project's audit event records of it
@@ -34,6 +34,8 @@ def save_project(project: Project, user) -> Project:
     check_ontology_version(project.ontology_version)
     creating = project.pk is None
     with transaction.atomic():
+        if not creating:
+            _check_work_unit(project)
         if creating and project.created_by_id is None and getattr(user, "is_authenticated", False):
             project.created_by = user
         project.save()
@@ -41,6 +43,22 @@ def save_project(project: Project, user) -> Project:
         audit.record(user, "project.create" if creating else "project.update", project,
                      {name.removesuffix("_id"): getattr(project, name) for name in AUDITED})
     return project
+
+
+WORK_UNIT_FIELDS = ("work_unit", "segment_length", "segment_shared")
+
+
+def _check_work_unit(project: Project) -> None:
+    """What a project hands out can change only until the first lease: frames and segments are
+    queued differently, and work done on one cut is tied to it."""
+    before = Project.objects.select_for_update().values(*WORK_UNIT_FIELDS).get(pk=project.pk)
+    changed = [name for name in WORK_UNIT_FIELDS if before[name] != getattr(project, name)]
+    if not changed:
+        return
+    if Assignment.objects.filter(project=project).exists():
+        raise ProjectError(changed[0], "cannot change once labeling has started in this project")
+    QueueItem.objects.filter(project=project).delete()  # nothing was handed out: queue it anew
+    Segment.objects.filter(project=project).delete()
 
 
 def add_member(project: Project, member, by) -> Membership:

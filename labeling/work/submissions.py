@@ -25,6 +25,7 @@ from labeling.models import (
     Draft,
     Frame,
     ModelVersion,
+    Project,
 )
 from labeling.work import prepared
 from labeling.work.payloads import (
@@ -78,6 +79,7 @@ class _Lease:
     ontology_version_id: int
     overlap: int
     member: bool
+    work_unit: str
 
 
 def _read_lease(assignment_id, user_id: int) -> _Lease | None:
@@ -87,7 +89,8 @@ def _read_lease(assignment_id, user_id: int) -> _Lease | None:
             """
             SELECT a.id, a.annotator_id, a.status, a.expires_at, a.item_id, a.project_id,
                    f.id, f.width, f.height, f.sequence_id, f.index, p.ontology_version_id, p.overlap,
-                   EXISTS (SELECT 1 FROM labeling_membership m WHERE m.project_id = a.project_id AND m.user_id = %s)
+                   EXISTS (SELECT 1 FROM labeling_membership m WHERE m.project_id = a.project_id AND m.user_id = %s),
+                   p.work_unit
             FROM labeling_assignment a
             JOIN labeling_frame f ON f.id = a.frame_id
             JOIN labeling_project p ON p.id = a.project_id
@@ -98,7 +101,7 @@ def _read_lease(assignment_id, user_id: int) -> _Lease | None:
     if row is None:
         return None
     frame = Frame(pk=row[6], width=row[7], height=row[8], sequence_id=row[9], index=row[10])
-    return _Lease(row[0], row[1], row[2], row[3], row[4], row[5], frame, row[11], row[12], row[13])
+    return _Lease(row[0], row[1], row[2], row[3], row[4], row[5], frame, row[11], row[12], row[13], row[14])
 
 
 def _refuse(lease: _Lease | None, user) -> None:
@@ -113,6 +116,8 @@ def _refuse(lease: _Lease | None, user) -> None:
         raise SubmissionError("", "you skipped this frame")
     if lease.status == Assignment.RETURNED:
         raise SubmissionError("", "QA sent this frame back; your submission on it is kept")
+    if lease.work_unit == Project.SEGMENT:
+        raise SubmissionError("tracks", "this lease is a segment: send its tracks (labeling.work.segments)")
 
 
 # One statement writes a whole submission: it locks the lease and re-checks that it still takes
