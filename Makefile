@@ -18,6 +18,11 @@ $(STAMP): requirements.txt
 $(TEST_STAMP): $(STAMP) requirements-test.txt requirements-test-nodeps.txt
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	$(PY) -m pip install --quiet --no-deps -r requirements-test-nodeps.txt
+	@# a venv made before datumaro went --no-deps may hold opencv-python-headless: it would shadow
+	@# the contrib build's cv2 (CSRT, HOG), so it goes and the contrib build is put back whole
+	@if $(PY) -m pip show -q opencv-python-headless 2>/dev/null; then \
+	  $(PY) -m pip uninstall -q -y opencv-python-headless && \
+	  $(PY) -m pip install --quiet --force-reinstall --no-deps -r requirements.txt; fi
 	touch $@
 
 $(MUTATION_STAMP): $(TEST_STAMP) requirements-mutation.txt
