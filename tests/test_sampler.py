@@ -134,6 +134,10 @@ def test_a_new_current_model_rescores_the_queue_in_a_real_worker(celery_worker_a
     scores = {s.frame_id: s for s in FrameScore.objects.filter(run=run)}
     assert set(scores) == set(open_items.values_list("frame_id", flat=True))
     assert all(len(s.embedding) == 64 for s in scores.values())
+    # the detector's own boxes are kept as suggestions, in frame pixels, with their class and score
+    assert all(isinstance(s.detections, list) and all(set(d) == {"class", "score", "x", "y", "w", "h"}
+                                                       and d["score"] >= 0.25 for d in s.detections)
+               for s in scores.values())
     # every score the queue uses is in an audit event with the model version
     audited = {}
     for event in AuditEvent.objects.filter(verb="scoring.chunk", object_id=str(run.pk)):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
@@ -29,6 +29,8 @@ from labeling.sampling import strategies
 EMBED_DIM = 64
 MAX_BOXES = 100
 SCORE_THRESHOLD = 0.05
+SUGGESTION_SCORE = 0.25  # the detector's boxes people are shown as suggestions, at this score or above
+MAX_SUGGESTIONS = 30
 
 
 def set_threads() -> int:
@@ -63,6 +65,9 @@ def project_embedding(features: np.ndarray) -> np.ndarray:
 class FrameOutput:
     embedding: np.ndarray  # (EMBED_DIM,)
     box_probas: np.ndarray | None = None  # detectors: (B, K+1) softmax rows, column 0 = background
+    # detectors: the model's own boxes (class index, score, x1, y1, x2, y2 in the input's pixels),
+    # best first, at most MAX_SUGGESTIONS above SUGGESTION_SCORE: what people see as suggestions
+    detections: list = field(default_factory=list)
     tag_probas: np.ndarray | None = None  # classifier: (T,) independent tag probabilities
 
 
@@ -120,7 +125,7 @@ def infer(model, images) -> list[FrameOutput]:
         with torch.inference_mode():
             batch = [img.to(dev) for img in images]
             if _is_detector(model):
-                model(batch)
+                found = model(batch)
             else:
                 logits = model(_stack(batch))
         pooled = capture.pooled.float().cpu().numpy()
@@ -136,10 +141,18 @@ def infer(model, images) -> list[FrameOutput]:
             conf = 1.0 - part[:, 0]
             keep = np.flatnonzero(conf >= SCORE_THRESHOLD)
             keep = keep[np.argsort(-conf[keep], kind="stable")[:MAX_BOXES]]
-            out.append(FrameOutput(embeddings[i], box_probas=part[keep]))
+            out.append(FrameOutput(embeddings[i], box_probas=part[keep], detections=_detections(found[i])))
         return out
     finally:
         capture.close()
+
+
+def _detections(found: dict) -> list:
+    """torchvision's post-processed boxes (labels 1..K; 0 is the background) as plain rows."""
+    scores = found["scores"].float().cpu().numpy()
+    keep = np.flatnonzero(scores >= SUGGESTION_SCORE)[:MAX_SUGGESTIONS]  # torchvision sorts by score
+    boxes, labels = found["boxes"].float().cpu().numpy(), found["labels"].cpu().numpy()
+    return [(int(labels[j]) - 1, float(scores[j]), *map(float, boxes[j])) for j in keep if labels[j] >= 1]
 
 
 def _stack(images, size: int = 224):

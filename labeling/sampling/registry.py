@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 
 from labeling import audit, jobs
-from labeling.access import signing
+from labeling.access import cache, signing
 from labeling.footage import blobstore
 from labeling.models import ModelVersion, Project
 
@@ -153,6 +153,7 @@ def make_current(version: ModelVersion, user=None) -> ModelVersion:
         audit.record(user, "model.current", version, {"project": version.project_id, "sha256": version.sha256})
         # a new current model re-ranks the queue (the queue serves the old scores meanwhile)
         jobs.enqueue("start_scoring", version.project_id, "new current model")
+        transaction.on_commit(lambda: cache.forget("detector", version.project_id))  # suggestions use it
     version.is_current = True
     return version
 

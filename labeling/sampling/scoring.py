@@ -25,6 +25,7 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from django.conf import settings
@@ -157,11 +158,23 @@ def _sensitive_columns(version: ModelVersion | None) -> list[int]:
     return [i for i, key in enumerate(version.class_map) if key in classes and classes[key].sensitive]
 
 
-def compute(run: ScoringRun, frame_ids: list[int], on_batch=None) -> list[tuple]:
-    """Score frames with the run's models: (frame id, score, detector part, classifier part,
-    embedding, sensitive) per frame, where `sensitive` is the model's highest probability for a
-    sensitive class on the frame (None when no model class is sensitive). `on_batch()` is called
-    after each batch (the heartbeat)."""
+@dataclass
+class Scored:
+    """One frame under a run's models. `sensitive`: the model's highest probability for a
+    sensitive class on the frame (None when no model class is sensitive); `detections`: the
+    detector's top boxes in frame pixels, the suggestions people see (None without a detector)."""
+
+    frame_id: int
+    score: float
+    detector: float | None
+    classifier: float | None
+    embedding: list[float]
+    sensitive: float | None
+    detections: list[dict] | None
+
+
+def compute(run: ScoringRun, frame_ids: list[int], on_batch=None) -> list[Scored]:
+    """Score frames with the run's models. `on_batch()` is called after each batch (the heartbeat)."""
     from labeling.sampling import nets
 
     versions = [v for v in (run.detector, run.classifier) if v is not None]
@@ -183,8 +196,15 @@ def compute(run: ScoringRun, frame_ids: list[int], on_batch=None) -> list[tuple]
                 sensitive.append(float(det[i].box_probas[:, [k + 1 for k in det_sensitive]].max()))
             if cls_sensitive:
                 sensitive.append(float(cls[i].tag_probas[cls_sensitive].max()))
-            out.append((frame_id, (d or 0.0) + (c or 0.0), d, c, [round(float(v), 6) for v in embedding],
-                        max(sensitive) if sensitive else None))
+            detections = None
+            if det:
+                scale = decoded[i][1]
+                detections = [{"class": run.detector.class_map[k], "score": round(score, 4),
+                               "x": round(x1 / scale, 1), "y": round(y1 / scale, 1),
+                               "w": round((x2 - x1) / scale, 1), "h": round((y2 - y1) / scale, 1)}
+                              for k, score, x1, y1, x2, y2 in det[i].detections if k < len(run.detector.class_map)]
+            out.append(Scored(frame_id, (d or 0.0) + (c or 0.0), d, c, [round(float(v), 6) for v in embedding],
+                              max(sensitive) if sensitive else None, detections))
         if on_batch:
             on_batch()
     return out
@@ -226,13 +246,14 @@ def store(run: ScoringRun, chunk_id: int, me: str, rows) -> int:
         if not live:
             return 0
         FrameScore.objects.bulk_create(
-            [FrameScore(run_id=run.pk, frame_id=f, score=s, detector_score=d, classifier_score=c, embedding=e)
-             for f, s, d, c, e, _ in rows], ignore_conflicts=True)
+            [FrameScore(run_id=run.pk, frame_id=r.frame_id, score=r.score, detector_score=r.detector,
+                        classifier_score=r.classifier, embedding=r.embedding, detections=r.detections)
+             for r in rows], ignore_conflicts=True)
         ScoringRun.objects.filter(pk=run.pk).update(chunks_done=F("chunks_done") + 1,
                                                     frames_done=F("frames_done") + len(rows))
         audit.record(None, "scoring.chunk", run, {
             "chunk": chunk.number, "detector": run.detector_id, "classifier": run.classifier_id,
-            "strategy": run.strategy, "worker": me, "scores": [[f, round(s, 6)] for f, s, *_ in rows]})
+            "strategy": run.strategy, "worker": me, "scores": [[r.frame_id, round(r.score, 6)] for r in rows]})
         _flag_sensitive(run, rows)
         done, total = ScoringRun.objects.filter(pk=run.pk).values_list("chunks_done", "chunks_total").get()
         if done >= total:
@@ -245,7 +266,7 @@ def _flag_sensitive(run: ScoringRun, rows) -> None:
     sensitive, with the model version recorded as the flag's source (annotator protection)."""
     from labeling.protection.flags import flag_from_model
 
-    scores = [(f, sens) for f, *_, sens in rows if sens is not None]
+    scores = [(r.frame_id, r.sensitive) for r in rows if r.sensitive is not None]
     if scores:
         flag_from_model(run.project, scores, run.detector if _sensitive_columns(run.detector) else run.classifier)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from labeling.models import Assignment, Draft, Frame, Project
 from labeling.protection.image_urls import for_page as image_url
+from labeling.sampling import suggestions
 from labeling.work import payloads, queue, submissions, tracks
 from ontology.models import LabelClass
 
@@ -63,6 +64,8 @@ def state(project: Project, frame: Frame, user, assignment: Assignment | None = 
         "revision": payloads.as_payload(revision) if revision else None,
         "tracks": tracks.track_context(project.pk, user.pk, frame),
         "prefetch": image_url(peek.frame_id, peek.sensitive, project_id=project.pk) if peek else None,
+        # the current detector's boxes, unless this person is among the first of the frame (None)
+        "suggestions": suggestions.for_frame(project, frame.pk, assignment) if assignment is not None else None,
         # what annotator protection wants the page to show with this frame (labeling.protection.gate);
         # absent where the project has no sensitive frames
         "protection": lease.notes.get("protection") if lease is not None else None,

@@ -25,6 +25,7 @@ from labeling.models import (
     Segment,
 )
 from labeling.protection.image_urls import for_page as image_url
+from labeling.sampling import suggestions
 from labeling.work import segment_tracks
 from labeling.work.payloads import CleanTag, SubmissionError, classes_of, stored_box
 from labeling.work.submissions import (
@@ -107,6 +108,8 @@ def state(project: Project, user, assignment: Assignment, *, resumed: bool = Tru
                      "sensitive": c.sensitive, "attributes": c.attributes} for c in classes.values()],
         "draft": draft,
         "revision": revision,
+        # the current detector's boxes as tracks, unless this person is among the first (None)
+        "suggestions": suggestions.for_segment(project, frames, assignment),
         "protection": (notes or {}).get("protection"),
     }
 
