@@ -102,6 +102,14 @@ def finalize_scoring(run_id: int) -> str | None:
     return run.status if run else None
 
 
+@shared_task(**RETRY)
+def propagate(run_id: int) -> str:
+    """Propagate a box through a segment (labeling.work.propagation_runs); resumes from its last box."""
+    from labeling.work import propagation_runs
+
+    return propagation_runs.run_now(run_id).status
+
+
 @shared_task
 def housekeeping() -> dict:
     """Celery beat: resume the scoring chunks and exports that dead workers left, re-score
@@ -109,9 +117,10 @@ def housekeeping() -> dict:
     from labeling.exchange.exports import jobs
     from labeling.quality import frame_scoring
     from labeling.sampling import scoring
+    from labeling.work import propagation_runs
 
     return {**scoring.sweep(), "started": scoring.rescore_due(), "exports_resent": jobs.sweep(),
-            **frame_scoring.catch_up()}
+            "propagations_resent": propagation_runs.sweep(), **frame_scoring.catch_up()}
 
 
 # --- the audit trail ----------------------------------------------------------------------------

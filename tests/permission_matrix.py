@@ -110,6 +110,8 @@ MATRIX: dict[str, Entry] = {
     # segment edits: the body is checked before the lookup (the same 400 whether the lease exists or not)
     "assignment-revise": E({"POST": "401 400 400 403 403 400"}, args={"pk": "assignment"}),
     "assignment-segment": E({"GET": "401 404 404 404 404 404"}, args={"pk": "assignment"}),  # the world's is a frame
+    "assignment-propagate": E({"POST": "401 400 404 403 403 404"}, args={"pk": "assignment"}),  # a frame project
+    "propagation-detail": E({"GET": "401 404 404 404 404 404"}, args={"pk": Literal("999999")}),
     "assignment-flag": E({"POST": "401 201 404 404 404 404"}, args={"pk": "assignment"}),
     "annotation-list": E({"GET": "401 200- 200+ 200- 200+ 200-"}, sees="peer_annotation"),
     "annotation-detail": E({"GET": "401 404 200 404 200 404"}, args={"pk": "peer_annotation"}),

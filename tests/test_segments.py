@@ -8,7 +8,14 @@ from collections import Counter
 import pytest
 from django.db import connections
 
-from labeling.models import Annotation, AnnotationBox, Assignment, Membership, QueueItem, Segment
+from labeling.models import (
+    Annotation,
+    AnnotationBox,
+    Assignment,
+    Membership,
+    QueueItem,
+    Segment,
+)
 from labeling.protection import flags
 from labeling.work import queue, segment_tracks, segments
 from labeling.work.payloads import SubmissionError, classes_of

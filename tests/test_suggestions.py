@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from labeling.models import AnnotationBox, FrameScore, ModelVersion, ScoringRun
-from labeling.sampling import association, nets, suggestions
+from labeling.sampling import association, nets
 from labeling.work import queue, segments
 from labeling.work.payloads import SubmissionError
 from tests.conftest import api_client, make_frames

@@ -13,8 +13,15 @@ from config.middleware import retry_safe
 from labeling.access import roles
 from labeling.api.errors import bad_request
 from labeling.api.permissions import member_project
-from labeling.models import Annotation, Assignment, Frame, Project
-from labeling.work import page_state, payloads, queue, segments, submissions
+from labeling.models import Annotation, Assignment, Frame, Project, PropagationRun
+from labeling.work import (
+    page_state,
+    payloads,
+    propagation_runs,
+    queue,
+    segments,
+    submissions,
+)
 
 
 class SubmissionSerializer(serializers.Serializer):
@@ -160,6 +167,21 @@ class AssignmentViewSet(viewsets.GenericViewSet):
             raise Http404("this assignment is a frame")
         return Response(segments.state(assignment.project, request.user, assignment))
 
+    @extend_schema(request=dict, responses={200: dict, 202: dict})
+    @action(detail=True, methods=["post"])
+    def propagate(self, request, pk=None):
+        """Track a box forward or backward through your segment: the boxes at once for a short run
+        (200), else a run to poll at /api/propagations/{id}/ (202) while the boxes arrive."""
+        _can_label(request.user)
+        try:
+            run = propagation_runs.start(pk, request.user, request.data)
+        except LookupError:
+            raise Http404("no such assignment") from None
+        except propagation_runs.PropagationError as exc:
+            return bad_request(exc)
+        done = run.status != PropagationRun.RUNNING
+        return Response(propagation_runs.as_dict(run), status=status.HTTP_200_OK if done else status.HTTP_202_ACCEPTED)
+
     @extend_schema(request=SkipSerializer, responses={200: dict})
     @action(detail=True, methods=["post"])
     def skip(self, request, pk=None):
@@ -213,3 +235,12 @@ class AnnotationViewSet(viewsets.ReadOnlyModelViewSet):
         except submissions.SubmissionError as exc:
             return bad_request(exc)
         return Response(payloads.as_payload(revision), status=status.HTTP_201_CREATED)
+
+
+class PropagationView(APIView):
+    """GET /api/propagations/{id}/: a propagation you started, with the boxes found so far."""
+
+    @extend_schema(responses=dict)
+    def get(self, request, pk):
+        run = get_object_or_404(PropagationRun.objects.filter(created_by=request.user), pk=pk)
+        return Response(propagation_runs.as_dict(run))

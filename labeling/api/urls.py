@@ -41,6 +41,7 @@ urlpatterns = [
     path("audit/chain/", audit_views.AuditChainView.as_view(), name="audit-chain"),
     path("audit/seal/", audit_views.AuditSealView.as_view(), name="audit-seal"),
     path("projects/<int:project_pk>/members/", members, name="project-members"),
+    path("propagations/<int:pk>/", labeling_views.PropagationView.as_view(), name="propagation-detail"),
     path("projects/<int:project_pk>/next/", labeling_views.NextFrameView.as_view(), name="project-next"),
     path("projects/<int:project_pk>/frames/<int:frame_pk>/state/", labeling_views.FrameStateView.as_view(),
          name="project-frame-state"),

@@ -6,6 +6,7 @@ project (their length is the project's) and go through the same queue as frames:
 queue item points at its first frame and at the segment."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
@@ -32,3 +33,36 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return f"segment {self.number} of sequence {self.sequence_id} (frames {self.first_index}–{self.last_index})"
+
+
+class PropagationRun(models.Model):
+    """One box propagated through a segment's frames (forward or backward), for the person who
+    holds the segment's lease. The boxes found so far are kept on the row as they arrive, so the
+    page shows them while the run goes on; a run is resumed from them if its worker dies."""
+
+    RUNNING, DONE, FAILED = "running", "done", "failed"
+    STATUS_CHOICES = [(s, s.title()) for s in (RUNNING, DONE, FAILED)]
+    FORWARD, BACKWARD = "forward", "backward"
+
+    assignment = models.ForeignKey("labeling.Assignment", on_delete=models.CASCADE, related_name="propagations")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    label = models.CharField(max_length=64, help_text="The class of the box (detections of it steer the tracker)")
+    start_frame = models.PositiveIntegerField()
+    start_box = models.JSONField(help_text="{x, y, w, h} in frame pixels")
+    direction = models.CharField(max_length=8, choices=[(FORWARD, "Forward"), (BACKWARD, "Backward")])
+    last_frame = models.PositiveIntegerField(help_text="The last frame to reach (inclusive)")
+    model_version = models.ForeignKey("labeling.ModelVersion", null=True, blank=True, on_delete=models.PROTECT,
+                                      related_name="+", help_text="The detector that steered it, if any")
+    status = models.CharField(max_length=8, choices=STATUS_CHOICES, default=RUNNING)
+    frames_total = models.PositiveIntegerField()
+    boxes = models.JSONField(default=list, help_text="[{frame, x, y, w, h, method, score}] in the order found")
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"propagation {self.pk} ({self.direction} from frame {self.start_frame}, {self.status})"
