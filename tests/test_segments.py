@@ -260,3 +260,22 @@ def test_the_work_unit_changes_only_until_labeling_starts(project, users):
         projects.save_project(project, users["admin"])
     project.refresh_from_db()
     assert project.segment_length == 20
+
+
+def test_shared_frames_keep_one_history_and_each_segment_its_own_work(segment_project, users):
+    project, frames = segment_project
+    project.overlap = 1
+    project.save()
+    me = users["annotator"]
+    first = queue.next_lease(project, me).assignment
+    segments.submit(first.pk, me, {"tracks": [{"track_id": 1, "class": "car", "keyframes": [person(10, 15)]}]})
+    second = queue.next_lease(project, me).assignment
+    assert segments.segment_of(second).first_index == 16
+    segments.submit(second.pk, me, {"tracks": [{"track_id": 7, "class": "car", "keyframes": [person(99, 16)]}]})
+    on_17 = Annotation.objects.filter(frame=frames[17], annotator=me).order_by("revision")
+    assert [(a.revision, a.assignment_id) for a in on_17] == [(1, first.pk), (2, second.pk)]
+    assert on_17[1].supersedes_id == on_17[0].pk  # one line of history per frame
+    assert Annotation.objects.filter(frame=frames[17], annotator=me, superseded_by__isnull=True).count() == 1
+    mine_first = segments.tracks_of(first)  # the first segment still reads its own frames
+    assert [t["track_id"] for t in mine_first["tracks"]] == [1]
+    assert segments.tracks_of(second)["tracks"][0]["keyframes"][0]["x"] == 99

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from labeling import audit
@@ -129,9 +130,23 @@ def tracks_of(assignment: Assignment) -> dict | None:
 
 
 def _heads(assignment_id: int) -> list[Annotation]:
-    return list(Annotation.objects.filter(assignment_id=assignment_id, source=Annotation.HUMAN,
-                                          superseded_by__isnull=True)
+    """The lease's current revision of each of its frames: its annotations that no later one of
+    the same lease supersedes (on a frame shared with a neighbouring segment, the person's next
+    segment supersedes it in the frame's own history, but not in this segment's)."""
+    later = Annotation.objects.filter(supersedes=OuterRef("pk"), assignment_id=assignment_id)
+    return list(Annotation.objects.filter(assignment_id=assignment_id, source=Annotation.HUMAN)
+                .exclude(Exists(later))
                 .prefetch_related("boxes__label_class", "tags__label_class").order_by("frame_index"))
+
+
+def _frame_heads(project: Project, user, frames: list[Frame]) -> dict[int, Annotation]:
+    """The person's current revision of each frame, whatever lease wrote it, locked: a new one
+    supersedes it, so every frame's history stays one line (shared frames included)."""
+    heads = (Annotation.objects.select_for_update(of=("self",))
+             .filter(project=project, annotator=user, source=Annotation.HUMAN, superseded_by__isnull=True,
+                     frame_id__in=[f.pk for f in frames]))
+    index = {f.pk: f.index for f in frames}
+    return {index[a.frame_id]: a for a in heads}
 
 
 def _checked(project: Project, segment: Segment, payload) -> tuple[list[Frame], dict]:
@@ -178,7 +193,7 @@ def submit(assignment_id: int, user, payload, *, repeat: bool = False) -> Segmen
         was_expired = lease.status == Assignment.EXPIRED
         late = was_expired or lease.expires_at <= now
         note = str(payload.get("note", ""))[:2000]
-        store_many(_revisions(project, user, lease.pk, frames, expanded, note))
+        store_many(_revisions(project, user, lease.pk, frames, expanded, note, _frame_heads(project, user, frames)))
         Assignment.objects.filter(pk=lease.pk).update(status=Assignment.SUBMITTED, finished_at=now, late=late)
         submitted = _count_submission(lease.item_id, project.overlap, was_expired)
         Draft.objects.filter(assignment=lease).delete()
@@ -187,7 +202,8 @@ def submit(assignment_id: int, user, payload, *, repeat: bool = False) -> Segmen
                                                      "tracks": len(payload.get("tracks", [])), "late": late,
                                                      "project": project.pk})
     lease.status = Assignment.SUBMITTED
-    return SegmentSubmitted(lease.pk, 1, len(frames), late, tracks_of(lease), submitted)
+    stored = tracks_of(lease)
+    return SegmentSubmitted(lease.pk, stored["revision"], len(frames), late, stored, submitted)
 
 
 def _count_submission(item_id: int, overlap: int, was_expired: bool) -> int:
@@ -218,14 +234,14 @@ def revise(assignment_id: int, user, payload) -> SegmentSubmitted:
         if lease.status != Assignment.SUBMITTED:
             raise SubmissionError("", "only a submitted segment is edited; submit it first")
         project = lease.project
-        heads = {a.frame_index: a for a in _heads(lease.pk)}
-        current = max((a.revision for a in heads.values()), default=0)
+        current = max((a.revision for a in _heads(lease.pk)), default=0)
         if current != base:
             raise Conflict(tracks_of(lease), payload)
         segment = segment_of(lease)
         frames, expanded = _checked(project, segment, payload)
         note = str(payload.get("note", ""))[:2000]
-        store_many(_revisions(project, user, lease.pk, frames, expanded, note, heads))
+        store_many(_revisions(project, user, lease.pk, frames, expanded, note, _frame_heads(project, user, frames)))
         audit.record(user, "segment.revise", lease, {"segment": segment.pk, "revision": current + 1,
                                                      "project": project.pk})
-    return SegmentSubmitted(lease.pk, current + 1, len(frames), lease.late, tracks_of(lease), 0)
+    stored = tracks_of(lease)
+    return SegmentSubmitted(lease.pk, stored["revision"], len(frames), lease.late, stored, 0)
