@@ -59,6 +59,16 @@ def gold_check_many(calls: list) -> int:
 
 
 @shared_task(**RETRY)
+def segment_agreement_many(calls: list) -> int:
+    """A web process's outbox: [[project_id, segment_id], ...] of segments whose round is complete."""
+    from labeling.quality import segment_scoring
+
+    for project_id, segment_id in dict.fromkeys(tuple(c) for c in calls):
+        segment_scoring.evaluate_segment(project_id, segment_id)
+    return len(calls)
+
+
+@shared_task(**RETRY)
 def export_job(export_id: int) -> str:
     from labeling.exchange import exports
 
@@ -115,11 +125,11 @@ def housekeeping() -> dict:
     """Celery beat: resume the scoring chunks and exports that dead workers left, re-score
     projects that are due, and run the quality checks no outbox delivered."""
     from labeling.exchange.exports import jobs
-    from labeling.quality import frame_scoring
+    from labeling.quality import frame_scoring, segment_scoring
     from labeling.sampling import scoring
     from labeling.work import propagation_runs
 
-    return {**scoring.sweep(), "started": scoring.rescore_due(), "exports_resent": jobs.sweep(),
+    return {**segment_scoring.catch_up(), **scoring.sweep(), "started": scoring.rescore_due(), "exports_resent": jobs.sweep(),
             "propagations_resent": propagation_runs.sweep(), **frame_scoring.catch_up()}
 
 

@@ -52,7 +52,8 @@ def flush() -> int:
 
 
 #: the task that takes a batch of each kind of check
-BATCH_TASKS = {"frame_agreement": "frame_agreement_many", "gold_check": "gold_check_many"}
+BATCH_TASKS = {"frame_agreement": "frame_agreement_many", "gold_check": "gold_check_many",
+               "segment_agreement": "segment_agreement_many"}
 
 
 def _send(batch: dict[str, list]) -> int:

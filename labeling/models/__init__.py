@@ -22,12 +22,12 @@ from .quality import (
 )
 from .queue import Assignment, Draft, QueueItem
 from .sampling import FrameScore, ModelVersion, ScoringChunk, ScoringRun, TrainingRun
-from .segments import PropagationRun, Segment
+from .segments import PropagationRun, Segment, SegmentAgreement
 
 __all__ = [
     "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "AuditLink",
     "AuditPending", "AuditSeal", "Dataset", "DatasetVersion", "Frame", "IngestJob", "Membership", "Project", "Sequence",
     "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement", "ReviewDecision", "ReviewItem", "ModelVersion",
     "TrainingRun", "ScoringRun", "ScoringChunk", "FrameScore", "ConsentEvent", "Exposure", "ProtectionPolicy",
-    "ProtectionState", "SensitivityFlag", "WellbeingCheckin", "Export", "LoginThrottle", "Segment", "PropagationRun",
+    "ProtectionState", "SensitivityFlag", "WellbeingCheckin", "Export", "LoginThrottle", "Segment", "PropagationRun", "SegmentAgreement",
 ]

@@ -111,6 +111,8 @@ class ReviewItem(models.Model):
     classes = ArrayField(models.CharField(max_length=100), default=list)
     agreement = models.ForeignKey(FrameAgreement, null=True, on_delete=models.SET_NULL, related_name="+")
     gold_check = models.ForeignKey(GoldCheck, null=True, on_delete=models.PROTECT, related_name="+")
+    segment = models.ForeignKey("labeling.Segment", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                help_text="A segment's review (its frame is the segment's first)")
     resolved_at = models.DateTimeField(null=True)
 
     class Meta:

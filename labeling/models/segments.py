@@ -7,6 +7,7 @@ queue item points at its first frame and at the segment."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F, Q
 
@@ -66,3 +67,25 @@ class PropagationRun(models.Model):
 
     def __str__(self) -> str:
         return f"propagation {self.pk} ({self.direction} from frame {self.start_frame}, {self.status})"
+
+
+class SegmentAgreement(models.Model):
+    """How the annotators of a segment's round agree on its tracks: IDF1 and the CLEAR-MOT counts
+    of every pair (labeling.quality.agreement.track_scores) and the frame tags; at or above the
+    project's threshold the fused tracks become the segment's approved labels, below it the
+    segment goes to QA review."""
+
+    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="+")
+    segment = models.ForeignKey(Segment, on_delete=models.PROTECT, related_name="agreements")
+    round = models.PositiveSmallIntegerField(default=0)
+    computed_at = models.DateTimeField()
+    annotators = ArrayField(models.BigIntegerField(), default=list)
+    assignments = ArrayField(models.BigIntegerField(), default=list)
+    score = models.FloatField(null=True, help_text="The lower of the mean pair IDF1 and the tag agreement")
+    idf1 = models.FloatField(null=True)
+    tag_score = models.FloatField(null=True)
+    pairs = models.JSONField(default=list, help_text="[{a, b, idf1, mota, id_switches, fp, fn}] per annotator pair")
+    passed = models.BooleanField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["segment", "round"], name="segment_agreement_once")]

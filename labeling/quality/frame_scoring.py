@@ -26,7 +26,7 @@ from labeling.models import (
 from labeling.quality import agreement, gold, review_items
 from labeling.quality.agreement import Labels
 from labeling.quality.consensus import fuse
-from labeling.quality.labels import load_labels, params_of, round_annotations
+from labeling.quality.labels import load_labels, params_of, round_annotations, without_provenance
 from labeling.work.payloads import CleanBox, CleanTag, as_payload, classes_of
 from labeling.work.submissions import head_revision, store
 
@@ -71,7 +71,7 @@ def evaluate_frame(project_id: int, frame_id: int) -> FrameAgreement | None:
     with transaction.atomic():
         item = (QueueItem.objects.select_for_update().select_related("project", "frame")
                 .filter(project_id=project_id, frame_id=frame_id).first())
-        if item is None or item.gold:
+        if item is None or item.gold or item.segment_id:  # segments: segment_scoring
             return None
         project = item.project
         heads = round_annotations(project_id, frame_id)
@@ -112,7 +112,11 @@ def _approve_consensus(project: Project, item: QueueItem, labels: list[Labels], 
         return None
     fused = fuse(labels, result.groups, result.tag_units, project.consensus_quorum)
     classes = classes_of(project.ontology_version_id)
-    boxes = [CleanBox(classes[b.label], b.x, b.y, b.w, b.h, b.attributes, b.track_id) for b in fused.boxes]
+    boxes = []
+    for b in fused.boxes:
+        attributes, occluded, source, model = without_provenance(b.attributes)
+        boxes.append(CleanBox(classes[b.label], b.x, b.y, b.w, b.h, attributes, b.track_id, source, model,
+                              None, False, occluded))
     tags = [CleanTag(classes[k], fused.tag_attributes.get(k, {}), None if v == "set" else v == "changed")
             for k, v in sorted(fused.tags.items())]
     if head is not None and _same_labels(as_payload(head), boxes, tags):
@@ -165,7 +169,7 @@ def pending_frames(project_id: int | None = None) -> list[tuple[int, int]]:
             """
             SELECT qi.project_id, qi.frame_id FROM labeling_queueitem qi
             JOIN labeling_project p ON p.id = qi.project_id
-            WHERE NOT qi.gold AND qi.submitted >= p.overlap AND (%(project)s::bigint IS NULL OR qi.project_id = %(project)s)
+            WHERE NOT qi.gold AND qi.segment_id IS NULL AND qi.submitted >= p.overlap AND (%(project)s::bigint IS NULL OR qi.project_id = %(project)s)
               AND NOT EXISTS (SELECT 1 FROM labeling_frameagreement fa
                               WHERE fa.project_id = qi.project_id AND fa.frame_id = qi.frame_id
                                 AND fa.round = qi.round)

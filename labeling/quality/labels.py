@@ -36,6 +36,28 @@ def round_annotations(project_id: int, frame_id: int) -> list[tuple[int, int]]:
         return cur.fetchall()
 
 
+# A box's occlusion and provenance ride along with its attributes under keys no ontology attribute
+# can have (those start with a letter), so that the consensus takes them by majority like any
+# attribute; `without_provenance` takes them out again before anything is stored or shown.
+OCCLUDED, SOURCE = "_occluded", "_source"
+
+
+def with_provenance(attributes: dict, occluded: bool, source: str, model_version_id: int | None) -> dict:
+    extra = {}
+    if occluded:
+        extra[OCCLUDED] = True
+    if source and source != "drawn":
+        extra[SOURCE] = f"{source}:{model_version_id or ''}"
+    return {**attributes, **extra} if extra else attributes
+
+
+def without_provenance(attributes: dict) -> tuple[dict, bool, str, int | None]:
+    """(the ontology attributes, occluded, source, model version id) of fused attributes."""
+    plain = {k: v for k, v in attributes.items() if k not in (OCCLUDED, SOURCE)}
+    source, _, model = str(attributes.get(SOURCE, "drawn:")).partition(":")
+    return plain, bool(attributes.get(OCCLUDED)), source, int(model) if model.isdigit() else None
+
+
 def load_labels(annotation_ids: list[int]) -> dict[int, Labels]:
     """Boxes and tags of many annotations in two queries, as agreement.Labels (annotator unset)."""
     out = {a: Labels(annotator=0, boxes=np.empty((0, 4)), classes=[]) for a in annotation_ids}
@@ -43,15 +65,18 @@ def load_labels(annotation_ids: list[int]) -> dict[int, Labels]:
     with connection.cursor() as cur:
         cur.execute(
             """
-            SELECT b.annotation_id, c.key, b.x, b.y, b.w, b.h, b.attributes, b.track_id
+            SELECT b.annotation_id, c.key, b.x, b.y, b.w, b.h, b.attributes, b.track_id, b.occluded, b.source,
+                   b.model_version_id
             FROM labeling_annotationbox b JOIN ontology_labelclass c ON c.id = b.label_class_id
-            WHERE b.annotation_id = ANY(%s) ORDER BY b.annotation_id, b.id
+            WHERE b.annotation_id = ANY(%s) AND NOT b.outside  -- an outside marker is not an object
+            ORDER BY b.annotation_id, b.id
             """,
             [list(annotation_ids)],
         )
-        for ann, key, x, y, w, h, attributes, track in cur.fetchall():
+        for ann, key, x, y, w, h, attributes, track, occluded, source, model in cur.fetchall():
             out[ann].classes.append(key)
-            out[ann].attributes.append(json.loads(attributes) if isinstance(attributes, str) else attributes)
+            attributes = json.loads(attributes) if isinstance(attributes, str) else attributes
+            out[ann].attributes.append(with_provenance(attributes, occluded, source, model))
             out[ann].tracks.append(track)
             coords[ann].append((x, y, w, h))
         cur.execute(

@@ -24,7 +24,7 @@ from labeling.models import (
     ReviewItem,
 )
 from labeling.quality import agreement, gold
-from labeling.quality.labels import load_labels, params_of
+from labeling.quality.labels import load_labels, params_of, without_provenance
 from labeling.quality.review_items import open_item, resolve
 from labeling.work.payloads import classes_of, clean_from, validate
 from labeling.work.submissions import head_revision, store
@@ -158,7 +158,7 @@ def describe(item: ReviewItem) -> dict:
         out.append({
             "annotation": v["annotation"].pk, "who": v["who"], "kind": v["kind"], "index": i,
             "boxes": [{"class": x.classes[k], "x": float(x.boxes[k][0]), "y": float(x.boxes[k][1]),
-                       "w": float(x.boxes[k][2]), "h": float(x.boxes[k][3]), "attributes": x.attributes[k],
+                       "w": float(x.boxes[k][2]), "h": float(x.boxes[k][3]), "attributes": without_provenance(x.attributes[k])[0],
                        "track_id": x.tracks[k], "status": status.get((i, k), "matched")}
                       for k in range(len(x.classes))],
             "tags": x.tags,

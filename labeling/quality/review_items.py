@@ -15,10 +15,13 @@ MAX_COMMENT = 4000
 
 
 def open_item(project: Project, frame: Frame, reason: str, *, severity: float | None, round: int = 0,
-              annotators=(), classes=(), agreement=None, gold_check=None, opened_by=None, note: str = "") -> ReviewItem:
-    """Open a review item, or refresh the open one for the same frame, reason and round."""
+              annotators=(), classes=(), agreement=None, gold_check=None, opened_by=None, note: str = "",
+              segment=None) -> ReviewItem:
+    """Open a review item, or refresh the open one for the same frame, reason and round. A
+    segment's item is opened on its first frame, with `segment` set."""
     values = dict(severity=0.0 if severity is None else severity, annotators=list(annotators),
-                  classes=list(classes), agreement=agreement, gold_check=gold_check, note=note[:MAX_COMMENT])
+                  classes=list(classes), agreement=agreement, gold_check=gold_check, note=note[:MAX_COMMENT],
+                  segment=segment)
     item = ReviewItem.objects.filter(project=project, frame=frame, reason=reason, round=round,
                                      status=ReviewItem.OPEN).first()
     if item is not None and reason != ReviewItem.FLAGGED:

@@ -8,6 +8,7 @@ the frame queue's: late work is kept and flagged, a lease takes one submission, 
 stale revision answers 409 (`Conflict`) and changes nothing, history is append-only."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from labeling import audit
 from labeling.access import roles
+from labeling.jobs import outbox
 from labeling.models import (
     Annotation,
     Assignment,
@@ -36,6 +38,8 @@ from labeling.work.submissions import (
     check_models,
     store_many,
 )
+
+log = logging.getLogger(__name__)
 
 
 class Conflict(Exception):
@@ -117,7 +121,7 @@ def state(project: Project, user, assignment: Assignment, *, resumed: bool = Tru
 
 def tracks_of(assignment: Assignment) -> dict | None:
     """The person's current revision of a segment, as tracks (`segment_tracks.collapse`)."""
-    heads = _heads(assignment.pk)
+    heads = lease_heads(assignment.pk)
     if not heads:
         return None
     frames = {}
@@ -129,7 +133,7 @@ def tracks_of(assignment: Assignment) -> dict | None:
             **segment_tracks.collapse(frames)}
 
 
-def _heads(assignment_id: int) -> list[Annotation]:
+def lease_heads(assignment_id: int) -> list[Annotation]:
     """The lease's current revision of each of its frames: its annotations that no later one of
     the same lease supersedes (on a frame shared with a neighbouring segment, the person's next
     segment supersedes it in the frame's own history, but not in this segment's)."""
@@ -201,9 +205,18 @@ def submit(assignment_id: int, user, payload, *, repeat: bool = False) -> Segmen
         audit.record(user, "segment.submit", lease, {"segment": segment.pk, "frames": len(frames), "boxes": boxes,
                                                      "tracks": len(payload.get("tracks", [])), "late": late,
                                                      "project": project.pk})
+    if submitted >= project.overlap:  # the round is complete: its agreement, in the background
+        transaction.on_commit(lambda: _check(project.pk, segment.pk))
     lease.status = Assignment.SUBMITTED
     stored = tracks_of(lease)
     return SegmentSubmitted(lease.pk, stored["revision"], len(frames), late, stored, submitted)
+
+
+def _check(project_id: int, segment_id: int) -> None:
+    try:
+        outbox.add("segment_agreement", project_id, segment_id)
+    except Exception:  # noqa: BLE001 - the work is stored; housekeeping and manage.py score_pending catch up
+        log.exception("could not queue the agreement of segment %s; run manage.py score_pending", segment_id)
 
 
 def _count_submission(item_id: int, overlap: int, was_expired: bool) -> int:
@@ -234,7 +247,7 @@ def revise(assignment_id: int, user, payload) -> SegmentSubmitted:
         if lease.status != Assignment.SUBMITTED:
             raise SubmissionError("", "only a submitted segment is edited; submit it first")
         project = lease.project
-        current = max((a.revision for a in _heads(lease.pk)), default=0)
+        current = max((a.revision for a in lease_heads(lease.pk)), default=0)
         if current != base:
             raise Conflict(tracks_of(lease), payload)
         segment = segment_of(lease)

@@ -10,7 +10,10 @@ while the scope is read a window at a time (two passes: images, then annotations
   "changed"/"unchanged"). Raw exports put each annotator's tags under `annotator_tags`.
 - `annotations`: id 1… (pycocotools treats 0 as unmatched), bbox [x, y, w, h] in pixels, area
   w·h, iscrowd 0, the box's attributes, and `track_id` (1…, unique in the export; also in
-  `attributes`, where CVAT and datumaro look for it). Raw exports add `annotator` and `source`.
+  `attributes`, where CVAT and datumaro look for it; `occluded: true` there too where it is),
+  and `provenance` ({source, model_version}) for a box that was not drawn by hand: a model's
+  suggestion accepted as is or adjusted, propagated, or interpolated between keyframes. Raw
+  exports add `annotator` and `source`.
 
 Numbers are written with Python's shortest round-trip repr, so an import reads back exactly the
 stored floats."""
@@ -94,7 +97,10 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, inclu
                 lines = []
                 for labels in frame.labels:
                     who = f',"annotator":{_json(labels.annotator)},"source":{_json(labels.source)}' if raw else ""
-                    for class_id, x, y, w, h, track_id, attributes in labels.boxes:
+                    for box in labels.boxes:
+                        class_id, x, y, w, h, track_id, attributes = box[:7]
+                        if box.occluded:  # where CVAT and datumaro read it
+                            attributes = _json({**json.loads(attributes), "occluded": True})
                         ann_id += 1
                         if track_id is None:
                             extra = who
@@ -104,6 +110,8 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, inclu
                             extra = f',"track_id":{track}{who}'
                             attributes = (f'{{"track_id":{track}}}' if attributes == "{}"
                                           else _json({**json.loads(attributes), "track_id": track}))
+                        if box.source != "drawn":  # a model suggestion (as is or adjusted), or propagated
+                            extra += f',"provenance":{_json({"source": box.source, "model_version": box.model_version_id})}'
                         lines.append(
                             f'{{"id":{ann_id},"image_id":{image_id},"category_id":{category_of[class_id]},'
                             f'"bbox":[{x!r},{y!r},{w!r},{h!r}],"area":{w * h!r},'

@@ -6,7 +6,10 @@ annotator for a raw export) with
   labels), sorted by frame then id; ids 1… in order of first appearance, one per track (a box
   without a track is a track of its own), so ids never repeat across tracks; conf 1; class = the
   COCO category id of the same ontology version; visibility from a `visibility` attribute in
-  [0, 1], else 1;
+  [0, 1], else 0 for a box marked occluded (as datumaro and CVAT write it), else 1; a
+  track's frames where its object is outside the view have no line;
+- `gt/provenance.txt` (when any box was not drawn by hand): `frame,id,source,model_version` for
+  boxes from a model's suggestion, adjusted suggestions, propagated and interpolated ones;
 - `gt/labels.txt`: the class keys, line n = class n;
 - `seqinfo.ini`: name, imDir, frameRate (an integer, as MOT tools parse it), seqLength, imWidth,
   imHeight, imExt;
@@ -30,13 +33,16 @@ def num(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def _visibility(attributes_text: str) -> str:
+OCCLUDED_VISIBILITY = "0"  # as datumaro and CVAT write an occluded box (1 − occluded); read back as occluded
+
+
+def _visibility(attributes_text: str, occluded: bool = False) -> str:
     if "visibility" not in attributes_text:
-        return "1"
+        return OCCLUDED_VISIBILITY if occluded else "1"
     value = json.loads(attributes_text).get("visibility")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
         return num(value)
-    return "1"
+    return OCCLUDED_VISIBILITY if occluded else "1"
 
 
 def frame_rate(sequence) -> int:
@@ -67,11 +73,13 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, inclu
         for annotator, folder in folders(scope, sequence):
             ids: dict[int, int] = {}
             next_id = 1
+            provenance = []
             with archive.open(f"{folder}/gt/gt.txt") as out:
                 for frame in scopes.frames(scope, sequence, tags=False, annotator_id=annotator):
                     rows = []
                     for labels in frame.labels:
-                        for class_id, x, y, w, h, track_id, attributes in labels.boxes:
+                        for box in labels.boxes:
+                            class_id, x, y, w, h, track_id, attributes = box[:7]
                             if track_id is None:
                                 track, next_id = next_id, next_id + 1
                             else:
@@ -80,7 +88,9 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, inclu
                                     track = ids[track_id] = next_id
                                     next_id += 1
                             rows.append((track, f"{frame.index + 1},{track},{num(x)},{num(y)},{num(w)},{num(h)},1,"
-                                                f"{class_of[class_id]},{_visibility(attributes)}\n"))
+                                                f"{class_of[class_id]},{_visibility(attributes, box.occluded)}\n"))
+                            if box.source != "drawn":
+                                provenance.append(f"{frame.index + 1},{track},{box.source},{box.model_version_id or ''}\n")
                     rows.sort(key=lambda r: r[0])
                     out.write("".join(line for _, line in rows))
                     stats["frames"] += 1
@@ -88,6 +98,9 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, inclu
                     progress(1)
             stats["tracks"] += next_id - 1
             archive.add_bytes(f"{folder}/gt/labels.txt", labels_txt.encode())
+            if provenance:
+                archive.add_bytes(f"{folder}/gt/provenance.txt",
+                                  ("frame,id,source,model_version\n" + "".join(provenance)).encode())
             first = Frame.objects.filter(sequence=sequence).order_by("index").values_list("ext", flat=True).first()
             length = (Frame.objects.filter(sequence=sequence).aggregate(n=Max("index"))["n"] or 0) + 1
             archive.add_bytes(f"{folder}/seqinfo.ini", seqinfo(folder, sequence, length, first or "jpg").encode())

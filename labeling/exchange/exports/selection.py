@@ -100,7 +100,8 @@ def annotators(scope: Scope, sequence: Sequence) -> list[tuple[int | None, str |
 
 class Box(tuple):
     """A box row as read (a tuple: cheap for a million of them): class id, x, y, w, h, track id,
-    and its attributes as PostgreSQL's JSON text ('{}' for none)."""
+    its attributes as PostgreSQL's JSON text ('{}' for none), its provenance (source, model
+    version id) and whether it is occluded. Outside markers (a track paused) are not read."""
 
     __slots__ = ()
     class_id = property(lambda self: self[0])
@@ -110,6 +111,9 @@ class Box(tuple):
     h = property(lambda self: self[4])
     track_id = property(lambda self: self[5])
     attributes_text = property(lambda self: self[6])
+    source = property(lambda self: self[7])
+    model_version_id = property(lambda self: self[8])
+    occluded = property(lambda self: self[9])
 
     @property
     def attributes(self) -> dict:
@@ -193,8 +197,10 @@ def frames(scope: Scope, sequence: Sequence, *, boxes: bool = True, tags: bool =
             if boxes:
                 cur.execute(
                     """
-                    SELECT annotation_id, label_class_id, x, y, w, h, track_id, attributes::text
-                    FROM labeling_annotationbox WHERE annotation_id = ANY(%s) ORDER BY annotation_id, id
+                    SELECT annotation_id, label_class_id, x, y, w, h, track_id, attributes::text, source,
+                           model_version_id, occluded
+                    FROM labeling_annotationbox WHERE annotation_id = ANY(%s) AND NOT outside
+                    ORDER BY annotation_id, id
                     """,
                     [ids],
                 )

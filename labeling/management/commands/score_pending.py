@@ -5,7 +5,7 @@ housekeeping catches up 500 of each a minute; this does all at once, e.g. after 
 Idempotent."""
 from django.core.management.base import BaseCommand
 
-from labeling.quality import frame_scoring
+from labeling.quality import frame_scoring, segment_scoring
 
 
 class Command(BaseCommand):
@@ -19,3 +19,6 @@ class Command(BaseCommand):
         self.stdout.write(f"scored {done['frames_caught_up']} frame(s); {done['frames_below_threshold']} below the "
                           f"threshold went to review; {done['gold_checks_caught_up']} gold check(s), "
                           f"{done['gold_checks_failed']} failed")
+        segments = segment_scoring.catch_up(limit=None, project_id=project)
+        self.stdout.write(f"scored {segments['segments_caught_up']} segment(s); "
+                          f"{segments['segments_below_threshold']} below the threshold went to review")
