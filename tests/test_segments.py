@@ -279,3 +279,34 @@ def test_shared_frames_keep_one_history_and_each_segment_its_own_work(segment_pr
     mine_first = segments.tracks_of(first)  # the first segment still reads its own frames
     assert [t["track_id"] for t in mine_first["tracks"]] == [1]
     assert segments.tracks_of(second)["tracks"][0]["keyframes"][0]["x"] == 99
+
+
+def test_protection_holds_inside_segments(project, users):
+    """A segment with sensitive frames counts every one of them toward the daily cap and one lease
+    toward interleaving; a segment leased under the cap that passes it is finished blurred (its
+    reveals refused), and then no sensitive segment is leased until tomorrow."""
+    from labeling.models import Exposure
+    from labeling.protection import reveal
+    from tests.test_protection import consent, set_policy
+
+    project.work_unit, project.segment_length, project.segment_shared, project.overlap = "segment", 10, 2, 1
+    project.save()
+    frames = make_frames(project, 34, sensitive=set(range(0, 8)) | set(range(26, 34)))  # segments 0–9, 8–17, 16–25, 24–33
+    set_policy(project, daily_sensitive_frames=6, max_sensitive_in_a_row=1, break_after_sensitive=0,
+               break_after_minutes=0)
+    me = users["annotator"]
+    consent(me)
+    first = queue.next_lease(project, me)
+    assert first.assignment.frame.index == 0 and first.notes["protection"]["sensitive"]
+    assert Exposure.objects.filter(user=me, kind="frame").count() == 8  # its eight sensitive frames, not one
+    with pytest.raises(reveal.RevealRefused) as refused:  # past the cap: finished blurred
+        reveal.issue(me, frames[3], project)
+    assert refused.value.kind == "cap" and "sensitive frames" in refused.value.message
+    segments.submit(first.assignment.pk, me, {"tracks": [], "tags": []})
+    for _ in range(2):
+        lease = queue.next_lease(project, me)
+        assert not lease.notes["protection"]["sensitive"]  # plain segments only now (the cap)
+        segments.submit(lease.assignment.pk, me, {"tracks": [], "tags": []})
+    with pytest.raises(queue.Withheld) as withheld:
+        queue.next_lease(project, me)
+    assert withheld.value.kind == "cap"

@@ -28,6 +28,15 @@ _LEASE_RIDER = (states.save_cte("ps_saved", "ps_", "EXISTS (SELECT 1 FROM lease)
     SELECT %(ps_user)s, %(ps_project)s, lease.frame_id, 'frame', %(ps_now)s FROM lease WHERE %(ps_expose)s
 )""")
 
+# A segment's lease: every sensitive frame of the segment counts toward the daily cap
+_SEGMENT_LEASE_RIDER = (states.save_cte("ps_saved", "ps_", "EXISTS (SELECT 1 FROM lease)") + """, ps_exposed AS (
+    INSERT INTO labeling_exposure (user_id, project_id, frame_id, kind, started_at)
+    SELECT %(ps_user)s, %(ps_project)s, f.id, 'frame', %(ps_now)s
+    FROM lease JOIN labeling_queueitem qi ON qi.id = lease.item_id JOIN labeling_segment sg ON sg.id = qi.segment_id
+    JOIN labeling_frame f ON f.sequence_id = sg.sequence_id AND f.index BETWEEN sg.first_index AND sg.last_index
+    WHERE f.sensitive AND %(ps_expose)s
+)""")
+
 # The person's counters, and the exposure of a sensitive frame, in one statement
 _SAVE_AND_EXPOSE = f"""
 WITH saved AS ({states.SAVE}), exposed AS (
@@ -115,7 +124,8 @@ class _Request:
         worked out on a copy of the state, kept only if the lease is made."""
         trial = copy.copy(self.state)
         sensitive = bool(chosen.sensitive)
-        notes = rules.leased(trial, self.limits, sensitive, False, self.now)
+        frames = _sensitive_frames(chosen.segment_id) if sensitive and chosen.segment_id else 1
+        notes = rules.leased(trial, self.limits, sensitive, False, self.now, frames)
         params = {f"ps_{k}": v for k, v in states.save_params(trial).items()}
         params.update(ps_project=project.pk, ps_now=self.now, ps_expose=sensitive)
 
@@ -123,7 +133,7 @@ class _Request:
             self.state, self._written = trial, True
             self._annotate(lease, notes, sensitive)
 
-        return queue.LeaseRider(_LEASE_RIDER, params, written)
+        return queue.LeaseRider(_SEGMENT_LEASE_RIDER if chosen.segment_id else _LEASE_RIDER, params, written)
 
     def _annotate(self, lease, notes: dict, sensitive: bool) -> None:
         notes.update(protected=True, sensitive=sensitive, greyscale=self.state.greyscale,
@@ -149,6 +159,14 @@ class _Request:
         if self.admission.sensitive_ok:
             return None
         return queue.Withheld(self.admission.why_not, self.admission.message)
+
+
+def _sensitive_frames(segment_id: int) -> int:
+    with connection.cursor() as cur:
+        cur.execute("""SELECT count(*) FROM labeling_frame f JOIN labeling_segment sg ON sg.id = %s
+                       WHERE f.sequence_id = sg.sequence_id AND f.sensitive
+                         AND f.index BETWEEN sg.first_index AND sg.last_index""", [segment_id])
+        return cur.fetchone()[0]
 
 
 def _sensitive_waiting(project, user) -> bool:

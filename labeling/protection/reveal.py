@@ -40,8 +40,11 @@ def issue(user, frame: Frame, project: Project) -> dict:  # pragma: no mutate bl
             raise RevealRefused("consent", "Opt in on your protection page to reveal graphic frames; "
                                            "you can label on the blurred view meanwhile.")
         limits = rules.Limits.of(policy_for(project))
-        if states.today(state, now).exposure_s >= limits.exposure_s_per_day:
-            raise RevealRefused("cap", "You have reached today's limit of unblurred viewing. The blurred view "
+        today = states.today(state, now)
+        # a segment leased under the cap may pass it: the person finishes it blurred
+        if today.exposure_s >= limits.exposure_s_per_day or today.frames > limits.frames_per_day:
+            what = "unblurred viewing" if today.exposure_s >= limits.exposure_s_per_day else "sensitive frames"
+            raise RevealRefused("cap", f"You have reached today's limit of {what}. The blurred view "
                                        "stays available; thank you for looking after yourself.")
         exposure = Exposure.objects.create(user_id=user.pk, project=project, frame=frame, kind=Exposure.REVEAL,
                                            started_at=now)

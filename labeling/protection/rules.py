@@ -123,14 +123,16 @@ def start_break(state, now: datetime, length: timedelta, reason: str) -> Admissi
                                         "screen; the queue is paused until then.", state.break_until))
 
 
-def leased(state, limits: Limits, sensitive: bool, resumed: bool, now: datetime) -> dict:
+def leased(state, limits: Limits, sensitive: bool, resumed: bool, now: datetime, frames: int = 1) -> dict:
     """A frame was leased (or a held lease resumed): update the counters; what the page should
-    show with it (a content warning, a micro-break reminder, a check-in)."""
+    show with it (a content warning, a micro-break reminder, a check-in). A segment is one lease
+    for the streak (interleaving), and its `frames` sensitive frames for the count since the
+    last break."""
     notes = {}
     if not resumed:
         if sensitive:
             state.streak += 1
-            state.sensitive_since_break += 1
+            state.sensitive_since_break += max(1, frames)
         else:
             state.streak = 0
     if sensitive and (state.warned_at is None or state.warned_at < state.stretch_started_at):

@@ -26,7 +26,12 @@ from labeling.models import (
 from labeling.quality import agreement, gold, review_items
 from labeling.quality.agreement import Labels
 from labeling.quality.consensus import fuse
-from labeling.quality.labels import load_labels, params_of, round_annotations, without_provenance
+from labeling.quality.labels import (
+    load_labels,
+    params_of,
+    round_annotations,
+    without_provenance,
+)
 from labeling.work.payloads import CleanBox, CleanTag, as_payload, classes_of
 from labeling.work.submissions import head_revision, store
 
