@@ -98,3 +98,47 @@ def line(points: list[tuple[str, float | None]], *, top: float | None = None, th
         '{}<path d="{}" class="series"/>{}{}</svg>',
         width, height, title, left, width - 10, height - bottom, height - bottom,
         left - 6, fmt.format(top), left - 6, height - bottom, guide, path, dots, ticks)
+
+
+def _n(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def timelines(view: dict, colors: dict[str, str]) -> SafeString:
+    """A segment's versions on one shared timeline: a band per annotator, a lane per track (its
+    class's colour) from its first keyframe to where it ends, keyframes as ticks, the frames where
+    the object is outside the view left open, and the disputed spans shaded across every band."""
+    first, last = view["segment"]["first"], view["segment"]["last"]
+    label_w, width, lane_h, gap = 120, 640, 12, 14
+    span = max(1, last - first + 1)
+
+    def x(frame: float) -> float:
+        return label_w + (frame - first) / span * width
+
+    parts, y = [], 18
+    for version in view["versions"]:
+        parts.append(format_html('<text x="4" y="{}" class="axis">{}</text>', y + 10, version["who"]))
+        for track in version["tracks"] or [{"track_id": None, "class": "", "keyframes": []}]:
+            color = colors.get(track["class"], "#666")
+            keys = track["keyframes"]
+            for k, key in enumerate(keys):
+                if key.get("outside"):
+                    continue
+                end = keys[k + 1]["frame"] if k + 1 < len(keys) else last + 1
+                parts.append(format_html(
+                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}" opacity="0.55"><title>{} #{} · '
+                    'frames {}–{}</title></rect>', _n(x(key["frame"])), y, _n(max(1.0, x(end) - x(key["frame"]))), lane_h - 3,
+                    color, track["class"], track["track_id"], key["frame"], end - 1))
+            for key in keys:
+                parts.append(format_html('<rect x="{}" y="{}" width="2" height="{}" fill="#1b1f24"/>',
+                                         _n(x(key["frame"])), y - 1, lane_h - 1))
+            y += lane_h
+        y += gap
+    shade = format_html_join("", '<rect x="{}" y="4" width="{}" height="{}" class="disputed">'
+                                 '<title>annotators differ: frames {}–{}</title></rect>',
+                             ((_n(x(a)), _n(max(2.0, x(b + 1) - x(a))), y - 8, a, b) for a, b in view["disputed"]))
+    ticks = format_html_join("", '<text x="{}" y="{}" class="axis" text-anchor="middle">{}</text>',
+                             ((_n(x(f)), y + 6, f) for f in range(first, last + 1, max(1, span // 10))))
+    return format_html('<svg class="chart timelines" viewBox="0 0 {} {}" role="img" aria-label="Versions on the '
+                       "segment's timeline\">{}{}{}</svg>", label_w + width + 10, y + 12, shade,
+                       mark_safe("".join(parts)), ticks)

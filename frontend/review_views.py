@@ -71,9 +71,14 @@ def review_item(request, pk, item_pk):
     project, item, view, denied = _described(request, pk, item_pk)
     if denied:
         return denied
+    classes = payloads.classes_of(project.ontology_version_id)
+    if view.get("kind") == "segment":  # a segment: its versions on one timeline
+        return render(request, "frontend/review_segment.html", {
+            "project": project, "item": item, "view": view, "decisions": item.decisions.select_related("decided_by"),
+            "timelines": charts.timelines(view, {k: c.color for k, c in classes.items()}),
+            "next_item": review.review_queue(project).exclude(pk=item.pk).first()})
     for n, version in enumerate(view["versions"]):
         version["color"] = "#f5b301" if version["kind"] == "gold" else PALETTE[n % len(PALETTE)]
-    classes = payloads.classes_of(project.ontology_version_id)
     return render(request, "frontend/review_item.html", {
         "project": project, "item": item, "view": view, "decisions": item.decisions.select_related("decided_by"),
         "image": image_urls.for_page(item.frame_id, item.frame.sensitive, project_id=project.pk),

@@ -153,3 +153,75 @@ def test_outside_occluded_and_provenance_travel_in_the_exports(two, users, tmp_p
     sources = [ann.get("provenance", {}).get("source") for ann in document["annotations"]]
     assert sources.count("suggestion") == 1 and sources.count("interpolated") == 12
     assert sum(ann["attributes"].get("occluded", False) for ann in document["annotations"]) == 3
+
+
+def test_the_qa_lead_accepts_one_version_of_a_disputed_segment(two, users):
+    from django.test import Client
+
+    from labeling.quality import review
+
+    project, a, b = two
+    label_segment(project, a, [walker(1, 0, 10), walker(2, 0, 200, cls="car", step=-4)])
+    lease, _ = label_segment(project, b, [walker(1, 0, 10)])
+    segment = segments.segment_of(lease)
+    segment_scoring.evaluate_segment(project.pk, segment.pk)
+    item = ReviewItem.objects.get()
+    view = review.describe(item)
+    assert view["kind"] == "segment" and [v["who"] for v in view["versions"]] == [a.username, b.username]
+    assert view["disputed"] == [[0, 19]]  # the car is missing from b's version all along
+    assert [len(v["tracks"]) for v in view["versions"]] == [2, 1]
+    client = Client()
+    client.force_login(users["qa"])
+    page = client.get(f"/projects/{project.pk}/review/{item.pk}/")
+    assert page.status_code == 200 and b'data-testid="timelines"' in page.content and b"class=\"disputed\"" in page.content
+    chosen = view["versions"][0]["annotation"]
+    answered = client.post(f"/projects/{project.pk}/review/{item.pk}/decide/", {"pick": f"accept:{chosen}"})
+    assert answered.status_code == 302
+    item.refresh_from_db()
+    assert item.status == "resolved" and item.decisions.get().decision == "accept"
+    approved = Annotation.objects.filter(status="approved", superseded_by__isnull=True, annotator__isnull=True)
+    assert approved.count() == 20 and all(a.source == "review" for a in approved)
+    assert {b.label_class.key for ann in approved for b in ann.boxes.all()} == {"person", "car"}
+
+
+def test_a_disputed_segment_sent_back_reopens_for_other_annotators(two, make_user):
+    from labeling.models import Membership, QueueItem
+    from labeling.quality import review
+
+    project, a, b = two
+    label_segment(project, a, [walker(1, 0, 10)])
+    lease, _ = label_segment(project, b, [walker(1, 0, 200, cls="car", step=-4)])
+    segment_scoring.evaluate_segment(project.pk, segments.segment_of(lease).pk)
+    item = ReviewItem.objects.get()
+    review.relabel(project, item.pk, a, "two different objects: label again")
+    queued = QueueItem.objects.get(segment=segments.segment_of(lease))
+    assert (queued.round, queued.submitted, queued.is_open) == (1, 0, True)
+    c = make_user("cleo", "annotator")
+    Membership.objects.create(project=project, user=c)
+    assert queue.next_lease(project, c).assignment.item_id == queued.pk
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_segment_review_page_in_the_browser(page, login, live_server, project, users):
+    from playwright.sync_api import expect
+
+    from tests.conftest import ARTIFACTS
+
+    project.work_unit, project.segment_length, project.segment_shared, project.overlap = "segment", 20, 4, 2
+    project.save()
+    make_frames(project, 20, width=320, height=240)
+    a, b = users["annotator"], users["qa"]
+    label_segment(project, a, [walker(1, 0, 10), walker(2, 0, 200, cls="car", step=-4)])
+    label_segment(project, b, [walker(1, 0, 12), {"track_id": 2, "class": "car", "keyframes": [
+        {"frame": 0, "x": 200, "y": 50, "w": 30, "h": 60}, {"frame": 9, "outside": True}]}])
+    item = ReviewItem.objects.filter(segment__isnull=False).first() or ReviewItem.objects.get()
+    login(users["qa"])
+    page.goto(f"{live_server.url}/projects/{project.pk}/review/{item.pk}/")
+    expect(page.get_by_test_id("timelines")).to_contain_text("frames where the annotators")
+    assert page.locator("svg.timelines rect.disputed").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "review-segment.png"), full_page=True)
+    page.get_by_role("button", name=f"Accept {a.username}'s tracks").click()
+    expect(page.locator(".msg-success")).to_contain_text("Accepted")
+    item.refresh_from_db()
+    assert item.status == "resolved"

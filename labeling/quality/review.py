@@ -23,7 +23,7 @@ from labeling.models import (
     ReviewDecision,
     ReviewItem,
 )
-from labeling.quality import agreement, gold
+from labeling.quality import agreement, gold, segment_review
 from labeling.quality.labels import load_labels, params_of, without_provenance
 from labeling.quality.review_items import open_item, resolve
 from labeling.work.payloads import classes_of, clean_from, validate
@@ -73,6 +73,12 @@ def candidates(item: ReviewItem) -> list[Annotation]:
 def accept(project: Project, item_id: int, annotation_id: int, user, comment: str = "") -> ReviewDecision:
     with transaction.atomic():
         item = _locked_open(item_id, project)
+        if item.segment_id:  # a segment: one annotator's tracks, every frame
+            handle = next((h for _, h in segment_review.versions(item) if h.pk == annotation_id), None)
+            if handle is None:
+                raise ReviewError(f"annotation {annotation_id} is not one of the versions under review")
+            approved = segment_review.accept(project, item, annotation_id, user, comment)
+            return resolve(item, user, ReviewDecision.ACCEPT, comment, accepted=handle, result=approved)
         chosen = next((a for a in candidates(item) if a.pk == annotation_id), None)
         if chosen is None:
             raise ReviewError(f"annotation {annotation_id} is not one of the versions under review")
@@ -88,6 +94,9 @@ def edit(project: Project, item_id: int, payload, user, comment: str = "") -> Re
     """The QA lead's corrected labels (validated like a submission) become the approved revision."""
     with transaction.atomic():
         item = _locked_open(item_id, project)
+        if item.segment_id:  # a segment: the corrected tracks, in the segment page's shape
+            approved = segment_review.edit(project, item, payload, user, comment)
+            return resolve(item, user, ReviewDecision.EDIT, comment, result=approved)
         boxes, tags = validate(payload, classes_of(project.ontology_version_id), item.frame)
         approved = _approve(project, item.frame, user, boxes, tags, comment or "edited in review")
         return resolve(item, user, ReviewDecision.EDIT, comment, result=approved)
@@ -136,6 +145,8 @@ def review_queue(project: Project, *, klass: str | None = None, annotator: int |
 def describe(item: ReviewItem) -> dict:
     """Everything the review page and API show: each version's boxes marked matched, unmatched
     (others did not draw it) or confused (others gave another class), the pair scores and the tags."""
+    if item.segment_id:
+        return segment_review.describe(item)
     project = item.project
     versions = [{"annotation": a, "who": a.annotator.username, "kind": "annotator"} for a in candidates(item)]
     if item.reason == ReviewItem.GOLD:
