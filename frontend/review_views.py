@@ -176,4 +176,5 @@ def quality(request, pk):
         "backlog_chart": charts.line([(d.strftime("%d %b"), float(n)) for d, n in figures["backlog"]],
                                      title="Open review items", fmt="{:.0f}"),
         "scored": sum(n for _, _, n, _ in figures["over_time"]),
+        "suggestions": figures["suggestions"],
     })

@@ -157,3 +157,24 @@ def test_the_detector_rows_become_plain_suggestions():
     assert [(k, round(s, 2)) for k, s, *_ in rows] == [(1, 0.9), (0, 0.3)]  # label 1 is the first class; 0.1 too low
     assert rows[0][2:] == (10.0, 20.0, 40.0, 60.0)
     assert np.isclose(nets.SUGGESTION_SCORE, 0.25)
+
+
+def test_the_dashboard_counts_accepted_adjusted_and_drawn_boxes_per_model_and_class(project, users):
+    from labeling.quality import dashboard
+
+    project.blind_annotators = 0
+    project.save()
+    make_frames(project, 2)
+    version = detector(project)
+    for who in ("annotator", "qa"):
+        client = api_client(users[who])
+        lease = client.post(f"/api/projects/{project.pk}/next/").data["assignment"]["id"]
+        client.post(f"/api/assignments/{lease}/submit/", {"boxes": [
+            {"class": "person", "x": 10, "y": 20, "w": 30, "h": 40, "source": "suggestion", "model_version": version.pk},
+            {"class": "person", "x": 60, "y": 20, "w": 30, "h": 40,
+             "source": "adjusted" if who == "qa" else "suggestion", "model_version": version.pk},
+            {"class": "car", "x": 200, "y": 20, "w": 30, "h": 40}], "tags": []}, format="json")
+    rows = {r["class"]: r for r in dashboard.suggestion_acceptance(project)}
+    assert (rows["person"]["accepted"], rows["person"]["adjusted"], rows["person"]["drawn"]) == (3, 1, 0)
+    assert rows["person"]["acceptance"] == pytest.approx(0.75) and rows["car"]["acceptance"] == 0.0
+    assert rows["car"]["model_version"] == version.pk

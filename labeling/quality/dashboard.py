@@ -139,7 +139,36 @@ def review_backlog(project: Project, days: int = 30) -> list[tuple]:
         return cur.fetchall()
 
 
+def suggestion_acceptance(project: Project) -> list[dict]:
+    """How annotators treat a model's suggestions, per model version and class, in the submitted
+    work (each person's current revision) that used that version: boxes accepted as suggested,
+    adjusted, and drawn by hand beside them. The acceptance rate (accepted / all three) is a
+    signal of the model's quality on that class; a low one says its suggestions cost time."""
+    with connection.cursor() as cur:
+        cur.execute(
+            """
+            WITH used AS (
+                SELECT DISTINCT b.annotation_id, b.model_version_id FROM labeling_annotationbox b
+                JOIN labeling_annotation a ON a.id = b.annotation_id
+                WHERE a.project_id = %s AND a.source = 'human' AND b.source IN ('suggestion', 'adjusted')
+                  AND b.model_version_id IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM labeling_annotation n WHERE n.supersedes_id = a.id)
+            )
+            SELECT u.model_version_id, c.key,
+                   count(*) FILTER (WHERE b.source = 'suggestion' AND b.model_version_id = u.model_version_id),
+                   count(*) FILTER (WHERE b.source = 'adjusted' AND b.model_version_id = u.model_version_id),
+                   count(*) FILTER (WHERE b.source IN ('drawn', 'propagated'))
+            FROM used u JOIN labeling_annotationbox b ON b.annotation_id = u.annotation_id AND NOT b.outside
+            JOIN ontology_labelclass c ON c.id = b.label_class_id
+            GROUP BY 1, 2 ORDER BY 1 DESC, 2
+            """, [project.pk])
+        rows = cur.fetchall()
+    return [{"model_version": version, "class": key, "accepted": accepted, "adjusted": adjusted, "drawn": drawn,
+             "acceptance": accepted / (accepted + adjusted + drawn) if accepted + adjusted + drawn else None}
+            for version, key, accepted, adjusted, drawn in rows]
+
+
 def summary(project: Project) -> dict:
     return {"alpha": alphas(project), "classes": class_agreement(project), "pairs": pair_matrix(project),
             "gold": gold.accuracy(project), "over_time": agreement_over_time(project),
-            "backlog": review_backlog(project)}
+            "backlog": review_backlog(project), "suggestions": suggestion_acceptance(project)}
