@@ -25,14 +25,13 @@ from labeling.models import (
 )
 from labeling.quality import agreement, gold, review_items
 from labeling.quality.agreement import Labels
-from labeling.quality.consensus import fuse
 from labeling.quality.labels import (
+    fused_labels,
     load_labels,
     params_of,
     round_annotations,
-    without_provenance,
 )
-from labeling.work.payloads import CleanBox, CleanTag, as_payload, classes_of
+from labeling.work.payloads import CleanBox, CleanTag, as_payload
 from labeling.work.submissions import head_revision, store
 
 log = logging.getLogger(__name__)
@@ -115,22 +114,14 @@ def _approve_consensus(project: Project, item: QueueItem, labels: list[Labels], 
     head = head_revision(project.pk, item.frame_id, None)
     if head is not None and head.source != Annotation.CONSENSUS:
         return None
-    fused = fuse(labels, result.groups, result.tag_units, project.consensus_quorum)
-    classes = classes_of(project.ontology_version_id)
-    boxes = []
-    for b in fused.boxes:
-        attributes, occluded, source, model = without_provenance(b.attributes)
-        boxes.append(CleanBox(classes[b.label], b.x, b.y, b.w, b.h, attributes, b.track_id, source, model,
-                              None, False, occluded))
-    tags = [CleanTag(classes[k], fused.tag_attributes.get(k, {}), None if v == "set" else v == "changed")
-            for k, v in sorted(fused.tags.items())]
+    boxes, tags, dropped = fused_labels(project, labels, result)
     if head is not None and _same_labels(as_payload(head), boxes, tags):
         return head  # recomputed with the same outcome: no new revision
     approved = store(project=project, frame=item.frame, boxes=boxes, tags=tags, source=Annotation.CONSENSUS,
                      status=Annotation.APPROVED, created_by=None, supersedes=head,
                      note=f"consensus of {len(labels)} annotators")
     audit.record(None, "annotation.consensus", approved, {"frame": item.frame_id, "boxes": len(boxes),
-                                                          "dropped": fused.dropped})
+                                                          "dropped": dropped})
     return approved
 
 

@@ -13,6 +13,8 @@ from django.db import connection
 from labeling.models import Project
 from labeling.quality import agreement
 from labeling.quality.agreement import ComparisonParams, Labels
+from labeling.quality.consensus import fuse
+from labeling.work.payloads import CleanBox, CleanTag, classes_of
 
 
 def params_of(project: Project) -> ComparisonParams:
@@ -96,3 +98,19 @@ def load_labels(annotation_ids: list[int]) -> dict[int, Labels]:
         if rows:
             out[ann].boxes = np.array(rows, dtype=float)
     return out
+
+
+def fused_labels(project: Project, labels: list[Labels], result) -> tuple[list, list, int]:
+    """The consensus of `labels` (one frame, `result` their frame_agreement) as boxes and tags to
+    store (occlusion and provenance taken back out of the fused attributes), and how many objects
+    fell below the quorum."""
+    classes = classes_of(project.ontology_version_id)
+    fused = fuse(labels, result.groups, result.tag_units, project.consensus_quorum)
+    boxes = []
+    for b in fused.boxes:
+        attributes, occluded, source, model = without_provenance(b.attributes)
+        boxes.append(CleanBox(classes[b.label], b.x, b.y, b.w, b.h, attributes, b.track_id, source, model,
+                              None, False, occluded))
+    tags = [CleanTag(classes[k], fused.tag_attributes.get(k, {}), None if v == "set" else v == "changed")
+            for k, v in sorted(fused.tags.items())]
+    return boxes, tags, fused.dropped

@@ -28,9 +28,8 @@ from labeling.models import (
     SegmentAgreement,
 )
 from labeling.quality import agreement, review_items, stitching
-from labeling.quality.consensus import fuse
-from labeling.quality.labels import load_labels, params_of, without_provenance
-from labeling.work.payloads import CleanBox, CleanTag, classes_of
+from labeling.quality.labels import fused_labels, load_labels, params_of
+from labeling.work.payloads import CleanBox, CleanTag
 from labeling.work.segments import lease_heads
 from labeling.work.submissions import Revision, store_many
 
@@ -109,15 +108,7 @@ def evaluate_segment(project_id: int, segment_id: int) -> SegmentAgreement | Non
 
 
 def fused_frame(project: Project, labels: list[agreement.Labels], result) -> tuple[list[CleanBox], list[CleanTag]]:
-    classes = classes_of(project.ontology_version_id)
-    fused = fuse(labels, result.groups, result.tag_units, project.consensus_quorum)
-    boxes = []
-    for b in fused.boxes:
-        attributes, occluded, source, model = without_provenance(b.attributes)
-        boxes.append(CleanBox(classes[b.label], b.x, b.y, b.w, b.h, attributes, b.track_id, source, model,
-                              None, False, occluded))
-    tags = [CleanTag(classes[k], fused.tag_attributes.get(k, {}), None if v == "set" else v == "changed")
-            for k, v in sorted(fused.tags.items())]
+    boxes, tags, _ = fused_labels(project, labels, result)
     return boxes, tags
 
 
