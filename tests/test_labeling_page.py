@@ -147,3 +147,66 @@ def test_skip_with_a_reason_and_edit_a_submission(live_server, login, users, pro
     head = Annotation.objects.get(frame=frames[1], superseded_by__isnull=True)
     assert head.revision == 2 and head.boxes.get().x == pytest.approx(20, abs=1.5)
     assert Annotation.objects.get(frame=frames[1], revision=1).boxes.get().x == pytest.approx(10, abs=1.5)
+
+
+def test_accept_adjust_and_accept_all_model_suggestions(live_server, login, users, project, frames):
+    """The current detector's boxes are dashed suggestions; a click takes one, moving it makes it
+    'adjusted', 'accept all above' takes those over the threshold; the rest are never stored."""
+    from tests.test_suggestions import det, detector, scored
+
+    project.blind_annotators = 0  # this test's only annotator is the first: let them see suggestions
+    project.save()
+    version = detector(project)
+    scored(project, version, {frames[0]: [det(20, score=0.9, y=30, w=60, h=80), det(200, "car", 0.6, y=40, w=50, h=30),
+                                          det(120, score=0.3, y=150, w=30, h=40)]})
+    page = open_labeling(login, users, project)
+    suggested = page.locator("#suggestions g.suggestion")
+    expect(suggested).to_have_count(3)
+    expect(page.locator("#suggest-count")).to_contain_text(f"model version {version.pk}")
+    expect(page.locator("#suggestions text").first).to_contain_text("0.90")
+    page.locator("#suggestions g.suggestion[data-score='0.9'] text").click()  # take the strongest
+    expect(suggested).to_have_count(2)
+    expect(page.locator("#boxes rect[data-class=person]")).to_have_count(1)
+    drag(page, (50, 70), (60, 75))  # move it by (10, 5): the model's box, adjusted by a person
+    page.fill("#suggest-threshold", "0.5")
+    page.get_by_role("button", name="Accept all above").click()  # the car (0.6), not the weak person (0.3)
+    expect(suggested).to_have_count(1)
+    expect(page.locator("#boxes rect[data-class]")).to_have_count(2)
+    page.screenshot(path=str(ARTIFACTS / "labeling-suggestions.png"))
+    page.keyboard.press("Enter")
+    expect(page.locator("#frame-title")).to_contain_text("cam · frame 1")
+    stored = {(b.label_class.key, b.source, b.model_version_id, round(b.x), round(b.y))
+              for b in AnnotationBox.objects.filter(annotation__frame=frames[0]).select_related("label_class")}
+    assert stored == {("person", "adjusted", version.pk, 30, 35), ("car", "suggestion", version.pk, 200, 40)}
+
+
+def test_the_first_annotator_is_told_suggestions_are_withheld(live_server, login, users, project, frames):
+    from tests.test_suggestions import det, detector, scored
+
+    scored(project, detector(project), {frames[0]: [det(20)]})  # blind_annotators = 1 (the default)
+    page = open_labeling(login, users, project)
+    expect(page.locator("#suggest-withheld")).to_be_visible()
+    expect(page.locator("#suggestions g.suggestion")).to_have_count(0)
+    expect(page.locator("#suggest-controls")).to_be_hidden()
+
+
+def test_first_frame_says_there_is_no_previous_frame_and_skip_buttons_have_distinct_names(
+        live_server, login, users, project, frames):
+    from ontology import services as ontology_services
+    from ontology.models import LabelClass
+
+    version = ontology_services.derive(project.ontology_version)
+    ontology_services.add_class(version, key="moved", name="Vehicle moved", kind=LabelClass.CHANGE, shortcut="m")
+    project.ontology_version = ontology_services.publish(version)
+    project.save()
+    page = open_labeling(login, users, project)
+    expect(page.locator("#change-panel")).to_be_visible()
+    expect(page.locator("#no-previous")).to_be_visible()
+    expect(page.locator("#previous-thumb")).to_be_hidden()
+    expect(page.get_by_role("button", name="Skip frame…")).to_have_count(1)
+    expect(page.get_by_role("button", name="Skip check-in", include_hidden=True)).to_have_count(1)
+    expect(page.get_by_role("button", name="Skip", exact=True, include_hidden=True)).to_have_count(1)  # the dialog's
+    page.keyboard.press("Enter")  # frame 4 (stride): it has a previous frame
+    expect(page.locator("#frame-title")).not_to_contain_text("frame 0")
+    expect(page.locator("#previous-thumb")).to_be_visible()
+    expect(page.locator("#no-previous")).to_be_hidden()

@@ -110,7 +110,7 @@ def test_after_the_cap_the_next_frame_is_plain_and_then_a_kind_message(page, log
     login(users["annotator"])
     start(page, live_server, project)
     page.get_by_role("button", name="I understand, continue").click()
-    page.locator("#checkin-dialog").get_by_role("button", name="Skip").click()
+    page.locator("#checkin-dialog").get_by_role("button", name="Skip check-in").click()
     expect(page.locator("#frame-title")).to_contain_text("cam · frame 0")
     page.keyboard.press("Enter")
     expect(page.locator("#frame-title")).to_contain_text("cam · frame 2")  # frame 1 is sensitive: over the cap
@@ -145,7 +145,7 @@ def test_the_break_screen_pauses_the_queue(page, login, live_server, users, proj
     login(users["annotator"])
     start(page, live_server, project)
     page.get_by_role("button", name="I understand, continue").click()
-    page.locator("#checkin-dialog").get_by_role("button", name="Skip").click()
+    page.locator("#checkin-dialog").get_by_role("button", name="Skip check-in").click()
     expect(page.locator("#frame-title")).to_contain_text("cam · frame 0")
     page.keyboard.press("Enter")
     expect(page.locator("#pause")).to_be_visible()

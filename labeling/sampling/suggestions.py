@@ -51,6 +51,13 @@ def _offered(project: Project, assignment: Assignment | None) -> int | None:
     return detector
 
 
+def withheld(project: Project, assignment: Assignment | None) -> bool:
+    """The project has a current detector, but this lease is among the first and sees none (the
+    page says so, so that nobody takes the empty list for a model that found nothing)."""
+    return (assignment is not None and current_detector(project.pk) is not None
+            and hidden_for(project, assignment))
+
+
 def for_frame(project: Project, frame_id: int, assignment: Assignment | None) -> dict | None:
     """What the frame page shows as suggestions (None: no current detector, not scored yet, or
     this person is among the first, who see none)."""

@@ -115,6 +115,7 @@ def state(project: Project, user, assignment: Assignment, *, resumed: bool = Tru
         "revision": revision,
         # the current detector's boxes as tracks, unless this person is among the first (None)
         "suggestions": suggestions.for_segment(project, frames, assignment),
+        "suggestions_withheld": suggestions.withheld(project, assignment),
         "protection": (notes or {}).get("protection"),
     }
 

@@ -139,6 +139,7 @@ export class BoxEditor {
     if (!box) return;
     this.remember();
     Object.assign(box, fields, { interpolated: false });
+    if (["class", "x", "y", "w", "h"].some((k) => k in fields)) adjusted(box);
     this.changed();
     if (id === this.selected) this.onSelect(box);
   }
@@ -244,6 +245,7 @@ export class BoxEditor {
     } else if (d.mode !== "pan" && d.moved) {
       const box = this.selectedBox();
       Object.assign(box, round(box));
+      adjusted(box);
       this.changed();
       this.onSelect(box);
     }
@@ -294,6 +296,12 @@ export class BoxEditor {
   payloadBoxes() {
     return this.boxes.map(({ uid, interpolated, ...b }) => ({ ...b, ...round(b) }));
   }
+}
+
+// A model's suggestion the person changed is theirs and the model's together ("adjusted"): its
+// provenance says so in the stored box and in exports.
+function adjusted(box) {
+  if (box.source === "suggestion") box.source = "adjusted";
 }
 
 function rectFrom(a, b) {

@@ -5,6 +5,7 @@
 //                          report, previous frame, lease renewal
 //   labeler_panel.js       the side panel: classes, tags, change verdicts, selected box, tracks
 //   labeler_keys.js        the keyboard shortcuts
+//   labeler_suggestions.js the current model's boxes, dashed, to accept or ignore
 //   labeler_protection.js  blur and reveal, the paused screen, breaks, content warning, check-ins
 //   dom.js                 $ and say (the status line)
 // and, shared with the QA pages: boxeditor.js, palette.js, protection.js (Revealer), and
@@ -15,6 +16,7 @@ import { LabelingSession } from "./labeler_session.js";
 import { SidePanel } from "./labeler_panel.js";
 import { bindShortcuts } from "./labeler_keys.js";
 import { LabelerProtection } from "./labeler_protection.js";
+import { Suggestions } from "./labeler_suggestions.js";
 
 const root = document.getElementById("labeler");
 
@@ -33,8 +35,9 @@ const protection = new LabelerProtection({
   onResume: () => session.loadNext(),
 });
 const panel = new SidePanel({ editor, onEdit: () => session.scheduleDraft() });
-const session = new LabelingSession({ root, editor, panel, protection });
-bindShortcuts({ session, panel, editor, revealer: protection.revealer });
+const suggestions = new Suggestions({ editor, say });
+const session = new LabelingSession({ root, editor, panel, protection, suggestions });
+bindShortcuts({ session, panel, editor, suggestions, revealer: protection.revealer });
 
 $("undo").addEventListener("click", () => editor.undo());
 $("redo").addEventListener("click", () => editor.redo());

@@ -2,7 +2,7 @@
 // a dialog is open or no frame is on screen, and none but Escape while typing in a field.
 import { $ } from "./dom.js";
 
-export function bindShortcuts({ session, panel, editor, revealer }) {
+export function bindShortcuts({ session, panel, editor, suggestions, revealer }) {
   document.addEventListener("keydown", (e) => {
     const state = session.current?.data;
     if (!state || document.querySelector("dialog[open]")) return;
@@ -37,6 +37,7 @@ export function bindShortcuts({ session, panel, editor, revealer }) {
       const command = {
         S: () => session.skip(), C: () => session.copyPrevious(), P: () => session.togglePrevious(),
         N: () => panel.newTrack(), F: () => session.flag(), G: () => session.report(), R: () => revealer.toggle(),
+        A: () => suggestions.acceptStrongest(), T: () => suggestions.acceptAll(), D: () => suggestions.dismiss(),
       }[e.key.toUpperCase()];
       if (command) { e.preventDefault(); command(); }
       return;

@@ -64,7 +64,10 @@ export class SidePanel {
     const prev = data.frame.previous_frame;
     $("change-panel").hidden = !changeClasses.length;
     $("toggle-prev").disabled = !prev;
-    if (prev) $("previous-thumb").src = prev.image_url;
+    // the first frame of a sequence has none: say so instead of a broken image
+    $("previous-thumb").hidden = !prev;
+    $("no-previous").hidden = !!prev;
+    if (prev) $("previous-thumb").src = prev.image_url; else $("previous-thumb").removeAttribute("src");
     const el = $("changes");
     el.replaceChildren();
     for (const c of changeClasses) {

@@ -12,13 +12,14 @@ import { urls } from "./urls.js";
 import { $, say } from "./dom.js";
 
 export class LabelingSession {
-  constructor({ root, editor, panel, protection }) {
+  constructor({ root, editor, panel, protection, suggestions }) {
     this.root = root;
     this.projectId = root.dataset.project;
     this.editFrame = root.dataset.frame; // set when editing an earlier submission
     this.editor = editor;
     this.panel = panel;
     this.protection = protection;
+    this.suggestions = suggestions;
     this.current = null;
     this.saveTimer = null; // the pending draft save
     this.busy = false; // a submit is under way
@@ -81,6 +82,7 @@ export class LabelingSession {
     this.root.dataset.frameId = f.id;
     this.root.dataset.assignment = data.assignment?.id || "";
     this.panel.show(this.current);
+    this.suggestions.show(data);
     this.protection.protect(data);
     say(data.draft ? "Draft restored" : data.revision ? "Editing your submitted labels" : "");
     if (data.prefetch) new Image().src = data.prefetch; // the likely next frame, so it shows at once
