@@ -296,3 +296,17 @@ def test_protection_holds_inside_segments(project, users):
     with pytest.raises(queue.Withheld) as withheld:
         queue.next_lease(project, me)
     assert withheld.value.kind == "cap"
+
+
+def test_a_segment_project_has_no_gold_frames(segment_project, users):
+    from labeling.quality import gold
+
+    project, frames = segment_project
+    project.gold_rate = 0.5
+    project.save()
+    with pytest.raises(gold.GoldError, match="segment project"):
+        gold.mark(project, frames[3], users["qa"], payload={"boxes": [], "tags": []})
+    assert not gold.GoldFrame.objects.exists()
+    assert gold.GoldPolicy().pick(project, users["annotator"]) is None
+    lease = queue.next_lease(project, users["annotator"])
+    assert lease.assignment.item.segment_id is not None

@@ -40,6 +40,9 @@ class GoldError(ValueError):
 
 def mark(project: Project, frame: Frame, user, *, answer: Annotation | None = None, payload=None) -> GoldFrame:  # pragma: no mutate block
     """Make `frame` a gold frame of `project`, with an existing annotation or new labels as the answer."""
+    if project.work_unit == Project.SEGMENT:
+        raise GoldError("gold checks are single frames: a segment project hands out segments, whose tracks are "
+                        "checked by agreement between annotators instead")
     if (answer is None) == (payload is None):
         raise GoldError("give either an annotation of the frame or labels (boxes and tags) as the answer")
     with transaction.atomic():
@@ -152,7 +155,7 @@ class GoldPolicy:
         return candidates
 
     def pick(self, project: Project, user) -> queue.Candidate | None:  # pragma: no mutate block
-        if project.gold_rate <= 0 or not _project_has_gold(project.pk):
+        if project.gold_rate <= 0 or project.work_unit == Project.SEGMENT or not _project_has_gold(project.pk):
             return None
         with connection.cursor() as cur:
             cur.execute(
