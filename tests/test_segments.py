@@ -310,3 +310,35 @@ def test_a_segment_project_has_no_gold_frames(segment_project, users):
     assert gold.GoldPolicy().pick(project, users["annotator"]) is None
     lease = queue.next_lease(project, users["annotator"])
     assert lease.assignment.item.segment_id is not None
+
+
+def test_the_sampler_ranks_segments_by_their_most_uncertain_frame_and_spreads_neighbours(project, users):
+    """A segment scores as its most uncertain frame (not its first), every frame of an open segment
+    is scored, and a segment next to a chosen one waits behind farther ones (temporal diversity)."""
+    from labeling.models import FrameScore, ModelVersion, QueueItem, ScoringRun
+    from labeling.sampling import scoring
+
+    project.work_unit, project.segment_length, project.segment_shared, project.sampling_batch = "segment", 20, 4, 0
+    project.save()
+    frames = make_frames(project, 84, width=64, height=48)  # segments start at 0, 16, 32, 48, 64
+    queue.sync_queue(project)
+    assert sorted(scoring._frames_to_score(project)) == sorted(f.pk for f in frames)
+    peak = {1: (25, 0.9), 2: (40, 0.85), 3: (60, 0.3), 4: (70, 0.2), 0: (3, 0.1)}  # segment: (frame, score)
+    scores = {f.index: 0.01 for f in frames}
+    for index, score in peak.values():
+        scores[index] = score
+    version = ModelVersion.objects.create(project=project, kind=ModelVersion.DETECTOR, architecture="test",
+                                          ontology_version=project.ontology_version, class_map=["person"],
+                                          blob_name="none", sha256="0" * 64, signature="-", key_id="-")
+    run = ScoringRun.objects.create(project=project, detector=version, strategy="margin", reason="test",
+                                    status=ScoringRun.RUNNING, chunks_total=0)
+    FrameScore.objects.bulk_create(FrameScore(run=run, frame=f, score=scores[f.index], embedding=[0.0])
+                                   for f in frames)
+    assert scoring.finalize(run.pk).status == ScoringRun.DONE
+    order = list(QueueItem.objects.filter(project=project).order_by("-priority")
+                 .values_list("segment__number", flat=True))
+    # tier 0: segment 1 (0.9 at frame 25) then 3 (not 2, segment 1's neighbour); then the rest by score
+    assert order == [1, 3, 2, 4, 0]
+    first = queue.next_lease(project, users["annotator"])
+    assert first.assignment.item.segment.number == 1
+

@@ -44,7 +44,7 @@ from labeling.models import (
 )
 from labeling.models.footage import blob_path
 from labeling.sampling import images as images_mod
-from labeling.sampling import strategies
+from labeling.sampling import segment_ranking, strategies
 
 CHUNK_SIZE = settings.AERIE_SCORING_CHUNK
 BATCH_SIZE = settings.AERIE_SCORING_BATCH
@@ -83,8 +83,7 @@ def start_run(project: Project, *, reason: str, user=None, chunk_size: int | Non
         if running:
             ScoringRun.objects.filter(pk=running.pk).update(status=ScoringRun.SUPERSEDED, finished_at=timezone.now(),
                                                             message="a newer model became current")
-        frame_ids = list(QueueItem.objects.filter(project=project, is_open=True, gold=False)
-                         .order_by("frame_id").values_list("frame_id", flat=True))
+        frame_ids = _frames_to_score(project)
         run = ScoringRun.objects.create(
             project=project, detector=detector, classifier=classifier, strategy=project.sampling_strategy,
             reason=reason, chunks_total=(len(frame_ids) + chunk_size - 1) // chunk_size, frames_total=len(frame_ids),
@@ -98,6 +97,16 @@ def start_run(project: Project, *, reason: str, user=None, chunk_size: int | Non
         if not frame_ids:
             transaction.on_commit(lambda: finalize(run.pk))
     return run
+
+
+def _frames_to_score(project: Project) -> list[int]:
+    """The open queue's frames; for a segment project, every frame of its open segments."""
+    if project.work_unit == Project.SEGMENT:
+        with connection.cursor() as cur:
+            cur.execute(segment_ranking.FRAMES_TO_SCORE, [project.pk])
+            return [r[0] for r in cur.fetchall()]
+    return list(QueueItem.objects.filter(project=project, is_open=True, gold=False)
+                .order_by("frame_id").values_list("frame_id", flat=True))
 
 
 _CLAIM = """
@@ -310,6 +319,14 @@ def finalize(run_id: int, *, batch_size: int | None = None, min_gap: int | None 
         if run is None or run.status != ScoringRun.RUNNING or run.chunks_done < run.chunks_total:
             return run
         project = run.project
+        if project.work_unit == Project.SEGMENT:
+            ranked = _rank_segments(project, run, batch_size, min_gap)
+            ScoringRun.objects.filter(pk=run.pk).update(status=ScoringRun.DONE, finished_at=timezone.now())
+            audit.record(None, "scoring.applied", run, {
+                "project": project.pk, "segments": ranked, "detector": run.detector_id,
+                "classifier": run.classifier_id, "strategy": run.strategy})
+            run.refresh_from_db()
+            return run
         with connection.cursor() as cur:
             cur.execute(_OPEN_SCORES, [project.pk, run.pk])
             rows = cur.fetchall()
@@ -332,6 +349,25 @@ def finalize(run_id: int, *, batch_size: int | None = None, min_gap: int | None 
             "classifier": run.classifier_id, "strategy": run.strategy})
     run.refresh_from_db()
     return run
+
+
+def _rank_segments(project: Project, run: ScoringRun, batch_size: int | None, min_gap: int | None) -> int:
+    """Queue priorities for a segment project's open segments (`segment_ranking`)."""
+    with connection.cursor() as cur:
+        cur.execute(segment_ranking.OPEN_SEGMENT_SCORES, [run.pk, project.pk])
+        segments = segment_ranking.pool(cur.fetchall())
+        if not segments.segment_ids:
+            return 0
+        cur.execute(_LABELED_EMBEDDINGS, [project.pk, 2000])
+        labeled = [r[0] for r in cur.fetchall()]
+        gap = segment_ranking.min_gap(project.sampling_min_gap if min_gap is None else min_gap,
+                                      project.segment_length)
+        priorities = strategies.queue_priorities(
+            segments.scores, segments.embeddings, segments.sequence_ids, segments.first_indices,
+            batch_size=batch_size or project.sampling_batch, min_gap_frames=gap,
+            labeled_embeddings=np.array(labeled, dtype=float) if labeled else None)
+        cur.execute(segment_ranking.APPLY, [segments.segment_ids, [float(p) for p in priorities], project.pk])
+    return len(segments.segment_ids)
 
 
 def pending_chunks(run_id: int) -> list[int]:
