@@ -9,7 +9,7 @@ from django.views.decorators.http import require_POST
 
 from labeling.access import roles
 from labeling.models import Annotation, ReviewItem
-from labeling.protection import image_urls
+from labeling.protection import clearing, flags, image_urls
 from labeling.quality import dashboard, gold, review
 from labeling.work import payloads
 
@@ -119,6 +119,26 @@ def review_decide(request, pk, item_pk):
         return redirect("review-item", pk, item.pk)
     following = review.review_queue(project).first()
     return redirect("review-item", pk, following.pk) if following else redirect("review-queue", pk)
+
+
+@login_required
+@require_POST
+def review_clear_sensitivity(request, pk, item_pk):
+    """The QA lead found the item's frame not graphic (a false flag): clear it, with a reason."""
+    project, denied = _qa_project(request, pk)
+    if denied:
+        return denied
+    item = _item(project, item_pk)
+    if item.segment_id:
+        messages.error(request, "A segment's review covers many frames: clear a flag from the frame's own review "
+                                "or through the API.")
+        return redirect("review-item", pk, item.pk)
+    try:
+        clearing.clear(project, item.frame_id, request.user, request.POST.get("reason", ""))
+        messages.success(request, "The frame is no longer marked sensitive; its flags stay in its history.")
+    except flags.FlagError as exc:
+        messages.error(request, str(exc))
+    return redirect("review-item", pk, item.pk)
 
 
 def answer_owner(answer: Annotation) -> str:

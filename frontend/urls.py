@@ -26,6 +26,8 @@ urlpatterns = [
     path("projects/<int:pk>/review/<int:item_pk>/", review_views.review_item, name="review-item"),
     path("projects/<int:pk>/review/<int:item_pk>/decide/", review_views.review_decide, name="review-decide"),
     path("projects/<int:pk>/review/<int:item_pk>/edit/", review_views.review_edit, name="review-edit"),
+    path("projects/<int:pk>/review/<int:item_pk>/clear-sensitivity/", review_views.review_clear_sensitivity,
+         name="review-clear-sensitivity"),
     path("projects/<int:pk>/quality/", review_views.quality, name="quality"),
     path("projects/<int:pk>/models/", model_views.models_page, name="models"),
     path("projects/<int:pk>/models/jobs/", model_views.models_jobs, name="models-jobs"),

@@ -150,6 +150,7 @@ MATRIX: dict[str, Entry] = {
     "frame-reveal": E({"POST": "401 201 403 403 403 404"}, args={"frame_pk": "sensitive_frame"}),
     "frame-report": E({"POST": "401 201 201 201 201 404"}),
     "frame-sensitivity": E({"GET": "401 403 200 403 200 404"}),
+    "frame-sensitivity-clear": E({"POST": "401 403 400 403 400 404"}, args={"frame_pk": "sensitive_frame"}),
     # ontology
     "ontology-list": E({"GET": "401 200+ 200+ 200+ 200+ 200-", "POST": "401 403 403 403 400 403"}, sees="ontology"),
     "ontology-detail": E({"GET": "401 200 200 200 200 404"}, args={"pk": "ontology"}),
@@ -189,6 +190,7 @@ MATRIX: dict[str, Entry] = {
     "review-item": E({"GET": "login 403 200 403 200 404"}, args={"pk": "project"}),
     "review-decide": E({"POST": "login 403 302 403 302 404"}, args={"pk": "project"}, fmt="multipart"),
     "review-edit": E({"GET": "login 403 200 403 200 404"}, args={"pk": "project"}),
+    "review-clear-sensitivity": E({"POST": "login 403 302 403 302 404"}, args={"pk": "project"}, fmt="multipart"),
     "quality": E({"GET": "login 403 200 403 200 404"}, args={"pk": "project"}),
     "models": E({"GET": "login 403 403 200 200 404"}, args={"pk": "project"}),
     "audit": E({"GET": "login 403 200 403 200 404"}, query={"GET": "project=@project"}),

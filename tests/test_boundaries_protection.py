@@ -281,14 +281,16 @@ def token(frame=11, user=7, salt=reveal.SALT):
 
 def test_a_reveal_token_opens_one_frame_for_one_person():
     good = token()
-    assert reveal.allowed(good, person(), 11) is True
-    assert reveal.allowed(good, person(pk=8), 11) is False  # someone else's token
-    assert reveal.allowed(good, person(), 12) is False  # another frame
-    assert reveal.allowed(good, person(authenticated=False), 11) is False
-    assert reveal.allowed(good, SimpleNamespace(pk=7), 11) is False  # not a signed-in user at all
-    assert reveal.allowed("", person(), 11) is False
-    assert reveal.allowed(good[:-1] + ("A" if good[-1] != "A" else "B"), person(), 11) is False  # tampered
-    assert reveal.allowed(token(salt="another.purpose"), person(), 11) is False  # signed for something else
+    assert reveal.reveal_of(good, person(), 11) == 99  # the reveal it was issued for
+    assert reveal.reveal_of(good, person(pk=8), 11) is None  # someone else's token
+    assert reveal.reveal_of(good, person(), 12) is None  # another frame
+    assert reveal.reveal_of(good, person(authenticated=False), 11) is None
+    assert reveal.reveal_of(good, SimpleNamespace(pk=7), 11) is None  # not a signed-in user at all
+    assert reveal.reveal_of("", person(), 11) is None
+    assert reveal.reveal_of(good[:-1] + ("A" if good[-1] != "A" else "B"), person(), 11) is None  # tampered
+    assert reveal.reveal_of(token(salt="another.purpose"), person(), 11) is None  # signed for something else
+    no_reveal = signing.dumps({"f": 11, "u": 7}, salt=reveal.SALT, compress=True)
+    assert reveal.reveal_of(no_reveal, person(), 11) is None  # an old-style token names no reveal
 
 
 def test_a_reveal_token_expires_after_exactly_its_lifetime(settings, monkeypatch):
@@ -297,9 +299,9 @@ def test_a_reveal_token_expires_after_exactly_its_lifetime(settings, monkeypatch
     monkeypatch.setattr(signing, "time", clock)
     issued = token()
     clock.time = lambda: 1_800_000_060.0  # exactly its lifetime: still valid
-    assert reveal.allowed(issued, person(), 11) is True
+    assert reveal.reveal_of(issued, person(), 11) == 99
     clock.time = lambda: 1_800_000_060.5
-    assert reveal.allowed(issued, person(), 11) is False
+    assert reveal.reveal_of(issued, person(), 11) is None
 
 
 def test_a_refused_reveal_says_why():

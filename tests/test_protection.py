@@ -346,7 +346,11 @@ def test_originals_need_a_reveal_of_your_own(project, users, real_frames, settin
     response = me.get(issued["url"])
     assert response.status_code == 200 and response["Cache-Control"] == "no-store"
     assert _image(response).size == (320, 240)
-    assert api_client(qa).get(issued["url"]).status_code == 403  # someone else's reveal
+    assert me.get(issued["url"]).status_code == 403  # good for one image: a copied or replayed link shows nothing
+    again = me.post(f"/api/projects/{project.pk}/frames/{frame.pk}/reveal/").json()
+    assert api_client(qa).get(again["url"]).status_code == 403  # someone else's reveal (and it stays unused)
+    me.post(f"/api/reveals/{again['reveal']}/end/")
+    assert me.get(again["url"]).status_code == 403  # an ended reveal's link is worth nothing either
     token = issued["url"].split("reveal=")[1]
     assert me.get(f"/frames/{real_frames[0].pk}/original?reveal={token}").status_code == 200  # not sensitive anyway
     assert me.get(f"/frames/{real_frames[2].pk}/original?reveal={token}").status_code == 200
@@ -514,3 +518,62 @@ def test_the_demo_marks_a_range_of_the_street_clip_once(project, users):
     assert demo._demo_sensitive(users["admin"]) == []  # once
     marked = Frame.objects.filter(sequence__name="street-bikes", sensitive=True).values_list("index", flat=True)
     assert sorted(marked) == list(range(8, 20))
+
+
+def test_a_qa_lead_clears_a_false_flag_with_a_reason_and_the_history_stays(project, users, real_frames):
+    """A model's false alarm: the QA lead clears it with a reason (audited); the frame is plain again,
+    its segment too, no model flags it again, and a person's report still can."""
+    from labeling.models import AuditEvent, Segment
+
+    frame = real_frames[0]
+    assert not frame.sensitive
+    version = ModelVersion.objects.create(project=project, kind=ModelVersion.DETECTOR, architecture="test",
+                                          ontology_version=project.ontology_version, class_map=["person"],
+                                          blob_name="none", sha256="0" * 64, signature="-", key_id="-")
+    assert flags.flag_from_model(project, {frame.pk: 0.97}, version) == [frame.pk]
+    segment = Segment.objects.create(project=project, sequence=frame.sequence, number=0, first_index=0,
+                                     last_index=0, sensitive=True)
+    qa = api_client(users["qa"])
+    url = f"/api/projects/{project.pk}/frames/{frame.pk}/sensitivity/clear/"
+    for body in ({}, {"reason": "   "}, {"reason": 5}):
+        refused = qa.post(url, body, format="json")
+        assert refused.status_code == 400 and "reason" in refused.json()["detail"]
+    assert Frame.objects.get(pk=frame.pk).sensitive  # nothing changed
+    assert api_client(users["annotator"]).post(url, {"reason": "fine"}, format="json").status_code == 403
+    cleared = qa.post(url, {"reason": "a shadow, not a casualty"}, format="json")
+    assert cleared.status_code == 201, cleared.json()
+    assert not Frame.objects.get(pk=frame.pk).sensitive and not Segment.objects.get(pk=segment.pk).sensitive
+    history = qa.get(f"/api/projects/{project.pk}/frames/{frame.pk}/sensitivity/").json()["flags"]
+    assert {f["source"] for f in history} == {"model", "cleared"}
+    assert [f["note"] for f in history if f["source"] == "cleared"] == ["a shadow, not a casualty"]
+    event = AuditEvent.objects.get(verb="protection.clear")
+    assert event.actor_id == users["qa"].pk and event.data["reason"] == "a shadow, not a casualty"
+    assert qa.post(url, {"reason": "again"}, format="json").status_code == 400  # not sensitive: nothing to clear
+    newer = ModelVersion.objects.create(project=project, kind=ModelVersion.DETECTOR, architecture="test",
+                                        ontology_version=project.ontology_version, class_map=["person"],
+                                        blob_name="none2", sha256="1" * 64, signature="-", key_id="-")
+    assert flags.flag_from_model(project, {frame.pk: 0.99}, newer) == []  # the clearance holds against models
+    assert not Frame.objects.get(pk=frame.pk).sensitive
+    flags.report(Frame.objects.get(pk=frame.pk), users["annotator"], "it is graphic, look again")
+    assert Frame.objects.get(pk=frame.pk).sensitive  # a person can still flag it
+
+
+def test_a_qa_lead_clears_a_false_sensitive_flag_from_the_review_page(client, project, users):
+    """The review page of a sensitive frame offers to clear the flag, with a reason."""
+    from labeling.models import Frame, ReviewItem, SensitivityFlag
+    from labeling.protection import flags
+
+    frame = make_frames(project, 1)[0]
+    flags.report(frame, users["annotator"], "blood?")
+    item = ReviewItem.objects.create(project=project, frame=frame, sequence=frame.sequence,
+                                     reason=ReviewItem.FLAGGED, note="blood?", severity=0.0)
+    client.force_login(users["qa"])
+    page = client.get(f"/projects/{project.pk}/review/{item.pk}/").content.decode()
+    assert "Clear the sensitive flag" in page
+    url = f"/projects/{project.pk}/review/{item.pk}/clear-sensitivity/"
+    client.post(url, {"reason": ""})
+    assert Frame.objects.get(pk=frame.pk).sensitive  # no reason, nothing changed
+    client.post(url, {"reason": "red paint on a wall"})
+    assert not Frame.objects.get(pk=frame.pk).sensitive
+    assert SensitivityFlag.objects.get(source="cleared").note == "red paint on a wall"
+    assert "Clear the sensitive flag" not in client.get(f"/projects/{project.pk}/review/{item.pk}/").content.decode()

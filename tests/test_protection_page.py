@@ -80,9 +80,11 @@ def test_blurred_warning_hold_to_reveal_and_403_without_a_reveal(page, login, li
     assert 0.4 <= reveal_row.duration_s < 10
     assert wellbeing.mine(annotator)[0].score == 4
 
-    # the original without a reveal: 403; with the reveal URL: the original, for this person only
+    # the original without a reveal: 403; the reveal URL served the page once, and a replay gets nothing
     assert page.request.get(f"{live_server.url}/frames/{footage[0].pk}/original").status == 403
-    assert page.request.get(f"{live_server.url}{revealed_url}").status == 200
+    reveal_row.refresh_from_db()
+    assert reveal_row.served_at is not None and reveal_row.served_at <= reveal_row.ended_at
+    assert page.request.get(f"{live_server.url}{revealed_url}").status == 403
     other = page.context.browser.new_context()
     other_page = other.new_page()
     other_page.goto(f"{live_server.url}/login/")

@@ -14,7 +14,7 @@ from labeling.access import roles
 from labeling.api.errors import bad_request
 from labeling.api.permissions import member_project
 from labeling.models import Exposure, Frame, ProtectionPolicy, Sequence
-from labeling.protection import flags, image_urls, reveal, wellbeing
+from labeling.protection import clearing, flags, image_urls, reveal, wellbeing
 from labeling.protection import policy as policies
 from labeling.protection import state as states
 
@@ -180,6 +180,24 @@ class SensitivityView(APIView):
         project = member_project(request, project_pk, roles.can_review, "only QA leads and admins see flag sources")
         frame = _frame_of(project, frame_pk)
         return Response({"frame": frame.pk, "sensitive": frame.sensitive, "flags": flags.sources(frame.pk)})
+
+
+class ClearSensitivityView(APIView):
+    """POST /api/projects/{id}/frames/{frame_id}/sensitivity/clear/ {"reason"}: the frame is not
+    graphic after all (a model's false alarm): it is no longer sensitive; the flags stay in its
+    history with this clearance. QA leads and admins."""
+
+    @extend_schema(request=dict, responses={201: dict, 400: dict})
+    def post(self, request, project_pk, frame_pk):
+        project = member_project(request, project_pk, roles.can_review, "only QA leads and admins clear a flag")
+        frame = _frame_of(project, frame_pk)
+        reason = request.data.get("reason") if isinstance(request.data, dict) else None
+        try:
+            clearing.clear(project, frame.pk, request.user, reason)
+        except flags.FlagError as exc:
+            return bad_request(exc)
+        return Response({"frame": frame.pk, "sensitive": False, "flags": flags.sources(frame.pk)},
+                        status=status.HTTP_201_CREATED)
 
 
 MAX_INDEX = 2**31 - 1  # frame indexes are PostgreSQL integers: a larger number is a 400, not a 500

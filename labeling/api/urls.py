@@ -71,6 +71,8 @@ urlpatterns = [
     path("projects/<int:project_pk>/break/", pv.BreakView.as_view(), name="project-break"),
     path("projects/<int:project_pk>/frames/<int:frame_pk>/reveal/", pv.RevealView.as_view(), name="frame-reveal"),
     path("projects/<int:project_pk>/frames/<int:frame_pk>/report/", pv.ReportView.as_view(), name="frame-report"),
+    path("projects/<int:project_pk>/frames/<int:frame_pk>/sensitivity/clear/", pv.ClearSensitivityView.as_view(),
+         name="frame-sensitivity-clear"),
     path("projects/<int:project_pk>/frames/<int:frame_pk>/sensitivity/", pv.SensitivityView.as_view(),
          name="frame-sensitivity"),
     path("datasets/<int:pk>/sensitive/", pv.DatasetSensitiveView.as_view(), name="dataset-sensitive"),

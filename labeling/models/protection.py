@@ -20,8 +20,10 @@ class SensitivityFlag(models.Model):
     ANNOTATION = "annotation"  # an annotation used a class flagged sensitive in the ontology
     REPORT = "report"  # an annotator reported it
     MODEL = "model"  # the current model scored it above the project's threshold
+    CLEARED = "cleared"  # a QA lead or admin found the frame not graphic (with a reason): it is no longer sensitive
     SOURCES = [(UPLOADER, "Marked by the uploader"), (ANNOTATION, "Labeled with a sensitive class"),
-               (REPORT, "Reported by an annotator"), (MODEL, "Scored sensitive by the model")]
+               (REPORT, "Reported by an annotator"), (MODEL, "Scored sensitive by the model"),
+               (CLEARED, "Cleared by a QA lead")]
 
     source = models.CharField(max_length=12, choices=SOURCES)
     dataset = models.ForeignKey("labeling.Dataset", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -136,6 +138,8 @@ class Exposure(models.Model):
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     duration_s = models.FloatField(null=True, blank=True, help_text="Reveals: seconds the original was shown")
+    served_at = models.DateTimeField(null=True, blank=True,
+                                     help_text="Reveals: when its one image was served (a reveal URL works once)")
 
     class Meta:
         indexes = [models.Index(fields=["user", "started_at"], name="exposure_user_time_idx"),

@@ -8,7 +8,7 @@
 - the current model scores it at or above the project's threshold for a sensitive class
   (`flag_from_model`, called by the scoring task).
 
-Sensitivity only grows: nothing here makes a frame unsensitive. Every decision is a
+Sensitivity only grows here; a QA lead can clear a wrong flag with a reason (`clearing`). Every decision is a
 SensitivityFlag row (its source, who or what, the note, class, model and score) and an audit
 event; the frame's `sensitive` column is what the queue and the image route read."""
 from __future__ import annotations
@@ -161,6 +161,9 @@ def flag_from_model(project: Project, frame_ids_with_scores: Mapping[int, float]
         ids = list(Frame.objects.filter(pk__in=list(above), sequence__dataset_id=project.dataset_id)
                    .exclude(pk__in=SensitivityFlag.objects.filter(source=SensitivityFlag.MODEL,
                                                                   model_version=model_version,
+                                                                  frame_id__in=list(above)).values("frame_id"))
+                   # a QA lead cleared it: no model flags it again (protection.clearing)
+                   .exclude(pk__in=SensitivityFlag.objects.filter(source=SensitivityFlag.CLEARED,
                                                                   frame_id__in=list(above)).values("frame_id"))
                    .values_list("pk", flat=True))
         if not ids:

@@ -1,6 +1,6 @@
 """Reveal on demand. The original of a sensitive frame is reachable only through a short-lived
-URL signed for one person and one frame (HMAC with the installation's secret key, Django's
-TimestampSigner): `issue` records the reveal as an exposure, `end` stores its duration when the
+URL signed for one person, one frame and one reveal (HMAC with the installation's secret key,
+Django's TimestampSigner), served once: `issue` records the reveal as an exposure, `end` stores its duration when the
 page reports that the frame is blurred again. Without a valid token of your own, the image route
 answers 403 (`allowed`)."""
 from __future__ import annotations
@@ -54,15 +54,30 @@ def issue(user, frame: Frame, project: Project) -> dict:  # pragma: no mutate bl
             "expires_in": settings.AERIE_REVEAL_URL_SECONDS}
 
 
-def allowed(token: str, user, frame_id: int) -> bool:
-    """Does this token let this person see this frame's original now?"""
+def reveal_of(token: str, user, frame_id: int) -> int | None:
+    """The reveal (exposure id) a token was signed for, if it is this person's token for this
+    frame and still within its lifetime; None otherwise. Pure: no database."""
     if not token or not getattr(user, "is_authenticated", False):
-        return False
+        return None
     try:
         data = signing.loads(token, salt=SALT, max_age=settings.AERIE_REVEAL_URL_SECONDS)
     except signing.BadSignature:  # also SignatureExpired
+        return None
+    if data.get("u") != user.pk or data.get("f") != frame_id or not isinstance(data.get("x"), int):
+        return None
+    return data["x"]
+
+
+def allowed(token: str, user, frame_id: int) -> bool:  # pragma: no mutate block
+    """Does this token let this person see this frame's original now? A token is good for the one
+    reveal it was issued for, once: the first image served under it uses it up (as does the end
+    of the reveal), so a copied or replayed link is worth nothing."""
+    exposure_id = reveal_of(token, user, frame_id)
+    if exposure_id is None:
         return False
-    return data.get("u") == user.pk and data.get("f") == frame_id
+    return Exposure.objects.filter(pk=exposure_id, user_id=user.pk, frame_id=frame_id, kind=Exposure.REVEAL,
+                                   served_at__isnull=True, ended_at__isnull=True).update(
+        served_at=timezone.now()) == 1
 
 
 def end(user, exposure_id: int) -> Exposure:  # pragma: no mutate block
