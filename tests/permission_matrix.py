@@ -150,6 +150,10 @@ MATRIX: dict[str, Entry] = {
     "frame-reveal": E({"POST": "401 201 403 403 403 404"}, args={"frame_pk": "sensitive_frame"}),
     "frame-report": E({"POST": "401 201 201 201 201 404"}),
     "frame-sensitivity": E({"GET": "401 403 200 403 200 404"}),
+    # raw access (admins grant and revoke; the dataset of another project is a 404)
+    "dataset-raw-access": E({"GET": "401 403 403 403 200 404", "POST": "401 403 403 403 400 404"},
+                            args={"pk": "dataset"}),
+    "raw-access-revoke": E({"POST": "401 403 403 403 400 404"}, args={"pk": "raw_grant"}),
     "frame-sensitivity-clear": E({"POST": "401 403 400 403 400 404"}, args={"frame_pk": "sensitive_frame"}),
     # ontology
     "ontology-list": E({"GET": "401 200+ 200+ 200+ 200+ 200-", "POST": "401 403 403 403 400 403"}, sees="ontology"),

@@ -133,6 +133,12 @@ def build() -> World:
     exposure = Exposure.objects.create(user_id=ann.pk, project=project, frame=sensitive, kind=Exposure.REVEAL,
                                        started_at=timezone.now())
 
+    from datetime import timedelta
+
+    from labeling.access import raw as raw_access
+    raw_grant = raw_access.grant(dataset, w.users["qa"], w.users["admin"], "checks redaction",
+                                 timezone.now() + timedelta(days=7))
+
     # an event of this project only: a QA lead of another project must not find it in the trail
     from labeling import audit
     project_event = audit.record(w.peer, "annotation.submit", None, {"frame": peer_work.frame_id}, project=project)
@@ -146,7 +152,7 @@ def build() -> World:
         "ontology": version.ontology_id, "ontology_version": version.pk, "draft_version": draft.pk,
         "label_class": draft.classes.order_by("pk").first().pk, "migration": migration.pk,
         "membership": Membership.objects.get(project=project, user=w.peer).pk, "reveal": exposure.pk,
-        "peer": w.peer.pk,
+        "peer": w.peer.pk, "raw_grant": raw_grant.pk,
     }
     assert export.status == "done", export.message
     return w

@@ -7,6 +7,7 @@ from labeling.api import (
     export_views,
     labeling_views,
     model_views,
+    raw_access_views,
     review_views,
     views,
 )
@@ -75,6 +76,8 @@ urlpatterns = [
          name="frame-sensitivity-clear"),
     path("projects/<int:project_pk>/frames/<int:frame_pk>/sensitivity/", pv.SensitivityView.as_view(),
          name="frame-sensitivity"),
+    path("datasets/<int:pk>/raw-access/", raw_access_views.DatasetRawAccessView.as_view(), name="dataset-raw-access"),
+    path("raw-access/<int:pk>/revoke/", raw_access_views.RevokeRawAccessView.as_view(), name="raw-access-revoke"),
     path("datasets/<int:pk>/sensitive/", pv.DatasetSensitiveView.as_view(), name="dataset-sensitive"),
     path("sequences/<int:pk>/sensitive/", pv.SequenceSensitiveView.as_view(), name="sequence-sensitive"),
     path("", include(router.urls)),

@@ -1,3 +1,4 @@
+from .access import RawAccessGrant
 from .accounts import LoginThrottle
 from .annotations import Annotation, AnnotationBox, AnnotationTag
 from .audit import AuditEvent, AuditLink, AuditPending, AuditSeal
@@ -25,6 +26,7 @@ from .sampling import FrameScore, ModelVersion, ScoringChunk, ScoringRun, Traini
 from .segments import PropagationRun, Segment, SegmentAgreement
 
 __all__ = [
+    "RawAccessGrant",
     "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "AuditLink",
     "AuditPending", "AuditSeal", "Dataset", "DatasetVersion", "Frame", "IngestJob", "Membership", "Project", "Sequence",
     "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement", "ReviewDecision", "ReviewItem", "ModelVersion",

@@ -51,6 +51,9 @@ class Project(models.Model):
         default=1, validators=[MaxValueValidator(20)],
         help_text="The first N annotators of each frame or segment see no model suggestions, so that "
                   "agreement still measures independent work")
+    annotators_need_raw = models.BooleanField(
+        default=False, help_text="Only people holding raw access to the dataset label it (the task needs the raw "
+                                 "frames, e.g. the redacted regions themselves); everyone else is not handed work")
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", through_fields=("project", "user"), related_name="projects"
     )

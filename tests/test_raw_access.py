@@ -1,0 +1,80 @@
+"""Raw access: an admin grants a named person raw access to a dataset with a reason and an expiry,
+and revokes it; each is an audit event; bad requests change nothing."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from labeling.access import cache, raw
+from labeling.models import AuditEvent, RawAccessGrant
+from tests.conftest import api_client
+
+pytestmark = pytest.mark.django_db
+
+
+def later(days=7):
+    return (timezone.now() + timedelta(days=days)).isoformat()
+
+
+def test_grant_use_and_revoke_through_the_api(project, users):
+    admin = api_client(users["admin"])
+    url = f"/api/datasets/{project.dataset_id}/raw-access/"
+    qa = users["qa"]
+    assert not raw.holds(qa, project.dataset_id)
+    made = admin.post(url, {"user": qa.username, "reason": "checks what the face detector missed",
+                            "expires_at": later()}, format="json")
+    assert made.status_code == 201, made.json()
+    assert made.json()["state"] == "live" and made.json()["granted_by"] == users["admin"].username
+    assert raw.holds(qa, project.dataset_id)
+    assert not raw.holds(users["annotator"], project.dataset_id)  # named people only
+    assert not raw.holds(qa, project.dataset_id + 999)  # one dataset only
+    listed = admin.get(url).json()["grants"]
+    assert [g["user"] for g in listed] == [qa.username]
+    grant_id = made.json()["id"]
+    revoke = f"/api/raw-access/{grant_id}/revoke/"
+    assert admin.post(revoke, {}, format="json").status_code == 400  # a reason is required
+    assert raw.holds(qa, project.dataset_id)
+    ended = admin.post(revoke, {"reason": "task done"}, format="json")
+    assert ended.status_code == 200 and ended.json()["state"] == "revoked"
+    assert not raw.holds(qa, project.dataset_id)
+    assert admin.post(revoke, {"reason": "again"}, format="json").status_code == 400  # already revoked
+    verbs = list(AuditEvent.objects.filter(verb__startswith="raw.").order_by("pk").values_list("verb", "data"))
+    assert [v for v, _ in verbs] == ["raw.grant", "raw.revoke"]
+    assert verbs[0][1]["reason"] == "checks what the face detector missed" and verbs[1][1]["reason"] == "task done"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"reason": "", "expires_at": later()}, "reason"),
+    ({"reason": "   ", "expires_at": later()}, "reason"),
+    ({"reason": "x", "expires_at": later(-1)}, "expires_at"),
+    ({"reason": "x", "expires_at": later(400)}, "expires_at"),
+    ({"reason": "x"}, "expires_at"),
+    ({"reason": "x", "expires_at": "soon"}, "expires_at"),
+    ({"reason": "x", "expires_at": later(), "user": "nobody"}, "user"),
+])
+def test_a_bad_grant_names_the_field_and_grants_nothing(project, users, body, field):
+    response = api_client(users["admin"]).post(f"/api/datasets/{project.dataset_id}/raw-access/",
+                                               {"user": users["qa"].username, **body}, format="json")
+    assert response.status_code == 400
+    assert field in str(response.json())
+    assert not RawAccessGrant.objects.exists() and not raw.holds(users["qa"], project.dataset_id)
+
+
+def test_a_grant_ends_at_its_expiry(project, users):
+    qa = users["qa"]
+    grant = raw.grant(project.dataset, qa, users["admin"], "review", timezone.now() + timedelta(days=1))
+    assert raw.holds(qa, project.dataset_id)
+    RawAccessGrant.objects.filter(pk=grant.pk).update(expires_at=timezone.now() + timedelta(milliseconds=1))
+    cache.forget("raw", (qa.pk, project.dataset_id))
+    import time
+    time.sleep(0.01)
+    assert not raw.holds(qa, project.dataset_id)  # expired: even a cached answer honours the expiry
+
+
+def test_only_admins_grant(project, users):
+    for role in ("annotator", "qa", "trainer"):
+        response = api_client(users[role]).post(f"/api/datasets/{project.dataset_id}/raw-access/",
+                                                {"user": users[role].username, "reason": "me", "expires_at": later()},
+                                                format="json")
+        assert response.status_code == 403
+    assert not RawAccessGrant.objects.exists()
