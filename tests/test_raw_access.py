@@ -78,3 +78,16 @@ def test_only_admins_grant(project, users):
                                                 format="json")
         assert response.status_code == 403
     assert not RawAccessGrant.objects.exists()
+
+
+def test_a_project_that_needs_raw_footage_hands_work_only_to_holders(project, users):
+    from tests.conftest import make_frames
+
+    make_frames(project, 2)
+    project.annotators_need_raw = True
+    project.save()
+    annotator = api_client(users["annotator"])
+    refused = annotator.post(f"/api/projects/{project.pk}/next/")
+    assert refused.status_code == 403 and "raw access" in refused.json()["detail"]
+    raw.grant(project.dataset, users["annotator"], users["admin"], "labels insignia", timezone.now() + timedelta(days=2))
+    assert annotator.post(f"/api/projects/{project.pk}/next/").status_code == 200

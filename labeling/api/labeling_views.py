@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.middleware import retry_safe
-from labeling.access import roles
+from labeling.access import raw, roles
 from labeling.api.errors import bad_request
 from labeling.api.permissions import member_project
 from labeling.models import Annotation, Assignment, Frame, Project, PropagationRun
@@ -63,6 +63,9 @@ class NextFrameView(APIView):
     def post(self, request, project_pk):
         project = member_project(request, project_pk, lambda u: u.has_perm("labeling.add_annotation"),
                                  "your role does not label frames")
+        if project.annotators_need_raw and not raw.holds(request.user, project.dataset_id):
+            raise PermissionDenied("this project's task needs the raw footage: ask an admin for raw access to its "
+                                   "dataset")
         try:
             lease = queue.next_lease(project, request.user)
         except queue.Withheld as withheld:  # a break, or a limit reached with nothing else left: not an error

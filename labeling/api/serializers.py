@@ -87,7 +87,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         model = Project
         fields = ["id", "name", "description", "dataset", "ontology_version", "overlap", "agreement_threshold",
                   "iou_threshold", "frame_stride", "work_unit", "segment_length", "segment_shared",
-                  "blind_annotators", "created_at"]
+                  "blind_annotators", "annotators_need_raw", "created_at"]
         read_only_fields = ["created_at"]
 
 
