@@ -111,7 +111,8 @@ def ensure_dataset(admin, *, run_inline: bool = True) -> tuple[Dataset, list[str
                                     enqueue=not run_inline)
         if run_inline:
             ingest.run_job(job.pk)
-        notes.append(f"{clip}: ingest job {job.pk} queued as sequence '{name}' (every {stride}th frame)")
+        notes.append(f"{clip}: ingest job {job.pk} {'ran' if run_inline else 'queued'} as sequence '{name}' "
+                     f"(every {stride}th frame)")
     return dataset, notes
 
 
