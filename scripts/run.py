@@ -1,7 +1,8 @@
 """`make run`: the aerie server with demo data on the embedded defaults.
 
 Starts (or reuses) PostgreSQL — DATABASE_URL if set, else the embedded server under var/pg —,
-migrates, loads the demo, starts a Celery worker (with the beat scheduler) and the web server on 127.0.0.1:8000, and
+migrates, loads the demo, starts a Celery worker (with the beat scheduler) and the web server on 127.0.0.1:8000,
+then trains the demo's first model in the background (`manage.py demo_first_model`, once), and
 stops everything it started on Ctrl-C. Running it again reuses what is there."""
 from __future__ import annotations
 
@@ -29,12 +30,13 @@ def main() -> int:
     env = embedded.prepare()  # var/, the secret key, and a database (DATABASE_URL, else the embedded one)
     manage = [PY, str(ROOT / "manage.py")]
     children: list[subprocess.Popen] = []
+    background: list[subprocess.Popen] = []  # one-off jobs: their end does not stop the server
 
     def stop(*_):
-        for child in children:
+        for child in background + children:
             if child.poll() is None:
                 child.terminate()
-        for child in children:
+        for child in background + children:
             try:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -67,6 +69,7 @@ def main() -> int:
         time.sleep(1.5)
         print(f"\naerie is running on http://{HOST}:{PORT}/   (API docs: http://{HOST}:{PORT}/api/docs/)", flush=True)
         print("Sign in as admin, annotator1, annotator2, qa or trainer; password: aerie-demo-pass", flush=True)
+        background.append(first_model(manage, env))
         print("Press Ctrl-C to stop.\n", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(1)
@@ -80,6 +83,17 @@ def main() -> int:
         return exc.returncode
     finally:
         stop()
+
+
+def first_model(manage: list[str], env: dict) -> subprocess.Popen:
+    """Train the demo's first model in the background, once the server is up (it does nothing
+    once the demo has a model); its output goes to var/demo_first_model.log."""
+    log_path = ROOT / "var" / "demo_first_model.log"
+    print(f"aerie: training the demo's first model in the background (log: {log_path.relative_to(ROOT)})", flush=True)
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(manage + ["demo_first_model"], env=env, cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                preexec_fn=lambda: os.nice(10))  # the server comes first
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def create_job(dataset: Dataset, upload, *, sequence_name: str = "", stride: int
     """Store an uploaded file (streamed to disk in chunks) and queue its ingest once the
     transaction commits. Validation that needs no decoding happens here, so a bad request changes
     nothing. `enqueue=False`: the caller runs the job in its own process (`run_job`; benches,
-    `load_demo --inline`)."""
+    `load_demo`)."""
     filename = Path(getattr(upload, "name", "") or "upload").name[:255]
     if not getattr(upload, "size", 0):
         raise UploadError("the upload is empty (0 bytes)")

