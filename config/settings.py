@@ -261,6 +261,10 @@ AERIE_OUTBOX_FLUSH_S = float(os.environ.get("AERIE_OUTBOX_FLUSH_S", "0.25"))
 AERIE_SCORING_CHUNK = int(os.environ.get("AERIE_SCORING_CHUNK", "256"))
 AERIE_SCORING_BATCH = int(os.environ.get("AERIE_SCORING_BATCH", "8"))
 AERIE_SCORING_STALE_S = float(os.environ.get("AERIE_SCORING_STALE_S", "120"))
+# redaction (labeling.redaction.runs): frames per chunk (the unit workers share; each frame is a
+# face search and a render) and how long a chunk's worker may go without beating
+AERIE_REDACTION_CHUNK = int(os.environ.get("AERIE_REDACTION_CHUNK", "32"))
+AERIE_REDACTION_STALE_S = float(os.environ.get("AERIE_REDACTION_STALE_S", "120"))
 AERIE_RESCORE_EVERY_S = float(os.environ.get("AERIE_RESCORE_EVERY_S", str(6 * 3600)))
 AERIE_TORCH_THREADS = int(os.environ.get("AERIE_TORCH_THREADS", "0") or 0)  # 0: every core
 AERIE_TORCH_DEVICE = os.environ.get("AERIE_TORCH_DEVICE", "")  # "cpu" forces the CPU; else CUDA where present

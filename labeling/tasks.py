@@ -120,17 +120,43 @@ def propagate(run_id: int) -> str:
     return propagation_runs.run_now(run_id).status
 
 
+# --- redaction (labeling/redaction/) ----------------------------------------------------------
+
+@shared_task(**RETRY)
+def start_redaction(dataset_id: int, reason: str = "by hand") -> int:
+    from labeling.models import Dataset
+    from labeling.redaction import runs
+
+    return runs.start_and_send(Dataset.objects.get(pk=dataset_id), reason=reason).pk
+
+
+@shared_task(**RETRY)
+def redaction_chunk(chunk_id: int) -> int:
+    from labeling.redaction import runs
+
+    return runs.process_chunk(chunk_id)
+
+
+@shared_task(**RETRY)
+def finalize_redaction(run_id: int) -> str | None:
+    from labeling.redaction import runs
+
+    run = runs.finalize(run_id)
+    return run.status if run else None
+
+
 @shared_task
 def housekeeping() -> dict:
     """Celery beat: resume the scoring chunks and exports that dead workers left, re-score
     projects that are due, and run the quality checks no outbox delivered."""
     from labeling.exchange.exports import jobs
     from labeling.quality import frame_scoring, segment_scoring
+    from labeling.redaction import runs as redaction_runs
     from labeling.sampling import scoring
     from labeling.work import propagation_runs
 
     return {**segment_scoring.catch_up(), **scoring.sweep(), "started": scoring.rescore_due(), "exports_resent": jobs.sweep(),
-            "propagations_resent": propagation_runs.sweep(), **frame_scoring.catch_up()}
+            "propagations_resent": propagation_runs.sweep(), **redaction_runs.sweep(), **frame_scoring.catch_up()}
 
 
 # --- the audit trail ----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from .models import LabelClass, Ontology, OntologyMigration, OntologyVersion
 class LabelClassInline(admin.TabularInline):
     model = LabelClass
     extra = 0
-    fields = ["key", "name", "kind", "color", "shortcut", "sensitive", "attributes", "order"]
+    fields = ["key", "name", "kind", "color", "shortcut", "sensitive", "redact", "attributes", "order"]
 
     def has_change_permission(self, request, obj=None):
         return obj is None or not obj.is_published

@@ -101,6 +101,10 @@ class LabelClass(models.Model):
     sensitive = models.BooleanField(
         default=False, help_text="Graphic content: frames labelled with this class are protected."
     )
+    redact = models.BooleanField(
+        default=False, help_text="Identifying content (face, licence plate, insignia, document): boxes of this class "
+                                 "in approved annotations are hidden in derived renditions."
+    )
     attributes = models.JSONField(default=list, blank=True)
     order = models.PositiveIntegerField(default=0)
 

@@ -31,13 +31,14 @@ def create_ontology(name: str, *, description: str = "", user=None) -> OntologyV
 
 
 def add_class(version: OntologyVersion, *, key: str, name: str, kind: str = LabelClass.BOX, color: str = "#3b82f6",
-              shortcut: str = "", sensitive: bool = False, attributes=None, order: int | None = None) -> LabelClass:
+              shortcut: str = "", sensitive: bool = False, attributes=None, order: int | None = None,
+              redact: bool = False) -> LabelClass:
     if version.is_published:
         raise ImmutableError(f"{version} is published; derive a new version to change its classes")
     if kind not in dict(LabelClass.KIND_CHOICES):
         raise OntologyError(f"kind must be one of {[k for k, _ in LabelClass.KIND_CHOICES]}")
     label = LabelClass(
-        version=version, key=key, name=name, kind=kind, color=color, shortcut=shortcut, sensitive=sensitive,
+        version=version, key=key, name=name, kind=kind, color=color, shortcut=shortcut, sensitive=sensitive, redact=redact,
         attributes=validate_schema(attributes or []),
         order=order if order is not None else version.classes.count(),
     )
@@ -72,7 +73,7 @@ def derive(version: OntologyVersion, *, user=None, notes: str = "") -> OntologyV
     draft = OntologyVersion.objects.create(ontology=ontology, number=number, derived_from=version, notes=notes)
     LabelClass.objects.bulk_create(
         LabelClass(version=draft, key=c.key, name=c.name, color=c.color, shortcut=c.shortcut, kind=c.kind,
-                   sensitive=c.sensitive, attributes=c.attributes, order=c.order)
+                   sensitive=c.sensitive, redact=c.redact, attributes=c.attributes, order=c.order)
         for c in version.classes.all()
     )
     announce(user, "ontology.derive", draft, {"from": version.pk})

@@ -18,7 +18,7 @@ from ontology.models import LabelClass, Ontology, OntologyMigration, OntologyVer
 class LabelClassSerializer(serializers.ModelSerializer):
     class Meta:
         model = LabelClass
-        fields = ["id", "version", "key", "name", "color", "shortcut", "kind", "sensitive", "attributes", "order"]
+        fields = ["id", "version", "key", "name", "color", "shortcut", "kind", "sensitive", "redact", "attributes", "order"]
 
     def validate_attributes(self, value):
         try:
@@ -113,7 +113,7 @@ class LabelClassViewSet(viewsets.ModelViewSet):
 
     serializer_class = LabelClassSerializer
     permission_classes = [ModelPermsForWrites]
-    filterset_fields = ["version", "kind", "sensitive"]
+    filterset_fields = ["version", "kind", "sensitive", "redact"]
 
     def get_queryset(self):
         return LabelClass.objects.filter(version__in=roles.visible_ontology_versions(self.request.user))

@@ -328,6 +328,8 @@ def run_job(job_id: int) -> IngestJob:
         )
         audit.record(job.created_by, f"ingest.{status}", job,
                      {"sequence": sequence.pk, "frames": writer.count, "source_sha256": source_sha})
+        if Dataset.objects.filter(pk=job.dataset_id, redact_at_ingest=True).exists():
+            jobs.enqueue("start_redaction", job.dataset_id, "ingest")  # faces found and hidden before anyone looks
     flags.on_ingested(sequence, job.created_by)  # graphic upload or sensitive dataset: all frames sensitive
     queue.sync_dataset(job.dataset_id)  # the new frames join the queues of the dataset's projects
     path.unlink(missing_ok=True)

@@ -21,6 +21,14 @@ from .quality import (
     ReviewDecision,
     ReviewItem,
 )
+from .redaction import (
+    DerivedDatasetVersion,
+    DerivedFrame,
+    FaceScan,
+    RedactionChunk,
+    RedactionRegion,
+    RedactionRun,
+)
 from .queue import Assignment, Draft, QueueItem
 from .sampling import FrameScore, ModelVersion, ScoringChunk, ScoringRun, TrainingRun
 from .segments import PropagationRun, Segment, SegmentAgreement
@@ -32,4 +40,5 @@ __all__ = [
     "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement", "ReviewDecision", "ReviewItem", "ModelVersion",
     "TrainingRun", "ScoringRun", "ScoringChunk", "FrameScore", "ConsentEvent", "Exposure", "ProtectionPolicy",
     "ProtectionState", "SensitivityFlag", "WellbeingCheckin", "Export", "LoginThrottle", "Segment", "PropagationRun", "SegmentAgreement",
+    "RedactionRegion", "FaceScan", "DerivedFrame", "RedactionRun", "RedactionChunk", "DerivedDatasetVersion",
 ]

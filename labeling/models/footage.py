@@ -21,6 +21,17 @@ class Dataset(models.Model):
     sensitive = models.BooleanField(default=False, help_text="The uploader marks all footage in it as graphic.")
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    # redaction (labeling.redaction): how derived renditions hide regions, what metadata derived
+    # data keeps, and whether every ingest starts a redaction run
+    BLUR, PIXELATE, FILL = "blur", "pixelate", "fill"
+    METHOD_CHOICES = [(BLUR, "Blur"), (PIXELATE, "Pixelate"), (FILL, "Fill")]
+    METADATA_FULL, METADATA_COARSE, METADATA_NONE = "full", "coarse", "none"
+    METADATA_CHOICES = [(METADATA_FULL, "Full (exact capture times, file names)"),
+                        (METADATA_COARSE, "Coarse (dates only, no file names)"),
+                        (METADATA_NONE, "None (no capture times, file names or positions)")]
+    redaction_method = models.CharField(max_length=10, choices=METHOD_CHOICES, default=BLUR)
+    metadata_level = models.CharField(max_length=10, choices=METADATA_CHOICES, default=METADATA_COARSE)
+    redact_at_ingest = models.BooleanField(default=False, help_text="Every finished ingest starts a redaction run")
 
     class Meta:
         ordering = ["name"]

@@ -1,0 +1,89 @@
+"""Derived renditions: a frame's raw pixels with its live regions hidden, content-addressed under
+derived/ like the originals, each with its lineage (the raw sha256, the method, every region and
+what found it).
+
+Every frame gets a derived rendition once the pipeline ran over it, also a frame without regions:
+its pixels re-encoded. So a derived file's bytes never equal the raw file's (what the raw-access
+crawler checks: no served image is an original), no metadata the raw file carried survives, and
+the serving code has one rule: serve `derived_blob_name(frame)`.
+
+A frame whose live region set (or its dataset's method) changes gets a new rendition; the
+previous one stays, no longer `current` (the history a derived dataset version points into)."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+from django.db import transaction
+
+from labeling.footage import blobstore
+from labeling.models import Dataset, DerivedFrame, Frame, RedactionRegion
+from labeling.models.footage import blob_path
+from labeling.redaction import regions as regions_mod
+from labeling.redaction import render
+
+
+def lineage(region: RedactionRegion) -> dict:
+    """What a derived manifest and the API say about one region: where and what found it."""
+    out = {"id": region.pk, "x": round(region.x, 2), "y": round(region.y, 2), "w": round(region.w, 2),
+           "h": round(region.h, 2), "source": region.source}
+    if region.source == RedactionRegion.DETECTOR:
+        out.update(detector=region.detector, score=region.score)
+    elif region.source == RedactionRegion.ANNOTATION:
+        out.update(annotation=region.annotation_id, label_class=region.label_class)
+    else:
+        out.update(user=region.created_by.username if region.created_by_id else None, reason=region.reason)
+    return out
+
+
+def regions_key(method: str, region_ids) -> str:
+    return hashlib.sha256(f"{method}:{','.join(str(i) for i in sorted(region_ids))}".encode()).hexdigest()
+
+
+def derived_for(frame) -> DerivedFrame | None:
+    """The frame's current derived rendition (None before the pipeline ran over it)."""
+    frame_id = getattr(frame, "pk", frame)
+    return DerivedFrame.objects.filter(frame_id=frame_id, current=True).first()
+
+
+def derived_blob_name(frame) -> str | None:
+    """Storage name of the frame's current derived file (blobstore.open_blob reads it)."""
+    frame_id = getattr(frame, "pk", frame)
+    sha = DerivedFrame.objects.filter(frame_id=frame_id, current=True).values_list("sha256", flat=True).first()
+    return blob_path("derived", sha, "jpg") if sha else None
+
+
+def history(frame):
+    """Every derived rendition the frame had, newest first."""
+    return DerivedFrame.objects.filter(frame_id=getattr(frame, "pk", frame)).order_by("-pk")
+
+
+def raw_pixels(frame: Frame) -> np.ndarray:
+    with blobstore.open_blob(frame.image_name) as fh:
+        return render.decode(fh.read())
+
+
+def rerender(frame: Frame, pixels: np.ndarray | None = None, method: str | None = None,
+             live: list[RedactionRegion] | None = None) -> DerivedFrame:
+    """Make the frame's derived rendition current for its live regions and its dataset's method:
+    the existing one when nothing changed, else a new one (the old stays in the history).
+    `pixels` (BGR, as decoded from the raw file) and `live` save a read when the caller has them."""
+    with transaction.atomic():
+        frame = Frame.objects.select_for_update(no_key=True).get(pk=frame.pk)  # one renderer per frame
+        if method is None:
+            method = Dataset.objects.filter(sequences__frames=frame).values_list("redaction_method", flat=True).get()
+        if live is None:
+            live = regions_mod.live([frame.pk])[frame.pk]
+        key = regions_key(method, [r.pk for r in live])
+        current = derived_for(frame)
+        if current is not None and current.regions_key == key and current.raw_sha256 == frame.sha256:
+            return current
+        if pixels is None:
+            pixels = raw_pixels(frame)
+        data = render.encode_jpeg(render.render(pixels, [(r.x, r.y, r.w, r.h) for r in live], method))
+        sha = hashlib.sha256(data).hexdigest()
+        blobstore.put(blob_path("derived", sha, "jpg"), data)
+        if current is not None:
+            DerivedFrame.objects.filter(pk=current.pk).update(current=False)
+        return DerivedFrame.objects.create(frame=frame, sha256=sha, raw_sha256=frame.sha256, method=method,
+                                           regions=[lineage(r) for r in live], regions_key=key, current=True)

@@ -1,0 +1,227 @@
+"""The redaction job: find faces on every frame of a dataset, add the boxes of `redact` classes
+from approved annotations, and render each frame's derived rendition.
+
+Chunked like scoring (labeling.sampling.scoring): `start_run` records a run and its chunks; any
+worker on any machine claims a chunk (`process_chunk`: a row lock with SKIP LOCKED, so two
+workers never take the same one), decodes and searches its frames (heartbeat after each frame),
+then in one transaction stores the faces, syncs the annotation regions, renders, marks the chunk
+done, counts progress and records one audit event. A claim whose heartbeat is older than STALE_S
+belongs to a dead worker: celery beat's housekeeping (`sweep`) sends the chunk again, and a late
+write by the dead worker finds the chunk taken and writes nothing.
+
+Frames already searched by the same detector version are not searched again (`FaceScan`), so a
+run after new approvals or a change of method is cheap, and a detection a person removed stays
+removed. Runs start on demand (API) and after each ingest of a dataset whose `redact_at_ingest`
+is on (labeling.footage.ingest enqueues `start_redaction`)."""
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+import cv2
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from labeling import audit, jobs
+from labeling.models import Dataset, Frame, RedactionChunk, RedactionRun, Sequence
+from labeling.redaction import derived, faces, regions
+
+CHUNK_SIZE = settings.AERIE_REDACTION_CHUNK
+STALE_S = settings.AERIE_REDACTION_STALE_S
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def start_run(dataset: Dataset, *, reason: str, user=None, chunk_size: int | None = None) -> RedactionRun:
+    """Record a run over the dataset's ingested frames and its chunks; the caller sends them
+    (`send_chunks`). A run already going for the dataset is returned as it is."""
+    chunk_size = chunk_size or CHUNK_SIZE
+    with transaction.atomic():
+        Dataset.objects.select_for_update(no_key=True).filter(pk=dataset.pk).first()  # one starter at a time
+        running = RedactionRun.objects.filter(dataset=dataset, status=RedactionRun.RUNNING).first()
+        if running:
+            return running
+        frame_ids = list(Frame.objects.filter(sequence__dataset=dataset,
+                                              sequence__status__in=[Sequence.READY, Sequence.PARTIAL])
+                         .order_by("pk").values_list("pk", flat=True))
+        run = RedactionRun.objects.create(
+            dataset=dataset, detector=faces.version(), reason=reason[:40],
+            chunks_total=(len(frame_ids) + chunk_size - 1) // chunk_size, frames_total=len(frame_ids),
+            created_by=user if getattr(user, "is_authenticated", False) else None)
+        RedactionChunk.objects.bulk_create(
+            RedactionChunk(run=run, number=n, frame_ids=frame_ids[s:s + chunk_size])
+            for n, s in enumerate(range(0, len(frame_ids), chunk_size)))
+        audit.record(user, "redaction.start", run, {"dataset": dataset.pk, "reason": reason,
+                                                    "frames": len(frame_ids), "detector": run.detector})
+        if not frame_ids:
+            transaction.on_commit(lambda: finalize(run.pk))
+    return run
+
+
+_CLAIM = """
+UPDATE labeling_redactionchunk c SET status = 'claimed', claimed_by = %(me)s, claimed_at = now(),
+       attempts = c.attempts + 1
+WHERE c.id = (SELECT id FROM labeling_redactionchunk
+              WHERE id = %(chunk)s AND (status = 'pending' OR (status = 'claimed' AND (claimed_by = %(me)s
+                    OR claimed_at < now() - make_interval(secs => %(stale)s))))
+              FOR UPDATE SKIP LOCKED)
+RETURNING c.run_id, c.frame_ids
+"""
+
+
+def claim(chunk_id: int, me: str, stale_s: float = STALE_S):
+    """Take a chunk that is pending, whose worker stopped beating, or that this same worker
+    claimed before; None when it is done, being worked on, or locked by another claimer now."""
+    with connection.cursor() as cur:
+        cur.execute(_CLAIM, {"chunk": chunk_id, "me": me, "stale": stale_s})
+        return cur.fetchone()
+
+
+def heartbeat(chunk_id: int, me: str) -> bool:
+    """Renew a claim; False when another worker took the chunk over."""
+    return RedactionChunk.objects.filter(pk=chunk_id, status=RedactionChunk.CLAIMED, claimed_by=me) \
+        .update(claimed_at=timezone.now()) == 1
+
+
+def detect_frames(frames: list[Frame], detector: str, on_frame=None) -> tuple[dict, dict]:
+    """Decode the frames not yet searched by `detector` and find their faces. Returns ({frame id:
+    faces}, {frame id: BGR pixels}) so that rendering does not read the files twice."""
+    done = regions.scanned([f.pk for f in frames], detector)
+    todo = [f for f in frames if f.pk not in done]
+    found, pixels = {}, {}
+    for frame in todo:
+        bgr = derived.raw_pixels(frame)
+        pixels[frame.pk] = bgr
+        found[frame.pk] = faces.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+        if on_frame:
+            on_frame()
+    return found, pixels
+
+
+def process_chunk(chunk_id: int, me: str | None = None) -> int:
+    """Claim, search, store and render one chunk. Returns the frames written (0 when the chunk
+    was done, is claimed by a live worker, or its run stopped)."""
+    me = me or worker_name()
+    claimed = claim(chunk_id, me)
+    if claimed is None:
+        return 0
+    run_id, frame_ids = claimed
+    run = RedactionRun.objects.select_related("dataset").get(pk=run_id)
+    if run.status != RedactionRun.RUNNING:
+        RedactionChunk.objects.filter(pk=chunk_id).update(status=RedactionChunk.DONE, done_at=timezone.now())
+        return 0
+    last = [time.monotonic()]
+
+    def beat():
+        if time.monotonic() - last[0] > min(10.0, STALE_S / 4):
+            heartbeat(chunk_id, me)
+            last[0] = time.monotonic()
+
+    frames = list(Frame.objects.filter(pk__in=frame_ids).order_by("pk"))
+    found, pixels = detect_frames(frames, run.detector, on_frame=beat)
+    return store(run, chunk_id, me, frames, found, pixels)
+
+
+def store(run: RedactionRun, chunk_id: int, me: str, frames: list[Frame], found: dict, pixels: dict) -> int:
+    """Write a chunk's faces, annotation regions and renditions, mark it done and audit it, in
+    one transaction. Nothing is written when another worker completed or took the chunk."""
+    with transaction.atomic():
+        chunk = RedactionChunk.objects.select_for_update().get(pk=chunk_id)
+        if chunk.status == RedactionChunk.DONE or chunk.claimed_by != me:
+            return 0
+        chunk.status, chunk.done_at = RedactionChunk.DONE, timezone.now()
+        chunk.save(update_fields=["status", "done_at"])
+        ids = [f.pk for f in frames]
+        faces_added = regions.add_detections(found, run.detector)
+        from_annotations, dropped = regions.sync_annotation_regions(ids)
+        live = regions.live(ids)
+        made = 0
+        for frame in frames:
+            before = derived.derived_for(frame)
+            after = derived.rerender(frame, pixels.get(frame.pk), run.dataset.redaction_method, live[frame.pk])
+            made += before is None or before.pk != after.pk
+        RedactionRun.objects.filter(pk=run.pk).update(
+            chunks_done=F("chunks_done") + 1, frames_done=F("frames_done") + len(frames),
+            faces_found=F("faces_found") + faces_added, renditions_made=F("renditions_made") + made)
+        audit.record(None, "redaction.chunk", run, {
+            "dataset": run.dataset_id, "chunk": chunk.number, "worker": me, "detector": run.detector,
+            "frames": ids, "faces": faces_added, "annotation_regions": from_annotations,
+            "annotation_regions_removed": dropped, "renditions": made}, dataset=run.dataset_id)
+        done, total = RedactionRun.objects.filter(pk=run.pk).values_list("chunks_done", "chunks_total").get()
+        if done >= total:
+            jobs.enqueue("finalize_redaction", run.pk)
+    return len(frames)
+
+
+def finalize(run_id: int) -> RedactionRun | None:
+    with transaction.atomic():
+        run = RedactionRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or run.status != RedactionRun.RUNNING or run.chunks_done < run.chunks_total:
+            return run
+        RedactionRun.objects.filter(pk=run.pk).update(status=RedactionRun.DONE, finished_at=timezone.now())
+        audit.record(None, "redaction.done", run, {
+            "dataset": run.dataset_id, "frames": run.frames_done, "faces": run.faces_found,
+            "renditions": run.renditions_made}, dataset=run.dataset_id)
+    run.refresh_from_db()
+    return run
+
+
+def pending_chunks(run_id: int) -> list[int]:
+    return list(RedactionChunk.objects.filter(run_id=run_id).exclude(status=RedactionChunk.DONE)
+                .order_by("number").values_list("pk", flat=True))
+
+
+def send_chunks(run_id: int) -> int:
+    """Send a run's unfinished chunks to the workers, once the current transaction commits."""
+    ids = pending_chunks(run_id)
+    for chunk_id in ids:
+        jobs.enqueue("redaction_chunk", chunk_id)
+    return len(ids)
+
+
+def sweep(stale_s: float = STALE_S) -> dict:
+    """Resume what dead workers left: stale claims and pending chunks whose message was lost are
+    sent again; runs whose chunks are all done are finalised."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=stale_s)
+    resent = 0
+    for chunk_id in RedactionChunk.objects.filter(run__status=RedactionRun.RUNNING).exclude(
+            status=RedactionChunk.DONE).exclude(status=RedactionChunk.CLAIMED, claimed_at__gte=cutoff) \
+            .exclude(status=RedactionChunk.PENDING, run__created_at__gte=cutoff).values_list("pk", flat=True):
+        jobs.send_now("redaction_chunk", chunk_id)
+        resent += 1
+    finalized = 0
+    for run_id in RedactionRun.objects.filter(status=RedactionRun.RUNNING, chunks_done__gte=F("chunks_total")) \
+            .values_list("pk", flat=True):
+        finalize(run_id)
+        finalized += 1
+    return {"redaction_resent": resent, "redaction_finalized": finalized}
+
+
+def progress(run: RedactionRun | None) -> dict | None:
+    """What the API and pages show of a run."""
+    if run is None:
+        return None
+    percent = 100 if run.status == RedactionRun.DONE else (
+        int(100 * run.chunks_done / run.chunks_total) if run.chunks_total else 0)
+    return {"id": run.pk, "dataset": run.dataset_id, "status": run.status, "reason": run.reason,
+            "detector": run.detector, "chunks_done": run.chunks_done, "chunks_total": run.chunks_total,
+            "frames_done": run.frames_done, "frames_total": run.frames_total, "faces_found": run.faces_found,
+            "renditions_made": run.renditions_made, "percent": min(percent, 100),
+            "created_at": run.created_at.isoformat(),
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None}
+
+
+def latest(dataset_id: int) -> RedactionRun | None:
+    return RedactionRun.objects.filter(dataset_id=dataset_id).order_by("-created_at", "-pk").first()
+
+
+def start_and_send(dataset: Dataset, *, reason: str, user=None) -> RedactionRun:
+    run = start_run(dataset, reason=reason, user=user)
+    send_chunks(run.pk)
+    return run
