@@ -154,6 +154,13 @@ MATRIX: dict[str, Entry] = {
     "dataset-raw-access": E({"GET": "401 403 403 403 200 404", "POST": "401 403 403 403 400 404"},
                             args={"pk": "dataset"}),
     "raw-access-revoke": E({"POST": "401 403 403 403 400 404"}, args={"pk": "raw_grant"}),
+    # redaction (QA leads and admins of the dataset's projects; POST with an empty body starts a run,
+    # adds nothing (400: the fields are required) and removes nothing (400: a reason is required))
+    "dataset-redaction": E({"GET": "401 403 200 403 200 404", "POST": "401 403 202 403 202 404"},
+                           args={"pk": "dataset"}),
+    "frame-redaction-regions": E({"GET": "401 403 200 403 200 404", "POST": "401 403 400 403 400 404"},
+                                 args={"pk": "frame"}),
+    "redaction-region-remove": E({"POST": "401 403 400 403 400 404"}, args={"pk": "redaction_region"}),
     "frame-sensitivity-clear": E({"POST": "401 403 400 403 400 404"}, args={"frame_pk": "sensitive_frame"}),
     # ontology
     "ontology-list": E({"GET": "401 200+ 200+ 200+ 200+ 200-", "POST": "401 403 403 403 400 403"}, sees="ontology"),

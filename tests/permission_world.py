@@ -139,6 +139,10 @@ def build() -> World:
     raw_grant = raw_access.grant(dataset, w.users["qa"], w.users["admin"], "checks redaction",
                                  timezone.now() + timedelta(days=7))
 
+    from labeling.models import RedactionRegion
+    region = RedactionRegion.objects.create(frame_id=peer_work.frame_id, x=1, y=1, w=4, h=4,
+                                            source=RedactionRegion.PERSON, created_by=w.users["qa"], reason="matrix")
+
     # an event of this project only: a QA lead of another project must not find it in the trail
     from labeling import audit
     project_event = audit.record(w.peer, "annotation.submit", None, {"frame": peer_work.frame_id}, project=project)
@@ -152,7 +156,7 @@ def build() -> World:
         "ontology": version.ontology_id, "ontology_version": version.pk, "draft_version": draft.pk,
         "label_class": draft.classes.order_by("pk").first().pk, "migration": migration.pk,
         "membership": Membership.objects.get(project=project, user=w.peer).pk, "reveal": exposure.pk,
-        "peer": w.peer.pk, "raw_grant": raw_grant.pk,
+        "peer": w.peer.pk, "raw_grant": raw_grant.pk, "redaction_region": region.pk,
     }
     assert export.status == "done", export.message
     return w
