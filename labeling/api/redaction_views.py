@@ -14,11 +14,20 @@ from labeling.models import Frame, RedactionRegion
 from labeling.redaction import derived, edits, regions, runs
 
 
+class PixelField(serializers.FloatField):
+    """Frame pixels: a number (true/false are not numbers here, whatever Python says)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class AddRegionSerializer(serializers.Serializer):
-    x = serializers.FloatField(help_text="frame pixels")
-    y = serializers.FloatField()
-    w = serializers.FloatField()
-    h = serializers.FloatField()
+    x = PixelField(help_text="frame pixels, from the left")
+    y = PixelField(help_text="frame pixels, from the top")
+    w = PixelField()
+    h = PixelField()
     reason = serializers.CharField(max_length=regions.MAX_REASON)
 
 

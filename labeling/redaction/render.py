@@ -2,9 +2,9 @@
 
 Each method destroys what is inside a region, not just softens it:
 - blur: the region is shrunk to a few pixels across (area average), grown back and smoothed, so
-  no detail finer than about a twelfth of the region survives (eyes, mouth and nose of a face
+  no detail finer than about a sixth of the region survives (eyes, mouth and nose of a face
   are gone; the Haar cascade and CenterFace find nothing in it);
-- pixelate: blocks of about an eighth of the region's long side, each its mean colour;
+- pixelate: blocks of about a sixth of the region's long side, each its mean colour;
 - fill: a flat colour.
 Regions are (x, y, w, h) in frame pixels, clipped to the frame; overlapping regions compose."""
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 
 METHODS = ("blur", "pixelate", "fill")
 FILL_COLOUR = 0
-BLUR_CELLS = 12  # the long side of a blurred region keeps this many independent values at most
-PIXEL_BLOCKS = 8
+BLUR_CELLS = 6  # the long side of a blurred region keeps about this many independent values
+PIXEL_BLOCKS = 6
 
 
 def _clip(region, width: int, height: int) -> tuple[int, int, int, int] | None:
