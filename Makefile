@@ -9,10 +9,11 @@ MUTATION_STAMP := $(VENV)/.installed-mutation
 
 .PHONY: run test venv test-deps browser footage bench mutation clean-var stop-db
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	touch $@
 
 $(TEST_STAMP): $(STAMP) requirements-test.txt requirements-test-nodeps.txt
