@@ -7,7 +7,7 @@ from django.http import FileResponse, Http404, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from labeling.access import roles
+from labeling.access import raw, roles
 from labeling.api.export_views import import_arguments
 from labeling.exchange import exports, imports
 from labeling.models import Export
@@ -41,6 +41,7 @@ def exports_page(request, pk):
             (imports.ANNOTATOR, "An annotator's work")],
         "members": project.members.order_by("username").values_list("username", flat=True),
         "sequences": project.dataset.sequences.order_by("name").values_list("name", flat=True),
+        "holds_raw": raw.holds(request.user, project.dataset_id),
     })
     return render(request, "frontend/exports.html", context)
 
@@ -61,7 +62,9 @@ def export_create(request, pk):
     try:
         export = exports.create(project, request.user, format=request.POST.get("format", ""),
                                 scope=request.POST.get("scope") or Export.APPROVED, dataset_version=version,
-                                include_images=bool(request.POST.get("include_images")))
+                                include_images=bool(request.POST.get("include_images")),
+                                image_kind=request.POST.get("image_kind") or Export.DERIVED,
+                                include_sensitive=bool(request.POST.get("include_sensitive")))
     except exports.ExportError as exc:
         messages.error(request, f"Export refused: {exc}")
     else:

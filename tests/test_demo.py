@@ -61,7 +61,8 @@ def demo(django_db_setup, django_db_blocker, tmp_path_factory):
         yield loaded
     finally:
         with django_db_blocker.unblock():
-            call_command("flush", interactive=False, verbosity=0)
+            # ids are not reused (per-process caches keyed by id, such as classes_of, stay right)
+            call_command("flush", interactive=False, verbosity=0, reset_sequences=False)
             connections.close_all()
         from labeling.access import cache
 

@@ -259,7 +259,8 @@ def test_a_dataset_version_limits_the_export_to_its_sequences(project, users, la
 def test_frame_images_travel_in_the_archive_when_asked(project, users):
     labeled_project(project, with_images=True)
     files = members(export_bytes(made(project, users["trainer"], format="mot", include_images=True)))
-    assert files["cam-a/img1/000001.jpg"][:4] == b"\x89PNG" and "cam-a/img1/000006.jpg" in files
+    # the derived renditions (JPEG) of the uploaded PNG frames: nobody gets raw frames by default
+    assert files["cam-a/img1/000001.jpg"][:2] == b"\xff\xd8" and "cam-a/img1/000006.jpg" in files
     assert sum(n.startswith("cam-b/img1/") for n in files) == 3
 
 

@@ -362,13 +362,23 @@ def test_originals_need_a_reveal_of_your_own(project, users, real_frames, settin
 
 
 def test_sensitive_thumbnails_and_previews_are_blurred_everywhere(project, users, real_frames):
+    from datetime import timedelta
+
+    from labeling.access import raw
+    from labeling.redaction import served
+
     client = api_client(users["annotator"])
     frame = real_frames[1]
     thumb = _image(client.get(f"/frames/{frame.pk}/thumbnail"))
     preview = _image(client.get(f"/frames/{frame.pk}/preview"))
-    with open(f"{__import__('django.conf').conf.settings.MEDIA_ROOT}/{frame.preview_name}", "rb") as fh:
+    media_root = __import__('django.conf').conf.settings.MEDIA_ROOT
+    # without raw access: the blurred preview of the derived (redacted) frame, never the raw one's
+    with open(f"{media_root}/{served.preview_name(frame, policies.blur_radius(None))}", "rb") as fh:
         assert thumb.tobytes() == Image.open(fh).tobytes()  # the thumbnail of a sensitive frame is its blurred preview
     assert preview.size == thumb.size
+    raw.grant(project.dataset, users["annotator"], users["admin"], "checks", timezone.now() + timedelta(days=1))
+    with open(f"{media_root}/{frame.preview_name}", "rb") as fh:  # with raw access: the raw frame's
+        assert _image(client.get(f"/frames/{frame.pk}/thumbnail")).tobytes() == Image.open(fh).tobytes()
     listed = client.get(f"/api/frames/?sequence={frame.sequence_id}").json()["results"]
     urls = {f["id"]: (f["image_url"], f["thumbnail_url"]) for f in listed}
     assert urls[frame.pk] == (f"/frames/{frame.pk}/preview", f"/frames/{frame.pk}/thumbnail")

@@ -128,7 +128,6 @@ def crawl(user, raw: dict[str, str], project_id: int) -> tuple[list[str], int, i
     return leaks, len(seen), images
 
 
-@pytest.mark.xfail(strict=True, reason="in progress: images are served raw until derived renditions are served")
 @pytest.mark.parametrize("role", ["annotator", "qa", "trainer", "admin"])
 def test_nobody_without_raw_access_receives_a_raw_image(world, role):  # noqa: F811
     from labeling.protection import state as protection_state

@@ -28,7 +28,8 @@ class ExportSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Export
-        fields = ["id", "format", "scope", "dataset_version", "include_images", "ontology_version",
+        fields = ["id", "format", "scope", "dataset_version", "include_images", "image_kind", "include_sensitive",
+                  "ontology_version",
                   "annotations_as_of", "status", "items_done", "items_total", "percent", "message", "frames", "boxes",
                   "tracks", "size", "sha256", "manifest_sha256", "key_id", "created_at", "finished_at", "download"]
 
@@ -44,6 +45,11 @@ class ExportRequestSerializer(serializers.Serializer):
     dataset_version = serializers.IntegerField(required=False, allow_null=True,
                                                help_text="Only this dataset version's sequences (default: the project)")
     include_images = serializers.BooleanField(default=False)
+    image_kind = serializers.ChoiceField(choices=Export.IMAGE_KINDS, default=Export.DERIVED,
+                                         help_text="derived (redacted) frames, or raw frames (needs raw access)")
+    include_sensitive = serializers.BooleanField(
+        default=False, help_text="include images of sensitive (graphic) frames: an explicit acknowledgement; "
+                                 "without it they are left out and counted in the manifest")
 
 
 class ExportListView(APIView):
@@ -68,7 +74,10 @@ class ExportListView(APIView):
                                  "field": "dataset_version"}, status=400)
         try:
             export = exports.create(project, request.user, format=data["format"], scope=data["scope"],
-                                    dataset_version=version, include_images=data["include_images"])
+                                    dataset_version=version, include_images=data["include_images"],
+                                    image_kind=data["image_kind"], include_sensitive=data["include_sensitive"])
+        except exports.ExportForbidden as exc:
+            return bad_request(exc, status.HTTP_403_FORBIDDEN)
         except exports.ExportError as exc:
             return bad_request(exc)
         return Response(ExportSerializer(export).data, status=status.HTTP_201_CREATED)
@@ -90,6 +99,8 @@ class ExportDownloadView(APIView):
         export = get_object_or_404(project.exports, pk=pk)
         try:
             fh = exports.open_for_download(export, request.user)
+        except exports.ExportForbidden as exc:
+            return bad_request(exc, status.HTTP_403_FORBIDDEN)
         except exports.ExportError as exc:
             return bad_request(exc, status.HTTP_409_CONFLICT)
         return FileResponse(fh, as_attachment=True, filename=export.download_name, content_type="application/zip")

@@ -28,6 +28,14 @@ class Export(models.Model):
     format = models.CharField(max_length=8, choices=FORMATS)
     scope = models.CharField(max_length=10, choices=SCOPES, default=APPROVED)
     include_images = models.BooleanField(default=False)
+    DERIVED = "derived"
+    RAW_IMAGES = "raw"
+    IMAGE_KINDS = [(DERIVED, "Derived (redacted) frames"), (RAW_IMAGES, "Raw frames (needs raw access)")]
+    image_kind = models.CharField(max_length=8, choices=IMAGE_KINDS, default=DERIVED,
+                                  help_text="Which frames the images are: derived unless raw access was used")
+    include_sensitive = models.BooleanField(
+        default=False, help_text="Images of sensitive (graphic) frames are included only when the requester "
+                                 "acknowledged it; otherwise they are left out and counted in the manifest")
     ontology_version = models.ForeignKey("ontology.OntologyVersion", null=True, on_delete=models.PROTECT,
                                          related_name="+")
     annotations_as_of = models.BigIntegerField(

@@ -1,19 +1,24 @@
 """Which image of a frame a person gets, decided in one place (the image route is a thin caller).
 
+- Raw or derived: a person holding raw access to the frame's dataset (labeling.access.raw) gets
+  the raw file and its thumbnail and preview; everyone else gets the derived rendition (faces and
+  other regions hidden, labeling.redaction) and the thumbnail and preview made from it. Each raw
+  original served is an audit event ("raw.use").
 - A frame that is not sensitive: the variant asked for.
 - A sensitive one (the frame, its sequence or its dataset marked): its blurred preview, at the
   blur strength of the project the request names (greyscale for people who prefer it); its
-  original only with a reveal token signed for this person and this frame (`reveal.allowed`), and
-  never cached by the browser."""
+  original (raw or derived, as above) only with a reveal token signed for this person, this frame
+  and this reveal (`reveal.allowed`, good once), and never cached by the browser."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labeling.access import roles
+from labeling.access import raw, roles
 from labeling.footage import blobstore
 from labeling.models import Frame
 from labeling.protection import policy, renditions, reveal
 from labeling.protection import state as states
+from labeling.redaction import served as derived
 
 VARIANTS = ("thumbnail", "preview", "original")
 
@@ -43,19 +48,35 @@ def image_for(user, frame: Frame, variant: str, *, reveal_token: str = "", proje
     stored file is missing."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown image variant '{variant}'")
+    holds_raw = raw.holds(user, frame.sequence.dataset_id)
     if not is_sensitive(frame):
-        name = {"thumbnail": frame.thumbnail_name, "preview": frame.preview_name, "original": frame.image_name}[variant]
+        if variant == "original":
+            return Image("private, max-age=3600", name=_original(user, frame, holds_raw))
+        if not holds_raw:
+            return Image("private, max-age=3600", name=derived.thumbnail_name(frame) if variant == "thumbnail"
+                         else derived.preview_name(frame, policy.blur_radius(None)))
+        name = {"thumbnail": frame.thumbnail_name, "preview": frame.preview_name}[variant]
         return Image("private, max-age=3600", name=name)
     grey = states.preferences(user.pk)["greyscale"]
     if variant == "original":
         if not reveal.allowed(reveal_token, user, frame.pk):
             raise RevealRequired("This frame is marked sensitive: its original is shown only through a reveal of "
                                  "your own (press and hold Reveal on the labeling page).")
+        name = _original(user, frame, holds_raw)
         if not grey:
-            return Image("no-store", name=frame.image_name)
-        with blobstore.open_blob(frame.image_name) as fh:
+            return Image("no-store", name=name)
+        with blobstore.open_blob(name) as fh:
             return Image("no-store", data=renditions.greyscale(fh.read(), quality=90))
     project = roles.visible_project(user, project_id) if project_id else None
     radius = policy.blur_radius(project if project and project.dataset_id == frame.sequence.dataset_id else None)
     # short: a change of blur strength or of the greyscale preference shows within a minute
+    if not holds_raw:
+        return Image("private, max-age=60", name=derived.preview_name(frame, radius, grey))
     return Image("private, max-age=60", name=renditions.blurred_name(frame, radius, grey))
+
+
+def _original(user, frame: Frame, holds_raw: bool) -> str:
+    if not holds_raw:
+        return derived.original_name(frame)
+    raw.used(user, frame.sequence.dataset_id, "original", frame)
+    return frame.image_name

@@ -1,13 +1,14 @@
 """Exports of annotations to COCO and MOT: streamed writers, a signed manifest in every archive,
 and jobs with progress (see jobs.py). Public entry points:
 
-    create(project, user, format=..., scope=..., dataset_version=..., include_images=...)  (sends it to a worker)
+    create(project, user, format=..., scope=..., dataset_version=..., include_images=...,
+           image_kind="derived" | "raw", include_sensitive=...)                        (sends it to a worker)
     run(export_id)                                                                          (what the worker runs)
     open_for_download(export, user)
     verify_archive(fileobj)
 """
 from labeling.exchange.exports.archive import ArchiveReport, verify_archive
 from labeling.exchange.exports.jobs import create, open_for_download, run
-from labeling.exchange.exports.selection import ExportError
+from labeling.exchange.exports.selection import ExportError, ExportForbidden
 
-__all__ = ["ArchiveReport", "ExportError", "create", "open_for_download", "run", "verify_archive"]
+__all__ = ["ArchiveReport", "ExportError", "ExportForbidden", "create", "open_for_download", "run", "verify_archive"]

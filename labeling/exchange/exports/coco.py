@@ -58,7 +58,7 @@ def tag_attributes(tags: list[scopes.Tag], keys: dict[int, LabelClass]) -> dict:
     return out
 
 
-def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, include_images: bool = False,
+def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, images=None,
           progress=lambda n: None) -> dict:
     """Write the COCO archive contents; returns counts (frames, boxes, tracks)."""
     by_id = {c.pk: c for c in classes.values()}
@@ -77,7 +77,8 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, inclu
         for sequence in scope.sequences:
             for frame in scopes.frames(scope, sequence, boxes=False):
                 image_id += 1
-                image = {"id": image_id, "file_name": image_file_name(sequence.name, frame.index, frame.ext),
+                ext = images.ext(frame.ext) if images else frame.ext
+                image = {"id": image_id, "file_name": image_file_name(sequence.name, frame.index, ext),
                          "width": frame.width, "height": frame.height, "sequence": sequence.name,
                          "frame_index": frame.index, "sha256": frame.sha256}
                 if raw:
@@ -122,16 +123,21 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, inclu
             track_base += len(tracks)
         stats["boxes"], stats["tracks"] = ann_id, track_base
         out.write("\n]}\n")
-    if include_images:
-        write_images(archive, scope, progress)
+    if images is not None:
+        write_images(archive, scope, images, progress)
     return stats
 
 
-def write_images(archive, scope: scopes.Scope, progress=lambda n: None) -> None:
+def write_images(archive, scope: scopes.Scope, images, progress=lambda n: None) -> None:
+    """The frames' image files, as `images` (exports.images.ImageSource) chooses them."""
     from labeling.footage import blobstore
 
     for sequence in scope.sequences:
+        images.load_sequence(sequence)
         for frame in scopes.frames(scope, sequence, boxes=False, tags=False):
-            with blobstore.open_blob(frame.image_name) as fh:
-                archive.add_file(IMAGES_DIR + image_file_name(sequence.name, frame.index, frame.ext), fh)
+            name = images.file_for(frame.frame_id, frame.sha256, frame.ext)
+            if name is not None:
+                with blobstore.open_blob(name) as fh:
+                    archive.add_file(IMAGES_DIR + image_file_name(sequence.name, frame.index, images.ext(frame.ext)),
+                                     fh)
             progress(1)

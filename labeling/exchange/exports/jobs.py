@@ -15,11 +15,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from labeling import audit, jobs
-from labeling.access import signing
+from labeling.access import raw, signing
 from labeling.exchange.exports import coco, mot
 from labeling.exchange.exports import selection as scopes
 from labeling.exchange.exports.archive import ArchiveWriter
-from labeling.exchange.exports.selection import ExportError
+from labeling.exchange.exports.images import ImageSource
+from labeling.exchange.exports.selection import ExportError, ExportForbidden
 from labeling.models import DatasetVersion, Export, Project
 from labeling.work.payloads import classes_of
 from ontology.models import OntologyVersion
@@ -48,28 +49,41 @@ def _one_ontology_version(scope: scopes.Scope) -> OntologyVersion:
 
 def create(project: Project, user, *, format: str, scope: str = Export.APPROVED,
            dataset_version: DatasetVersion | None = None, include_images: bool = False,
-           enqueue: bool = True) -> Export:
+           image_kind: str = Export.DERIVED, include_sensitive: bool = False, enqueue: bool = True) -> Export:
     """Check the request, record the job and send it to a worker once the transaction commits
     (`enqueue=False`: the caller runs it, as the export bench does). Refuses, writing nothing,
     an unknown format or scope, a dataset version of another dataset, a scope with nothing in
-    it, or one that mixes ontology versions."""
+    it, one that mixes ontology versions, or raw images asked for without raw access to the
+    dataset (images are derived renditions otherwise: exchange.exports.images)."""
     if format not in WRITERS:
         raise ExportError(f"format: one of {', '.join(WRITERS)}")
+    if image_kind not in dict(Export.IMAGE_KINDS):
+        raise ExportError(f"image_kind: one of {', '.join(dict(Export.IMAGE_KINDS))}")
+    if image_kind == Export.RAW_IMAGES and not include_images:
+        raise ExportError("image_kind: raw images are asked for with include_images")
+    if image_kind == Export.RAW_IMAGES and not raw.holds(user, project.dataset_id):
+        raise ExportForbidden("image_kind: raw images need raw access to the dataset (an admin grants it); "
+                              "export the derived frames instead")
     as_of = scopes.latest_annotation_id()
     resolved = scopes.resolve(project, scope, dataset_version, as_of)
     version = _one_ontology_version(resolved)
     with transaction.atomic():
         export = Export.objects.create(project=project, dataset_version=dataset_version, format=format, scope=scope,
-                                       include_images=bool(include_images), ontology_version=version,
-                                       annotations_as_of=as_of, created_by=user)
-        audit.record(user, "export.create", export, {"format": format, "scope": scope, "as_of": as_of,
-                                                     "dataset_version": dataset_version.pk if dataset_version else None})
+                                       include_images=bool(include_images), image_kind=image_kind,
+                                       include_sensitive=bool(include_images and include_sensitive),
+                                       ontology_version=version, annotations_as_of=as_of, created_by=user)
+        audit.record(user, "export.create", export, {
+            "format": format, "scope": scope, "as_of": as_of,
+            "dataset_version": dataset_version.pk if dataset_version else None,
+            "images": image_kind if include_images else None, "sensitive_images": export.include_sensitive})
+        if include_images and image_kind == Export.RAW_IMAGES:
+            raw.used(user, project.dataset_id, "export", export)
         if enqueue:
             jobs.enqueue("export_job", export.pk)
     return export
 
 
-def _header(export: Export, resolved: scopes.Scope, stats: dict) -> dict:
+def _header(export: Export, resolved: scopes.Scope, stats: dict, images=None) -> dict:
     version = export.ontology_version
     dv = export.dataset_version
     return {
@@ -88,6 +102,7 @@ def _header(export: Export, resolved: scopes.Scope, stats: dict) -> dict:
         "created_at": timezone.now().isoformat(),
         "created_by": export.created_by.username if export.created_by else None,
         "counts": stats,
+        "images": images.manifest(export.include_images) if images else {"included": False},
     }
 
 
@@ -120,12 +135,13 @@ def run(export_id: int) -> Export:
         with tempfile.TemporaryFile() as tmp:
             archive = ArchiveWriter(tmp)
             try:
+                images = ImageSource.of(export) if export.include_images else None
                 stats = WRITERS[export.format](archive, resolved, classes_of(export.ontology_version_id),
-                                               include_images=export.include_images, progress=progress)
+                                               images=images, progress=progress)
             except BaseException:
                 archive.discard()
                 raise
-            manifest_sha, signature = archive.finish(_header(export, resolved, stats))
+            manifest_sha, signature = archive.finish(_header(export, resolved, stats, images))
             size = tmp.tell()
             tmp.seek(0)
             digest = hashlib.sha256()
@@ -167,6 +183,9 @@ def open_for_download(export: Export, user):
     """The archive file, with an audit event saying who downloaded which bytes."""
     if export.status != Export.DONE:
         raise ExportError(f"export {export.pk} is {export.status}, not ready to download")
+    if export.include_images and export.image_kind == Export.RAW_IMAGES \
+            and not raw.holds(user, export.project.dataset_id):
+        raise ExportForbidden(f"export {export.pk} holds raw frames: downloading it needs raw access to the dataset")
     fh = default_storage.open(export.file_name, "rb")
     audit.record(user, "export.download", export, {"sha256": export.sha256, "format": export.format,
                                                    "scope": export.scope, "project": export.project_id})

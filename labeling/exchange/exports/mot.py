@@ -63,7 +63,7 @@ def folders(scope: scopes.Scope, sequence) -> list[tuple[int | None | bool, str]
     return [(user_id, f"{safe_name(sequence.name)}__{safe_name(username or 'none')}") for user_id, username in people]
 
 
-def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, include_images: bool = False,
+def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, images=None,
           progress=lambda n: None) -> dict:
     cats = categories(classes)
     class_of = {c.pk: n for n, c in enumerate(cats, start=1)}
@@ -103,17 +103,22 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, inclu
                                   ("frame,id,source,model_version\n" + "".join(provenance)).encode())
             first = Frame.objects.filter(sequence=sequence).order_by("index").values_list("ext", flat=True).first()
             length = (Frame.objects.filter(sequence=sequence).aggregate(n=Max("index"))["n"] or 0) + 1
-            archive.add_bytes(f"{folder}/seqinfo.ini", seqinfo(folder, sequence, length, first or "jpg").encode())
-            if include_images:
-                write_images(archive, folder, sequence, progress)
+            ext = images.ext(first or "jpg") if images else (first or "jpg")
+            archive.add_bytes(f"{folder}/seqinfo.ini", seqinfo(folder, sequence, length, ext).encode())
+            if images is not None:
+                write_images(archive, folder, sequence, images, progress)
     return stats
 
 
-def write_images(archive, folder: str, sequence, progress=lambda n: None) -> None:
+def write_images(archive, folder: str, sequence, images, progress=lambda n: None) -> None:
+    """Every frame's image file of the sequence, as `images` (exports.images.ImageSource) chooses."""
     from labeling.footage import blobstore
 
-    rows = Frame.objects.filter(sequence=sequence).order_by("index").values_list("index", "sha256", "ext")
-    for index, sha, ext in rows.iterator(chunk_size=2000):
-        with blobstore.open_blob(Frame(sha256=sha, ext=ext).image_name) as fh:
-            archive.add_file(f"{folder}/img1/{index + 1:06d}.{ext}", fh)
+    images.load_sequence(sequence)
+    rows = Frame.objects.filter(sequence=sequence).order_by("index").values_list("id", "index", "sha256", "ext")
+    for frame_id, index, sha, ext in rows.iterator(chunk_size=2000):
+        name = images.file_for(frame_id, sha, ext)
+        if name is not None:
+            with blobstore.open_blob(name) as fh:
+                archive.add_file(f"{folder}/img1/{index + 1:06d}.{images.ext(ext)}", fh)
         progress(1)

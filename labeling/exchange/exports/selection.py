@@ -36,6 +36,10 @@ class ExportError(ValueError):
     """The export cannot be made as asked (nothing was written)."""
 
 
+class ExportForbidden(ExportError):
+    """The person may not have what they asked for (raw frames without raw access)."""
+
+
 @dataclass
 class Scope:
     project: Project
