@@ -46,6 +46,8 @@ def label(request, pk, frame_id=None):
     project = get_object_or_404(roles.visible_projects(request.user), pk=pk)
     if not request.user.has_perm("labeling.add_annotation"):
         return HttpResponseForbidden("Your role does not label frames.")
+    if project.work_unit == project.SEGMENT and frame_id is None:  # video: segments on a timeline
+        return render(request, "frontend/segment.html", {"project": project})
     return render(request, "frontend/label.html", {"project": project, "frame_id": frame_id})
 
 
