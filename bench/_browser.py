@@ -67,8 +67,9 @@ def redact(dataset) -> None:
 
 
 @contextlib.contextmanager
-def served():
-    """gunicorn serving aerie with the bench's environment; yields its base URL."""
+def served(worker: bool = False):
+    """gunicorn serving aerie with the bench's environment (and a Celery worker, for the pages that
+    start background jobs); yields its base URL."""
     from django.db import connections
 
     connections.close_all()
@@ -79,6 +80,8 @@ def served():
     server = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
                                "--workers", "2", "--worker-class", "gthread", "--threads", "4",
                                "--log-level", "warning"], cwd=ROOT, env=env)
+    celery = subprocess.Popen([sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING",
+                               "--concurrency", "1"], cwd=ROOT, env=env) if worker else None
     try:
         for _ in range(150):
             try:
@@ -88,8 +91,10 @@ def served():
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.terminate()
-        server.wait(30)
+        for process in (server, celery):
+            if process is not None:
+                process.terminate()
+                process.wait(30)
 
 
 @contextlib.contextmanager

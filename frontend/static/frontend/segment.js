@@ -87,7 +87,12 @@ function show(data) {
     onShow: (i) => paint(i),
     onState: (on) => { $("play").textContent = on ? "Pause" : "Play"; $("play").setAttribute("aria-pressed", String(on)); },
   });
-  window.__segmentPlayer = player; // for bench/playback.py and the browser tests
+  window.__segmentPlayer = player; // for bench/playback.py, bench/effort.py and the browser tests
+  window.__segment = seg;
+  window.__segmentBoxes = (id) => { // a track's box on every frame (null where it has none)
+    const t = byId(id);
+    return seg.data.frames.map((f) => (t ? T.boxAt(t, f.index) : null));
+  };
   timeline.reset({ first: s.first, last: s.last, shared: [...s.shared_before, ...s.shared_after] });
   panel.show(data);
   panel.palette(editor);
