@@ -11,7 +11,7 @@ works the segment page; every key press, click and drag it makes is counted.
   to step ten, then a drag to move the box and one on its corner to resize it where it changed);
   the frames between are interpolated; then every frame whose box is below IoU 0.7 is corrected
   (a click on the timeline to go there, a move and a resize); Enter submits.
-- assisted (the second annotator): draws the box on frame 0 and propagates it forward (Shift+F);
+- assisted (the second annotator): draws the box on frame 0 and propagates it forward (Shift+T);
   then, while a frame's box is below IoU 0.7, goes to the first such frame (a click on the
   timeline), corrects it (a move and a resize) and propagates again from there; Enter submits.
   The project has no model, so propagation is OpenCV's CSRT and no suggestion is offered (with a
@@ -106,7 +106,7 @@ class Annotator:
 
     def propagate(self) -> None:
         done = int(self.page.locator("#segment").get_attribute("data-propagated") or 0)
-        self.key("Shift+F")
+        self.key("Shift+T")
         wait_until(self.page, f"Number(document.getElementById('segment').dataset.propagated || 0) > {done}",
                    timeout=120)
 

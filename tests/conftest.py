@@ -25,6 +25,15 @@ def fast_password_hashing():
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def face_detector_loaded():
+    """The face detector (labeling.redaction.faces) is loaded once per test process, before any
+    test: a page's first image without raw access would otherwise load it inside a request."""
+    from labeling.redaction import faces
+
+    faces.session()
+
+
 @pytest.fixture(autouse=True)
 def isolated_media(settings, tmp_path):
     """Each test writes frames, uploads and keys into its own temporary directory."""

@@ -37,6 +37,9 @@ def test_admin_uploads_footage_and_watches_ingest_progress(celery_worker_app, li
     card.locator("a").first.click()
     expect(page.get_by_role("heading", name=re.compile("street"))).to_be_visible()
     expect(page.locator(".frames img")).to_have_count(60)
+    # every thumbnail served before the test ends (derived renditions are made on first view here)
+    for img in page.locator(".frames img").all():
+        expect(img).not_to_have_js_property("naturalWidth", 0, timeout=60_000)
 
 
 def test_a_bad_upload_shows_its_error_on_the_page(celery_worker_app, live_server, login, users, project):

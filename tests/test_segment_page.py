@@ -123,7 +123,7 @@ def test_label_a_segment_with_a_suggestion_propagation_a_correction_a_split_and_
     page.keyboard.press("1")  # person
     drag(page, (40, 40), (90, 140))
     expect(page.locator("#tracks .track-row")).to_have_count(2)
-    page.keyboard.press("Shift+F")
+    page.keyboard.press("Shift+T")
     expect(page.locator("#status")).to_contain_text("Propagated", timeout=30_000)
     expect(page.locator("#timeline [data-track='2'] .tl-key.propagated")).not_to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "segment-page.png"))
@@ -185,3 +185,43 @@ def test_label_a_segment_with_a_suggestion_propagation_a_correction_a_split_and_
     tagged = sorted(AnnotationTag.objects.filter(label_class__key="crowd").values_list(
         "annotation__frame__index", flat=True))
     assert tagged == list(range(5, 16))
+
+
+def test_interpolation_occluded_outside_and_merge(live_server, login, users, segment_project):
+    project, stored, _ = segment_project
+    page = open_segment(login, users, project)
+    page.keyboard.press("3")  # truck
+    drag(page, (100, 50), (160, 110))  # track 1 on frame 0
+    page.keyboard.press(">")
+    expect(page.locator("#playhead")).to_have_attribute("data-frame", "10")
+    drag(page, (130, 80), (230, 120))  # moved by (100, 40): a keyframe on frame 10
+    halfway = page.evaluate("window.__segmentBoxes(1)[5]")
+    assert (halfway["x"], halfway["y"], halfway["keyframe"]) == (pytest.approx(150, abs=1.5), pytest.approx(70, abs=1.5),
+                                                                 False)
+    page.keyboard.press(".")
+    page.keyboard.press(".")
+    page.keyboard.press("Shift+Q")  # occluded from frame 12
+    page.keyboard.press("End")
+    page.keyboard.press("<")
+    expect(page.locator("#playhead")).to_have_attribute("data-frame", "19")
+    page.keyboard.press(".")
+    page.keyboard.press("Shift+O")  # it leaves the view at frame 20
+    expect(page.locator("#timeline [data-track='1'] .tl-outside-mark")).to_have_count(1)
+    page.keyboard.press(".")
+    page.keyboard.press(".")
+    page.keyboard.press("Escape")
+    drag(page, (300, 60), (340, 120))  # frame 22: a new track, the same truck come back
+    expect(page.locator("#tracks .track-row")).to_have_count(2)
+    page.locator("#tracks .track-row[data-track='1'] .pick").click()
+    page.locator("#tracks .track-row[data-track='2'] .pick").click()
+    page.keyboard.press("Shift+M")  # track 2 is track 1 again
+    expect(page.locator("#tracks .track-row")).to_have_count(1)
+    page.keyboard.press("Enter")
+    expect(page.locator("#done-text")).to_contain_text("Nothing left", timeout=10_000)
+    rows = {b.annotation.frame.index: b for b in AnnotationBox.objects.filter(
+        annotation__frame__sequence=stored[0].sequence).select_related("annotation__frame")}
+    assert {b.track_id for b in rows.values()} == {1}
+    inside = sorted(i for i, b in rows.items() if not b.outside)
+    assert inside == list(range(0, 20)) + list(range(22, 30))
+    assert rows[20].outside and rows[0].keyframe and rows[10].keyframe and rows[22].keyframe and not rows[5].keyframe
+    assert [i for i in inside if rows[i].occluded] == list(range(12, 20))

@@ -37,7 +37,7 @@ export function bindShortcuts({ session, panel, editor, suggestions, revealer })
       const command = {
         S: () => session.skip(), C: () => session.copyPrevious(), P: () => session.togglePrevious(),
         N: () => panel.newTrack(), F: () => session.flag(), G: () => session.report(), R: () => revealer.toggle(),
-        A: () => suggestions.acceptStrongest(), T: () => suggestions.acceptAll(), D: () => suggestions.dismiss(),
+        A: () => suggestions.acceptStrongest(), Y: () => suggestions.acceptAll(), D: () => suggestions.dismiss(),
       }[e.key.toUpperCase()];
       if (command) { e.preventDefault(); command(); }
       return;

@@ -1,6 +1,6 @@
 // Model suggestions on the frame page: the current detector's boxes, drawn dashed with their
 // confidence under the person's own boxes. A suggestion becomes a box only when the person takes
-// it: a click on its outline or label, Shift+A (the strongest one left), or "accept all" at or
+// it: a click on its outline or label, Shift+A (the strongest one left), or "accept all" (Shift+Y) at or
 // above the threshold. An accepted box remembers it was suggested (source "suggestion", with the
 // model version); moving, resizing or reclassifying it makes it "adjusted" (boxeditor.js). What
 // the person does not take is never stored: ignoring a suggestion is rejecting it, and Shift+D

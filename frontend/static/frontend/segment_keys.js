@@ -1,6 +1,8 @@
-// The segment page's keys (the Keys list of segment.html and the README say the same). Kept clear
-// of the frame page's: Space is hold-to-reveal there and here; digits and letters that are class
-// shortcuts pick a box class or start an interval tag; the rest use Shift or punctuation.
+// The segment page's keys (the Keys list of segment.html and the README say the same). No key
+// means something else here than on the frame page: Space is hold-to-reveal on both, Shift+A/Y/D
+// take or dismiss suggestions on both, Shift+S skips, Shift+R toggles a reveal; Shift+F (flag on
+// the frame page) is not used, so tracking is Shift+T (forward) and Shift+B (backward); digits and
+// letters that are class shortcuts pick a box class or start an interval tag.
 export function bindKeys({ seg, editor, player, protection, edits, propagate, submit, skip, acceptVisible,
                            acceptAll, dismiss, pickClass }) {
   document.addEventListener("keydown", (e) => {
@@ -31,8 +33,8 @@ export function bindKeys({ seg, editor, player, protection, edits, propagate, su
     if (e.shiftKey) {
       const command = {
         K: () => p.toggle(), O: () => edits.outside(), Q: () => edits.occluded(), X: () => edits.split(),
-        M: () => edits.merge(), H: () => edits.hide(), L: () => edits.lock(), F: () => propagate("forward"),
-        B: () => propagate("backward"), A: () => acceptVisible(), T: () => acceptAll(), D: () => dismiss(),
+        M: () => edits.merge(), H: () => edits.hide(), L: () => edits.lock(), T: () => propagate("forward"),
+        B: () => propagate("backward"), A: () => acceptVisible(), Y: () => acceptAll(), D: () => dismiss(),
         E: () => edits.extendTag(), S: () => skip(), R: () => protection.revealer.toggle(),
         DELETE: () => edits.deleteTrack(), BACKSPACE: () => edits.deleteTrack(),
       }[e.key.toUpperCase()];
