@@ -243,10 +243,10 @@ function accept(s) {
 }
 
 export function acceptVisible() { // the strongest suggestion on this frame
-  const here = seg.open.filter((s) => T.boxAt(T.fromSuggestion(s, 0, null), seg.frame))
+  const onFrame = seg.open.filter((s) => T.boxAt(T.fromSuggestion(s, 0, null), seg.frame))
     .sort((a, b) => b.score - a.score);
-  if (!here.length) return say("No suggestion on this frame.");
-  accept(here[0]);
+  if (!onFrame.length) return say("No suggestion on this frame.");
+  accept(onFrame[0]);
 }
 
 function acceptAll() {
@@ -274,31 +274,35 @@ function selectedTrack() {
   return t;
 }
 
+// Keys act on the frame the playhead is going to (a seek still decoding its frame counts), so
+// that fast typing never lands on the frame before.
+const here = () => player?.current ?? seg.frame;
+
 export const edits = {
   outside() {
     const t = selectedTrack();
     if (!t) return;
-    const on = T.toggleOutside(t, seg.frame);
-    say(on ? `Track #${t.id} leaves the view at frame ${seg.frame}` : `Track #${t.id} is in view again`);
+    const on = T.toggleOutside(t, here());
+    say(on ? `Track #${t.id} leaves the view at frame ${here()}` : `Track #${t.id} is in view again`);
     toEditor(); changed();
   },
   occluded() {
     const t = selectedTrack();
     if (!t) return;
-    const on = T.toggleOccluded(t, seg.frame);
+    const on = T.toggleOccluded(t, here());
     if (on === null) return say("The track has no box on this frame.");
-    say(on ? `Track #${t.id} occluded from frame ${seg.frame}` : `Track #${t.id} visible from frame ${seg.frame}`);
+    say(on ? `Track #${t.id} occluded from frame ${here()}` : `Track #${t.id} visible from frame ${here()}`);
     toEditor(); changed();
   },
   split() {
     const t = selectedTrack();
     if (!t) return;
-    const part = T.split(t, seg.frame, nextTrackId());
+    const part = T.split(t, here(), nextTrackId());
     if (!part) return say("The track has no box on this frame to split at.");
     seg.tracks.push(part);
     if (!t.keyframes.size) seg.tracks = seg.tracks.filter((x) => x !== t);
     select(part.id);
-    say(`Split: track #${part.id} continues from frame ${seg.frame}`, "ok");
+    say(`Split: track #${part.id} continues from frame ${here()}`, "ok");
     toEditor(); changed();
   },
   merge() {
@@ -317,8 +321,8 @@ export const edits = {
   deleteKeyframe() {
     const t = selectedTrack();
     if (!t) return;
-    if (t.keyframes.has(seg.frame)) t.keyframes.delete(seg.frame);
-    else T.toggleOutside(t, seg.frame); // not a keyframe here: the object is gone from here on
+    if (t.keyframes.has(here())) t.keyframes.delete(here());
+    else T.toggleOutside(t, here()); // not a keyframe here: the object is gone from here on
     if (!t.keyframes.size) seg.tracks = seg.tracks.filter((x) => x !== t);
     toEditor(); changed();
   },
@@ -334,22 +338,23 @@ export const edits = {
     const t = selectedTrack();
     if (!t) return;
     const frames = T.sortedFrames(t);
-    const target = direction > 0 ? frames.find((f) => f > seg.frame) : frames.reverse().find((f) => f < seg.frame);
+    const target = direction > 0 ? frames.find((f) => f > here()) : frames.reverse().find((f) => f < here());
     if (target !== undefined) player.seek(target);
   },
   // interval tags: a tag class's key starts one at the playhead (or selects the one there)
   tag(cls) {
-    const here = seg.tags.find((t) => t.cls === cls && Math.min(t.from, t.to) <= seg.frame && seg.frame <= Math.max(t.from, t.to));
-    if (here) { seg.selectedTag = here; say(`Tag ${cls} selected: Shift+E extends it to the playhead`); redraw(); return; }
-    const made = { cls, from: seg.frame, to: seg.frame };
+    const at = here();
+    const existing = seg.tags.find((t) => t.cls === cls && Math.min(t.from, t.to) <= at && at <= Math.max(t.from, t.to));
+    if (existing) { seg.selectedTag = existing; say(`Tag ${cls} selected: Shift+E extends it to the playhead`); redraw(); return; }
+    const made = { cls, from: here(), to: here() };
     seg.tags.push(made);
     seg.selectedTag = made;
-    say(`Tag ${cls} from frame ${seg.frame}: move the playhead and press Shift+E to extend it`);
+    say(`Tag ${cls} from frame ${here()}: move the playhead and press Shift+E to extend it`);
     changed();
   },
   extendTag() {
     if (!seg.selectedTag) return say("Start or select a tag first (its key).");
-    seg.selectedTag.to = seg.frame;
+    seg.selectedTag.to = here();
     changed();
   },
   removeTag(tag) { seg.tags = seg.tags.filter((t) => t !== tag); if (seg.selectedTag === tag) seg.selectedTag = null; changed(); },
@@ -359,10 +364,10 @@ export const edits = {
 export async function propagate(direction) {
   const t = selectedTrack();
   if (!t || seg.propagating) return;
-  const box = T.boxAt(t, seg.frame);
+  const box = T.boxAt(t, here());
   if (!box) return say("The track has no box on this frame to propagate.");
-  if (!box.keyframe) T.setBox(t, seg.frame, box); // the start becomes a keyframe
-  const start = seg.frame;
+  if (!box.keyframe) T.setBox(t, here(), box); // the start becomes a keyframe
+  const start = here();
   seg.propagating = { track: t.id, direction };
   $("propagation-status").hidden = false;
   $("propagation-status").textContent = `Tracking ${direction}…`;
