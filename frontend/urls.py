@@ -8,6 +8,7 @@ from . import (
     model_views,
     protection_views,
     review_views,
+    share_views,
     views,
 )
 
@@ -46,4 +47,5 @@ urlpatterns = [
     path("audit/export.jsonl", audit_views.audit_export, name="audit-export-page"),
     path("audit/seal/", audit_views.audit_seal, name="audit-seal-page"),
     path("frames/<int:pk>/<str:variant>", views.frame_image, name="frame-image"),
+    path("shares/<str:token>/", share_views.share_download, name="share-download"),
 ]

@@ -154,6 +154,12 @@ MATRIX: dict[str, Entry] = {
     "dataset-raw-access": E({"GET": "401 403 403 403 200 404", "POST": "401 403 403 403 400 404"},
                             args={"pk": "dataset"}),
     "raw-access-revoke": E({"POST": "401 403 403 403 400 404"}, args={"pk": "raw_grant"}),
+    # derived versions and shares (admins); a share's link answers 404 to any token but its own
+    "dataset-version-derive": E({"POST": "401 403 403 403 201 404"}, args={"pk": "dataset_version"}),
+    "derived-version-shares": E({"GET": "401 403 403 403 200 404", "POST": "401 403 403 403 400 404"},
+                                args={"pk": "derived_version"}),
+    "share-revoke": E({"POST": "401 403 403 403 400 404"}, args={"pk": "share"}),
+    "share-download": E({"GET": "404 404 404 404 404 404"}, args={"token": Literal("not-a-token-of-any-share-00000")}),
     # redaction (QA leads and admins of the dataset's projects; POST with an empty body starts a run,
     # adds nothing (400: the fields are required) and removes nothing (400: a reason is required))
     "dataset-redaction": E({"GET": "401 403 200 403 200 404", "POST": "401 403 202 403 202 404"},

@@ -120,6 +120,16 @@ def build() -> World:
 
     export = exports.run(exports.create(project, w.users["admin"], format="coco").pk)
     dataset_version = dataset_versions.create_version(dataset, user=w.users["admin"])
+    from labeling.exchange import shares
+    from labeling.redaction import runs as redaction_runs
+    from labeling.redaction import versions as derived_versions
+
+    run = redaction_runs.start_run(dataset, reason="world")
+    for chunk in redaction_runs.pending_chunks(run.pk):
+        redaction_runs.process_chunk(chunk, "world")
+    derived_version = derived_versions.create_derived_version(dataset_version, user=w.users["admin"])
+    share, _ = shares.create(derived_version, w.users["admin"], expires_at=timezone.now() + timezone.timedelta(days=2),
+                             note="partner lab")
 
     weights = io.BytesIO()
     import torch
@@ -156,7 +166,7 @@ def build() -> World:
         "ontology": version.ontology_id, "ontology_version": version.pk, "draft_version": draft.pk,
         "label_class": draft.classes.order_by("pk").first().pk, "migration": migration.pk,
         "membership": Membership.objects.get(project=project, user=w.peer).pk, "reveal": exposure.pk,
-        "peer": w.peer.pk, "raw_grant": raw_grant.pk, "redaction_region": region.pk,
+        "peer": w.peer.pk, "raw_grant": raw_grant.pk, "derived_version": derived_version.pk, "share": share.pk, "redaction_region": region.pk,
     }
     assert export.status == "done", export.message
     return w

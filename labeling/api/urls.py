@@ -10,6 +10,7 @@ from labeling.api import (
     raw_access_views,
     redaction_views,
     review_views,
+    share_views,
     views,
 )
 from labeling.api import ontology_views as ontology_api
@@ -78,6 +79,9 @@ urlpatterns = [
     path("projects/<int:project_pk>/frames/<int:frame_pk>/sensitivity/", pv.SensitivityView.as_view(),
          name="frame-sensitivity"),
     path("datasets/<int:pk>/raw-access/", raw_access_views.DatasetRawAccessView.as_view(), name="dataset-raw-access"),
+    path("dataset-versions/<int:pk>/derive/", share_views.DeriveVersionView.as_view(), name="dataset-version-derive"),
+    path("derived-versions/<int:pk>/shares/", share_views.VersionSharesView.as_view(), name="derived-version-shares"),
+    path("shares/<int:pk>/revoke/", share_views.RevokeShareView.as_view(), name="share-revoke"),
     path("raw-access/<int:pk>/revoke/", raw_access_views.RevokeRawAccessView.as_view(), name="raw-access-revoke"),
     path("datasets/<int:pk>/redaction/", redaction_views.DatasetRedactionView.as_view(), name="dataset-redaction"),
     path("frames/<int:pk>/redaction-regions/", redaction_views.FrameRegionsView.as_view(),

@@ -32,9 +32,10 @@ from .redaction import (
 from .queue import Assignment, Draft, QueueItem
 from .sampling import FrameScore, ModelVersion, ScoringChunk, ScoringRun, TrainingRun
 from .segments import PropagationRun, Segment, SegmentAgreement
+from .shares import Share
 
 __all__ = [
-    "RawAccessGrant",
+    "RawAccessGrant", "Share",
     "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "AuditLink",
     "AuditPending", "AuditSeal", "Dataset", "DatasetVersion", "Frame", "IngestJob", "Membership", "Project", "Sequence",
     "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement", "ReviewDecision", "ReviewItem", "ModelVersion",
