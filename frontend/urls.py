@@ -7,6 +7,7 @@ from . import (
     login_views,
     model_views,
     protection_views,
+    redaction_views,
     review_views,
     share_views,
     views,
@@ -48,4 +49,8 @@ urlpatterns = [
     path("audit/seal/", audit_views.audit_seal, name="audit-seal-page"),
     path("frames/<int:pk>/<str:variant>", views.frame_image, name="frame-image"),
     path("shares/<str:token>/", share_views.share_download, name="share-download"),
+    path("frames/<int:pk>/redaction/", redaction_views.redaction_page, name="frame-redaction"),
+    path("frames/<int:pk>/redaction/add/", redaction_views.redaction_add, name="frame-redaction-add"),
+    path("frames/<int:pk>/redaction/<int:region_pk>/remove/", redaction_views.redaction_remove,
+         name="frame-redaction-remove"),
 ]

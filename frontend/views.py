@@ -13,6 +13,7 @@ from labeling.access import roles
 from labeling.footage import blobstore, dataset_versions, ingest
 from labeling.models import Annotation, Frame, IngestJob, ReviewItem, Sequence
 from labeling.protection import serving
+from labeling.redaction import regions
 from labeling.work import queue
 
 
@@ -129,7 +130,8 @@ def sequence_detail(request, pk):
         Sequence.objects.select_related("dataset").filter(dataset__in=roles.visible_datasets(request.user)), pk=pk
     )
     page = Paginator(sequence.frames.order_by("index"), 60).get_page(request.GET.get("page"))
-    return render(request, "frontend/sequence.html", {"sequence": sequence, "page": page})
+    return render(request, "frontend/sequence.html", {"sequence": sequence, "page": page,
+                                                      "can_redact": regions.may_edit(request.user)})
 
 
 @login_required

@@ -37,7 +37,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    list_display = ["name", "sensitive", "created_at"]
+    list_display = ["name", "sensitive", "redaction_method", "redact_at_ingest", "created_at"]
     readonly_fields = ["created_by", "created_at"]
     search_fields = ["name"]
 

@@ -159,6 +159,10 @@ MATRIX: dict[str, Entry] = {
     "derived-version-shares": E({"GET": "401 403 403 403 200 404", "POST": "401 403 403 403 400 404"},
                                 args={"pk": "derived_version"}),
     "share-revoke": E({"POST": "401 403 403 403 400 404"}, args={"pk": "share"}),
+    "frame-redaction": E({"GET": "login 403 200 403 200 404"}, args={"pk": "frame"}),
+    "frame-redaction-add": E({"POST": "login 403 302 403 302 404"}, args={"pk": "frame"}, fmt="multipart"),
+    "frame-redaction-remove": E({"POST": "login 403 302 403 302 404"}, args={"pk": "frame", "region_pk": "redaction_region"},
+                                fmt="multipart"),
     "share-download": E({"GET": "404 404 404 404 404 404"}, args={"token": Literal("not-a-token-of-any-share-00000")}),
     # redaction (QA leads and admins of the dataset's projects; POST with an empty body starts a run,
     # adds nothing (400: the fields are required) and removes nothing (400: a reason is required))

@@ -20,7 +20,8 @@ class DatasetSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Dataset
-        fields = ["id", "name", "description", "sensitive", "created_at", "sequence_count", "frame_count"]
+        fields = ["id", "name", "description", "sensitive", "redaction_method", "metadata_level", "redact_at_ingest",
+                  "created_at", "sequence_count", "frame_count"]
         read_only_fields = ["created_at"]
 
 

@@ -50,10 +50,12 @@ def image_for(user, frame: Frame, variant: str, *, reveal_token: str = "", proje
         raise ValueError(f"unknown image variant '{variant}'")
     holds_raw = raw.holds(user, frame.sequence.dataset_id)
     if not is_sensitive(frame):
+        # derived images change when a person adds or removes a region: kept a minute, not an hour
+        keep = "private, max-age=3600" if holds_raw else "private, max-age=60"
         if variant == "original":
-            return Image("private, max-age=3600", name=_original(user, frame, holds_raw))
+            return Image(keep, name=_original(user, frame, holds_raw))
         if not holds_raw:
-            return Image("private, max-age=3600", name=derived.thumbnail_name(frame) if variant == "thumbnail"
+            return Image(keep, name=derived.thumbnail_name(frame) if variant == "thumbnail"
                          else derived.preview_name(frame, policy.blur_radius(None)))
         name = {"thumbnail": frame.thumbnail_name, "preview": frame.preview_name}[variant]
         return Image("private, max-age=3600", name=name)
