@@ -14,6 +14,8 @@ from labeling.footage import blobstore, dataset_versions, ingest
 from labeling.models import Annotation, Frame, IngestJob, ReviewItem, Sequence
 from labeling.protection import serving
 from labeling.redaction import regions
+
+from . import raw_access_views
 from labeling.work import queue
 
 
@@ -77,6 +79,7 @@ def dataset_detail(request, pk):
         "can_upload": request.user.has_perm("labeling.add_ingestjob"),
         "can_snapshot": request.user.has_perm("labeling.add_datasetversion"),
         "can_view_versions": request.user.has_perm("labeling.view_datasetversion"),
+        **raw_access_views.context(request, dataset),
     })
     return render(request, "frontend/dataset.html", context)
 

@@ -91,3 +91,22 @@ def test_a_project_that_needs_raw_footage_hands_work_only_to_holders(project, us
     assert refused.status_code == 403 and "raw access" in refused.json()["detail"]
     raw.grant(project.dataset, users["annotator"], users["admin"], "labels insignia", timezone.now() + timedelta(days=2))
     assert annotator.post(f"/api/projects/{project.pk}/next/").status_code == 200
+
+
+def test_an_admin_grants_and_revokes_raw_access_on_the_dataset_page(client, project, users):
+    client.force_login(users["admin"])
+    page = client.get(f"/datasets/{project.dataset_id}/").content.decode()
+    assert "Raw access" in page and "Nobody holds raw access" in page
+    day = (timezone.localdate() + timedelta(days=5)).isoformat()
+    url = f"/datasets/{project.dataset_id}/raw-access/"
+    client.post(url, {"user": users["qa"].username, "reason": "", "expires": day})
+    client.post(url, {"user": users["qa"].username, "reason": "review", "expires": "soon"})
+    assert not RawAccessGrant.objects.exists()  # no reason, no date: nothing granted
+    client.post(url, {"user": users["qa"].username, "reason": "checks redaction", "expires": day})
+    grant = RawAccessGrant.objects.get()
+    assert raw.holds(users["qa"], project.dataset_id) and grant.expires_at.date().isoformat() == day
+    assert "checks redaction" in client.get(f"/datasets/{project.dataset_id}/").content.decode()
+    client.post(f"/datasets/{project.dataset_id}/raw-access/{grant.pk}/revoke/", {"reason": "done"})
+    assert not raw.holds(users["qa"], project.dataset_id)
+    client.force_login(users["qa"])  # others do not see the section
+    assert "Grant raw access" not in client.get(f"/datasets/{project.dataset_id}/").content.decode()
