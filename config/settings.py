@@ -234,7 +234,7 @@ CELERY_TASK_QUEUES = (Queue("celery"), Queue("bulk"))
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {f"labeling.tasks.{name}": {"queue": "bulk"} for name in (
     "ingest_job", "train_model", "start_scoring", "score_chunk", "finalize_scoring", "export_job", "propagate",
-    "start_redaction", "redaction_chunk", "finalize_redaction")}
+    "start_redaction", "redaction_chunk", "finalize_redaction", "redact_frames")}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

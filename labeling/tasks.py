@@ -145,6 +145,13 @@ def finalize_redaction(run_id: int) -> str | None:
     return run.status if run else None
 
 
+@shared_task(**RETRY)
+def redact_frames(frame_ids: list) -> int:
+    from labeling.redaction import derived
+
+    return derived.follow_approvals(frame_ids)
+
+
 @shared_task
 def housekeeping() -> dict:
     """Celery beat: resume the scoring chunks and exports that dead workers left, re-score

@@ -389,3 +389,20 @@ def test_faces_post_processing_on_known_outputs():
     assert kept[0, :4].tolist() == pytest.approx([6.0, 2.0, 22.0, 18.0])  # centre (3.5, 2.5) × 4
     regions_ = faces.to_regions(kept, back=2.0, width=100, height=100, pad=0.25)
     assert regions_[0, :4].tolist() == pytest.approx([4.0, 0.0, 48.0, 44.0])  # padded by 4, ×2, clipped at 0
+
+
+def test_an_approval_with_a_redact_class_renders_the_frame_again_after_commit(redact_project,
+                                                                               django_capture_on_commit_callbacks):
+    """No run needed: an approved plate box hides the plate in the derived frame as soon as the
+    approval commits (the `redact_frames` job), and a later approval without it shows it again."""
+    project, (frame, _) = redact_project
+    run_all(project.dataset)
+    plain = derived.derived_for(frame)
+    with django_capture_on_commit_callbacks(execute=True):
+        store_labels(project, frame, {"boxes": [{"class": "plate", "x": 10, "y": 20, "w": 60, "h": 30}]})
+    hidden = derived.derived_for(frame)
+    assert hidden.pk != plain.pk and [r["label_class"] for r in hidden.regions] == ["plate"]
+    assert blob_pixels(derived.derived_blob_name(frame))[22:48, 12:68].max() <= 8
+    with django_capture_on_commit_callbacks(execute=True):
+        store_labels(project, frame, {"boxes": []})
+    assert derived.derived_for(frame).regions == []

@@ -87,3 +87,16 @@ def rerender(frame: Frame, pixels: np.ndarray | None = None, method: str | None 
             DerivedFrame.objects.filter(pk=current.pk).update(current=False)
         return DerivedFrame.objects.create(frame=frame, sha256=sha, raw_sha256=frame.sha256, method=method,
                                            regions=[lineage(r) for r in live], regions_key=key, current=True)
+
+
+def follow_approvals(frame_ids: list[int]) -> int:
+    """Approved labels of `redact` classes changed on these frames: their annotation regions
+    follow, and frames that already have a derived rendition get a new one where that changed
+    the regions (a frame without one gets it, with these regions, on its first view)."""
+    frame_ids = sorted(set(frame_ids))
+    regions_mod.sync_annotation_regions(frame_ids)
+    made = 0
+    for frame in Frame.objects.filter(pk__in=frame_ids, derived__current=True):
+        before = derived_for(frame)
+        made += rerender(frame).pk != before.pk
+    return made

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from labeling import audit
 from labeling.access import roles
+from labeling.jobs import enqueue
 from labeling.models import (
     Annotation,
     AnnotationBox,
@@ -313,7 +314,17 @@ def store_many(revisions: list[Revision]) -> list[Annotation]:
     for a, r in zip(annotations, revisions):
         a.frame = r.frame
         _flag_sensitive(r.project_id, r.frame.pk, a.pk, r.boxes, r.tags, r.created_by)
+    _follow_redact_classes(revisions)
     return annotations
+
+
+def _follow_redact_classes(revisions: list[Revision]) -> None:
+    """Approved labels in an ontology with `redact` classes may add or drop redaction regions:
+    the derived renditions follow, after commit (labeling.redaction.derived.follow_approvals)."""
+    frames = [r.frame.pk for r in revisions if r.status == Annotation.APPROVED
+              and any(c.redact for c in classes_of(r.ontology_version_id).values())]
+    if frames:
+        enqueue("redact_frames", frames)
 
 
 def store(*, project, frame: Frame, boxes: list[CleanBox], tags: list[CleanTag], source: str, status: str,
