@@ -110,3 +110,47 @@ def test_an_admin_grants_and_revokes_raw_access_on_the_dataset_page(client, proj
     assert not raw.holds(users["qa"], project.dataset_id)
     client.force_login(users["qa"])  # others do not see the section
     assert "Grant raw access" not in client.get(f"/datasets/{project.dataset_id}/").content.decode()
+
+
+@pytest.mark.parametrize("role", ["annotator", "qa", "trainer", "admin"])
+def test_every_image_variant_is_derived_without_the_scope_and_raw_with_it(project, users, role):
+    """The image route × role × raw scope: thumbnail, preview, original and a revealed sensitive
+    original are the derived renditions for someone without raw access, the raw files with it."""
+    import hashlib
+
+    from labeling.footage import blobstore, ingest
+    from labeling.models import Frame
+    from labeling.protection import policy as protection_policy
+    from labeling.protection import state as protection_state
+    from tests import media
+
+    from tests.test_protection import patterned_png
+
+    archive = media.zip_bytes({f"f{i}.png": patterned_png(160, 120, seed=i) for i in range(2)})  # detail to keep
+    job = ingest.run_job(ingest.create_job(project.dataset, media.upload(archive, "two.zip"), sequence_name="two").pk)
+    plain, graphic = list(job.sequence.frames.order_by("index"))
+    Frame.objects.filter(pk=graphic.pk).update(sensitive=True)
+    user = users[role]
+    protection_state.set_consent(user, True, protection_policy.consent_version())
+
+    def sha(name):
+        with blobstore.open_blob(name) as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+
+    raw_files = {sha(f.image_name) for f in (plain, graphic)} | {sha(plain.thumbnail_name), sha(plain.preview_name),
+                                                                  sha(graphic.preview_name)}
+    client = api_client(user)
+
+    def served():
+        got = [client.get(f"/frames/{plain.pk}/{v}") for v in ("thumbnail", "preview", "original")]
+        got += [client.get(f"/frames/{graphic.pk}/{v}") for v in ("thumbnail", "preview")]
+        issued = client.post(f"/api/projects/{project.pk}/frames/{graphic.pk}/reveal/")
+        if issued.status_code == 201:
+            got.append(client.get(issued.json()["url"]))
+        assert all(r.status_code == 200 for r in got)
+        return [hashlib.sha256(b"".join(r.streaming_content) if r.streaming else r.content).hexdigest() for r in got]
+
+    assert not set(served()) & raw_files  # no raw bytes, whatever the variant
+    raw.grant(project.dataset, user, users["admin"], "checks", timezone.now() + timedelta(days=1))
+    with_scope = served()
+    assert {with_scope[0], with_scope[2]} <= raw_files  # the raw thumbnail and original of the plain frame
