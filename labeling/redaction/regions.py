@@ -75,6 +75,9 @@ def add_detections(found: dict[int, np.ndarray], detector: str) -> int:
     removed). Frames already scanned by it are skipped. Returns the regions added."""
     if not found:
         return 0
+    # the frames' rows locked (in id order): two writers of one frame's detections take turns, and
+    # the second finds the first's scan (callers hold a transaction)
+    list(Frame.objects.select_for_update(no_key=True).filter(pk__in=list(found)).order_by("pk").values_list("pk"))
     already = set(FaceScan.objects.filter(frame_id__in=list(found), detector=detector)
                   .values_list("frame_id", flat=True))
     fresh = {fid: rows for fid, rows in found.items() if fid not in already}

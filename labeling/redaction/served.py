@@ -25,8 +25,12 @@ def ensure(frame: Frame) -> DerivedFrame:
     if current is not None:
         return current
     detector = faces.version()
-    found, pixels = runs.detect_frames([frame], detector)
+    found, pixels = runs.detect_frames([frame], detector)  # the slow part, outside any lock
     with transaction.atomic():
+        Frame.objects.select_for_update(no_key=True).filter(pk=frame.pk).first()  # one maker per frame
+        current = derived.derived_for(frame)
+        if current is not None:  # another request (or the job) made it meanwhile
+            return current
         regions.add_detections(found, detector)
         regions.sync_annotation_regions([frame.pk])
         return derived.rerender(frame, pixels.get(frame.pk))
