@@ -19,6 +19,7 @@ import os
 import socket
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 from django.conf import settings
@@ -95,12 +96,15 @@ def detect_frames(frames: list[Frame], detector: str, on_frame=None) -> tuple[di
     done = regions.scanned([f.pk for f in frames], detector)
     todo = [f for f in frames if f.pk not in done]
     found, pixels = {}, {}
-    for frame in todo:
-        bgr = derived.raw_pixels(frame)
-        pixels[frame.pk] = bgr
-        found[frame.pk] = faces.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        if on_frame:
-            on_frame()
+    # the next frames are read and decoded on a thread while the detector runs on this one
+    # (both release the GIL), as scoring prefetches its batches
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        decoded = pool.map(derived.raw_pixels, todo)
+        for frame, bgr in zip(todo, decoded):
+            pixels[frame.pk] = bgr
+            found[frame.pk] = faces.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            if on_frame:
+                on_frame()
     return found, pixels
 
 
