@@ -3,6 +3,7 @@ from django.urls import path
 
 from . import (
     audit_views,
+    derived_views,
     export_views,
     login_views,
     model_views,
@@ -22,6 +23,10 @@ urlpatterns = [
     path("datasets/<int:pk>/live/", views.dataset_live, name="dataset-live"),
     path("datasets/<int:pk>/upload/", views.dataset_upload, name="dataset-upload"),
     path("datasets/<int:pk>/snapshot/", views.dataset_snapshot, name="dataset-snapshot"),
+    path("datasets/<int:pk>/redaction/", derived_views.start_redaction, name="dataset-redaction-start"),
+    path("datasets/<int:pk>/versions/<int:version_pk>/derive/", derived_views.derive, name="dataset-derive"),
+    path("datasets/<int:pk>/derived/<int:derived_pk>/share/", derived_views.share, name="dataset-share"),
+    path("datasets/<int:pk>/shares/<int:share_pk>/revoke/", derived_views.revoke_share, name="dataset-share-revoke"),
     path("datasets/<int:pk>/raw-access/", raw_access_views.grant, name="dataset-raw-grant"),
     path("datasets/<int:pk>/raw-access/<int:grant_pk>/revoke/", raw_access_views.revoke, name="dataset-raw-revoke"),
     path("sequences/<int:pk>/", views.sequence_detail, name="sequence"),

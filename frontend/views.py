@@ -15,7 +15,7 @@ from labeling.models import Annotation, Frame, IngestJob, ReviewItem, Sequence
 from labeling.protection import serving
 from labeling.redaction import regions
 
-from . import raw_access_views
+from . import derived_views, raw_access_views
 from labeling.work import queue
 
 
@@ -80,6 +80,7 @@ def dataset_detail(request, pk):
         "can_snapshot": request.user.has_perm("labeling.add_datasetversion"),
         "can_view_versions": request.user.has_perm("labeling.view_datasetversion"),
         **raw_access_views.context(request, dataset),
+        **derived_views.context(request, dataset),
     })
     return render(request, "frontend/dataset.html", context)
 

@@ -97,3 +97,30 @@ def test_only_admins_share(project, users, derived_version):
                                                 {"expires_at": later(), "note": "me"}, format="json")
         assert answered.status_code == 403
     assert not Share.objects.exists()
+
+
+def test_the_dataset_page_runs_redaction_derives_shares_and_revokes(client, project, users,
+                                                                  django_capture_on_commit_callbacks):
+    from django.contrib.messages import get_messages
+
+    labeled_project(project, with_images=True)
+    raw = dataset_versions.create_version(project.dataset, user=users["admin"])
+    client.force_login(users["admin"])
+    page = f"/datasets/{project.dataset_id}/"
+    assert "No redaction run yet" in client.get(page).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"{page}redaction/")  # the job runs inline here (eager Celery)
+    assert "Last redaction run" in client.get(page).content.decode()
+    client.post(f"{page}versions/{raw.pk}/derive/")
+    derived = project.dataset.derived_versions.get()
+    answered = client.post(f"{page}derived/{derived.pk}/share/",
+                           {"note": "partner lab", "expires": (timezone.localdate() + timedelta(days=3)).isoformat()})
+    link = next(str(m) for m in get_messages(answered.wsgi_request) if "/shares/" in str(m)).split(": ")[-1]
+    path = link.split("testserver")[-1]
+    client.logout()
+    assert client.get(path).status_code == 200
+    client.force_login(users["admin"])
+    assert "partner lab" in client.get(page).content.decode()
+    client.post(f"{page}shares/{Share.objects.get().pk}/revoke/", {"reason": "lab done"})
+    client.logout()
+    assert client.get(path).status_code == 404
