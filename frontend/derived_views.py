@@ -1,8 +1,6 @@
 """Derived data on the dataset page: the redaction job (QA leads and admins start it and watch it),
 derived versions of the signed raw versions and their shares (admins). Thin: labeling.redaction
 and labeling.exchange.shares do the work; a share's link is shown once, on the page after it is made."""
-from datetime import datetime, time
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseForbidden
@@ -15,6 +13,8 @@ from labeling.exchange import shares
 from labeling.footage.dataset_versions import ManifestError
 from labeling.models import DerivedDatasetVersion, Export, Share
 from labeling.redaction import regions, runs, versions
+
+from .raw_access_views import until_end_of
 
 
 def context(request, dataset) -> dict:
@@ -76,8 +76,7 @@ def share(request, pk, derived_pk):
     if request.POST.get("export", "").isdigit():
         export = Export.objects.filter(pk=int(request.POST["export"]), project__dataset=dataset).first()
     try:
-        day = datetime.strptime(request.POST.get("expires", ""), "%Y-%m-%d").date()
-        until = timezone.make_aware(datetime.combine(day, time(23, 59)))
+        day, until = until_end_of(request.POST.get("expires", ""))
         made, token = shares.create(version, request.user, expires_at=until, note=request.POST.get("note"),
                                     export=export)
     except ValueError as exc:

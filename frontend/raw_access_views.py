@@ -27,6 +27,13 @@ def context(request, dataset) -> dict:
     return {"can_grant_raw": True, "raw_grants": grants, "people": people}
 
 
+def until_end_of(text: str):
+    """A date from a form (YYYY-MM-DD) and the end of that day in the current time zone (the
+    expiry of a grant or a share); ValueError when it is not a date."""
+    day = datetime.strptime(text, "%Y-%m-%d").date()
+    return day, timezone.make_aware(datetime.combine(day, time(23, 59)))
+
+
 @login_required
 @require_POST
 def grant(request, pk):
@@ -35,8 +42,7 @@ def grant(request, pk):
         return HttpResponseForbidden("Only admins grant raw access.")
     person = get_user_model().objects.filter(username=request.POST.get("user", ""), is_active=True).first()
     try:
-        day = datetime.strptime(request.POST.get("expires", ""), "%Y-%m-%d").date()
-        until = timezone.make_aware(datetime.combine(day, time(23, 59)))
+        day, until = until_end_of(request.POST.get("expires", ""))
     except ValueError:
         messages.error(request, "Not granted: expires: a date (YYYY-MM-DD).")
         return redirect("dataset", pk)

@@ -44,38 +44,34 @@ def latest(detector_id: int, frame_ids: list[int]) -> dict[int, list[dict]]:
         return {frame_id: json.loads(boxes) if isinstance(boxes, str) else boxes for frame_id, boxes in cur.fetchall()}
 
 
-def _offered(project: Project, assignment: Assignment | None) -> int | None:
+def _offered(project: Project, assignment: Assignment | None) -> tuple[int | None, bool]:
+    """The detector whose boxes this lease is offered, and whether it is withheld: the project has
+    a current detector but this lease is among the first, who see none (the page says so, so that
+    nobody takes an empty list for a model that found nothing). One look at the lease's order."""
     detector = current_detector(project.pk)
-    if detector is None or (assignment is not None and hidden_for(project, assignment)):
-        return None
-    return detector
-
-
-def withheld(project: Project, assignment: Assignment | None) -> bool:
-    """The project has a current detector, but this lease is among the first and sees none (the
-    page says so, so that nobody takes the empty list for a model that found nothing)."""
-    return (assignment is not None and current_detector(project.pk) is not None
-            and hidden_for(project, assignment))
-
-
-def for_frame(project: Project, frame_id: int, assignment: Assignment | None) -> dict | None:
-    """What the frame page shows as suggestions (None: no current detector, not scored yet, or
-    this person is among the first, who see none)."""
-    detector = _offered(project, assignment)
     if detector is None:
-        return None
-    boxes = latest(detector, [frame_id]).get(frame_id)
-    return {"model_version": detector, "boxes": boxes} if boxes is not None else None
+        return None, False
+    if assignment is not None and hidden_for(project, assignment):
+        return None, True
+    return detector, False
 
 
-def for_segment(project: Project, frames: list, assignment: Assignment | None) -> dict | None:
-    """The detector's boxes on a segment's frames as suggested tracks, thinned to keyframes."""
-    detector = _offered(project, assignment)
-    if detector is None:
-        return None
-    found = latest(detector, [f.pk for f in frames])
+def for_frame(project: Project, frame_id: int, assignment: Assignment | None) -> dict:
+    """What the frame page gets: `suggestions` (None: no current detector, not scored yet, or
+    withheld) and `suggestions_withheld`."""
+    detector, withheld = _offered(project, assignment)
+    boxes = latest(detector, [frame_id]).get(frame_id) if detector is not None else None
+    return {"suggestions": {"model_version": detector, "boxes": boxes} if boxes is not None else None,
+            "suggestions_withheld": withheld}
+
+
+def for_segment(project: Project, frames: list, assignment: Assignment | None) -> dict:
+    """The detector's boxes on a segment's frames as suggested tracks, thinned to keyframes:
+    `suggestions` and `suggestions_withheld`, as `for_frame`."""
+    detector, withheld = _offered(project, assignment)
+    found = latest(detector, [f.pk for f in frames]) if detector is not None else {}
     if not found:
-        return None
+        return {"suggestions": None, "suggestions_withheld": withheld}
     index_of = {f.pk: f.index for f in frames}
     detections = {index_of[fid]: [association.Detection(b["class"], b["score"], (b["x"], b["y"], b["w"], b["h"]))
                                   for b in boxes] for fid, boxes in found.items()}
@@ -90,4 +86,4 @@ def for_segment(project: Project, frames: list, assignment: Assignment | None) -
             keys.append({"frame": track.frames[-1] + 1, "outside": True})
         out.append({"suggestion": number, "class": track.label, "score": round(track.score, 3),
                     "first": track.frames[0], "last": track.frames[-1], "keyframes": keys})
-    return {"model_version": detector, "tracks": out}
+    return {"suggestions": {"model_version": detector, "tracks": out}, "suggestions_withheld": False}

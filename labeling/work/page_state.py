@@ -65,8 +65,8 @@ def state(project: Project, frame: Frame, user, assignment: Assignment | None = 
         "tracks": tracks.track_context(project.pk, user.pk, frame),
         "prefetch": image_url(peek.frame_id, peek.sensitive, project_id=project.pk) if peek else None,
         # the current detector's boxes, unless this person is among the first of the frame (None)
-        "suggestions": suggestions.for_frame(project, frame.pk, assignment) if assignment is not None else None,
-        "suggestions_withheld": suggestions.withheld(project, assignment),
+        **(suggestions.for_frame(project, frame.pk, assignment) if assignment is not None
+           else {"suggestions": None, "suggestions_withheld": False}),
         # what annotator protection wants the page to show with this frame (labeling.protection.gate);
         # absent where the project has no sensitive frames
         "protection": lease.notes.get("protection") if lease is not None else None,

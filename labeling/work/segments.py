@@ -114,8 +114,7 @@ def state(project: Project, user, assignment: Assignment, *, resumed: bool = Tru
         "draft": draft,
         "revision": revision,
         # the current detector's boxes as tracks, unless this person is among the first (None)
-        "suggestions": suggestions.for_segment(project, frames, assignment),
-        "suggestions_withheld": suggestions.withheld(project, assignment),
+        **suggestions.for_segment(project, frames, assignment),
         "protection": (notes or {}).get("protection"),
     }
 

@@ -36,7 +36,7 @@ export class Suggestions {
   show(data) {
     const offered = data.suggestions;
     this.modelVersion = offered?.model_version ?? null;
-    const known = new Set(Object.keys(Object.fromEntries(data.classes.map((c) => [c.key, c]))));
+    const known = new Set(data.classes.map((c) => c.key));
     this.open = (offered?.boxes || [])
       .filter((s) => known.has(s.class))
       .filter((s) => !this.editor.boxes.some((b) => b.class === s.class && iou(b, s) >= SAME_BOX_IOU))
