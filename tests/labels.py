@@ -21,11 +21,15 @@ def store_labels(project, frame, payload, *, status=Annotation.APPROVED, source=
                              created_by=None, annotator=annotator, supersedes=head)
 
 
-def labeled_project(project, *, with_images=False):
+def labeled_project(project, *, with_images=False, metadata_level="full"):
     """cam-a: 6 frames 640×480, frames 0–4 approved (track 1 walks right, track 2 is a car on
     frames 1–3, an untracked truck on frame 2, frame 4 approved empty), frame 5 not approved.
     cam-b: 3 frames 320×240, all approved, track 7 on every frame, a 'crowd' tag on frame 0.
+    The dataset's metadata level is `full`, so exports keep the sequence names the tests read
+    (below it, derived exports name sequences `sequence-<id>`).
     Returns {"frames": approved frames, "boxes": n, "tracks": n (an untracked box counts as one)}."""
+    type(project.dataset).objects.filter(pk=project.dataset_id).update(metadata_level=metadata_level)
+    project.dataset.metadata_level = metadata_level
     a = make_frames(project, 6, sequence_name="cam-a", width=640, height=480)
     b = make_frames(project, 3, sequence_name="cam-b", width=320, height=240)
     for i, frame in enumerate(a[:4]):

@@ -287,3 +287,40 @@ def test_verify_export_command(project, users, labeled, tmp_path):
             archive.writestr(name, content)
     with pytest.raises(CommandError, match="1 export archive"):
         call_command("verify_export", str(tmp_path / "bad.zip"), stdout=io.StringIO())
+
+
+def test_below_full_metadata_sequences_go_by_neutral_names_that_import_back(project, users):
+    """At the default (coarse) metadata level an export is derived data: the sequence names the
+    uploader typed (often a file name, a place or a date) never leave; `sequence-<id>` does, the
+    same in COCO, MOT and the manifest, and aerie's importer reads it back to the same frames.
+    Raw frames exported for a raw-access holder keep the names."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labeling.access import raw
+    from labeling.exchange import imports
+    from labeling.models import Sequence
+
+    labeled_project(project, with_images=True, metadata_level="coarse")
+    ids = dict(Sequence.objects.filter(dataset=project.dataset).values_list("name", "pk"))
+    neutral = {name: f"sequence-{pk}" for name, pk in ids.items()}
+    coco = export_bytes(made(project, users["trainer"], format="coco"))
+    mot = export_bytes(made(project, users["trainer"], format="mot", include_images=True))
+    for data in (coco, mot):
+        files = members(data)
+        assert not any(b"cam-a" in body or b"cam-b" in body for body in files.values())
+        assert not any("cam-" in name for name in files)
+        manifest = exports.verify_archive(io.BytesIO(data)).manifest
+        assert manifest["sequences"] == [neutral["cam-a"], neutral["cam-b"]]
+        assert manifest["metadata_level"] == "coarse"
+    doc = json.loads(members(coco)[COCO_JSON])
+    assert {i["sequence"] for i in doc["images"]} == set(neutral.values())
+    assert f"{neutral['cam-a']}/000000.jpg" in {i["file_name"] for i in doc["images"]}
+    assert f"{neutral['cam-b']}/img1/000003.jpg" in members(mot)
+    report = imports.run(project, users["admin"], format="mot", data=mot, filename="mot.zip", mode="prelabel")
+    assert (report.frames, report.boxes) == (7, 11), report.as_dict()  # MOT has no line for the empty frame
+    raw.grant(project.dataset, users["trainer"], users["admin"], "trains on raw", timezone.now() + timedelta(days=1))
+    kept = members(export_bytes(made(project, users["trainer"], format="mot", include_images=True,
+                                     image_kind=Export.RAW_IMAGES)))
+    assert "cam-a/gt/gt.txt" in kept and not any(n.startswith("sequence-") for n in kept)

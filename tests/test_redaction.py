@@ -314,6 +314,9 @@ def test_the_derived_version_is_signed_verified_and_tampering_is_caught(faces_da
     header = json.loads(lines[0][:lines[0].index(',"frames"')] + "}")
     assert header["raw_manifest_sha256"] == raw.manifest_sha256 and header["method"] == "blur"
     assert all("source_name" not in s for s in header["sequences"])  # coarse: no file names
+    sequence = astronaut.sequence
+    assert [s["name"] for s in header["sequences"]] == [f"sequence-{sequence.pk}"]  # nor the typed name
+    assert sequence.name.encode() not in b"\n".join(line.encode() for line in lines)
     first = json.loads(lines[1].rstrip(","))
     assert first["raw_sha256"] == astronaut.sha256 and first["sha256"] == derived.derived_for(astronaut).sha256
     assert first["regions"][0]["source"] == "detector" and "source_name" not in first
@@ -374,6 +377,9 @@ def test_reduce_metadata_by_level():
     assert frame["source_name"] == "DJI_0042.JPG"  # the caller's dict is left alone
     with pytest.raises(ValueError):
         metadata.reduce_metadata(frame, "some")
+    sequence = type("Sequence", (), {"pk": 7, "name": "kherson-0312"})()
+    assert [metadata.sequence_name(sequence, level) for level in metadata.LEVELS] == [
+        "kherson-0312", "sequence-7", "sequence-7"]
 
 
 def test_faces_post_processing_on_known_outputs():

@@ -6,7 +6,12 @@ and places. Pure: exports and derived manifests call `reduce_metadata` on each f
 - coarse (the default): capture times become their date, file names go, positions are rounded
   to 0.01° (about a kilometre); a frame's offset from the start of its video (`timestamp`) stays,
   since tracks need it and it says nothing of when or where;
-- none: capture times, file names, positions and offsets all go."""
+- none: capture times, file names, positions and offsets all go.
+
+Sequence names are typed by whoever uploads, and are often a file name or a place and a date
+("kherson-0312-convoy"): below `full` they become a neutral `sequence-<id>` (`sequence_name`),
+the same in every derived manifest and export, so a partner can match labels to frames and an
+admin can look the sequence up, while the name itself never leaves."""
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -16,6 +21,13 @@ TIME_KEYS = {"captured_at", "capture_time", "recorded_at", "datetime", "date_cap
 FILE_KEYS = {"source_name", "source_file", "file_name", "filename", "original_filename", "upload_name", "path"}
 POSITION_KEYS = {"lat", "lon", "latitude", "longitude", "alt", "altitude", "position", "gps", "heading"}
 OFFSET_KEYS = {"timestamp"}
+
+
+def sequence_name(sequence, level: str) -> str:
+    """The name a sequence goes by in derived data at `level`."""
+    if level not in LEVELS:
+        raise ValueError(f"metadata level: one of {', '.join(LEVELS)}")
+    return sequence.name if level == "full" else f"sequence-{sequence.pk}"
 
 
 def _date_only(value):

@@ -20,7 +20,7 @@ from labeling.access import signing
 from labeling.footage.dataset_versions import ManifestError, VerifyReport, _hash_blob, _manifest_frames
 from labeling.models import Dataset, DatasetVersion, DerivedDatasetVersion, DerivedFrame, Frame
 from labeling.models.footage import blob_path
-from labeling.redaction.metadata import reduce_metadata
+from labeling.redaction.metadata import reduce_metadata, sequence_name
 
 SIGNED_PREFIX = b"aerie-derived-manifest-v1:"
 FORMAT = "aerie-derived-manifest/1"
@@ -32,12 +32,17 @@ def _statement(sha256_hex: str) -> bytes:
 
 def _frames(raw: DatasetVersion):
     return (Frame.objects.filter(sequence__in=raw.sequences.all()).order_by("sequence__name", "index")
-            .values("pk", "sequence__name", "index", "source_index", "source_name", "timestamp", "sha256")
+            .values("pk", "sequence_id", "index", "source_index", "source_name", "timestamp", "sha256")
             .iterator(chunk_size=2000))
 
 
 def _current(frame_ids: list[int]) -> dict[int, DerivedFrame]:
     return {d.frame_id: d for d in DerivedFrame.objects.filter(frame_id__in=frame_ids, current=True)}
+
+
+def _names(raw: DatasetVersion, level: str) -> dict[int, str]:
+    """Each sequence's name in the derived manifest (neutral below the full metadata level)."""
+    return {s.pk: sequence_name(s, level) for s in raw.sequences.all()}
 
 
 def _windows(raw: DatasetVersion, size: int = 2000):
@@ -64,10 +69,11 @@ def create_derived_version(raw: DatasetVersion, *, user=None, note: str = "") ->
         "format": FORMAT, "dataset": dataset.name, "version": number, "key_id": signing.key_id(),
         "raw_version": raw.number, "raw_manifest_sha256": raw.manifest_sha256, "method": method,
         "metadata_level": level,
-        "sequences": [reduce_metadata({"name": s.name, "kind": s.kind, "source_name": s.source_name,
+        "sequences": [reduce_metadata({"name": sequence_name(s, level), "kind": s.kind, "source_name": s.source_name,
                                        "frame_count": s.frame_count, "fps": s.fps, "stride": s.stride}, level)
                       for s in sequences],
     }
+    names = _names(raw, level)
     digest, count, missing = hashlib.sha256(), 0, 0
     with tempfile.TemporaryFile() as tmp:
         def write(chunk: bytes) -> None:
@@ -83,7 +89,7 @@ def create_derived_version(raw: DatasetVersion, *, user=None, note: str = "") ->
                     missing += 1
                     continue
                 entry = reduce_metadata({
-                    "sequence": frame["sequence__name"], "index": frame["index"],
+                    "sequence": names[frame["sequence_id"]], "index": frame["index"],
                     "source_index": frame["source_index"], "source_name": frame["source_name"],
                     "timestamp": frame["timestamp"], "sha256": rendition.sha256,
                     "file": blob_path("derived", rendition.sha256, "jpg"), "raw_sha256": rendition.raw_sha256,
@@ -138,14 +144,14 @@ def verify_derived(version: DerivedDatasetVersion) -> VerifyReport:
     except (ValueError, KeyError, TypeError) as exc:
         report.problems.append(f"manifest is not in the aerie format: {exc}")
         return report
-    in_db = {}
+    in_db, names = {}, _names(version.raw_version, version.metadata_level)
     for window in _windows(version.raw_version):
         known = {}
         for d in DerivedFrame.objects.filter(frame_id__in=[f["pk"] for f in window]).values(
                 "frame_id", "sha256", "raw_sha256"):
             known.setdefault(d["frame_id"], set()).add((d["sha256"], d["raw_sha256"]))
         for f in window:
-            in_db[(f["sequence__name"], f["index"])] = (f["sha256"], known.get(f["pk"], set()))
+            in_db[(names[f["sequence_id"]], f["index"])] = (f["sha256"], known.get(f["pk"], set()))
     for key in sorted(set(in_db) - set(listed)):
         report.extra.append(f"{key[0]}#{key[1]} (in the raw version, not in the derived manifest)")
     for key in sorted(set(listed) - set(in_db)):

@@ -78,8 +78,8 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, image
             for frame in scopes.frames(scope, sequence, boxes=False):
                 image_id += 1
                 ext = images.ext(frame.ext) if images else frame.ext
-                image = {"id": image_id, "file_name": image_file_name(sequence.name, frame.index, ext),
-                         "width": frame.width, "height": frame.height, "sequence": sequence.name,
+                image = {"id": image_id, "file_name": image_file_name(scope.name_of(sequence), frame.index, ext),
+                         "width": frame.width, "height": frame.height, "sequence": scope.name_of(sequence),
                          "frame_index": frame.index, "sha256": frame.sha256}
                 if raw:
                     image["attributes"] = {}
@@ -138,6 +138,7 @@ def write_images(archive, scope: scopes.Scope, images, progress=lambda n: None) 
             name = images.file_for(frame.frame_id, frame.sha256, frame.ext)
             if name is not None:
                 with blobstore.open_blob(name) as fh:
-                    archive.add_file(IMAGES_DIR + image_file_name(sequence.name, frame.index, images.ext(frame.ext)),
+                    archive.add_file(IMAGES_DIR + image_file_name(scope.name_of(sequence), frame.index,
+                                                                     images.ext(frame.ext)),
                                      fh)
             progress(1)

@@ -22,6 +22,7 @@ from labeling.exchange.exports.archive import ArchiveWriter
 from labeling.exchange.exports.images import ImageSource
 from labeling.exchange.exports.selection import ExportError, ExportForbidden
 from labeling.models import DatasetVersion, Export, Project
+from labeling.redaction.metadata import sequence_name
 from labeling.work.payloads import classes_of
 from ontology.models import OntologyVersion
 
@@ -83,6 +84,14 @@ def create(project: Project, user, *, format: str, scope: str = Export.APPROVED,
     return export
 
 
+def export_metadata_level(export: Export) -> str:
+    """An export of raw frames (for a raw-access holder) keeps every name; any other export is
+    derived data and follows the dataset's metadata level (labeling.redaction.metadata)."""
+    if export.include_images and export.image_kind == Export.RAW_IMAGES:
+        return "full"
+    return export.project.dataset.metadata_level
+
+
 def _header(export: Export, resolved: scopes.Scope, stats: dict, images=None) -> dict:
     version = export.ontology_version
     dv = export.dataset_version
@@ -94,7 +103,8 @@ def _header(export: Export, resolved: scopes.Scope, stats: dict, images=None) ->
         "project": export.project.name,
         "dataset": export.project.dataset.name,
         "dataset_version": ({"number": dv.number, "manifest_sha256": dv.manifest_sha256} if dv else None),
-        "sequences": [s.name for s in resolved.sequences],
+        "sequences": [resolved.name_of(s) for s in resolved.sequences],
+        "metadata_level": export_metadata_level(export),
         "ontology": version.ontology.name,
         "ontology_version": version.number,
         "annotations_as_of": export.annotations_as_of,
@@ -120,6 +130,8 @@ def run(export_id: int) -> Export:
         export.save(update_fields=["status", "started_at", "heartbeat_at", "items_done", "attempts"])
     try:
         resolved = scopes.resolve(export.project, export.scope, export.dataset_version, export.annotations_as_of)
+        level = export_metadata_level(export)
+        resolved.names = {s.pk: sequence_name(s, level) for s in resolved.sequences}
         passes = 2 if export.format == Export.COCO else 1
         export.items_total = scopes.count_frames(resolved) * (passes + int(export.include_images))
         Export.objects.filter(pk=export.pk).update(items_total=export.items_total)

@@ -58,9 +58,10 @@ def seqinfo(name: str, sequence, length: int, ext: str) -> str:
 def folders(scope: scopes.Scope, sequence) -> list[tuple[int | None | bool, str]]:
     """(annotator filter, folder name) of the sequence's folders; none if nothing is in scope."""
     people = scopes.annotators(scope, sequence)
+    name = safe_name(scope.name_of(sequence))
     if scope.scope != "raw":
-        return [(False, safe_name(sequence.name))] if people else []
-    return [(user_id, f"{safe_name(sequence.name)}__{safe_name(username or 'none')}") for user_id, username in people]
+        return [(False, name)] if people else []
+    return [(user_id, f"{name}__{safe_name(username or 'none')}") for user_id, username in people]
 
 
 def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, images=None,

@@ -47,6 +47,11 @@ class Scope:
     sequences: list[Sequence]
     as_of: int
     dataset_version: DatasetVersion | None = None
+    #: the name each sequence goes by in the export, where not its own (derived data: neutral names)
+    names: dict[int, str] = field(default_factory=dict)
+
+    def name_of(self, sequence: Sequence) -> str:
+        return self.names.get(sequence.pk, sequence.name)
 
     @property
     def heads_sql(self) -> str:

@@ -127,6 +127,7 @@ class FrameLookup:
         from labeling.exchange.exports.coco import safe_name
 
         self.sequences: dict[str, int] = {}
+        self.by_id: dict[int, str] = {}
         self.safe: dict[str, str] = {}
         self.lengths: dict[str, int] = {}
         self.by_position: dict[tuple[str, int], int] = {}
@@ -137,6 +138,7 @@ class FrameLookup:
                 .values_list("id", "sequence_id", "sequence__name", "index", "source_name", "sha256"))
         for frame_id, seq_id, seq, index, source, sha in rows.iterator(chunk_size=5000):
             self.sequences[seq] = seq_id
+            self.by_id[seq_id] = seq
             self.safe[safe_name(seq)] = seq
             self.lengths[seq] = max(self.lengths.get(seq, 0), index + 1)
             self.by_position[(seq, index)] = frame_id
@@ -146,9 +148,14 @@ class FrameLookup:
             self.by_sha[sha].append(frame_id)
 
     def sequence(self, name: str) -> str | None:
+        """The sequence a name in an upload means: its own name, its name made safe for a folder,
+        or the neutral `sequence-<id>` that derived exports give it."""
         if name in self.sequences:
             return name
-        return self.safe.get(name)
+        if name in self.safe:
+            return self.safe[name]
+        neutral = re.fullmatch(r"sequence-(\d+)", name)
+        return self.by_id.get(int(neutral.group(1))) if neutral else None
 
     def position(self, sequence: str, index: int) -> int | None:
         seq = self.sequence(sequence)
