@@ -131,6 +131,25 @@ def test_the_detector_finds_the_face_and_the_derived_frame_no_longer_shows_it(fa
     assert DerivedFrame.objects.filter(frame__in=[astronaut, camera, coffee]).count() == 3
 
 
+def test_an_encoding_made_during_detection_is_used_only_for_the_boxes_it_was_made_with(faces_dataset, users):
+    """The job encodes each frame beside the detector with the regions it expects; a region a
+    person added meanwhile (or an approval's) must not be lost to that early encoding."""
+    dataset, (astronaut, camera, coffee) = faces_dataset
+    found, pixels, ready = runs.detect_frames([astronaut, coffee], faces.version(), method="blur")
+    assert set(ready) == {astronaut.pk, coffee.pk} and len(ready[astronaut.pk][0]) == 1 and ready[coffee.pk][0] == ()
+    regions.add_detections(found, faces.version())
+    RedactionRegion.objects.create(frame=coffee, x=10, y=10, w=80, h=60, source=RedactionRegion.PERSON,
+                                   created_by=users["qa"], reason="a name tag on the cup")
+    made = derived.rerender_many([astronaut, coffee], "blur", pixels, regions.live([astronaut.pk, coffee.pk]), ready)
+    # the face's early encoding matched its live boxes and was used as it was
+    assert made[astronaut.pk].sha256 == hashlib.sha256(ready[astronaut.pk][1]).hexdigest()
+    # the cup's was made without the new region: it was rendered again, with it
+    assert made[coffee.pk].sha256 != hashlib.sha256(ready[coffee.pk][1]).hexdigest()
+    assert [r["reason"] for r in made[coffee.pk].regions] == ["a name tag on the cup"]
+    cup = blob_pixels(made[coffee.pk].blob_name)
+    assert not np.array_equal(cup[10:70, 10:90], pixels[coffee.pk][10:70, 10:90])
+
+
 def test_a_chunk_is_claimed_once_and_a_stale_one_is_sent_again(faces_dataset):
     dataset, frames = faces_dataset
     run = runs.start_run(dataset, reason="test", chunk_size=2)

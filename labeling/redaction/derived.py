@@ -63,30 +63,69 @@ def raw_pixels(frame: Frame) -> np.ndarray:
         return render.decode(fh.read())
 
 
+def boxes_of(regions) -> tuple[tuple[float, float, float, float], ...]:
+    """The boxes a rendition hides, in one order whatever order the regions came in (overlapping
+    regions compose, so the order is part of what makes the bytes)."""
+    return tuple(sorted((float(r[0]), float(r[1]), float(r[2]), float(r[3])) if isinstance(r, (tuple, list))
+                        else (r.x, r.y, r.w, r.h) for r in regions))
+
+
+def encoded(pixels: np.ndarray, boxes, method: str) -> bytes:
+    """The derived file's bytes: the pixels with `boxes` hidden by `method`, as JPEG."""
+    return render.encode_jpeg(render.render(pixels, boxes, method))
+
+
 def rerender(frame: Frame, pixels: np.ndarray | None = None, method: str | None = None,
              live: list[RedactionRegion] | None = None) -> DerivedFrame:
     """Make the frame's derived rendition current for its live regions and its dataset's method:
     the existing one when nothing changed, else a new one (the old stays in the history).
     `pixels` (BGR, as decoded from the raw file) and `live` save a read when the caller has them."""
+    if method is None:
+        method = Dataset.objects.filter(sequences__frames=frame).values_list("redaction_method", flat=True).get()
+    return rerender_many([frame], method, {frame.pk: pixels} if pixels is not None else {},
+                         {frame.pk: live} if live is not None else None)[frame.pk]
+
+
+def rerender_many(frames: list[Frame], method: str, pixels: dict, live: dict | None = None,
+                  ready: dict | None = None) -> dict[int, DerivedFrame]:
+    """`rerender` for many frames of one dataset with a few statements: the frames are locked
+    (in id order: one renderer per frame), their current renditions read at once, the new ones
+    written at once. `ready` ({frame id: (boxes, bytes)}) holds encodings made ahead, while the
+    detector ran: one is used only when its boxes are exactly the frame's live boxes now.
+    Returns {frame id: its current rendition}."""
+    ids = sorted(f.pk for f in frames)
+    ready = ready or {}
     with transaction.atomic():
-        frame = Frame.objects.select_for_update(no_key=True).get(pk=frame.pk)  # one renderer per frame
-        if method is None:
-            method = Dataset.objects.filter(sequences__frames=frame).values_list("redaction_method", flat=True).get()
+        locked = {f.pk: f for f in Frame.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")}
         if live is None:
-            live = regions_mod.live([frame.pk])[frame.pk]
-        key = regions_key(method, [r.pk for r in live])
-        current = derived_for(frame)
-        if current is not None and current.regions_key == key and current.raw_sha256 == frame.sha256:
-            return current
-        if pixels is None:
-            pixels = raw_pixels(frame)
-        data = render.encode_jpeg(render.render(pixels, [(r.x, r.y, r.w, r.h) for r in live], method))
-        sha = hashlib.sha256(data).hexdigest()
-        blobstore.put(blob_path("derived", sha, "jpg"), data)
-        if current is not None:
-            DerivedFrame.objects.filter(pk=current.pk).update(current=False)
-        return DerivedFrame.objects.create(frame=frame, sha256=sha, raw_sha256=frame.sha256, method=method,
-                                           regions=[lineage(r) for r in live], regions_key=key, current=True)
+            live = regions_mod.live(ids)
+        currents = {d.frame_id: d for d in DerivedFrame.objects.filter(frame_id__in=ids, current=True)}
+        out, made, stale = {}, [], []
+        for frame_id in ids:
+            frame, regions = locked[frame_id], live[frame_id]
+            key = regions_key(method, [r.pk for r in regions])
+            current = currents.get(frame_id)
+            if current is not None and current.regions_key == key and current.raw_sha256 == frame.sha256:
+                out[frame_id] = current
+                continue
+            boxes = boxes_of(regions)
+            early = ready.get(frame_id)
+            if early is not None and early[0] == boxes:
+                data = early[1]
+            else:
+                bgr = pixels.get(frame_id)
+                data = encoded(bgr if bgr is not None else raw_pixels(frame), boxes, method)
+            sha = hashlib.sha256(data).hexdigest()
+            blobstore.put(blob_path("derived", sha, "jpg"), data)
+            if current is not None:
+                stale.append(current.pk)
+            made.append(DerivedFrame(frame=frame, sha256=sha, raw_sha256=frame.sha256, method=method,
+                                     regions=[lineage(r) for r in regions], regions_key=key, current=True))
+        if stale:
+            DerivedFrame.objects.filter(pk__in=stale).update(current=False)
+        for rendition in DerivedFrame.objects.bulk_create(made):
+            out[rendition.frame_id] = rendition
+    return out
 
 
 def follow_approvals(frame_ids: list[int]) -> int:

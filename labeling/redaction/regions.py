@@ -129,6 +129,7 @@ def sync_annotation_regions(frame_ids: list[int]) -> tuple[int, int]:
 
 def live(frame_ids: list[int]) -> dict[int, list[RedactionRegion]]:
     out: dict[int, list[RedactionRegion]] = {fid: [] for fid in frame_ids}
-    for region in RedactionRegion.objects.filter(frame_id__in=frame_ids, removed_at__isnull=True).order_by("pk"):
+    for region in RedactionRegion.objects.filter(frame_id__in=frame_ids, removed_at__isnull=True) \
+            .select_related("created_by").order_by("pk"):
         out[region.frame_id].append(region)
     return out

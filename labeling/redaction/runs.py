@@ -28,7 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeling import audit, jobs
-from labeling.models import Dataset, Frame, RedactionChunk, RedactionRun, Sequence
+from labeling.models import Dataset, DerivedFrame, Frame, RedactionChunk, RedactionRun, Sequence
 from labeling.redaction import derived, faces, regions
 
 CHUNK_SIZE = settings.AERIE_REDACTION_CHUNK
@@ -90,22 +90,33 @@ def heartbeat(chunk_id: int, me: str) -> bool:
         .update(claimed_at=timezone.now()) == 1
 
 
-def detect_frames(frames: list[Frame], detector: str, on_frame=None) -> tuple[dict, dict]:
+def detect_frames(frames: list[Frame], detector: str, on_frame=None, method: str | None = None):
     """Decode the frames not yet searched by `detector` and find their faces. Returns ({frame id:
-    faces}, {frame id: BGR pixels}) so that rendering does not read the files twice."""
-    done = regions.scanned([f.pk for f in frames], detector)
+    faces}, {frame id: BGR pixels}, {frame id: (boxes, JPEG bytes)}) so that rendering does not
+    read the files twice.
+
+    Both sides of the detector run on threads beside it (OpenCV and onnxruntime release the GIL):
+    the next frames are read and decoded ahead, as scoring prefetches its batches; and with a
+    `method`, each searched frame is rendered and encoded at once with the regions it will have
+    (its live ones and the faces just found), so storing the chunk only writes. `store` uses such
+    an encoding only when the frame's live boxes are still exactly those."""
+    ids = [f.pk for f in frames]
+    done = regions.scanned(ids, detector)
     todo = [f for f in frames if f.pk not in done]
-    found, pixels = {}, {}
-    # the next frames are read and decoded on a thread while the detector runs on this one
-    # (both release the GIL), as scoring prefetches its batches
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        decoded = pool.map(derived.raw_pixels, todo)
+    before = regions.live([f.pk for f in todo]) if method else {}
+    found, pixels, rendering = {}, {}, {}
+    with ThreadPoolExecutor(max_workers=1) as reader, ThreadPoolExecutor(max_workers=1) as renderer:
+        decoded = reader.map(derived.raw_pixels, todo)
         for frame, bgr in zip(todo, decoded):
             pixels[frame.pk] = bgr
             found[frame.pk] = faces.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            if method:
+                boxes = derived.boxes_of([*before[frame.pk], *(tuple(r[:4]) for r in found[frame.pk])])
+                rendering[frame.pk] = (boxes, renderer.submit(derived.encoded, bgr, boxes, method))
             if on_frame:
                 on_frame()
-    return found, pixels
+        ready = {fid: (boxes, job.result()) for fid, (boxes, job) in rendering.items()}
+    return found, pixels, ready
 
 
 def process_chunk(chunk_id: int, me: str | None = None) -> int:
@@ -128,11 +139,12 @@ def process_chunk(chunk_id: int, me: str | None = None) -> int:
             last[0] = time.monotonic()
 
     frames = list(Frame.objects.filter(pk__in=frame_ids).order_by("pk"))
-    found, pixels = detect_frames(frames, run.detector, on_frame=beat)
-    return store(run, chunk_id, me, frames, found, pixels)
+    found, pixels, ready = detect_frames(frames, run.detector, on_frame=beat, method=run.dataset.redaction_method)
+    return store(run, chunk_id, me, frames, found, pixels, ready)
 
 
-def store(run: RedactionRun, chunk_id: int, me: str, frames: list[Frame], found: dict, pixels: dict) -> int:
+def store(run: RedactionRun, chunk_id: int, me: str, frames: list[Frame], found: dict, pixels: dict,
+          ready: dict | None = None) -> int:
     """Write a chunk's faces, annotation regions and renditions, mark it done and audit it, in
     one transaction. Nothing is written when another worker completed or took the chunk."""
     with transaction.atomic():
@@ -144,12 +156,9 @@ def store(run: RedactionRun, chunk_id: int, me: str, frames: list[Frame], found:
         ids = [f.pk for f in frames]
         faces_added = regions.add_detections(found, run.detector)
         from_annotations, dropped = regions.sync_annotation_regions(ids)
-        live = regions.live(ids)
-        made = 0
-        for frame in frames:
-            before = derived.derived_for(frame)
-            after = derived.rerender(frame, pixels.get(frame.pk), run.dataset.redaction_method, live[frame.pk])
-            made += before is None or before.pk != after.pk
+        before = dict(DerivedFrame.objects.filter(frame_id__in=ids, current=True).values_list("frame_id", "pk"))
+        after = derived.rerender_many(frames, run.dataset.redaction_method, pixels, regions.live(ids), ready)
+        made = sum(before.get(fid) != rendition.pk for fid, rendition in after.items())
         RedactionRun.objects.filter(pk=run.pk).update(
             chunks_done=F("chunks_done") + 1, frames_done=F("frames_done") + len(frames),
             faces_found=F("faces_found") + faces_added, renditions_made=F("renditions_made") + made)

@@ -25,7 +25,7 @@ def ensure(frame: Frame) -> DerivedFrame:
     if current is not None:
         return current
     detector = faces.version()
-    found, pixels = runs.detect_frames([frame], detector)  # the slow part, outside any lock
+    found, pixels, _ = runs.detect_frames([frame], detector)  # the slow part, outside any lock
     with transaction.atomic():
         Frame.objects.select_for_update(no_key=True).filter(pk=frame.pk).first()  # one maker per frame
         current = derived.derived_for(frame)
