@@ -141,21 +141,23 @@ def _manifest_frames(name: str):
             yield json.loads(line.rstrip(b","))
 
 
-def verify_version(version: DatasetVersion) -> VerifyReport:
-    """Check a dataset version against its signed manifest: the signature, the manifest file,
-    every frame file's bytes, and frames that are in the database but not in the manifest."""
-    report = VerifyReport(str(version))
-    if not default_storage.exists(version.manifest_name):
-        report.problems.append(f"manifest file {version.manifest_name} is missing")
-        return report
-    sha = _hash_blob(version.manifest_name)
-    report.manifest_ok = sha == version.manifest_sha256
-    report.signature_ok = signing.verify(_statement(sha), version.signature)
+def check_manifest(report: VerifyReport, manifest_name: str, manifest_sha256: str, signature: str,
+                   statement) -> dict | None:
+    """The part of verifying a signed manifest that raw and derived versions share: the manifest
+    file is there, its sha256 is the recorded one, the signature over `statement(sha)` holds, and
+    every file it lists has the listed bytes. Returns its entries by (sequence, index), or None
+    when the manifest is missing or not in the aerie format (the report says which)."""
+    if not default_storage.exists(manifest_name):
+        report.problems.append(f"manifest file {manifest_name} is missing")
+        return None
+    sha = _hash_blob(manifest_name)
+    report.manifest_ok = sha == manifest_sha256
+    report.signature_ok = signing.verify(statement(sha), signature)
     listed = {}
     try:
-        for entry in _manifest_frames(version.manifest_name):
+        for entry in _manifest_frames(manifest_name):
             label = f"{entry['sequence']}#{entry['index']} ({entry['file']})"
-            listed[(entry["sequence"], entry["index"])] = entry["sha256"]
+            listed[(entry["sequence"], entry["index"])] = entry
             actual = _hash_blob(entry["file"])
             report.frames_checked += 1
             if actual is None:
@@ -164,6 +166,16 @@ def verify_version(version: DatasetVersion) -> VerifyReport:
                 report.changed.append(label)
     except (ValueError, KeyError, TypeError) as exc:
         report.problems.append(f"manifest is not in the aerie format: {exc}")
+        return None
+    return listed
+
+
+def verify_version(version: DatasetVersion) -> VerifyReport:
+    """Check a dataset version against its signed manifest: the signature, the manifest file,
+    every frame file's bytes, and frames that are in the database but not in the manifest."""
+    report = VerifyReport(str(version))
+    listed = check_manifest(report, version.manifest_name, version.manifest_sha256, version.signature, _statement)
+    if listed is None:
         return report
     in_db = {}
     for f in _frames(version.sequences.values_list("pk", flat=True)):
@@ -173,6 +185,6 @@ def verify_version(version: DatasetVersion) -> VerifyReport:
     for key in sorted(set(listed) - set(in_db)):
         report.missing.append(f"{key[0]}#{key[1]} (in the manifest, not in the database)")
     for key in sorted(set(listed) & set(in_db)):
-        if in_db[key]["sha256"] != listed[key]:
+        if in_db[key]["sha256"] != listed[key]["sha256"]:
             report.changed.append(f"{key[0]}#{key[1]} (the database points to another file than the manifest)")
     return report

@@ -4,9 +4,10 @@ from them, the chunked job that finds faces and renders, and signed derived data
 History is append-only here too: a region is never deleted (removing one marks it, with who and
 why), and a frame whose live regions change gets a new derived rendition while the old one stays."""
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+
+from .chunks import Chunk
 
 
 class RedactionRegion(models.Model):
@@ -120,21 +121,12 @@ class RedactionRun(models.Model):
         return f"redaction run {self.pk} ({self.status} {self.chunks_done}/{self.chunks_total})"
 
 
-class RedactionChunk(models.Model):
-    PENDING, CLAIMED, DONE = "pending", "claimed", "done"
-    STATUS_CHOICES = [(s, s.title()) for s in (PENDING, CLAIMED, DONE)]
+class RedactionChunk(Chunk):
+    """A slice of a redaction run's frames (labeling.jobs.chunks)."""
 
     run = models.ForeignKey(RedactionRun, on_delete=models.CASCADE, related_name="chunks")
-    number = models.PositiveIntegerField()
-    frame_ids = ArrayField(models.BigIntegerField())
-    status = models.CharField(max_length=8, choices=STATUS_CHOICES, default=PENDING)
-    claimed_by = models.CharField(max_length=120, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    done_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["run", "number"]
+    class Meta(Chunk.Meta):
         constraints = [models.UniqueConstraint(fields=["run", "number"], name="redaction_chunk_unique")]
 
 

@@ -6,6 +6,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
+from .chunks import Chunk
+
 
 class ModelVersion(models.Model):
     DETECTOR = "detector"
@@ -101,25 +103,12 @@ class ScoringRun(models.Model):
         return f"scoring run {self.pk} ({self.status} {self.chunks_done}/{self.chunks_total})"
 
 
-class ScoringChunk(models.Model):
-    """A slice of a scoring run's frames. A worker claims it (row lock, SKIP LOCKED), scores it
-    and marks it done in one transaction with its scores; a claim whose heartbeat is older than
-    the stale limit is taken over by another worker (the first one died)."""
-
-    PENDING, CLAIMED, DONE = "pending", "claimed", "done"
-    STATUS_CHOICES = [(s, s.title()) for s in (PENDING, CLAIMED, DONE)]
+class ScoringChunk(Chunk):
+    """A slice of a scoring run's frames (labeling.jobs.chunks)."""
 
     run = models.ForeignKey(ScoringRun, on_delete=models.CASCADE, related_name="chunks")
-    number = models.PositiveIntegerField()
-    frame_ids = ArrayField(models.BigIntegerField())
-    status = models.CharField(max_length=8, choices=STATUS_CHOICES, default=PENDING)
-    claimed_by = models.CharField(max_length=120, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    done_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["run", "number"]
+    class Meta(Chunk.Meta):
         constraints = [models.UniqueConstraint(fields=["run", "number"], name="scoring_chunk_unique")]
 
 

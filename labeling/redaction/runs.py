@@ -1,7 +1,7 @@
 """The redaction job: find faces on every frame of a dataset, add the boxes of `redact` classes
 from approved annotations, and render each frame's derived rendition.
 
-Chunked like scoring (labeling.sampling.scoring): `start_run` records a run and its chunks; any
+Chunked like scoring (labeling.jobs.chunks): `start_run` records a run and its chunks; any
 worker on any machine claims a chunk (`process_chunk`: a row lock with SKIP LOCKED, so two
 workers never take the same one), decodes and searches its frames (heartbeat after each frame),
 then in one transaction stores the faces, syncs the annotation regions, renders, marks the chunk
@@ -15,28 +15,21 @@ removed. Runs start on demand (API) and after each ingest of a dataset whose `re
 is on (labeling.footage.ingest enqueues `start_redaction`)."""
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from labeling import audit, jobs
+from labeling.jobs import chunks
 from labeling.models import Dataset, DerivedFrame, Frame, RedactionChunk, RedactionRun, Sequence
 from labeling.redaction import derived, faces, regions
 
 CHUNK_SIZE = settings.AERIE_REDACTION_CHUNK
 STALE_S = settings.AERIE_REDACTION_STALE_S
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 def start_run(dataset: Dataset, *, reason: str, user=None, chunk_size: int | None = None) -> RedactionRun:
@@ -55,9 +48,7 @@ def start_run(dataset: Dataset, *, reason: str, user=None, chunk_size: int | Non
             dataset=dataset, detector=faces.version(), reason=reason[:40],
             chunks_total=(len(frame_ids) + chunk_size - 1) // chunk_size, frames_total=len(frame_ids),
             created_by=user if getattr(user, "is_authenticated", False) else None)
-        RedactionChunk.objects.bulk_create(
-            RedactionChunk(run=run, number=n, frame_ids=frame_ids[s:s + chunk_size])
-            for n, s in enumerate(range(0, len(frame_ids), chunk_size)))
+        chunks.make(RedactionChunk, run, frame_ids, chunk_size)
         audit.record(user, "redaction.start", run, {"dataset": dataset.pk, "reason": reason,
                                                     "frames": len(frame_ids), "detector": run.detector})
         if not frame_ids:
@@ -65,29 +56,8 @@ def start_run(dataset: Dataset, *, reason: str, user=None, chunk_size: int | Non
     return run
 
 
-_CLAIM = """
-UPDATE labeling_redactionchunk c SET status = 'claimed', claimed_by = %(me)s, claimed_at = now(),
-       attempts = c.attempts + 1
-WHERE c.id = (SELECT id FROM labeling_redactionchunk
-              WHERE id = %(chunk)s AND (status = 'pending' OR (status = 'claimed' AND (claimed_by = %(me)s
-                    OR claimed_at < now() - make_interval(secs => %(stale)s))))
-              FOR UPDATE SKIP LOCKED)
-RETURNING c.run_id, c.frame_ids
-"""
-
-
 def claim(chunk_id: int, me: str, stale_s: float = STALE_S):
-    """Take a chunk that is pending, whose worker stopped beating, or that this same worker
-    claimed before; None when it is done, being worked on, or locked by another claimer now."""
-    with connection.cursor() as cur:
-        cur.execute(_CLAIM, {"chunk": chunk_id, "me": me, "stale": stale_s})
-        return cur.fetchone()
-
-
-def heartbeat(chunk_id: int, me: str) -> bool:
-    """Renew a claim; False when another worker took the chunk over."""
-    return RedactionChunk.objects.filter(pk=chunk_id, status=RedactionChunk.CLAIMED, claimed_by=me) \
-        .update(claimed_at=timezone.now()) == 1
+    return chunks.claim(RedactionChunk, chunk_id, me, stale_s)
 
 
 def detect_frames(frames: list[Frame], detector: str, on_frame=None, method: str | None = None):
@@ -122,23 +92,17 @@ def detect_frames(frames: list[Frame], detector: str, on_frame=None, method: str
 def process_chunk(chunk_id: int, me: str | None = None) -> int:
     """Claim, search, store and render one chunk. Returns the frames written (0 when the chunk
     was done, is claimed by a live worker, or its run stopped)."""
-    me = me or worker_name()
+    me = me or chunks.worker_name()
     claimed = claim(chunk_id, me)
     if claimed is None:
         return 0
     run_id, frame_ids = claimed
     run = RedactionRun.objects.select_related("dataset").get(pk=run_id)
     if run.status != RedactionRun.RUNNING:
-        RedactionChunk.objects.filter(pk=chunk_id).update(status=RedactionChunk.DONE, done_at=timezone.now())
+        chunks.drop(RedactionChunk, chunk_id)
         return 0
-    last = [time.monotonic()]
-
-    def beat():
-        if time.monotonic() - last[0] > min(10.0, STALE_S / 4):
-            heartbeat(chunk_id, me)
-            last[0] = time.monotonic()
-
     frames = list(Frame.objects.filter(pk__in=frame_ids).order_by("pk"))
+    beat = chunks.Beat(RedactionChunk, chunk_id, me, STALE_S)
     found, pixels, ready = detect_frames(frames, run.detector, on_frame=beat, method=run.dataset.redaction_method)
     return store(run, chunk_id, me, frames, found, pixels, ready)
 
@@ -148,11 +112,9 @@ def store(run: RedactionRun, chunk_id: int, me: str, frames: list[Frame], found:
     """Write a chunk's faces, annotation regions and renditions, mark it done and audit it, in
     one transaction. Nothing is written when another worker completed or took the chunk."""
     with transaction.atomic():
-        chunk = RedactionChunk.objects.select_for_update().get(pk=chunk_id)
-        if chunk.status == RedactionChunk.DONE or chunk.claimed_by != me:
+        chunk = chunks.finish(RedactionChunk, chunk_id, me)
+        if chunk is None:
             return 0
-        chunk.status, chunk.done_at = RedactionChunk.DONE, timezone.now()
-        chunk.save(update_fields=["status", "done_at"])
         ids = [f.pk for f in frames]
         faces_added = regions.add_detections(found, run.detector)
         from_annotations, dropped = regions.sync_annotation_regions(ids)
@@ -186,8 +148,7 @@ def finalize(run_id: int) -> RedactionRun | None:
 
 
 def pending_chunks(run_id: int) -> list[int]:
-    return list(RedactionChunk.objects.filter(run_id=run_id).exclude(status=RedactionChunk.DONE)
-                .order_by("number").values_list("pk", flat=True))
+    return chunks.pending(RedactionChunk, run_id)
 
 
 def send_chunks(run_id: int) -> int:
@@ -201,11 +162,8 @@ def send_chunks(run_id: int) -> int:
 def sweep(stale_s: float = STALE_S) -> dict:
     """Resume what dead workers left: stale claims and pending chunks whose message was lost are
     sent again; runs whose chunks are all done are finalised."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=stale_s)
     resent = 0
-    for chunk_id in RedactionChunk.objects.filter(run__status=RedactionRun.RUNNING).exclude(
-            status=RedactionChunk.DONE).exclude(status=RedactionChunk.CLAIMED, claimed_at__gte=cutoff) \
-            .exclude(status=RedactionChunk.PENDING, run__created_at__gte=cutoff).values_list("pk", flat=True):
+    for chunk_id in chunks.stale(RedactionChunk, RedactionRun.RUNNING, stale_s):
         jobs.send_now("redaction_chunk", chunk_id)
         resent += 1
     finalized = 0

@@ -17,7 +17,7 @@ from django.db.models import Max
 
 from labeling import audit
 from labeling.access import signing
-from labeling.footage.dataset_versions import ManifestError, VerifyReport, _hash_blob, _manifest_frames
+from labeling.footage.dataset_versions import ManifestError, VerifyReport, check_manifest
 from labeling.models import Dataset, DatasetVersion, DerivedDatasetVersion, DerivedFrame, Frame
 from labeling.models.footage import blob_path
 from labeling.redaction.metadata import reduce_metadata, sequence_name
@@ -124,25 +124,8 @@ def verify_derived(version: DerivedDatasetVersion) -> VerifyReport:
     each listed rendition is in the database for the frame (with the raw sha256 the manifest
     says), and frames of the raw version that the manifest leaves out."""
     report = VerifyReport(str(version))
-    if not default_storage.exists(version.manifest_name):
-        report.problems.append(f"manifest file {version.manifest_name} is missing")
-        return report
-    sha = _hash_blob(version.manifest_name)
-    report.manifest_ok = sha == version.manifest_sha256
-    report.signature_ok = signing.verify(_statement(sha), version.signature)
-    listed = {}
-    try:
-        for entry in _manifest_frames(version.manifest_name):
-            label = f"{entry['sequence']}#{entry['index']} ({entry['file']})"
-            listed[(entry["sequence"], entry["index"])] = (entry["sha256"], entry["raw_sha256"])
-            actual = _hash_blob(entry["file"])
-            report.frames_checked += 1
-            if actual is None:
-                report.missing.append(label)
-            elif actual != entry["sha256"]:
-                report.changed.append(label)
-    except (ValueError, KeyError, TypeError) as exc:
-        report.problems.append(f"manifest is not in the aerie format: {exc}")
+    listed = check_manifest(report, version.manifest_name, version.manifest_sha256, version.signature, _statement)
+    if listed is None:
         return report
     in_db, names = {}, _names(version.raw_version, version.metadata_level)
     for window in _windows(version.raw_version):
@@ -158,8 +141,8 @@ def verify_derived(version: DerivedDatasetVersion) -> VerifyReport:
         report.missing.append(f"{key[0]}#{key[1]} (in the manifest, not in the raw version)")
     for key in sorted(set(listed) & set(in_db)):
         raw_sha, renditions = in_db[key]
-        if listed[key][1] != raw_sha:
+        if listed[key]["raw_sha256"] != raw_sha:
             report.changed.append(f"{key[0]}#{key[1]} (the manifest's raw sha256 is not the frame's)")
-        elif listed[key] not in renditions:
+        elif (listed[key]["sha256"], listed[key]["raw_sha256"]) not in renditions:
             report.changed.append(f"{key[0]}#{key[1]} (no such derived rendition of the frame in the database)")
     return report

@@ -21,10 +21,6 @@ Runs start when a model becomes current (`registry.make_current` asks for one), 
 """
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeling import audit, jobs
+from labeling.jobs import chunks
 from labeling.models import (
     FrameScore,
     ModelVersion,
@@ -55,10 +52,6 @@ IMAGE_SIDE = {ModelVersion.DETECTOR: 320, ModelVersion.CLASSIFIER: 224}
 
 class ScoringError(ValueError):
     """Scoring cannot start (no current model, nothing to score)."""
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 def current_models(project_id: int) -> dict[str, ModelVersion]:
@@ -88,9 +81,7 @@ def start_run(project: Project, *, reason: str, user=None, chunk_size: int | Non
             project=project, detector=detector, classifier=classifier, strategy=project.sampling_strategy,
             reason=reason, chunks_total=(len(frame_ids) + chunk_size - 1) // chunk_size, frames_total=len(frame_ids),
             created_by=user if getattr(user, "is_authenticated", False) else None)
-        ScoringChunk.objects.bulk_create(
-            ScoringChunk(run=run, number=n, frame_ids=frame_ids[s:s + chunk_size])
-            for n, s in enumerate(range(0, len(frame_ids), chunk_size)))
+        chunks.make(ScoringChunk, run, frame_ids, chunk_size)
         audit.record(user, "scoring.start", run, {
             "project": project.pk, "reason": reason, "frames": len(frame_ids), "strategy": run.strategy,
             "detector": detector and detector.pk, "classifier": classifier and classifier.pk})
@@ -109,30 +100,8 @@ def _frames_to_score(project: Project) -> list[int]:
                 .order_by("frame_id").values_list("frame_id", flat=True))
 
 
-_CLAIM = """
-UPDATE labeling_scoringchunk c SET status = 'claimed', claimed_by = %(me)s, claimed_at = now(),
-       attempts = c.attempts + 1
-WHERE c.id = (SELECT id FROM labeling_scoringchunk
-              WHERE id = %(chunk)s AND (status = 'pending' OR (status = 'claimed' AND (claimed_by = %(me)s
-                    OR claimed_at < now() - make_interval(secs => %(stale)s))))
-              FOR UPDATE SKIP LOCKED)
-RETURNING c.run_id, c.frame_ids
-"""
-
-
 def claim(chunk_id: int, me: str, stale_s: float = STALE_S):
-    """Take a chunk that is pending, whose worker stopped beating, or that this same worker
-    claimed before (a retry after a lost database connection); None when it is done, being
-    worked on, or locked by another claimer right now."""
-    with connection.cursor() as cur:
-        cur.execute(_CLAIM, {"chunk": chunk_id, "me": me, "stale": stale_s})
-        return cur.fetchone()
-
-
-def heartbeat(chunk_id: int, me: str) -> bool:
-    """Renew a claim; False when another worker took the chunk over."""
-    return ScoringChunk.objects.filter(pk=chunk_id, status=ScoringChunk.CLAIMED, claimed_by=me) \
-        .update(claimed_at=timezone.now()) == 1
+    return chunks.claim(ScoringChunk, chunk_id, me, stale_s)
 
 
 _model_cache: dict[int, object] = {}
@@ -222,23 +191,16 @@ def compute(run: ScoringRun, frame_ids: list[int], on_batch=None) -> list[Scored
 def score_chunk(chunk_id: int, me: str | None = None) -> int:
     """Claim, score and store one chunk. Returns the number of frames written (0 when the chunk
     was done, claimed by a live worker, or its run was superseded)."""
-    me = me or worker_name()
+    me = me or chunks.worker_name()
     claimed = claim(chunk_id, me)
     if claimed is None:
         return 0
     run_id, frame_ids = claimed
     run = ScoringRun.objects.select_related("detector", "classifier", "project").get(pk=run_id)
     if run.status != ScoringRun.RUNNING:
-        ScoringChunk.objects.filter(pk=chunk_id).update(status=ScoringChunk.DONE, done_at=timezone.now())
+        chunks.drop(ScoringChunk, chunk_id)
         return 0
-    last = [time.monotonic()]
-
-    def beat():
-        if time.monotonic() - last[0] > min(10.0, STALE_S / 4):
-            heartbeat(chunk_id, me)
-            last[0] = time.monotonic()
-
-    rows = compute(run, list(frame_ids), on_batch=beat)
+    rows = compute(run, list(frame_ids), on_batch=chunks.Beat(ScoringChunk, chunk_id, me, STALE_S))
     return store(run, chunk_id, me, rows)
 
 
@@ -246,13 +208,10 @@ def store(run: ScoringRun, chunk_id: int, me: str, rows) -> int:
     """Write a chunk's scores, mark it done and audit every score, in one transaction. Nothing is
     written when another worker completed the chunk first or the run stopped."""
     with transaction.atomic():
-        chunk = ScoringChunk.objects.select_for_update().get(pk=chunk_id)
-        if chunk.status == ScoringChunk.DONE or chunk.claimed_by != me:
+        chunk = chunks.finish(ScoringChunk, chunk_id, me)
+        if chunk is None:
             return 0
-        live = ScoringRun.objects.select_for_update().filter(pk=run.pk, status=ScoringRun.RUNNING).exists()
-        chunk.status, chunk.done_at = ScoringChunk.DONE, timezone.now()
-        chunk.save(update_fields=["status", "done_at"])
-        if not live:
+        if not ScoringRun.objects.select_for_update().filter(pk=run.pk, status=ScoringRun.RUNNING).exists():
             return 0
         FrameScore.objects.bulk_create(
             [FrameScore(run_id=run.pk, frame_id=r.frame_id, score=r.score, detector_score=r.detector,
@@ -371,18 +330,14 @@ def _rank_segments(project: Project, run: ScoringRun, batch_size: int | None, mi
 
 
 def pending_chunks(run_id: int) -> list[int]:
-    return list(ScoringChunk.objects.filter(run_id=run_id).exclude(status=ScoringChunk.DONE)
-                .order_by("number").values_list("pk", flat=True))
+    return chunks.pending(ScoringChunk, run_id)
 
 
 def sweep(stale_s: float = STALE_S) -> dict:
     """Resume what dead workers left: chunks whose claim went stale (and pending chunks whose
     message was lost) are sent again; finished runs that were not finalised are finalised."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=stale_s)
     resent = 0
-    for chunk_id in ScoringChunk.objects.filter(run__status=ScoringRun.RUNNING).exclude(
-            status=ScoringChunk.DONE).exclude(status=ScoringChunk.CLAIMED, claimed_at__gte=cutoff) \
-            .exclude(status=ScoringChunk.PENDING, run__created_at__gte=cutoff).values_list("pk", flat=True):
+    for chunk_id in chunks.stale(ScoringChunk, ScoringRun.RUNNING, stale_s):
         jobs.send_now("score_chunk", chunk_id)
         resent += 1
     finalized = 0
