@@ -145,7 +145,9 @@ def encode(values: dict) -> bytes:
 
 def split(stream: bytes) -> list[bytes]:
     """The KLV packets of a byte stream, in order. A stretch that is not a packet (bytes before a
-    key, a packet cut short) is returned as it is, so that decoding it fails and it is counted."""
+    key, a packet cut short) is returned as it is, so that decoding it fails and it is counted. A
+    packet whose stated length runs over the next UAS Local Set key, and does not add up to its
+    checksum that way, was cut short: it ends where the next packet begins."""
     out, pos = [], 0
     while pos < len(stream):
         start = stream.find(SMPTE_PREFIX, pos)
@@ -156,12 +158,20 @@ def split(stream: bytes) -> list[bytes]:
             out.append(stream[pos:start])
         try:
             length, value_start = read_ber_length(stream, start + 16)
-            end = value_start + length
+            end = min(value_start + length, len(stream))
         except KLVError:
-            end = len(stream) + 1
-        if end > len(stream):  # cut short: up to the next key, if another packet follows
-            following = stream.find(SMPTE_PREFIX, start + 16)
-            end = following if following > 0 else len(stream)
+            end = len(stream)
+        following = stream.find(UAS_LOCAL_SET_KEY, start + 16, end)
+        if following > 0 and not adds_up(stream[start:end]):  # cut short, and the next one begins
+            end = following
         out.append(stream[start:end])
         pos = end
     return out
+
+
+def adds_up(packet: bytes) -> bool:
+    try:
+        unwrap(packet)
+    except KLVError:
+        return False
+    return True
