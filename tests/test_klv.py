@@ -258,6 +258,27 @@ def test_reserved_error_values_read_as_none_and_none_writes_them(name, reserved)
     assert st0601.decode_value(item, (int(reserved, 16) + 1).to_bytes(item.size, "big")) == pytest.approx(item.low)
 
 
+# the ranges ST 0601 gives each mapped item, written out again here to check the module's table
+RANGES = [
+    ("platform_heading", 2, 0, 360), ("platform_pitch", 2, -20, 20), ("platform_roll", 2, -50, 50),
+    ("sensor_latitude", 4, -90, 90), ("sensor_longitude", 4, -180, 180), ("sensor_true_altitude", 2, -900, 19000),
+    ("sensor_hfov", 2, 0, 180), ("sensor_vfov", 2, 0, 180), ("sensor_relative_azimuth", 4, 0, 360),
+    ("sensor_relative_elevation", 4, -180, 180), ("sensor_relative_roll", 4, 0, 360), ("slant_range", 4, 0, 5e6),
+    ("target_width", 2, 0, 10000), ("frame_center_latitude", 4, -90, 90), ("frame_center_longitude", 4, -180, 180),
+    ("frame_center_elevation", 2, -900, 19000), ("offset_corner_latitude_1", 2, -0.075, 0.075),
+    ("offset_corner_longitude_4", 2, -0.075, 0.075),
+]
+
+
+@pytest.mark.parametrize("name, size, low, high", RANGES, ids=[r[0] for r in RANGES])
+def test_the_extreme_integers_map_to_the_ends_of_the_published_range(name, size, low, high):
+    item = st0601.BY_NAME[name]
+    top = bytes([0xFF] * size) if low >= 0 else bytes([0x7F] + [0xFF] * (size - 1))
+    bottom = bytes(size) if low >= 0 else bytes([0x80] + [0] * (size - 2) + [0x01])
+    assert st0601.decode_value(item, top) == pytest.approx(high, rel=1e-12)
+    assert st0601.decode_value(item, bottom) == pytest.approx(low, rel=1e-12)
+
+
 def test_a_corner_that_is_off_earth_gives_no_corners():
     values = {name: value for name, value, _ in ITEM_EXAMPLES}
     values["offset_corner_latitude_2"] = None
@@ -358,6 +379,10 @@ def test_match_slack_absorbs_clock_rounding():
     # a record 11 µs (one 90 kHz tick) after its frame is that frame's record, not the next frame's
     assert match.match_to_frames([0.0, 0.1 + 1.1e-5], [0.1], max_gap=0.2) == [1]
     assert match.match_to_frames([0.0, 0.1 + 1.1e-5], [0.1], max_gap=0.2, slack=0.0) == [0]
+
+
+def test_match_a_record_exactly_at_a_frame_is_that_frame_s_record():
+    assert match.match_to_frames([0.0, 0.1, 0.1, 0.2], [0.1, 0.2], max_gap=1.0, slack=0.0) == [2, 3]
 
 
 def test_match_with_telemetry_at_a_third_of_the_frame_rate_holds_the_last_record():

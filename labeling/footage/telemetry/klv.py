@@ -131,13 +131,12 @@ def decode(packet: bytes) -> dict:
 
 def encode(values: dict) -> bytes:
     """One ST 0601 packet carrying `values` (the names `decode` gives; "raw": {tag: bytes} for
-    others): time stamp first, then the items by tag, then the checksum."""
+    others): the items in tag order (so the time stamp, tag 2, first), then the checksum."""
     known = {st0601.BY_NAME[name].tag: st0601.encode_value(st0601.BY_NAME[name], value)
              for name, value in values.items() if name in st0601.BY_NAME}
     raw = {tag: bytes(value) for tag, value in values.get("raw", {}).items() if tag != CHECKSUM_TAG}
     merged = {**raw, **known}
-    order = sorted(merged, key=lambda tag: (tag != 2, tag))
-    body = b"".join(ber_oid(tag) + ber_length(len(merged[tag])) + merged[tag] for tag in order)
+    body = b"".join(ber_oid(tag) + ber_length(len(merged[tag])) + merged[tag] for tag in sorted(merged))
     body += bytes([CHECKSUM_TAG, 2])
     head = UAS_LOCAL_SET_KEY + ber_length(len(body) + 2)
     return head + body + checksum(head + body).to_bytes(2, "big")
