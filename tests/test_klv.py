@@ -259,22 +259,23 @@ def test_reserved_error_values_read_as_none_and_none_writes_them(name, reserved)
 
 
 # the ranges ST 0601 gives each mapped item, written out again here to check the module's table
-RANGES = [
-    ("platform_heading", 2, 0, 360), ("platform_pitch", 2, -20, 20), ("platform_roll", 2, -50, 50),
-    ("sensor_latitude", 4, -90, 90), ("sensor_longitude", 4, -180, 180), ("sensor_true_altitude", 2, -900, 19000),
-    ("sensor_hfov", 2, 0, 180), ("sensor_vfov", 2, 0, 180), ("sensor_relative_azimuth", 4, 0, 360),
-    ("sensor_relative_elevation", 4, -180, 180), ("sensor_relative_roll", 4, 0, 360), ("slant_range", 4, 0, 5e6),
-    ("target_width", 2, 0, 10000), ("frame_center_latitude", 4, -90, 90), ("frame_center_longitude", 4, -180, 180),
-    ("frame_center_elevation", 2, -900, 19000), ("offset_corner_latitude_1", 2, -0.075, 0.075),
-    ("offset_corner_longitude_4", 2, -0.075, 0.075),
+RANGES = [  # (name, unsigned or signed integer, its bytes, low, high)
+    ("platform_heading", "u", 2, 0, 360), ("platform_pitch", "s", 2, -20, 20), ("platform_roll", "s", 2, -50, 50),
+    ("sensor_latitude", "s", 4, -90, 90), ("sensor_longitude", "s", 4, -180, 180),
+    ("sensor_true_altitude", "u", 2, -900, 19000), ("sensor_hfov", "u", 2, 0, 180), ("sensor_vfov", "u", 2, 0, 180),
+    ("sensor_relative_azimuth", "u", 4, 0, 360), ("sensor_relative_elevation", "s", 4, -180, 180),
+    ("sensor_relative_roll", "u", 4, 0, 360), ("slant_range", "u", 4, 0, 5e6), ("target_width", "u", 2, 0, 10000),
+    ("frame_center_latitude", "s", 4, -90, 90), ("frame_center_longitude", "s", 4, -180, 180),
+    ("frame_center_elevation", "u", 2, -900, 19000), ("offset_corner_latitude_1", "s", 2, -0.075, 0.075),
+    ("offset_corner_longitude_4", "s", 2, -0.075, 0.075),
 ]
 
 
-@pytest.mark.parametrize("name, size, low, high", RANGES, ids=[r[0] for r in RANGES])
-def test_the_extreme_integers_map_to_the_ends_of_the_published_range(name, size, low, high):
+@pytest.mark.parametrize("name, sign, size, low, high", RANGES, ids=[r[0] for r in RANGES])
+def test_the_extreme_integers_map_to_the_ends_of_the_published_range(name, sign, size, low, high):
     item = st0601.BY_NAME[name]
-    top = bytes([0xFF] * size) if low >= 0 else bytes([0x7F] + [0xFF] * (size - 1))
-    bottom = bytes(size) if low >= 0 else bytes([0x80] + [0] * (size - 2) + [0x01])
+    top = bytes([0xFF] * size) if sign == "u" else bytes([0x7F] + [0xFF] * (size - 1))
+    bottom = bytes(size) if sign == "u" else bytes([0x80] + [0] * (size - 2) + [0x01])
     assert st0601.decode_value(item, top) == pytest.approx(high, rel=1e-12)
     assert st0601.decode_value(item, bottom) == pytest.approx(low, rel=1e-12)
 
