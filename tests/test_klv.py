@@ -344,6 +344,17 @@ def test_split_keeps_junk_and_cut_packets_as_pieces_that_fail():
     assert outcomes == ["bad key", sample.flight(0)["time"], "truncated", sample.flight(2)["time"], "truncated"]
 
 
+def test_split_keeps_a_packet_whole_when_a_key_inside_its_value_is_not_a_new_packet():
+    a, b = packets_at(0, 1)
+    nested = klv.encode({"time": sample.EXAMPLE_TIME, "raw": {94: klv.UAS_LOCAL_SET_KEY + b"\x00" * 4}})
+    assert klv.split(a + nested + b) == [a, nested, b]
+
+
+def test_bytes_after_a_packet_are_a_bad_length():
+    with pytest.raises(klv.KLVError, match="bad length: 1 bytes after"):
+        klv.decode(ST0902_DYNAMIC_ONLY + b"\x00")
+
+
 def test_a_payload_with_two_packets_and_a_broken_one_is_counted():
     report = mpegts.KlvReport()
     good, bad = packets_at(0, 1)

@@ -67,11 +67,8 @@ def read_klv(path) -> KlvReport:
         report.streams = len(streams)
         if not streams:
             return report
-        for packet in container.demux(*streams):
-            if packet.size == 0:  # the demuxer's end-of-stream marker
-                continue
-            time = packet_time(packet)
-            add_payload(report, bytes(packet), time)
+        for packet in container.demux(*streams):  # the last, empty one splits into nothing
+            add_payload(report, bytes(packet), packet_time(packet))
     report.records.sort(key=lambda record: record.time)
     return report
 
