@@ -458,6 +458,14 @@ def test_muxed_clip_reads_back_every_frame_matched_and_broken_packets_counted(vt
         assert close(record.values["sensor_latitude"], expected["sensor_latitude"], 1e-6)
 
 
+def test_telemetry_at_a_third_of_the_frame_rate_covers_every_frame(vtest, tmp_path):
+    muxed = mpegts.mux_with_klv(vtest, tmp_path / "slow.ts", sample.flight, max_frames=12, klv_every=3)
+    report = mpegts.read_klv(tmp_path / "slow.ts")
+    assert (report.packets, report.malformed, len(report.records)) == (4, 0, 4)
+    step = muxed.frame_times[1] - muxed.frame_times[0]
+    assert match.match_to_frames(report.times, muxed.frame_times, max_gap=3 * step) == [i // 3 for i in range(12)]
+
+
 def test_a_file_without_a_klv_stream_gives_an_empty_report(vtest):
     report = mpegts.read_klv(vtest)
     assert (report.streams, report.packets, report.malformed, report.records) == (0, 0, 0, [])
