@@ -266,6 +266,9 @@ AERIE_SCORING_STALE_S = float(os.environ.get("AERIE_SCORING_STALE_S", "120"))
 # face search and a render) and how long a chunk's worker may go without beating
 AERIE_REDACTION_CHUNK = int(os.environ.get("AERIE_REDACTION_CHUNK", "32"))
 AERIE_REDACTION_STALE_S = float(os.environ.get("AERIE_REDACTION_STALE_S", "120"))
+# flight telemetry (labeling.footage.telemetry): a frame takes a KLV record or SRT cue at most
+# this many seconds away (telemetry holds until the next sample)
+AERIE_TELEMETRY_MAX_GAP_S = float(os.environ.get("AERIE_TELEMETRY_MAX_GAP_S", "1.0"))
 AERIE_RESCORE_EVERY_S = float(os.environ.get("AERIE_RESCORE_EVERY_S", str(6 * 3600)))
 AERIE_TORCH_THREADS = int(os.environ.get("AERIE_TORCH_THREADS", "0") or 0)  # 0: every core
 AERIE_TORCH_DEVICE = os.environ.get("AERIE_TORCH_DEVICE", "")  # "cpu" forces the CPU; else CUDA where present

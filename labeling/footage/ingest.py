@@ -26,6 +26,7 @@ from PIL import Image
 
 from labeling import audit, jobs
 from labeling.footage import blobstore
+from labeling.footage.telemetry import attach
 from labeling.footage.decode import (
     DecodedFrame,
     DecodeStopped,
@@ -183,6 +184,8 @@ class _FrameWriter:
         self.size: tuple[int, int] | None = None
         self.limit = settings.AERIE_MAX_FRAMES_PER_SEQUENCE
         self.in_flight: deque[Future] = deque()
+        self.times: dict[int, tuple[int, float | None]] = {}  # index: (source index, seconds), for telemetry
+        self.note = ""  # what the job says beside the frame count (telemetry found)
 
     def add(self, decoded: DecodedFrame, data: bytes | None = None, ext: str = "jpg") -> None:
         index = self.count
@@ -194,6 +197,7 @@ class _FrameWriter:
             )
         img = decoded.image
         self.size = self.size or img.size
+        self.times[index] = (decoded.source_index, decoded.timestamp)
         if index in self.existing:
             return
         while len(self.in_flight) >= IN_FLIGHT:
@@ -220,7 +224,10 @@ class _FrameWriter:
         IngestJob.objects.filter(pk=self.job.pk).update(frames_done=self.count)
 
 
-def _ingest_video(job: IngestJob, path: Path, source_sha: str) -> tuple[Sequence, _FrameWriter, str]:
+def _ingest_video(job: IngestJob, path: Path, source_sha: str,
+                  sidecar: attach.Found | None = None) -> tuple[Sequence, _FrameWriter, str]:
+    """Decode and store the frames, then the telemetry: the SRT `sidecar` when one came with the
+    video, else the KLV inside the file (a file without either has none)."""
     info = probe_video(str(path))
     estimate = None
     if info.estimated_frames:
@@ -247,6 +254,9 @@ def _ingest_video(job: IngestJob, path: Path, source_sha: str) -> tuple[Sequence
     if not warning and info.claimed_frames and stats["decoded"] < info.claimed_frames * TRUNCATION_SLACK:
         warning = (f"the file says it has {info.claimed_frames} frames but only {stats['decoded']} could be decoded: "
                    f"it is probably truncated. The {writer.count} frames decoded were kept.")
+    writer.flush()
+    found = sidecar if sidecar is not None else attach.from_video(path)
+    writer.note = attach.summary(writer.count, found, attach.store(sequence, found, writer.times))
     return sequence, writer, warning
 
 
@@ -324,7 +334,7 @@ def run_job(job_id: int) -> IngestJob:
         status = IngestJob.PARTIAL if warning else IngestJob.DONE
         IngestJob.objects.filter(pk=job.pk).update(
             status=status, frames_done=writer.count, frames_total=writer.count, finished_at=timezone.now(),
-            message=warning or f"{writer.count} frames ingested",
+            message="; ".join(filter(None, [warning or f"{writer.count} frames ingested", writer.note])),
         )
         audit.record(job.created_by, f"ingest.{status}", job,
                      {"sequence": sequence.pk, "frames": writer.count, "source_sha256": source_sha})

@@ -33,9 +33,10 @@ from .queue import Assignment, Draft, QueueItem
 from .sampling import FrameScore, ModelVersion, ScoringChunk, ScoringRun, TrainingRun
 from .segments import PropagationRun, Segment, SegmentAgreement
 from .shares import Share
+from .telemetry import FrameCondition, FrameTelemetry
 
 __all__ = [
-    "RawAccessGrant", "Share",
+    "RawAccessGrant", "Share", "FrameTelemetry", "FrameCondition",
     "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "AuditLink",
     "AuditPending", "AuditSeal", "Dataset", "DatasetVersion", "Frame", "IngestJob", "Membership", "Project", "Sequence",
     "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement", "ReviewDecision", "ReviewItem", "ModelVersion",

@@ -67,6 +67,10 @@ class Sequence(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     frame_count = models.PositiveIntegerField(default=0)
     sensitive = models.BooleanField(default=False)
+    bits = models.PositiveSmallIntegerField(default=8, help_text="8, or 16 for single-channel 16-bit (thermal) frames")
+    telemetry_source = models.CharField(max_length=4, blank=True, help_text="klv or srt; blank: none found")
+    telemetry_frames = models.PositiveIntegerField(default=0, help_text="Frames with a telemetry record")
+    telemetry_malformed = models.PositiveIntegerField(default=0, help_text="Telemetry packets or cues skipped")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,0 +1,90 @@
+"""Telemetry onto frames at ingest: read the records (KLV from the video file, or a DJI SRT
+sidecar), match them to the sequence's frames, store one `FrameTelemetry` per matched frame and
+say on the sequence how many frames have telemetry and how many packets or cues were skipped.
+
+Nothing here fails an ingest: a file with no telemetry, or with broken telemetry, keeps its
+frames; a malformed packet is counted, never fatal."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import av
+from django.conf import settings
+
+from labeling.footage.telemetry import fields, match, mpegts
+from labeling.models import Frame, FrameTelemetry, Sequence
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Found:
+    """Telemetry read from a source, before it is matched to frames."""
+
+    source: str  # FrameTelemetry.KLV or .SRT; "" when the file carries none
+    times: list[float] = field(default_factory=list)  # seconds, on the video's clock
+    rows: list[dict] = field(default_factory=list)  # fields.from_klv / from_srt, one per time
+    frame_numbers: list[int | None] = field(default_factory=list)  # SRT FrameCnt (1-based) where given
+    malformed: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+def from_video(path) -> Found:
+    """The KLV records of a video file's KLV data streams (none: an empty result)."""
+    try:
+        report = mpegts.read_klv(path)
+    except (av.FFmpegError, OSError, ValueError) as exc:  # the video itself is read separately
+        log.warning("KLV of %s could not be read: %s", path, exc)
+        return Found("", malformed=0, reasons=[f"the KLV stream could not be read: {exc}"])
+    if not report.streams:
+        return Found("")
+    return Found(FrameTelemetry.KLV, report.times, [fields.from_klv(r.values) for r in report.records],
+                 [None] * len(report.records), report.malformed + report.untimed, list(report.reasons))
+
+
+def store(sequence: Sequence, found: Found, frame_times: dict[int, tuple[int, float | None]]) -> int:
+    """Match `found` to the sequence's frames ({index: (source index, seconds)}) and store a row
+    per matched frame (a retried ingest stores nothing twice). Returns the frames matched."""
+    matched = _match(found, frame_times)
+    ids = dict(Frame.objects.filter(sequence=sequence, index__in=list(matched)).values_list("index", "pk"))
+    FrameTelemetry.objects.bulk_create(
+        [FrameTelemetry(frame_id=ids[index], source=found.source, **found.rows[record])
+         for index, record in matched.items() if index in ids],
+        ignore_conflicts=True, batch_size=2000)
+    count = FrameTelemetry.objects.filter(frame__sequence=sequence).count()
+    Sequence.objects.filter(pk=sequence.pk).update(telemetry_source=found.source if count else "",
+                                                   telemetry_frames=count, telemetry_malformed=found.malformed)
+    return count
+
+
+def _match(found: Found, frame_times: dict[int, tuple[int, float | None]]) -> dict[int, int]:
+    """{frame index: record index}. SRT cues that carry a frame count match the source frame of
+    that number; everything else matches by time (labeling.footage.telemetry.match)."""
+    if not found.rows:
+        return {}
+    out = {}
+    by_number = {n - 1: i for i, n in enumerate(found.frame_numbers) if n is not None}
+    if by_number:
+        for index, (source_index, _) in frame_times.items():
+            if source_index in by_number:
+                out[index] = by_number[source_index]
+        return out
+    timed = [(index, t) for index, (_, t) in sorted(frame_times.items()) if t is not None]
+    chosen = match.match_to_frames(found.times, [t for _, t in timed], settings.AERIE_TELEMETRY_MAX_GAP_S)
+    return {index: record for (index, _), record in zip(timed, chosen) if record is not None}
+
+
+def summary(sequence_frames: int, found: Found, matched: int) -> str:
+    """What the ingest job says about telemetry ('' when the file carries none)."""
+    if not found.source and not found.reasons:
+        return ""
+    name = {FrameTelemetry.KLV: "KLV", FrameTelemetry.SRT: "SRT"}.get(found.source, "telemetry")
+    text = f"{name} telemetry on {matched} of {sequence_frames} frames"
+    if found.malformed:
+        text += f"; {found.malformed} malformed {'packets' if name == 'KLV' else 'cues'} skipped"
+        if found.reasons:
+            text += f" (first: {found.reasons[0]})"
+    elif found.reasons:
+        text += f" ({found.reasons[0]})"
+    return text
