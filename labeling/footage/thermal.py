@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 PALETTES = ("white-hot", "black-hot", "ironbow", "rainbow")
-HIST_SAMPLES = 1 << 18  # percentiles from at most ~262k pixels: a 640×512 core whole, 4K every 6th
+HIST_SAMPLES = 1 << 18  # percentiles from at most ~262k pixels: every 2nd row and column of a 640×512 core, every 6th of 4K
 
 # Ironbow anchors (position 0..1, RGB): black → indigo → magenta → yellow → white, the sequence of
 # FLIR's "Iron" palette. The five colours and their even spacing are those of the "Ironbow"
