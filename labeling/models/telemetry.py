@@ -45,11 +45,12 @@ class FrameCondition(models.Model):
     frame = models.OneToOneField(Frame, on_delete=models.CASCADE, primary_key=True, related_name="condition")
     brightness = models.FloatField(help_text="Mean grey level 0-255 (16-bit frames: after the display mapping)")
     sharpness = models.FloatField(help_text="Variance of the Laplacian on a fixed-size grey copy")
-    night = models.BooleanField(default=False)
+    blur_effect = models.FloatField(help_text="Crété-Roffet blur effect, 0 (sharp) to 1")
+    night = models.BooleanField(null=True, help_text="None for thermal frames (no daylight needed)")
     blurred = models.BooleanField(default=False)
     thermal = models.BooleanField(default=False)
-    altitude_band = models.CharField(max_length=12, blank=True)
-    angle_band = models.CharField(max_length=12, blank=True)
+    altitude_band = models.CharField(max_length=12, blank=True, help_text="From the height above ground")
+    view_band = models.CharField(max_length=12, blank=True, help_text="From the sensor's depression angle")
 
     class Meta:
         indexes = [models.Index(fields=["night", "blurred", "thermal"], name="condition_flags_idx")]
