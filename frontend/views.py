@@ -105,7 +105,7 @@ def dataset_upload(request, pk):
             raise ingest.UploadError("choose a file to upload")
         job = ingest.create_job(dataset, upload, sequence_name=request.POST.get("sequence_name", ""), stride=stride,
                                 target_fps=target_fps, sensitive=bool(request.POST.get("sensitive")),
-                                user=request.user)
+                                user=request.user, sidecar=request.FILES.get("telemetry"))
     except (ValueError, ingest.UploadError) as exc:
         messages.error(request, f"Upload refused: {exc}")
     else:

@@ -10,6 +10,7 @@ from labeling.footage import ingest
 from labeling.footage.telemetry import fields, mpegts, sample
 from labeling.models import Frame, FrameTelemetry, IngestJob
 from tests import media
+from tests.conftest import api_client
 
 FRAMES = 36
 
@@ -68,3 +69,62 @@ def test_the_sensor_angle_is_the_depression_below_the_horizon():
     assert columns["sensor_angle"] == pytest.approx(fields.depression(sample.EXAMPLE["platform_pitch"],
                                                                       sample.EXAMPLE["sensor_relative_elevation"]))
     assert columns["values"]["time"] == "2009-01-12T22:08:24+00:00"
+
+
+def dji_srt(frames: int, *, every: int = 1, broken: tuple = ()) -> bytes:
+    """A DJI SRT in the newer bracket layout (Mini/Air/Mavic 3), one cue per `every` source frames
+    at 25 fps, the drone climbing 0.5 m per frame; the cues in `broken` have a garbled timing line."""
+    out = []
+    for n, frame in enumerate(range(0, frames, every), start=1):
+        start, end = frame * 40, frame * 40 + 40
+        timing = "garbage" if n in broken else \
+            f"00:00:{start // 1000:02d},{start % 1000:03d} --> 00:00:{end // 1000:02d},{end % 1000:03d}"
+        out.append(f"{n}\n{timing}\n<font size=\"28\">FrameCnt: {frame + 1}, DiffTime: 40ms\n"
+                   f"2024-05-06 07:08:{frame // 25:02d}.{(frame % 25) * 40:03d}\n"
+                   f"[iso: 100] [shutter: 1/1000.0] [fnum: 1.7] [ev: 0] [latitude: {48.5 + frame * 1e-5:.6f}] "
+                   f"[longitude: {35.1 + frame * 2e-5:.6f}] [rel_alt: {30 + frame * 0.5:.3f} abs_alt: "
+                   f"{150 + frame * 0.5:.3f}] [gb_yaw: 12.5 gb_pitch: -60.0 gb_roll: 0.0] </font>\n")
+    return "\n".join(out).encode()
+
+
+def test_a_drone_card_zip_with_video_and_srt_gives_each_frame_its_cue(project, users):
+    archive = media.zip_bytes({"DCIM/DJI_0001.MP4": media.bikes_path().read_bytes(),
+                               "DCIM/DJI_0001.SRT": dji_srt(250, broken=(3,))})
+    job = ingest.run_job(ingest.create_job(project.dataset, media.upload(archive, "card.zip"), stride=10,
+                                           user=users["admin"]).pk)
+    assert job.status == IngestJob.DONE, job.message
+    sequence = job.sequence
+    sequence.refresh_from_db()
+    assert sequence.kind == "video" and sequence.frame_count == 25 and sequence.telemetry_source == "srt"
+    # cue 3 (source frame 2) is unreadable: counted; stride 10 never needs it
+    assert (sequence.telemetry_frames, sequence.telemetry_malformed) == (25, 1)
+    assert "SRT telemetry on 25 of 25 frames; 1 malformed cues skipped" in job.message
+    for frame in Frame.objects.filter(sequence=sequence).select_related("telemetry"):
+        row = frame.telemetry
+        assert row.values["frame_count"] == frame.source_index + 1  # matched by FrameCnt
+        assert row.height_m == pytest.approx(30 + frame.source_index * 0.5)
+        assert row.altitude_m == pytest.approx(150 + frame.source_index * 0.5)
+        assert row.latitude == pytest.approx(48.5 + frame.source_index * 1e-5)
+        assert row.sensor_angle == 60.0 and row.heading == 12.5
+        assert row.captured_at.isoformat().startswith("2024-05-06T07:08:") and "local time" in row.values["time_zone"]
+
+
+def test_an_srt_uploaded_beside_the_video_through_the_api(project, users):
+    client = api_client(users["admin"])
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    answer = client.post(f"/api/datasets/{project.dataset.pk}/ingest/", {
+        "file": SimpleUploadedFile("DJI_0002.MP4", media.bikes_path().read_bytes()), "stride": 10,
+        "telemetry": SimpleUploadedFile("DJI_0002.SRT", dji_srt(250, every=25))}, format="multipart")
+    assert answer.status_code == 202, answer.content
+    job = ingest.run_job(answer.json()["id"])
+    assert job.status == IngestJob.DONE, job.message
+    # one cue a second (every 25th frame): each kept frame (every 10th) holds the last cue at or
+    # before it
+    rows = FrameTelemetry.objects.filter(frame__sequence=job.sequence).order_by("frame__index")
+    assert [r.values["frame_count"] for r in rows] == [1 + 25 * (10 * i // 25) for i in range(25)]
+    refused = client.post(f"/api/datasets/{project.dataset.pk}/ingest/", {
+        "file": SimpleUploadedFile("b.mp4", media.bikes_path().read_bytes()),
+        "telemetry": SimpleUploadedFile("notes.txt", b"hello")}, format="multipart")
+    assert refused.status_code == 400 and "telemetry" in refused.json()["detail"], refused.content
+    assert IngestJob.objects.count() == 1

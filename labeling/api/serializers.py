@@ -62,7 +62,10 @@ class IngestJobSerializer(serializers.ModelSerializer):
 
 
 class IngestUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(allow_empty_file=True, help_text="A video, an image, or a zip of images")
+    file = serializers.FileField(allow_empty_file=True, help_text=(
+        "A video (an MPEG-TS with MISB ST 0601 KLV gives telemetry per frame), an image, a zip of images "
+        "(8-bit, or 16-bit single-channel PNG/TIFF: thermal), or a zip of one video and its DJI .SRT"))
+    telemetry = serializers.FileField(required=False, help_text="The DJI .SRT sidecar of the video")
     sequence_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
     stride = serializers.IntegerField(required=False, min_value=1, default=1)
     target_fps = serializers.FloatField(required=False, allow_null=True, min_value=0.001, max_value=240)

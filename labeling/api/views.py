@@ -54,7 +54,8 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser],
             permission_classes=[IsAuthenticated])
     def ingest(self, request, pk=None):
-        """Upload a video, an image or a zip of images; ingest runs in the background."""
+        """Upload a video (with its DJI .SRT as `telemetry`), an image or a zip of images; ingest runs
+        in the background."""
         dataset = self.get_object()
         require(request, "labeling.add_ingestjob")
         form = s.IngestUploadSerializer(data=request.data)
@@ -63,6 +64,7 @@ class DatasetViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
         job = ingest.create_job(
             dataset, data["file"], sequence_name=data.get("sequence_name", ""), stride=data["stride"],
             target_fps=data.get("target_fps"), sensitive=data["sensitive"], user=request.user,
+            sidecar=data.get("telemetry"),
         )
         return Response(s.IngestJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 

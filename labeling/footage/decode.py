@@ -151,6 +151,46 @@ def _natural_key(name: str):
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
 
 
+def _safe_member(info: zipfile.ZipInfo) -> bool:
+    """Refuse (IngestError) an unsafe member: an absolute path or '..', a link, encryption. False
+    for what is skipped: folders, hidden files and macOS resource forks."""
+    name = info.filename
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
+        raise IngestError(f"{name}: unsafe path in zip (absolute or with '..')")
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise IngestError(f"{name}: links are not accepted in a zip")
+    if info.flag_bits & 0x1:
+        raise IngestError(f"{name}: encrypted zip entries are not accepted")
+    return not (info.is_dir() or any(p.startswith(".") or p == "__MACOSX" for p in parts))
+
+
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg"}
+
+
+def zip_video_member(path: str) -> tuple[zipfile.ZipInfo, zipfile.ZipInfo | None] | None:
+    """(video, its .SRT sidecar or None) when the zip holds one video file and at most its
+    sidecar (a drone's card as it comes: `DJI_0012.MP4` + `DJI_0012.SRT`); None for any other
+    zip (a zip of images). Unsafe members are refused as for images."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        return None
+    with archive:
+        members = [info for info in archive.infolist() if _safe_member(info)]
+    videos = [m for m in members if PurePosixPath(m.filename).suffix.lower() in VIDEO_SUFFIXES]
+    if len(videos) != 1:
+        return None
+    rest = [m for m in members if m is not videos[0]]
+    video_path = PurePosixPath(videos[0].filename)
+    sidecar = [m for m in rest if PurePosixPath(m.filename).suffix.lower() == ".srt"
+               and PurePosixPath(m.filename).stem.lower() == video_path.stem.lower()
+               and PurePosixPath(m.filename).parent == video_path.parent]
+    if len(rest) != len(sidecar) or len(sidecar) > 1:
+        return None
+    return videos[0], (sidecar[0] if sidecar else None)
+
+
 def zip_image_members(path: str, *, max_pixels: int, max_members: int, max_total_bytes: int) -> list[zipfile.ZipInfo]:
     """Validate a zip of images before anything is ingested, and list its images in natural
     order. Refuses path traversal, absolute paths, links, encrypted members, zip bombs and
@@ -166,15 +206,7 @@ def zip_image_members(path: str, *, max_pixels: int, max_members: int, max_total
         images, total = [], 0
         for info in infos:
             name = info.filename
-            parts = PurePosixPath(name.replace("\\", "/")).parts
-            if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
-                raise IngestError(f"{name}: unsafe path in zip (absolute or with '..')")
-            mode = info.external_attr >> 16
-            if stat.S_ISLNK(mode):
-                raise IngestError(f"{name}: links are not accepted in a zip")
-            if info.flag_bits & 0x1:
-                raise IngestError(f"{name}: encrypted zip entries are not accepted")
-            if info.is_dir() or any(p.startswith(".") or p == "__MACOSX" for p in parts):
+            if not _safe_member(info):
                 continue
             total += info.file_size
             if total > max_total_bytes:

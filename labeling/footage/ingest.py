@@ -41,6 +41,7 @@ from labeling.footage.decode import (
     sniff_kind,
     thumbnail,
     zip_image_members,
+    zip_video_member,
 )
 from labeling.models import Dataset, Frame, IngestJob, Sequence
 from labeling.models.footage import blob_path
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 BATCH = 64
 STORE_THREADS = 2
 IN_FLIGHT = 4
+MAX_SIDECAR_BYTES = 64 * 1024 * 1024  # a DJI .SRT of a long flight is a few MB
 TRUNCATION_SLACK = 0.98  # containers' frame counts can be a little off; a real cut is far off
 
 
@@ -66,11 +68,11 @@ def upload_dir() -> Path:
 
 def create_job(dataset: Dataset, upload, *, sequence_name: str = "", stride: int = 1,
                target_fps: float | None = None, sensitive: bool = False, user=None,
-               enqueue: bool = True) -> IngestJob:
+               enqueue: bool = True, sidecar=None) -> IngestJob:
     """Store an uploaded file (streamed to disk in chunks) and queue its ingest once the
     transaction commits. Validation that needs no decoding happens here, so a bad request changes
     nothing. `enqueue=False`: the caller runs the job in its own process (`run_job`; benches,
-    `load_demo`)."""
+    `load_demo`). `sidecar`: a DJI `.SRT` file uploaded with a video (its telemetry per frame)."""
     filename = Path(getattr(upload, "name", "") or "upload").name[:255]
     if not getattr(upload, "size", 0):
         raise UploadError("the upload is empty (0 bytes)")
@@ -82,6 +84,11 @@ def create_job(dataset: Dataset, upload, *, sequence_name: str = "", stride: int
         raise UploadError("target_fps must be above 0 and at most 240")
     if target_fps is not None and stride != 1:
         raise UploadError("give either a stride or a target_fps, not both")
+    if sidecar is not None:
+        if not str(getattr(sidecar, "name", "")).lower().endswith(".srt"):
+            raise UploadError("telemetry: a DJI .SRT file")
+        if not getattr(sidecar, "size", 0) or sidecar.size > MAX_SIDECAR_BYTES:
+            raise UploadError(f"telemetry: the .SRT file must hold 1 to {MAX_SIDECAR_BYTES:,} bytes")
     name = (sequence_name or Path(filename).stem or "sequence").strip()[:200]
     if Sequence.objects.filter(dataset=dataset, name=name).exists() or IngestJob.objects.filter(
         dataset=dataset, sequence_name=name, status__in=[IngestJob.QUEUED, IngestJob.RUNNING]
@@ -91,11 +98,16 @@ def create_job(dataset: Dataset, upload, *, sequence_name: str = "", stride: int
     with open(upload_dir() / stored, "wb") as fh:
         for chunk in upload.chunks():
             fh.write(chunk)
+    if sidecar is not None:
+        with open(sidecar_path(upload_dir() / stored), "wb") as fh:
+            for chunk in sidecar.chunks():
+                fh.write(chunk)
     job = IngestJob.objects.create(
         dataset=dataset, sequence_name=name, upload_name=stored, original_filename=filename, upload_size=upload.size,
         stride=stride, target_fps=target_fps, sensitive=sensitive, created_by=user,
     )
-    audit.record(user, "ingest.queued", job, {"file": filename, "size": upload.size, "sequence": name})
+    audit.record(user, "ingest.queued", job, {"file": filename, "size": upload.size, "sequence": name,
+                                               "sidecar": getattr(sidecar, "name", None)})
     if enqueue:
         send(job)
     return job
@@ -256,7 +268,7 @@ def _ingest_video(job: IngestJob, path: Path, source_sha: str,
                    f"it is probably truncated. The {writer.count} frames decoded were kept.")
     writer.flush()
     found = sidecar if sidecar is not None else attach.from_video(path)
-    writer.note = attach.summary(writer.count, found, attach.store(sequence, found, writer.times))
+    writer.note = attach.summary(writer.count, found, attach.store(sequence, found, writer.times, info.fps))
     return sequence, writer, warning
 
 
@@ -288,6 +300,40 @@ def _ingest_images(job: IngestJob, path: Path, source_sha: str, kind: str) -> tu
     return sequence, writer, ""
 
 
+def sidecar_path(upload: Path) -> Path:
+    """Where an SRT sidecar uploaded beside a video is kept until its ingest ends."""
+    return upload.with_name(upload.name + ".srt")
+
+
+def _uploaded_sidecar(path: Path) -> attach.Found | None:
+    sidecar = sidecar_path(path)
+    return attach.from_srt(sidecar.read_bytes(), "the SRT sidecar") if sidecar.exists() else None
+
+
+def _video_from_zip(job: IngestJob, path: Path) -> tuple[Path, attach.Found | None] | None:
+    """A zip holding one video (and its DJI SRT sidecar) is ingested as that video: the video is
+    copied out next to the upload (within the upload size limit), the sidecar parsed."""
+    members = zip_video_member(str(path))
+    if members is None:
+        return None
+    video_info, srt_info = members
+    if video_info.file_size > settings.AERIE_MAX_UPLOAD_BYTES * 4:
+        raise IngestError(f"{video_info.filename}: unpacks to more than {settings.AERIE_MAX_UPLOAD_BYTES * 4:,} bytes")
+    if srt_info is not None and srt_info.file_size > MAX_SIDECAR_BYTES:
+        raise IngestError(f"{srt_info.filename}: larger than {MAX_SIDECAR_BYTES:,} bytes")
+    out = path.with_name(path.name + ".video")
+    with zipfile.ZipFile(path) as archive:
+        try:
+            with archive.open(video_info) as src, open(out, "wb") as dst:
+                for chunk in iter(lambda: src.read(1024 * 1024), b""):
+                    dst.write(chunk)
+            sidecar = attach.from_srt(archive.read(srt_info), srt_info.filename) if srt_info else None
+        except (zipfile.BadZipFile, OSError) as exc:
+            out.unlink(missing_ok=True)
+            raise IngestError(f"corrupt zip entry: {exc}") from None
+    return out, sidecar
+
+
 def _fail(job: IngestJob, message: str) -> None:
     """End a job with nothing kept: its frames (never visible: the sequence was not ready) go,
     the sequence stays as a failed record with no frames."""
@@ -314,14 +360,22 @@ def run_job(job_id: int) -> IngestJob:
             raise IngestError("the uploaded file is gone; upload it again")
         source_sha = _sha256_file(path)
         kind = sniff_kind(str(path))
-        if kind == "video":
-            sequence, writer, warning = _ingest_video(job, path, source_sha)
+        carried = _video_from_zip(job, path) if kind == "zip" else None
+        if carried is not None:
+            video, sidecar = carried
+            try:
+                sequence, writer, warning = _ingest_video(job, video, source_sha, sidecar)
+            finally:
+                video.unlink(missing_ok=True)
+        elif kind == "video":
+            sequence, writer, warning = _ingest_video(job, path, source_sha, _uploaded_sidecar(path))
         else:
             sequence, writer, warning = _ingest_images(job, path, source_sha, kind)
         writer.flush()
     except IngestError as exc:
         _fail(job, str(exc))
         path.unlink(missing_ok=True)
+        sidecar_path(path).unlink(missing_ok=True)
         return IngestJob.objects.get(pk=job_id)
     finally:
         Image.MAX_IMAGE_PIXELS = previous_limit
@@ -343,4 +397,5 @@ def run_job(job_id: int) -> IngestJob:
     flags.on_ingested(sequence, job.created_by)  # graphic upload or sensitive dataset: all frames sensitive
     queue.sync_dataset(job.dataset_id)  # the new frames join the queues of the dataset's projects
     path.unlink(missing_ok=True)
+    sidecar_path(path).unlink(missing_ok=True)
     return IngestJob.objects.get(pk=job_id)

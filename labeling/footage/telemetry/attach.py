@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import av
 from django.conf import settings
 
-from labeling.footage.telemetry import fields, match, mpegts
+from labeling.footage.telemetry import fields, match, mpegts, srt
 from labeling.models import Frame, FrameTelemetry, Sequence
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ class Found:
     frame_numbers: list[int | None] = field(default_factory=list)  # SRT FrameCnt (1-based) where given
     malformed: int = 0
     reasons: list[str] = field(default_factory=list)
+    from_start: bool = False  # times count from the video's first frame (SRT), not on its clock (KLV)
 
 
 def from_video(path) -> Found:
@@ -43,10 +44,20 @@ def from_video(path) -> Found:
                  [None] * len(report.records), report.malformed + report.untimed, list(report.reasons))
 
 
-def store(sequence: Sequence, found: Found, frame_times: dict[int, tuple[int, float | None]]) -> int:
+def from_srt(data: bytes, name: str) -> Found:
+    """The cues of a DJI SRT sidecar (labeling.footage.telemetry.srt)."""
+    report = srt.parse(data)
+    cues = report.cues
+    return Found(FrameTelemetry.SRT, [cue.start_s for cue in cues], [fields.from_srt(cue) for cue in cues],
+                 [cue.frame_count for cue in cues], report.skipped, [f"{name}: {r}" for r in report.reasons],
+                 from_start=True)
+
+
+def store(sequence: Sequence, found: Found, frame_times: dict[int, tuple[int, float | None]],
+          fps: float | None = None) -> int:
     """Match `found` to the sequence's frames ({index: (source index, seconds)}) and store a row
     per matched frame (a retried ingest stores nothing twice). Returns the frames matched."""
-    matched = _match(found, frame_times)
+    matched = _match(found, frame_times, fps)
     ids = dict(Frame.objects.filter(sequence=sequence, index__in=list(matched)).values_list("index", "pk"))
     FrameTelemetry.objects.bulk_create(
         [FrameTelemetry(frame_id=ids[index], source=found.source, **found.rows[record])
@@ -58,20 +69,23 @@ def store(sequence: Sequence, found: Found, frame_times: dict[int, tuple[int, fl
     return count
 
 
-def _match(found: Found, frame_times: dict[int, tuple[int, float | None]]) -> dict[int, int]:
-    """{frame index: record index}. SRT cues that carry a frame count match the source frame of
-    that number; everything else matches by time (labeling.footage.telemetry.match)."""
+def _match(found: Found, frame_times: dict[int, tuple[int, float | None]], fps: float | None) -> dict[int, int]:
+    """{frame index: record index}, by labeling.footage.telemetry.match's rule. SRT cues that
+    carry frame counts are placed by them, on the source frame axis (the gap limit in frames at
+    the video's rate); everything else by time."""
     if not found.rows:
         return {}
-    out = {}
-    by_number = {n - 1: i for i, n in enumerate(found.frame_numbers) if n is not None}
-    if by_number:
-        for index, (source_index, _) in frame_times.items():
-            if source_index in by_number:
-                out[index] = by_number[source_index]
-        return out
+    gap_s = settings.AERIE_TELEMETRY_MAX_GAP_S
+    if found.frame_numbers and all(n is not None for n in found.frame_numbers):
+        frames = sorted(frame_times.items())
+        chosen = match.match_to_frames([n - 1 for n in found.frame_numbers], [source for _, (source, _) in frames],
+                                       max(1.0, gap_s * (fps or 1.0)), slack=0.0)
+        return {index: record for (index, _), record in zip(frames, chosen) if record is not None}
     timed = [(index, t) for index, (_, t) in sorted(frame_times.items()) if t is not None]
-    chosen = match.match_to_frames(found.times, [t for _, t in timed], settings.AERIE_TELEMETRY_MAX_GAP_S)
+    if found.from_start and timed:
+        start = min(t for _, t in timed)
+        timed = [(index, t - start) for index, t in timed]
+    chosen = match.match_to_frames(found.times, [t for _, t in timed], gap_s)
     return {index: record for (index, _), record in zip(timed, chosen) if record is not None}
 
 

@@ -70,18 +70,24 @@ def from_klv(values: dict) -> dict:
 
 
 def from_srt(cue) -> dict:
-    """Columns of one parsed DJI SRT cue (labeling.footage.telemetry.srt)."""
-    extra = dict(getattr(cue, "extra", None) or {})
+    """Columns of one parsed DJI SRT cue (labeling.footage.telemetry.srt.SrtCue). DJI writes the
+    drone's local time with no zone: it is stored as if it were UTC, and `values` says so
+    (`time_zone`), so a time filter over such footage is in the drone's local time."""
+    extra = dict(cue.extra or {})
     pitch = _number(extra.get("gb_pitch"))
-    captured = getattr(cue, "datetime", None)
-    values = {k: v for k, v in vars(cue).items() if k != "extra"} if hasattr(cue, "__dict__") else {}
-    values.update(extra)
+    captured = cue.datetime
+    values = {"cue": cue.index, "start_s": cue.start_s, "end_s": cue.end_s, "frame_count": cue.frame_count,
+              "time": captured, "latitude": cue.latitude, "longitude": cue.longitude,
+              "rel_alt_m": cue.rel_alt_m, "abs_alt_m": cue.abs_alt_m, **extra}
+    if isinstance(captured, dt.datetime) and captured.tzinfo is None:
+        captured = captured.replace(tzinfo=dt.timezone.utc)
+        values["time_zone"] = "none given (the drone's local time, stored as UTC)"
     return {
-        "captured_at": captured if isinstance(captured, dt.datetime) and captured.tzinfo else None,
-        "latitude": _number(getattr(cue, "latitude", None)),
-        "longitude": _number(getattr(cue, "longitude", None)),
-        "altitude_m": _number(getattr(cue, "abs_alt", None)),
-        "height_m": _number(getattr(cue, "rel_alt", None)),
+        "captured_at": captured if isinstance(captured, dt.datetime) else None,
+        "latitude": _number(cue.latitude),
+        "longitude": _number(cue.longitude),
+        "altitude_m": _number(cue.abs_alt_m),
+        "height_m": _number(cue.rel_alt_m),
         "heading": _number(extra.get("gb_yaw")),
         "sensor_angle": -pitch if pitch is not None else None,
         "values": json_safe(values),
