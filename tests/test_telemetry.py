@@ -99,7 +99,7 @@ def test_a_drone_card_zip_with_video_and_srt_gives_each_frame_its_cue(project, u
     # cue 3 (source frame 2) is unreadable: counted; stride 10 never needs it
     assert (sequence.telemetry_frames, sequence.telemetry_malformed) == (25, 1)
     assert "SRT telemetry on 25 of 25 frames; 1 malformed cues skipped" in job.message
-    for frame in Frame.objects.filter(sequence=sequence).select_related("telemetry"):
+    for frame in Frame.objects.filter(sequence=sequence).select_related("telemetry", "condition"):
         row = frame.telemetry
         assert row.values["frame_count"] == frame.source_index + 1  # matched by FrameCnt
         assert row.height_m == pytest.approx(30 + frame.source_index * 0.5)
@@ -107,6 +107,11 @@ def test_a_drone_card_zip_with_video_and_srt_gives_each_frame_its_cue(project, u
         assert row.latitude == pytest.approx(48.5 + frame.source_index * 1e-5)
         assert row.sensor_angle == 60.0 and row.heading == 12.5
         assert row.captured_at.isoformat().startswith("2024-05-06T07:08:") and "local time" in row.values["time_zone"]
+        # the conditions' bands follow: 30..150 m above take-off, the camera 60° below the horizon
+        height = 30 + frame.source_index * 0.5
+        band = "<50m" if height < 50 else "50-150m" if height < 150 else "150-500m"
+        assert (frame.condition.altitude_band, frame.condition.view_band) == (band, "oblique")
+        assert frame.condition.night is False and frame.condition.thermal is False
 
 
 def test_an_srt_uploaded_beside_the_video_through_the_api(project, users):

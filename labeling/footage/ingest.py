@@ -19,13 +19,14 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image
 
 from labeling import audit, jobs
-from labeling.footage import blobstore
+from labeling.footage import blobstore, conditions
 from labeling.footage.telemetry import attach
 from labeling.footage.decode import (
     DecodedFrame,
@@ -43,7 +44,7 @@ from labeling.footage.decode import (
     zip_image_members,
     zip_video_member,
 )
-from labeling.models import Dataset, Frame, IngestJob, Sequence
+from labeling.models import Dataset, Frame, FrameCondition, IngestJob, Sequence
 from labeling.models.footage import blob_path
 from labeling.protection import flags
 from labeling.work import queue
@@ -155,20 +156,21 @@ def _sequence_for(job: IngestJob, kind: str, source_sha: str) -> Sequence:
     return sequence
 
 
-def store_frame(img, data: bytes | None, ext: str) -> str:
-    """Encode (when needed), hash and store one frame with its thumbnail and blurred preview;
-    return its sha256. Pure of the database, and safe to run in worker threads: Pillow and
-    file writes release the GIL, so this overlaps with decoding the next frames."""
+def store_frame(img, data: bytes | None, ext: str) -> tuple[str, dict]:
+    """Encode (when needed), hash and store one frame with its thumbnail and blurred preview, and
+    describe its conditions (labeling.footage.conditions); return (sha256, conditions). Pure of
+    the database, and safe to run in worker threads: Pillow, OpenCV and file writes release the
+    GIL, so this overlaps with decoding the next frames."""
     if data is None:
         data = encode_jpeg(img, settings.AERIE_FRAME_JPEG_QUALITY)
     sha = hashlib.sha256(data).hexdigest()
     blobstore.put(blob_path("frames", sha, ext), data)
+    base = small_copy(img, max(settings.AERIE_THUMBNAIL_SIZE, settings.AERIE_PREVIEW_SIZE))
     if not blobstore.exists(blob_path("blurred", sha, "jpg")):
-        base = small_copy(img, max(settings.AERIE_THUMBNAIL_SIZE, settings.AERIE_PREVIEW_SIZE))
         blobstore.put(blob_path("thumbs", sha, "jpg"), thumbnail(base, settings.AERIE_THUMBNAIL_SIZE))
         blobstore.put(blob_path("blurred", sha, "jpg"),
                       blurred_preview(base, settings.AERIE_PREVIEW_SIZE, settings.AERIE_PREVIEW_BLUR_RADIUS))
-    return sha
+    return sha, conditions.describe(np.asarray(img.convert("L")))
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -225,15 +227,25 @@ class _FrameWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Wait for the pending frames' files, then write their rows and the progress."""
+        """Wait for the pending frames' files, then write their rows, their conditions and the
+        progress."""
         if self.pending:
-            rows = []
+            rows, described = [], {}
             for frame, future in self.pending:
-                frame.sha256 = future.result()
+                frame.sha256, described[frame.index] = future.result()
                 rows.append(frame)
             Frame.objects.bulk_create(rows, ignore_conflicts=True)
+            ids = Frame.objects.filter(sequence=self.sequence, index__in=list(described)).values_list("index", "pk")
+            FrameCondition.objects.bulk_create(
+                [FrameCondition(frame_id=pk, **condition_columns(described[index])) for index, pk in ids],
+                ignore_conflicts=True)
             self.pending = []
         IngestJob.objects.filter(pk=self.job.pk).update(frames_done=self.count)
+
+
+def condition_columns(described: dict) -> dict:
+    """FrameCondition's columns of what conditions.describe says (bands come with telemetry)."""
+    return {key: described[key] for key in ("brightness", "sharpness", "blur_effect", "night", "blurred", "thermal")}
 
 
 def _ingest_video(job: IngestJob, path: Path, source_sha: str,

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import av
 from django.conf import settings
 
+from labeling.footage import conditions
 from labeling.footage.telemetry import fields, match, mpegts, srt
-from labeling.models import Frame, FrameTelemetry, Sequence
+from labeling.models import Frame, FrameCondition, FrameTelemetry, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,26 @@ def store(sequence: Sequence, found: Found, frame_times: dict[int, tuple[int, fl
          for index, record in matched.items() if index in ids],
         ignore_conflicts=True, batch_size=2000)
     count = FrameTelemetry.objects.filter(frame__sequence=sequence).count()
+    _bands(sequence)
     Sequence.objects.filter(pk=sequence.pk).update(telemetry_source=found.source if count else "",
                                                    telemetry_frames=count, telemetry_malformed=found.malformed)
     return count
+
+
+def _bands(sequence: Sequence) -> None:
+    """The altitude and view bands of the sequence's frames (labeling.footage.conditions.bands),
+    from their telemetry's height above ground and sensor angle."""
+    conditions_of = {c.frame_id: c for c in FrameCondition.objects.filter(frame__sequence=sequence)}
+    changed = []
+    for frame_id, height, angle in FrameTelemetry.objects.filter(frame__sequence=sequence).values_list(
+            "frame_id", "height_m", "sensor_angle"):
+        condition = conditions_of.get(frame_id)
+        if condition is None:
+            continue
+        band = conditions.bands(height, angle)
+        condition.altitude_band, condition.view_band = band["altitude_band"] or "", band["view_band"] or ""
+        changed.append(condition)
+    FrameCondition.objects.bulk_update(changed, ["altitude_band", "view_band"], batch_size=2000)
 
 
 def _match(found: Found, frame_times: dict[int, tuple[int, float | None]], fps: float | None) -> dict[int, int]:
