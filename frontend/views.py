@@ -151,7 +151,7 @@ def frame_image(request, pk, variant):
     )
     try:
         image = serving.image_for(request.user, frame, variant, reveal_token=request.GET.get("reveal", ""),
-                                  project_id=request.GET.get("p"))
+                                  project_id=request.GET.get("p"), palette=request.GET.get("palette"))
     except serving.RevealRequired as exc:
         return HttpResponseForbidden(str(exc))
     except FileNotFoundError:

@@ -29,7 +29,7 @@ def me_payload(user) -> dict:
     return {
         "consent": st.consent and st.consent_version == policies.consent_version(),
         "consent_version": st.consent_version or None, "current_policy_version": policies.consent_version(),
-        "greyscale": st.greyscale, "timezone": st.timezone or None,
+        "greyscale": st.greyscale, "timezone": st.timezone or None, "thermal_palette": st.thermal_palette,
         "break_until": st.break_until.isoformat() if st.break_until else None,
         "checkin_due": st.checkin_due or None,
         "exposure": states.exposure_summary(user),
@@ -39,11 +39,14 @@ def me_payload(user) -> dict:
 class PreferencesSerializer(serializers.Serializer):
     greyscale = serializers.BooleanField(required=False)
     timezone = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    thermal_palette = serializers.CharField(required=False, max_length=12,
+                                            help_text="white-hot, black-hot, ironbow or rainbow")
 
 
 class MeView(APIView):
     """GET /api/protection/me/: your consent, preferences and exposure today and this week.
-    PATCH: greyscale (bool), timezone (IANA name; your day, and so your caps, ends at your midnight)."""
+    PATCH: greyscale (bool), timezone (IANA name; your day, and so your caps, ends at your midnight),
+    thermal_palette (how 16-bit thermal frames are coloured for you)."""
 
     @extend_schema(responses=dict)
     def get(self, request):
@@ -55,7 +58,8 @@ class MeView(APIView):
         form.is_valid(raise_exception=True)
         try:
             states.set_preferences(request.user, greyscale=form.validated_data.get("greyscale"),
-                                   tz=form.validated_data.get("timezone"))
+                                   tz=form.validated_data.get("timezone"),
+                                   palette=form.validated_data.get("thermal_palette"))
         except ValueError as exc:
             return bad_request(exc)
         return Response(me_payload(request.user))

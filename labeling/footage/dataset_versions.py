@@ -32,18 +32,23 @@ def _statement(sha256_hex: str) -> bytes:
 
 
 def _frame_entry(f: dict) -> dict:
-    return {
+    frame = Frame(sha256=f["sha256"], ext=f["ext"])
+    entry = {
         "sequence": f["sequence__name"], "index": f["index"], "source_index": f["source_index"],
-        "timestamp": f["timestamp"], "sha256": f["sha256"], "file": Frame(sha256=f["sha256"], ext=f["ext"]).image_name,
+        "timestamp": f["timestamp"], "sha256": f["sha256"], "file": frame.image_name,
         "width": f["width"], "height": f["height"],
     }
+    if f["sequence__bits"] == 16:  # the raw values, whose sha256 is the frame's
+        entry.update(file=frame.raw16_name, bits=16)
+    return entry
 
 
 def _frames(sequence_ids):
     return (
         Frame.objects.filter(sequence_id__in=sequence_ids)
         .order_by("sequence__name", "index")
-        .values("sequence__name", "index", "source_index", "timestamp", "sha256", "ext", "width", "height")
+        .values("sequence__name", "sequence__bits", "index", "source_index", "timestamp", "sha256", "ext", "width",
+                "height")
         .iterator(chunk_size=5000)
     )
 
@@ -131,6 +136,21 @@ def _hash_blob(name: str) -> str | None:
     return digest.hexdigest()
 
 
+def _hash_values(name: str) -> str | None:
+    """sha256 of a 16-bit frame file's raw values (labeling.footage.thermal.raw_sha256); a file
+    that is not a 16-bit image hashes to what it is, which cannot match."""
+    from labeling.footage import thermal
+
+    if not default_storage.exists(name):
+        return None
+    with default_storage.open(name, "rb") as fh:
+        data = fh.read()
+    try:
+        return thermal.raw_sha256(thermal.read_16bit(data))
+    except ValueError:
+        return hashlib.sha256(data).hexdigest()
+
+
 def _manifest_frames(name: str):
     """Stream the frame entries of a manifest written by create_version: one per line."""
     with default_storage.open(name, "rb") as fh:
@@ -158,7 +178,7 @@ def check_manifest(report: VerifyReport, manifest_name: str, manifest_sha256: st
         for entry in _manifest_frames(manifest_name):
             label = f"{entry['sequence']}#{entry['index']} ({entry['file']})"
             listed[(entry["sequence"], entry["index"])] = entry
-            actual = _hash_blob(entry["file"])
+            actual = _hash_values(entry["file"]) if entry.get("bits") == 16 else _hash_blob(entry["file"])
             report.frames_checked += 1
             if actual is None:
                 report.missing.append(label)

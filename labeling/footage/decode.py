@@ -19,6 +19,7 @@ from PIL import Image, ImageOps
 
 IMAGE_FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "TIFF"}
 KEEP_AS_IS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N"}  # Pillow's modes of 16-bit single-channel images
 
 
 class IngestError(Exception):
@@ -145,6 +146,16 @@ def check_image_header(fh, name: str, max_pixels: int) -> tuple[int, int]:
     if w == 0 or h == 0:
         raise IngestError(f"{name}: image has no pixels")
     return w, h
+
+
+def is_16bit(fh) -> bool:
+    """Whether an image file (header only) is 16-bit single-channel: a thermal frame to keep as
+    it is, not an 8-bit picture."""
+    try:
+        with Image.open(fh) as img:
+            return img.format in {"PNG", "TIFF"} and img.mode in SIXTEEN_BIT_MODES
+    except (OSError, ValueError, SyntaxError):
+        return False
 
 
 def _natural_key(name: str):

@@ -11,7 +11,9 @@ Decisions, documented in the README:
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import logging
 import uuid
 import zipfile
@@ -26,7 +28,7 @@ from django.utils import timezone
 from PIL import Image
 
 from labeling import audit, jobs
-from labeling.footage import blobstore, conditions
+from labeling.footage import blobstore, conditions, thermal
 from labeling.footage.telemetry import attach
 from labeling.footage.decode import (
     DecodedFrame,
@@ -35,6 +37,7 @@ from labeling.footage.decode import (
     blurred_preview,
     check_image_header,
     encode_jpeg,
+    is_16bit,
     iter_video_frames,
     load_image,
     probe_video,
@@ -201,7 +204,9 @@ class _FrameWriter:
         self.times: dict[int, tuple[int, float | None]] = {}  # index: (source index, seconds), for telemetry
         self.note = ""  # what the job says beside the frame count (telemetry found)
 
-    def add(self, decoded: DecodedFrame, data: bytes | None = None, ext: str = "jpg") -> None:
+    def add(self, decoded: DecodedFrame, data: bytes | None = None, ext: str = "jpg", store=None) -> None:
+        """Store one frame on the pool: `store()` when given (it returns (sha256, conditions)),
+        else store_frame of the decoded image."""
         index = self.count
         self.count += 1
         if self.count > self.limit:
@@ -216,7 +221,7 @@ class _FrameWriter:
             return
         while len(self.in_flight) >= IN_FLIGHT:
             self.in_flight.popleft().result()
-        future = _store_pool().submit(store_frame, img, data, ext)
+        future = _store_pool().submit(store) if store else _store_pool().submit(store_frame, img, data, ext)
         self.in_flight.append(future)
         self.pending.append((Frame(
             sequence=self.sequence, index=index, source_index=decoded.source_index, source_name=decoded.source_name,
@@ -292,9 +297,15 @@ def _ingest_images(job: IngestJob, path: Path, source_sha: str, kind: str) -> tu
     if kind == "image":
         with open(path, "rb") as fh:
             check_image_header(fh, job.original_filename, max_pixels)
+            fh.seek(0)
+            sixteen = is_16bit(fh)
         IngestJob.objects.filter(pk=job.pk).update(frames_total=1)
         sequence = _sequence_for(job, Sequence.IMAGES, source_sha)
         writer = _FrameWriter(job, sequence)
+        if sixteen:
+            with zipfile.ZipFile(io.BytesIO(_zip_of(path, job.original_filename))) as archive:
+                _thermal_frames(archive, archive.infolist(), sequence, writer)
+            return sequence, writer, ""
         img, data, ext = load_image(path.read_bytes(), job.original_filename)
         writer.add(DecodedFrame(0, None, img, job.original_filename), data, ext)
         return sequence, writer, ""
@@ -306,10 +317,62 @@ def _ingest_images(job: IngestJob, path: Path, source_sha: str, kind: str) -> tu
     sequence = _sequence_for(job, Sequence.IMAGES, source_sha)
     writer = _FrameWriter(job, sequence)
     with zipfile.ZipFile(path) as archive:
+        with archive.open(members[0]) as fh:
+            sixteen = is_16bit(io.BytesIO(fh.read(64 * 1024)))
+        if sixteen:
+            _thermal_frames(archive, members, sequence, writer)
+            return sequence, writer, ""
         for order, info in enumerate(members):
             img, data, ext = load_image(archive.read(info), info.filename)
             writer.add(DecodedFrame(order, None, img, info.filename[:255]), data, ext)
     return sequence, writer, ""
+
+
+def _zip_of(path: Path, name: str) -> bytes:
+    """One 16-bit image as a one-member zip, so that it takes the same path as a sequence."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive:
+        archive.write(path, Path(name).name or "frame.png")
+    return buf.getvalue()
+
+
+def _read_16bit(data: bytes, name: str):
+    try:
+        return thermal.read_16bit(data)
+    except ValueError as exc:
+        raise IngestError(f"{name}: {exc} (a zip of 16-bit frames must hold only 16-bit frames)") from None
+
+
+def _thermal_frames(archive: zipfile.ZipFile, members: list, sequence: Sequence, writer: _FrameWriter) -> None:
+    """16-bit single-channel frames (thermal, radiometric): each kept losslessly (`raw16_name`, the
+    sha256 over its values) with an 8-bit display image (`image_name`) made with the sequence's
+    gain: each frame's 1st..99th percentile window, smoothed over its neighbours so that playing
+    the sequence does not flicker (labeling.footage.thermal). Two passes over the zip: the
+    windows first, then the frames."""
+    windows = [thermal.percentile_window(_read_16bit(archive.read(info), info.filename)) for info in members]
+    smoothed = thermal.smoothed_windows(windows)
+    Sequence.objects.filter(pk=sequence.pk).update(bits=16)
+    for order, info in enumerate(members):
+        values = _read_16bit(archive.read(info), info.filename)
+        grey = thermal.to_8bit(values, *smoothed[order])
+        image = Image.fromarray(grey, mode="L")
+        writer.add(DecodedFrame(order, None, image, info.filename[:255]), ext="png",
+                   store=functools.partial(store_thermal_frame, values, image))
+
+
+def store_thermal_frame(values, display) -> tuple[str, dict]:
+    """store_frame for a 16-bit frame: the raw values as a 16-bit PNG, the display image (8-bit
+    grey PNG, lossless so that palettes do not amplify JPEG noise) and its thumbnail and preview."""
+    sha = thermal.raw_sha256(values)
+    blobstore.put(blob_path("raw16", sha, "png"), thermal.encode_png16(values))
+    buf = io.BytesIO()
+    display.save(buf, "PNG")
+    blobstore.put(blob_path("frames", sha, "png"), buf.getvalue())
+    base = small_copy(display.convert("RGB"), max(settings.AERIE_THUMBNAIL_SIZE, settings.AERIE_PREVIEW_SIZE))
+    blobstore.put(blob_path("thumbs", sha, "jpg"), thumbnail(base, settings.AERIE_THUMBNAIL_SIZE))
+    blobstore.put(blob_path("blurred", sha, "jpg"),
+                  blurred_preview(base, settings.AERIE_PREVIEW_SIZE, settings.AERIE_PREVIEW_BLUR_RADIUS))
+    return sha, conditions.describe(values, thermal=True)
 
 
 def sidecar_path(upload: Path) -> Path:

@@ -111,6 +111,14 @@ class Frame(models.Model):
         return blob_path("frames", self.sha256, self.ext)
 
     @property
+    def raw16_name(self) -> str:
+        """A 16-bit (thermal) frame's raw values, as a lossless 16-bit PNG: the frame's sha256 is
+        over these values (labeling.footage.thermal.raw_sha256). `image_name` of such a frame is
+        its 8-bit display image (the sequence's smoothed gain applied), which every page, the
+        sampler and redaction read."""
+        return blob_path("raw16", self.sha256, "png")
+
+    @property
     def thumbnail_name(self) -> str:
         return blob_path("thumbs", self.sha256, "jpg")
 

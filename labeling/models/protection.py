@@ -98,6 +98,8 @@ class ProtectionState(models.Model):
     consent_at = models.DateTimeField(null=True, blank=True)
     greyscale = models.BooleanField(default=False, help_text="Show sensitive frames in greyscale")
     timezone = models.CharField(max_length=64, blank=True, help_text="IANA name; empty: the server's TIME_ZONE")
+    thermal_palette = models.CharField(max_length=12, default="white-hot",
+                                       help_text="How 16-bit (thermal) frames are coloured for this person")
     streak = models.PositiveIntegerField(default=0, help_text="Sensitive frames in a row")
     stretch_started_at = models.DateTimeField(null=True, blank=True, help_text="Start of the current work stretch")
     last_active_at = models.DateTimeField(null=True, blank=True)

@@ -4,12 +4,15 @@ greyscale copies are made from the stored frame on first use and kept (content-a
 name that exists holds the right bytes)."""
 from __future__ import annotations
 
+import hashlib
 import io
 
+import cv2
+import numpy as np
 from django.conf import settings
 from PIL import Image
 
-from labeling.footage import blobstore
+from labeling.footage import blobstore, thermal
 from labeling.footage.decode import blurred_preview, encode_jpeg, small_copy
 from labeling.models import Frame
 from labeling.models.footage import blob_path
@@ -52,3 +55,27 @@ def greyscale(data: bytes, quality: int = 85) -> bytes:
     made this way on each reveal, never stored)."""
     img = Image.open(io.BytesIO(data))
     return encode_jpeg(img.convert("L"), quality)
+
+
+def in_palette(name: str, palette: str) -> str:
+    """A 16-bit (thermal) frame's image (its display image, thumbnail, preview or derived
+    rendition: all grey, with the sequence's gain) coloured with `palette` (white-hot: as it is),
+    made on first use and kept under a name derived from the grey image's name."""
+    if palette == thermal.PALETTES[0]:
+        return name
+    ext = "png" if name.endswith(".png") else "jpg"
+    coloured = blob_path(f"palette-{palette}", hashlib.sha256(name.encode()).hexdigest(), ext)
+    if not blobstore.exists(coloured):
+        with blobstore.open_blob(name) as fh:
+            data = fh.read()
+        blobstore.put(coloured, coloured_bytes(data, palette, ext))
+    return coloured
+
+
+def coloured_bytes(data: bytes, palette: str, ext: str = "jpg") -> bytes:
+    grey = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    ok, out = cv2.imencode(f".{ext}", thermal.apply_palette(grey, palette),
+                           [cv2.IMWRITE_JPEG_QUALITY, 90] if ext == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:
+        raise ValueError("the coloured frame could not be encoded")
+    return out.tobytes()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from labeling.access import raw, roles
-from labeling.footage import blobstore
+from labeling.footage import blobstore, thermal
 from labeling.models import Frame
 from labeling.protection import policy, renditions, reveal
 from labeling.protection import state as states
@@ -42,10 +42,23 @@ def is_sensitive(frame: Frame) -> bool:
     return frame.sensitive or frame.sequence.sensitive or frame.sequence.dataset.sensitive
 
 
-def image_for(user, frame: Frame, variant: str, *, reveal_token: str = "", project_id=None) -> Image:
+def image_for(user, frame: Frame, variant: str, *, reveal_token: str = "", project_id=None,
+              palette: str | None = None) -> Image:
     """What `user` gets for `frame`'s `variant` (the frame with its sequence and dataset loaded).
-    Raises RevealRequired for a sensitive original without a reveal, FileNotFoundError when a
-    stored file is missing."""
+    A 16-bit (thermal) frame comes in `palette` (else the person's choice), except where the
+    person asked for greyscale on sensitive frames. Raises RevealRequired for a sensitive original
+    without a reveal, FileNotFoundError when a stored file is missing."""
+    image = _image_for(user, frame, variant, reveal_token=reveal_token, project_id=project_id)
+    if frame.sequence.bits != 16 or image.name is None:
+        return image
+    if palette not in thermal.PALETTES:
+        palette = states.preferences(user.pk)["thermal_palette"]
+    if is_sensitive(frame) and states.preferences(user.pk)["greyscale"]:
+        return image
+    return Image(image.cache_control, name=renditions.in_palette(image.name, palette))
+
+
+def _image_for(user, frame: Frame, variant: str, *, reveal_token: str = "", project_id=None) -> Image:
     if variant not in VARIANTS:
         raise ValueError(f"unknown image variant '{variant}'")
     holds_raw = raw.holds(user, frame.sequence.dataset_id)

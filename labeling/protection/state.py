@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from labeling import audit
 from labeling.access import cache
+from labeling.footage import thermal
 from labeling.models import ConsentEvent, ProtectionState
 from labeling.protection import days
 from labeling.protection.policy import consent_version
@@ -26,8 +27,8 @@ _STATE_FIELDS = ("consent", "consent_version", "timezone", "greyscale", "streak"
 # the row either way).
 _LOCK = f"""
 INSERT INTO labeling_protectionstate (user_id, consent, consent_version, greyscale, timezone, streak,
-                                      sensitive_since_break, break_reason, checkin_due)
-VALUES (%(user)s, false, '', false, '', 0, 0, '', '')
+                                      sensitive_since_break, break_reason, checkin_due, thermal_palette)
+VALUES (%(user)s, false, '', false, '', 0, 0, '', '', 'white-hot')
 ON CONFLICT (user_id) DO UPDATE SET user_id = EXCLUDED.user_id
 RETURNING {", ".join(_STATE_FIELDS)}
 """
@@ -111,18 +112,21 @@ def exposure_summary(user, now: datetime | None = None) -> dict:
 
 
 def preferences(user_id: int) -> dict:
-    """Greyscale and time zone, cached per process a few seconds (read on every image of a
-    sensitive frame)."""
+    """Greyscale, time zone and thermal palette, cached per process a few seconds (read on every
+    image of a sensitive or thermal frame)."""
     def load():
-        row = ProtectionState.objects.filter(user_id=user_id).values("greyscale", "timezone").first()
-        return row or {"greyscale": False, "timezone": ""}
+        row = ProtectionState.objects.filter(user_id=user_id).values("greyscale", "timezone", "thermal_palette").first()
+        return row or {"greyscale": False, "timezone": "", "thermal_palette": "white-hot"}
 
     return cache.cached("protection-prefs", user_id, load)
 
 
-def set_preferences(user, *, greyscale: bool | None = None, tz: str | None = None) -> ProtectionState:
+def set_preferences(user, *, greyscale: bool | None = None, tz: str | None = None,
+                    palette: str | None = None) -> ProtectionState:
     if tz is not None and tz and not days.valid_zone(tz):
         raise ValueError(f"timezone: '{tz}' is not a known time zone (e.g. Europe/Kyiv)")
+    if palette is not None and palette not in thermal.PALETTES:
+        raise ValueError(f"thermal_palette: one of {', '.join(thermal.PALETTES)}")
     with transaction.atomic():
         locked(user.pk)  # the person's row lock, to the end of the transaction
         changes = {}
@@ -130,6 +134,8 @@ def set_preferences(user, *, greyscale: bool | None = None, tz: str | None = Non
             changes["greyscale"] = bool(greyscale)
         if tz is not None:
             changes["timezone"] = tz
+        if palette is not None:
+            changes["thermal_palette"] = palette
         if changes:
             ProtectionState.objects.filter(user_id=user.pk).update(**changes)
             audit.record(user, "protection.preferences", None, changes)

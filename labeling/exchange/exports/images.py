@@ -1,7 +1,8 @@
 """Which image file an export carries for each frame, and which it leaves out.
 
 - Derived renditions (faces and other regions hidden, labeling.redaction) unless the requester
-  holds raw access to the dataset and asks for raw; the manifest says which.
+  holds raw access to the dataset and asks for raw; the manifest says which. Raw frames of a
+  16-bit (thermal) sequence are its 16-bit PNGs, the values as they came; derived ones are 8-bit.
 - Sensitive (graphic) frames: their images are included only when the requester ticked an
   explicit acknowledgement; otherwise the frame's labels are exported and its image is left out.
   Either way the manifest counts them, so nobody receives graphic footage without knowing.
@@ -26,6 +27,7 @@ class ImageSource:
     counts: dict = field(default_factory=lambda: {"images": 0, "sensitive_included": 0, "sensitive_left_out": 0})
     _sensitive: set = field(default_factory=set)
     _derived: dict = field(default_factory=dict)
+    _bits: int = 8
 
     @classmethod
     def of(cls, export: Export) -> ImageSource:
@@ -37,6 +39,7 @@ class ImageSource:
     def load_sequence(self, sequence) -> None:
         """Read the sequence's sensitive frames and current derived files in two statements."""
         whole = sequence.sensitive or sequence.dataset.sensitive
+        self._bits = sequence.bits
         with connection.cursor() as cur:
             cur.execute("SELECT id FROM labeling_frame WHERE sequence_id = %s" + ("" if whole else " AND sensitive"),
                         [sequence.pk])
@@ -54,8 +57,8 @@ class ImageSource:
                 return None
             self.counts["sensitive_included"] += 1
         self.counts["images"] += 1
-        if self.kind == Export.RAW_IMAGES:
-            return blob_path("frames", sha, ext)
+        if self.kind == Export.RAW_IMAGES:  # a 16-bit frame's raw values, not its display image
+            return blob_path("raw16", sha, "png") if self._bits == 16 else blob_path("frames", sha, ext)
         derived_sha = self._derived.get(frame_id)
         if derived_sha is None:  # not rendered yet: render it now (faces found on the way)
             derived_sha = served.ensure(Frame.objects.get(pk=frame_id)).sha256
