@@ -6,6 +6,7 @@ must: the classes of a published version are immutable and cached per process, a
 has no draft and no earlier revision, and the track context is two queries."""
 from __future__ import annotations
 
+from labeling.footage.telemetry import readout
 from labeling.models import Assignment, Draft, Frame, Project
 from labeling.protection.image_urls import for_page as image_url
 from labeling.sampling import suggestions
@@ -63,6 +64,7 @@ def state(project: Project, frame: Frame, user, assignment: Assignment | None = 
         "draft": draft,
         "revision": payloads.as_payload(revision) if revision else None,
         "tracks": tracks.track_context(project.pk, user.pk, frame),
+        "drone": readout.for_page(frame, user),  # telemetry readout, thermal palette
         "prefetch": image_url(peek.frame_id, peek.sensitive, project_id=project.pk) if peek else None,
         # the current detector's boxes, unless this person is among the first of the frame (None)
         **(suggestions.for_frame(project, frame.pk, assignment) if assignment is not None

@@ -68,13 +68,16 @@ class Candidate:
     height: int
     timestamp: float | None
     sequence_name: str
+    bits: int  # 16: a thermal sequence (the page offers palettes)
+    telemetry_frames: int  # the sequence's frames with telemetry (0: the page asks nothing about it)
     segment_id: int | None = None  # segment projects: the segment this item hands out
 
     def frame(self) -> Frame:
         """The frame as a model instance, without another query."""
         frame = Frame(pk=self.frame_id, sequence_id=self.sequence_id, index=self.index, sensitive=self.sensitive,
                       width=self.width, height=self.height, timestamp=self.timestamp)
-        frame.sequence = Sequence(pk=self.sequence_id, name=self.sequence_name)
+        frame.sequence = Sequence(pk=self.sequence_id, name=self.sequence_name, bits=self.bits,
+                                  telemetry_frames=self.telemetry_frames)
         return frame
 
 
@@ -94,7 +97,7 @@ class Lease:
 
 
 CANDIDATE_COLUMNS = ("qi.id, qi.frame_id, f.sequence_id, f.index, f.sensitive, qi.priority, f.width, f.height, "
-                     "f.timestamp, s.name")
+                     "f.timestamp, s.name, s.bits, s.telemetry_frames")
 
 # In segment projects an item stands for a run of frames: it is sensitive when any of them is
 # (the segment's flag, kept by labeling.protection.flags), and the rows carry the segment's id.
@@ -113,8 +116,8 @@ def _candidate_columns(segment: bool) -> str:
 
 def _frame_columns(segment: bool) -> str:
     """A leased frame's columns for Candidate, after (item id, frame id)."""
-    return (f"f.sequence_id, f.index, {_SENSITIVE[segment]}, NULL::float8, f.width, f.height, f.timestamp, s.name"
-            + (", sg.id" if segment else ""))
+    return (f"f.sequence_id, f.index, {_SENSITIVE[segment]}, NULL::float8, f.width, f.height, f.timestamp, s.name, "
+            "s.bits, s.telemetry_frames" + (", sg.id" if segment else ""))
 
 
 def _frame_join(alias: str, segment: bool) -> str:

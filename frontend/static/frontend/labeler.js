@@ -12,6 +12,7 @@
 // http.js and urls.js under every request.
 import { BoxEditor } from "./boxeditor.js";
 import { $, say } from "./dom.js";
+import { DroneView } from "./labeler_drone.js";
 import { LabelingSession } from "./labeler_session.js";
 import { SidePanel } from "./labeler_panel.js";
 import { bindShortcuts } from "./labeler_keys.js";
@@ -36,7 +37,8 @@ const protection = new LabelerProtection({
 });
 const panel = new SidePanel({ editor, onEdit: () => session.scheduleDraft() });
 const suggestions = new Suggestions({ editor, say });
-const session = new LabelingSession({ root, editor, panel, protection, suggestions });
+const drone = new DroneView({ onPalette: () => session.repaint() });
+const session = new LabelingSession({ root, editor, panel, protection, suggestions, drone });
 bindShortcuts({ session, panel, editor, suggestions, revealer: protection.revealer });
 
 $("undo").addEventListener("click", () => editor.undo());

@@ -12,7 +12,7 @@ import { urls } from "./urls.js";
 import { $, say } from "./dom.js";
 
 export class LabelingSession {
-  constructor({ root, editor, panel, protection, suggestions }) {
+  constructor({ root, editor, panel, protection, suggestions, drone }) {
     this.root = root;
     this.projectId = root.dataset.project;
     this.editFrame = root.dataset.frame; // set when editing an earlier submission
@@ -20,6 +20,7 @@ export class LabelingSession {
     this.panel = panel;
     this.protection = protection;
     this.suggestions = suggestions;
+    this.drone = drone;
     this.current = null;
     this.saveTimer = null; // the pending draft save
     this.busy = false; // a submit is under way
@@ -76,6 +77,7 @@ export class LabelingSession {
     }
     $("overlay-badge").hidden = true;
     $("toggle-prev").setAttribute("aria-pressed", "false");
+    this.drone.prepare(data); // the flight readout; a thermal frame's URL in the person's palette
     this.editor.load({ width: f.width, height: f.height, imageUrl: f.image_url, classes: data.classes, boxes });
     $("frame-title").textContent =
       `${f.sequence_name} · frame ${f.index}${data.revision ? ` · your revision ${data.revision.revision}` : ""}`;
@@ -93,6 +95,14 @@ export class LabelingSession {
   // served (blurred); neither replaces the previous frame while that is shown.
   showOriginal(url) {
     if (!this.current?.showingPrevious) this.editor.setImage(url);
+  }
+
+  // The person chose another thermal palette: the frame on screen is drawn again in it.
+  repaint() {
+    const c = this.current;
+    if (!c) return;
+    this.drone.prepare(c.data);
+    if (!c.showingPrevious) this.editor.setImage(c.data.frame.image_url);
   }
 
   showServed() {

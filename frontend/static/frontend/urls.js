@@ -18,4 +18,6 @@ export const urls = {
   reveal: (project, frame) => `/api/projects/${project}/frames/${frame}/reveal/`,
   endReveal: (reveal) => `/api/reveals/${reveal}/end/`,
   checkin: () => "/api/protection/checkin/",
+  // one's own preferences (the thermal palette)
+  me: () => "/api/protection/me/",
 };
