@@ -133,3 +133,39 @@ def test_an_srt_uploaded_beside_the_video_through_the_api(project, users):
         "telemetry": SimpleUploadedFile("notes.txt", b"hello")}, format="multipart")
     assert refused.status_code == 400 and "telemetry" in refused.json()["detail"], refused.content
     assert IngestJob.objects.count() == 1
+
+
+def test_exports_carry_telemetry_and_conditions_at_the_export_s_metadata_level(project, users, klv_clip):
+    import json
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labeling.access import raw
+    from labeling.exchange import exports
+    from tests.labels import export_bytes, members, store_labels
+
+    path, muxed = klv_clip
+    job = ingest.run_job(ingest.create_job(project.dataset, media.upload(path), user=users["admin"]).pk)
+    first = Frame.objects.get(sequence=job.sequence, index=0)
+    store_labels(project, first, {"boxes": [{"class": "car", "x": 10, "y": 10, "w": 40, "h": 30, "track_id": 1}]})
+    trainer = users["trainer"]
+    coco = json.loads(members(export_bytes(exports.run(exports.create(project, trainer, format="coco").pk)))[
+        "annotations/instances_default.json"])
+    image = coco["images"][0]
+    # derived data at the dataset's coarse level: the date, positions to 0.01°
+    assert image["telemetry"]["captured_at"] == "2009-01-12" and image["telemetry"]["source"] == "klv"
+    assert image["telemetry"]["latitude"] == round(sample.EXAMPLE["sensor_latitude"], 2)
+    assert image["conditions"]["night"] is False and image["conditions"]["thermal"] is False
+    assert image["conditions"]["sharpness"] > 0
+    mot = members(export_bytes(exports.run(exports.create(project, trainer, format="mot").pk)))
+    lines = mot[f"sequence-{job.sequence_id}/telemetry.txt"].decode().splitlines()
+    assert lines[0].startswith("frame,source,captured_at,latitude,longitude,altitude,height_m,heading,sensor_angle")
+    assert len(lines) == 1 + FRAMES and lines[1].startswith("1,klv,2009-01-12,60.18,128.43,")
+    # raw frames for a raw-access holder: full precision, and the names
+    raw.grant(project.dataset, trainer, users["admin"], "geolocates", timezone.now() + timedelta(days=1))
+    full = members(export_bytes(exports.run(exports.create(project, trainer, format="mot", include_images=True,
+                                                           image_kind="raw").pk)))
+    row = full[f"{job.sequence.name}/telemetry.txt"].decode().splitlines()[1].split(",")
+    assert row[2].startswith("2009-01-12T22:08:22") and float(row[3]) == pytest.approx(
+        sample.EXAMPLE["sensor_latitude"], abs=1e-6)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 
+from labeling.exchange.exports import facts
 from labeling.exchange.exports import selection as scopes
 from ontology.models import LabelClass
 
@@ -75,6 +76,7 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, image
         out.write('],\n"images":[\n')
         image_id = 0
         for sequence in scope.sequences:
+            telemetry, conditions = facts.sequence_facts(sequence.pk, scope.level)
             for frame in scopes.frames(scope, sequence, boxes=False):
                 image_id += 1
                 ext = images.ext(frame.ext) if images else frame.ext
@@ -86,6 +88,10 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, image
                     image["annotator_tags"] = {lb.annotator: tag_attributes(lb.tags, by_id) for lb in frame.labels}
                 else:
                     image["attributes"] = tag_attributes(frame.labels[0].tags, by_id)
+                if frame.frame_id in telemetry:
+                    image["telemetry"] = telemetry[frame.frame_id]
+                if frame.frame_id in conditions:
+                    image["conditions"] = conditions[frame.frame_id]
                 out.write((",\n" if image_id > 1 else "") + _json(image))
                 progress(1)
         stats["frames"] = image_id

@@ -132,6 +132,7 @@ def run(export_id: int) -> Export:
         resolved = scopes.resolve(export.project, export.scope, export.dataset_version, export.annotations_as_of)
         level = export_metadata_level(export)
         resolved.names = {s.pk: sequence_name(s, level) for s in resolved.sequences}
+        resolved.level = level
         passes = 2 if export.format == Export.COCO else 1
         export.items_total = scopes.count_frames(resolved) * (passes + int(export.include_images))
         Export.objects.filter(pk=export.pk).update(items_total=export.items_total)

@@ -21,6 +21,7 @@ import json
 
 from django.db.models import Max
 
+from labeling.exchange.exports import facts
 from labeling.exchange.exports import selection as scopes
 from labeling.exchange.exports.coco import categories, safe_name
 from labeling.models import Frame
@@ -71,6 +72,11 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, image
     labels_txt = "".join(f"{c.key}\n" for c in cats)
     stats = {"frames": 0, "boxes": 0, "tracks": 0}
     for sequence in scope.sequences:
+        telemetry, conditions = facts.sequence_facts(sequence.pk, scope.level)
+        numbers = [(pk, index + 1) for pk, index in
+                   Frame.objects.filter(sequence=sequence).order_by("index").values_list("pk", "index")] \
+            if telemetry or conditions else []
+        sidecar = facts.telemetry_txt(numbers, telemetry, conditions)
         for annotator, folder in folders(scope, sequence):
             ids: dict[int, int] = {}
             next_id = 1
@@ -106,6 +112,8 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, image
             length = (Frame.objects.filter(sequence=sequence).aggregate(n=Max("index"))["n"] or 0) + 1
             ext = images.ext(first or "jpg") if images else (first or "jpg")
             archive.add_bytes(f"{folder}/seqinfo.ini", seqinfo(folder, sequence, length, ext).encode())
+            if sidecar is not None:
+                archive.add_bytes(f"{folder}/telemetry.txt", sidecar)
             if images is not None:
                 write_images(archive, folder, sequence, images, progress)
     return stats

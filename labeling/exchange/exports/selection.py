@@ -49,6 +49,8 @@ class Scope:
     dataset_version: DatasetVersion | None = None
     #: the name each sequence goes by in the export, where not its own (derived data: neutral names)
     names: dict[int, str] = field(default_factory=dict)
+    #: what the export keeps of times, positions and names (labeling.redaction.metadata)
+    level: str = "full"
 
     def name_of(self, sequence: Sequence) -> str:
         return self.names.get(sequence.pk, sequence.name)
