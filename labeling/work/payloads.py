@@ -166,7 +166,10 @@ def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[lis
             tracks.add(track)
         attributes = attribute_values(label, raw, where)
         source, model = provenance(raw, where)
-        boxes.append(CleanBox(label, x, y, w, h, attributes, track, source, model, angle=angle))
+        occluded = raw.get("occluded", False)
+        if not isinstance(occluded, bool):
+            raise SubmissionError(f"{where}.occluded", "true or false")
+        boxes.append(CleanBox(label, x, y, w, h, attributes, track, source, model, occluded=occluded, angle=angle))
     tags, seen = [], set()
     for i, raw in enumerate(tags_in):
         where = f"tags[{i}]"
