@@ -17,17 +17,23 @@
 """
 from __future__ import annotations
 
+import re
+
 from labeling.exchange.exports import perimage
 from labeling.exchange.exports import selection as scopes
 from labeling.exchange.exports.coco import categories, safe_name
 from labeling.exchange.exports.mot import num
-from labeling.exchange.imports.common import normalize
 from labeling.models import Frame
 from ontology.models import LabelClass
 
 VISDRONE = ["ignored regions", "pedestrian", "people", "bicycle", "car", "van", "truck", "tricycle",
             "awning-tricycle", "bus", "motor", "others"]
 CATEGORIES_FILE = "categories.txt"
+
+
+def normalize(name: str) -> str:
+    """A name compared by its letters: case, spaces, '-' and '_' aside (as imports match classes)."""
+    return re.sub(r"[\s\-_]+", "_", str(name).strip().lower())
 
 
 def category_ids(classes: dict[str, LabelClass]) -> tuple[dict[int, int], list[str]]:
