@@ -323,3 +323,54 @@ def test_consensus_of_oriented_boxes_keeps_a_mean_angle(oriented_project):
     result = agreement.frame_agreement(labels, agreement.ComparisonParams())
     fused = fuse(labels, result.groups, result.tag_units)
     assert len(fused.boxes) == 1 and fused.boxes[0].angle == pytest.approx(90.0, abs=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------- the editor
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_rotate_handle_turns_an_oriented_box_and_the_turn_is_submitted(live_server, login, users,
+                                                                          oriented_project):
+    from playwright.sync_api import expect
+
+    from labeling.footage import ingest
+    from tests import media
+    from tests.conftest import ARTIFACTS
+    from tests.test_labeling_page import drag, to_screen
+
+    archive = media.zip_bytes({f"f{i}.png": media.png_bytes(320, 240, color=(40 * i, 90, 140)) for i in range(2)})
+    job = ingest.run_job(ingest.create_job(oriented_project.dataset, media.upload(archive, "cam.zip"),
+                                           sequence_name="cam").pk)
+    assert job.status == "done"
+    page = login(users["annotator"])
+    page.get_by_role("link", name="Start labeling").click()
+    expect(page.locator("#frame-title")).to_contain_text("cam · frame 0")
+    page.keyboard.press("4")  # ship: an oriented class
+    drag(page, (60, 80), (180, 120))  # 120 × 40, centre (120, 100)
+    box = page.locator("#boxes g.box")
+    expect(box).to_have_attribute("data-angle", "0")
+    knob = page.locator("#boxes circle.rotate").bounding_box()
+    page.mouse.move(knob["x"] + knob["width"] / 2, knob["y"] + knob["height"] / 2)
+    page.mouse.down()
+    # towards 30° clockwise of straight up from the centre
+    target = (120 + 60 * math.sin(math.radians(30)), 100 - 60 * math.cos(math.radians(30)))
+    page.mouse.move(*to_screen(page, *target), steps=8)
+    page.mouse.up()
+    angle = float(box.get_attribute("data-angle"))
+    assert angle == pytest.approx(30, abs=1.5)
+    page.keyboard.press("]")  # one degree more
+    expect(box).to_have_attribute("data-angle", str(round(angle + 1, 2)).removesuffix(".0"))
+    # the drawn rectangle is the turned one: its screen box is the enclosing box of the turn
+    drawn = page.locator("#boxes rect[data-class=ship]").bounding_box()
+    scale = page.locator("#stage").bounding_box()["width"] / 320
+    enc = oriented.enclosing(60, 80, 120, 40, angle + 1)
+    assert drawn["width"] / min(scale, page.locator("#stage").bounding_box()["height"] / 240) == \
+        pytest.approx(enc[2], abs=3)
+    page.screenshot(path=str(ARTIFACTS / "oriented-box-editor.png"))
+    page.keyboard.press("Enter")
+    expect(page.locator("#frame-title")).to_contain_text("cam · frame 1")
+    saved = AnnotationBox.objects.get(annotation__frame__index=0)
+    assert saved.label_class.key == "ship" and saved.angle == pytest.approx(angle + 1, abs=0.01)
+    assert (saved.x + saved.w / 2, saved.y + saved.h / 2, saved.w, saved.h) == pytest.approx((120, 100, 120, 40),
+                                                                                             abs=1.5)
