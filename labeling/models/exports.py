@@ -1,4 +1,4 @@
-"""Exports: one COCO or MOT archive of a project's (or dataset version's) annotations, built by
+"""Exports: one archive (COCO, MOT, YOLO, YOLO-OBB, VisDrone DET or VID, DOTA) of a project's (or dataset version's) annotations, built by
 a Celery job with a visible progress record, signed, stored, and downloaded with an audit event."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Exports of annotations to COCO and MOT: streamed writers, a signed manifest in every archive,
+"""Exports of annotations to COCO, MOT, YOLO and YOLO-OBB, VisDrone DET and VID, and DOTA: streamed writers, a signed manifest in every archive,
 and jobs with progress (see jobs.py). Public entry points:
 
     create(project, user, format=..., scope=..., dataset_version=..., include_images=...,
