@@ -1,5 +1,5 @@
-"""Exports: one archive (COCO, MOT, YOLO, YOLO-OBB, VisDrone DET or VID, DOTA) of a project's (or dataset version's) annotations, built by
-a Celery job with a visible progress record, signed, stored, and downloaded with an audit event."""
+"""Exports: one archive (COCO, MOT, YOLO, YOLO-OBB, VisDrone DET or VID, DOTA) of a project's (or
+dataset version's) annotations, built by a Celery job with a visible progress record, signed, stored, and downloaded with an audit event."""
 from __future__ import annotations
 
 from django.conf import settings
