@@ -81,11 +81,15 @@ class LabelClass(models.Model):
     BOX = "box"
     TAG = "tag"
     CHANGE = "change"
+    OBOX = "obox"
     KIND_CHOICES = [
         (BOX, "Box (object in the frame)"),
+        (OBOX, "Oriented box (a rotated rectangle: x, y, w, h of the unrotated box and an angle)"),
         (TAG, "Tag (frame-level scene label)"),
         (CHANGE, "Change (change detection against the previous frame)"),
     ]
+    #: the kinds drawn as boxes on the frame (everything but frame tags)
+    BOX_KINDS = (BOX, OBOX, CHANGE)
 
     version = models.ForeignKey(OntologyVersion, on_delete=models.CASCADE, related_name="classes")
     key = models.CharField(

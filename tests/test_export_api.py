@@ -57,7 +57,7 @@ def test_only_trainers_and_admins_export(project, users, labeled):
 def test_bad_export_requests_get_400_and_create_nothing(project, users, labeled):
     client = api_client(users["trainer"])
     base = f"/api/projects/{project.pk}/exports/"
-    assert client.post(base, {"format": "yolo"}, format="json").status_code == 400
+    assert client.post(base, {"format": "pascal_voc"}, format="json").status_code == 400
     assert client.post(base, {"format": "coco", "scope": "everything"}, format="json").status_code == 400
     response = client.post(base, {"format": "coco", "dataset_version": 999}, format="json")
     assert response.status_code == 400 and response.data["field"] == "dataset_version"

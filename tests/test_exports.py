@@ -267,8 +267,8 @@ def test_frame_images_travel_in_the_archive_when_asked(project, users):
 def test_nothing_to_export_is_a_clear_refusal(project, users):
     with pytest.raises(exports.ExportError, match="no approved annotations"):
         exports.create(project, users["trainer"], format="coco")
-    with pytest.raises(exports.ExportError, match="format: one of coco, mot"):
-        exports.create(project, users["trainer"], format="yolo")
+    with pytest.raises(exports.ExportError, match="format: one of coco, mot, yolo, yolo_obb, visdrone, visdrone_vid, dota"):
+        exports.create(project, users["trainer"], format="pascal_voc")
     assert not AuditEvent.objects.filter(verb="export.create").exists()
 
 

@@ -108,19 +108,22 @@ class ExportDownloadView(APIView):
 
 class ImportRequestSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="COCO: a .json (or a zip holding one); MOT: a zip of <sequence>/gt/gt.txt "
-                                           "folders, or one gt.txt with `sequence`")
+                                           "folders, or one gt.txt with `sequence`; YOLO/YOLO-OBB: a zip with "
+                                           "data.yaml and labels/…/*.txt; VisDrone DET/VID: a zip of annotations/*.txt; "
+                                           "DOTA: a zip of labelTxt/*.txt")
     format = serializers.ChoiceField(choices=Export.FORMATS)
     mode = serializers.ChoiceField(choices=list(imports.MODES),
                                    help_text="prelabel (the 'model' annotator), gold (gold answers), or annotator")
     annotator = serializers.CharField(required=False, help_text="mode annotator: the member whose work this is")
     sequence = serializers.CharField(required=False, help_text="MOT: the sequence of a single gt.txt")
     class_map = serializers.CharField(required=False,
-                                      help_text='MOT: JSON {"file class": "ontology key" or null to leave out}')
+                                      help_text='MOT, YOLO, VisDrone, DOTA: JSON {"file class": "ontology key" or '
+                                                'null to leave out}')
     default_class = serializers.CharField(required=False, help_text="MOT without a class column: the boxes' class")
 
 
 class ImportView(APIView):
-    """POST: import a COCO or MOT file into this project's frames. All or nothing: 400 lists
+    """POST: import a COCO, MOT, YOLO, VisDrone or DOTA file into this project's frames. All or nothing: 400 lists
     every problem (file, line or annotation id) and nothing changes."""
 
     parser_classes = [MultiPartParser, FormParser]

@@ -95,7 +95,8 @@ def apply(migration: OntologyMigration, *, user=None) -> int:
     for box in AnnotationBox.objects.filter(annotation__in=heads).order_by("pk"):
         if target[box.label_class_id] is not None:
             boxes_by.setdefault(box.annotation_id, []).append(CleanBox(
-                target[box.label_class_id], box.x, box.y, box.w, box.h, box.attributes, box.track_id))
+                target[box.label_class_id], box.x, box.y, box.w, box.h, box.attributes, box.track_id,
+                angle=box.angle))
     for tag in AnnotationTag.objects.filter(annotation__in=heads).order_by("pk"):
         if target[tag.label_class_id] is not None:  # a change verdict (`changed`) moves with its tag
             tags_by.setdefault(tag.annotation_id, []).append(CleanTag(target[tag.label_class_id], tag.attributes,

@@ -67,6 +67,10 @@ class AnnotationBox(models.Model):
     y = models.FloatField()
     w = models.FloatField()
     h = models.FloatField()
+    # An oriented box (its class is of kind obox): x, y, w, h are the unrotated rectangle and
+    # `angle` turns it about its centre, degrees clockwise on screen, in (-90, 90]. Null for
+    # every other box (labeling.work.oriented has the geometry).
+    angle = models.FloatField(null=True, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
     track_id = models.PositiveIntegerField(null=True, blank=True)
     # Tracks in segments: a keyframe was placed by a person (or accepted as such); the boxes
@@ -88,7 +92,11 @@ class AnnotationBox(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(w__gt=0, h__gt=0), name="box_size_positive"),
-            models.CheckConstraint(condition=models.Q(x__gte=0, y__gte=0), name="box_origin_in_frame"),
+            # an oriented box's unrotated rectangle may reach past the frame where its turned one does not
+            models.CheckConstraint(condition=models.Q(x__gte=0, y__gte=0) | models.Q(angle__isnull=False),
+                                   name="box_origin_in_frame"),
+            models.CheckConstraint(condition=models.Q(angle__isnull=True) | models.Q(angle__gt=-90, angle__lte=90),
+                                   name="box_angle_range"),
         ]
 
 

@@ -1,5 +1,5 @@
-"""Exports: one COCO or MOT archive of a project's (or dataset version's) annotations, built by
-a Celery job with a visible progress record, signed, stored, and downloaded with an audit event."""
+"""Exports: one archive (COCO, MOT, YOLO, YOLO-OBB, VisDrone DET or VID, DOTA) of a project's (or
+dataset version's) annotations, built by a Celery job with a visible progress record, signed, stored, and downloaded with an audit event."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -9,7 +9,14 @@ from django.db import models
 class Export(models.Model):
     COCO = "coco"
     MOT = "mot"
-    FORMATS = [(COCO, "COCO (detection)"), (MOT, "MOT (MOTChallenge)")]
+    YOLO = "yolo"
+    YOLO_OBB = "yolo_obb"
+    VISDRONE = "visdrone"
+    VISDRONE_VID = "visdrone_vid"
+    DOTA = "dota"
+    FORMATS = [(COCO, "COCO (detection)"), (MOT, "MOT (MOTChallenge)"), (YOLO, "YOLO (Ultralytics detection)"),
+               (YOLO_OBB, "YOLO-OBB (Ultralytics oriented boxes)"), (VISDRONE, "VisDrone DET (per image)"),
+               (VISDRONE_VID, "VisDrone VID (per sequence)"), (DOTA, "DOTA (oriented boxes)")]
 
     APPROVED = "approved"
     RAW = "raw"
@@ -25,7 +32,7 @@ class Export(models.Model):
     project = models.ForeignKey("labeling.Project", on_delete=models.PROTECT, related_name="exports")
     dataset_version = models.ForeignKey("labeling.DatasetVersion", null=True, blank=True, on_delete=models.PROTECT,
                                         related_name="exports", help_text="Only this snapshot's sequences")
-    format = models.CharField(max_length=8, choices=FORMATS)
+    format = models.CharField(max_length=16, choices=FORMATS)
     scope = models.CharField(max_length=10, choices=SCOPES, default=APPROVED)
     include_images = models.BooleanField(default=False)
     DERIVED = "derived"

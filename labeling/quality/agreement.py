@@ -8,7 +8,9 @@
 - Tracks, between two annotators on one sequence: IDF1 (Ristani et al. 2016: one global
   identity mapping) and the CLEAR-MOT counts (per-frame matching that keeps earlier pairs).
 
-Boxes are arrays of shape (n, 4) holding x, y, w, h in frame pixels.
+Boxes are arrays of shape (n, 4) holding x, y, w, h in frame pixels, or (n, 5) with a fifth
+column, the angle of an oriented box (labeling.work.oriented; 0 for an axis-aligned one): IoU
+is then the rotated rectangles' (OpenCV), as soon as any box on either side is turned.
 """
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from itertools import accumulate
 import krippendorff
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+
+from labeling.work.oriented import rotated_iou_matrix
 
 
 @dataclass(frozen=True)
@@ -29,9 +33,14 @@ class ComparisonParams:
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in `a` against every box in `b`: shape (len(a), len(b))."""
-    a = np.asarray(a, dtype=float).reshape(-1, 4)
-    b = np.asarray(b, dtype=float).reshape(-1, 4)
+    """IoU of every box in `a` against every box in `b`: shape (len(a), len(b)). Rows of five
+    (x, y, w, h, angle) are oriented boxes; a turned one anywhere makes it the rotated IoU."""
+    a, b = _rows(a), _rows(b)
+    if a.shape[1] == 5 or b.shape[1] == 5:
+        a, b = _five(a), _five(b)
+        if len(a) and len(b) and (np.any(a[:, 4]) or np.any(b[:, 4])):
+            return rotated_iou_matrix(a, b)
+    a, b = a[:, :4], b[:, :4]
     if not len(a) or not len(b):
         return np.zeros((len(a), len(b)))
     ax1, ay1, ax2, ay2 = a[:, 0:1], a[:, 1:2], a[:, 0:1] + a[:, 2:3], a[:, 1:2] + a[:, 3:4]
@@ -42,6 +51,19 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     union = (a[:, 2:3] * a[:, 3:4]) + (b[:, 2] * b[:, 3]) - inter
     positive = union > 0
     return np.where(positive, inter / np.where(positive, union, 1), 0.0)
+
+
+def _rows(boxes) -> np.ndarray:
+    """Boxes as rows of 4 (or 5 where given with angles)."""
+    boxes = np.asarray(boxes, dtype=float)
+    return boxes.reshape(-1, 5 if boxes.ndim == 2 and boxes.shape[1] == 5 else 4)
+
+
+def _five(boxes: np.ndarray) -> np.ndarray:
+    """Boxes as (n, 5) rows, angle 0 (or NaN: a plain box) for the axis-aligned ones."""
+    if boxes.shape[1] == 4:
+        boxes = np.hstack([boxes, np.zeros((len(boxes), 1))])
+    return np.nan_to_num(boxes, nan=0.0)
 
 
 def _assign(iou: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -298,7 +320,7 @@ class Labels:
     """One annotator's labels on one frame."""
 
     annotator: int
-    boxes: np.ndarray  # (n, 4) x, y, w, h
+    boxes: np.ndarray  # (n, 4) x, y, w, h; (n, 5) with the angle where any box is oriented
     classes: list  # class key per box
     tags: dict = field(default_factory=dict)  # tag class key -> value ("set", or "changed"/"unchanged")
     attributes: list = field(default_factory=list)  # attributes per box

@@ -3,7 +3,8 @@
 - Boxes: each group of boxes that the pairwise matching links is one object. It is kept only if
   a quorum of annotators drew it (default: a strict majority). Its class is the majority class
   among its boxes (a tie keeps the class drawn by the earliest annotator in the group, and is
-  reported); its coordinates are the mean of the boxes of that class; each attribute is the
+  reported); its coordinates are the mean of the boxes of that class (an oriented box's angle:
+  the circular mean, modulo 180°, of theirs); each attribute is the
   majority value among them; its track id is the one the earliest of those annotators gave.
 - Tags: a tag is set if a strict majority set it; a change verdict is the majority verdict.
 """
@@ -29,6 +30,7 @@ class FusedBox:
     track_id: int | None
     support: int  # how many annotators drew it
     tie: bool = False
+    angle: float | None = None  # an oriented box's
 
 
 @dataclass
@@ -46,7 +48,7 @@ def majority(n_annotators: int) -> int:
 def fuse(labels: list[Labels], groups: list, tag_units: dict, quorum: int | None = None) -> Consensus:
     quorum = quorum or majority(len(labels))
     out = Consensus()
-    coords = [np.asarray(x.boxes, dtype=float).reshape(-1, 4).tolist() for x in labels]
+    coords = [_rows(x.boxes) for x in labels]
     for group in groups:
         support = len({i for i, _ in group})
         if support < quorum:
@@ -59,10 +61,12 @@ def fuse(labels: list[Labels], groups: list, tag_units: dict, quorum: int | None
         top = ranked[0][1]
         label = next(c for c in classes if votes[c] == top)
         members = [member for member, c in zip(group, classes) if c == label]
-        x, y, w, h = _mean_box([coords[i][k] for i, k in members])
+        x, y, w, h = _mean_box([coords[i][k][:4] for i, k in members])
+        angle = _mean_angle([coords[i][k][4] for i, k in members if len(coords[i][k]) > 4])
         attributes = _majority_attributes([_attrs(labels[i], k) for i, k in members])
         tracks = [labels[i].tracks[k] for i, k in sorted(members) if k < len(labels[i].tracks)]
-        out.boxes.append(FusedBox(label, x, y, w, h, attributes, next((t for t in tracks if t), None), support, tie))
+        out.boxes.append(FusedBox(label, x, y, w, h, attributes, next((t for t in tracks if t), None), support, tie,
+                                  angle))
     for key, values in tag_units.items():
         counts = Counter(v for v in values if v != ABSENT)
         if not counts:
@@ -85,6 +89,22 @@ def _mean_box(boxes: list[list[float]]) -> list[float]:
     for box in boxes[1:]:
         total = [s + v for s, v in zip(total, box)]
     return [s / len(boxes) for s in total]
+
+
+def _rows(boxes) -> list[list[float]]:
+    boxes = np.asarray(boxes, dtype=float)
+    return boxes.reshape(-1, 5 if boxes.ndim == 2 and boxes.shape[1] == 5 else 4).tolist()
+
+
+def _mean_angle(angles: list[float]) -> float | None:
+    """Circular mean of angles that repeat every 180° (None: no oriented box among them)."""
+    from labeling.work.oriented import normalize_angle
+
+    angles = [a for a in angles if not np.isnan(a)]
+    if not angles:
+        return None
+    doubled = np.radians(np.asarray(angles) * 2)
+    return normalize_angle(float(np.degrees(np.arctan2(np.sin(doubled).sum(), np.cos(doubled).sum())) / 2))
 
 
 def _attrs(labels: Labels, k: int) -> dict:

@@ -68,19 +68,19 @@ def load_labels(annotation_ids: list[int]) -> dict[int, Labels]:
         cur.execute(
             """
             SELECT b.annotation_id, c.key, b.x, b.y, b.w, b.h, b.attributes, b.track_id, b.occluded, b.source,
-                   b.model_version_id
+                   b.model_version_id, b.angle
             FROM labeling_annotationbox b JOIN ontology_labelclass c ON c.id = b.label_class_id
             WHERE b.annotation_id = ANY(%s) AND NOT b.outside  -- an outside marker is not an object
             ORDER BY b.annotation_id, b.id
             """,
             [list(annotation_ids)],
         )
-        for ann, key, x, y, w, h, attributes, track, occluded, source, model in cur.fetchall():
+        for ann, key, x, y, w, h, attributes, track, occluded, source, model, angle in cur.fetchall():
             out[ann].classes.append(key)
             attributes = json.loads(attributes) if isinstance(attributes, str) else attributes
             out[ann].attributes.append(with_provenance(attributes, occluded, source, model))
             out[ann].tracks.append(track)
-            coords[ann].append((x, y, w, h))
+            coords[ann].append((x, y, w, h, np.nan if angle is None else angle))
         cur.execute(
             """
             SELECT t.annotation_id, c.key, t.changed, t.attributes
@@ -95,8 +95,9 @@ def load_labels(annotation_ids: list[int]) -> dict[int, Labels]:
             if attributes:
                 out[ann].tag_attributes[key] = attributes
     for ann, rows in coords.items():
-        if rows:
-            out[ann].boxes = np.array(rows, dtype=float)
+        if rows:  # (n, 5) with the angles where any box is oriented (NaN: an axis-aligned box)
+            boxes = np.array(rows, dtype=float)
+            out[ann].boxes = boxes if not np.isnan(boxes[:, 4]).all() else boxes[:, :4]
     return out
 
 
@@ -110,7 +111,7 @@ def fused_labels(project: Project, labels: list[Labels], result) -> tuple[list, 
     for b in fused.boxes:
         attributes, occluded, source, model = without_provenance(b.attributes)
         boxes.append(CleanBox(classes[b.label], b.x, b.y, b.w, b.h, attributes, b.track_id, source, model,
-                              None, False, occluded))
+                              None, False, occluded, b.angle))
     tags = [CleanTag(classes[k], fused.tag_attributes.get(k, {}), None if v == "set" else v == "changed")
             for k, v in sorted(fused.tags.items())]
     return boxes, tags, fused.dropped

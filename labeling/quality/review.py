@@ -10,6 +10,7 @@ Decisions (each a ReviewDecision row, append-only, and an audit event; nothing i
 """
 from __future__ import annotations
 
+import numpy as np
 from django.db import transaction
 from django.db.models import F
 
@@ -170,7 +171,8 @@ def describe(item: ReviewItem) -> dict:
             "annotation": v["annotation"].pk, "who": v["who"], "kind": v["kind"], "index": i,
             "boxes": [{"class": x.classes[k], "x": float(x.boxes[k][0]), "y": float(x.boxes[k][1]),
                        "w": float(x.boxes[k][2]), "h": float(x.boxes[k][3]), "attributes": without_provenance(x.attributes[k])[0],
-                       "track_id": x.tracks[k], "status": status.get((i, k), "matched")}
+                       "track_id": x.tracks[k], "status": status.get((i, k), "matched"),
+                       **_angle(x.boxes[k])}
                       for k in range(len(x.classes))],
             "tags": x.tags,
         })
@@ -186,3 +188,8 @@ def describe(item: ReviewItem) -> dict:
             "score": result.score, "versions": out, "pairs": pairs,
             "tags": [{"class": k, "values": result.tag_units[k], "agree": len(set(result.tag_units[k])) == 1}
                      for k in tag_keys]}
+
+
+def _angle(row) -> dict:
+    """An oriented box's angle for the review page (rows of 5 with a number there)."""
+    return {"angle": float(row[4])} if len(row) > 4 and not np.isnan(row[4]) else {}

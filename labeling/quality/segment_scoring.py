@@ -48,7 +48,8 @@ def _tracks(frames: dict[int, agreement.Labels]) -> dict[int, tuple[np.ndarray, 
     out = {}
     for index, labels in frames.items():
         ids = [t if t is not None else -(index * 10_000 + k + 1) for k, t in enumerate(labels.tracks)]
-        out[index] = (np.array(ids, dtype=int), labels.boxes.reshape(-1, 4))
+        boxes = np.asarray(labels.boxes, dtype=float)  # rows of 5 where oriented boxes are among them
+        out[index] = (np.array(ids, dtype=int), boxes.reshape(-1, boxes.shape[1] if boxes.ndim == 2 else 4))
     return out
 
 

@@ -2,8 +2,14 @@
 the pinned ontology version and the frame's size, and an annotation turned back into a payload.
 
     {"boxes": [{"class": "person", "x": 10, "y": 20, "w": 30, "h": 40, "attributes": {"posture": "walking"},
-                "track_id": 3, "source": "suggestion", "model_version": 7}],
+                "track_id": 3, "source": "suggestion", "model_version": 7},
+               {"class": "ship", "x": 100, "y": 50, "w": 80, "h": 20, "angle": -30}],
      "tags": [{"class": "crowd"}, {"class": "scene_change", "changed": true}]}
+
+A box of an oriented class (kind obox) may carry `angle` (degrees clockwise, normalised to
+(-90, 90]; 0 when left out): x, y, w, h are then its unrotated rectangle, and it is its turned
+corners that must lie in the frame (within ORIENTED_TOLERANCE px, the editor's rounding). Any
+other box with an `angle` is refused.
 
 Pure checks over the classes (read once per published version); writes are in `submissions`."""
 from __future__ import annotations
@@ -12,11 +18,13 @@ import math
 from dataclasses import dataclass
 
 from labeling.models import Annotation, AnnotationBox, Frame
+from labeling.work import oriented
 from ontology.attributes import AttributeSchemaError, validate_values
 from ontology.models import LabelClass
 
 MAX_BOXES = 2000
 MAX_TRACK_ID = 2**31 - 1  # the column is a PostgreSQL integer
+ORIENTED_TOLERANCE = 0.05  # px an oriented box's corner may pass the frame edge (0.01 px rounding, turned)
 
 
 class SubmissionError(ValueError):
@@ -46,18 +54,21 @@ class CleanBox:
     keyframe: bool | None = None  # segments: placed by a person (True) or interpolated (False)
     outside: bool = False
     occluded: bool = False
+    angle: float | None = None  # an oriented box's (labeling.work.oriented); None for any other
 
     def columns(self) -> dict:
         """The box's columns as the database stores them (label class by id)."""
         return {"label_class_id": self.label_class.pk, "x": self.x, "y": self.y, "w": self.w, "h": self.h,
                 "attributes": self.attributes, "track_id": self.track_id, "source": self.source,
                 "model_version_id": self.model_version_id, "keyframe": self.keyframe, "outside": self.outside,
-                "occluded": self.occluded}
+                "occluded": self.occluded, "angle": self.angle}
 
     def as_dict(self) -> dict:
         """The box in the page's shape (provenance only where it is not the default)."""
         out = {"class": self.label_class.key, "x": self.x, "y": self.y, "w": self.w, "h": self.h,
                "attributes": self.attributes, "track_id": self.track_id}
+        if self.angle is not None:
+            out["angle"] = self.angle
         if self.source != AnnotationBox.DRAWN:
             out["source"] = self.source
         if self.model_version_id:
@@ -96,13 +107,13 @@ def number(value, field: str) -> float:
     return float(value)
 
 
-def label_of(raw, where: str, classes: dict[str, LabelClass], *, not_kind: str, wrong: str) -> LabelClass:
+def label_of(raw, where: str, classes: dict[str, LabelClass], *, not_kind: str | tuple, wrong: str) -> LabelClass:
     if not isinstance(raw, dict):
         raise SubmissionError(where, "must be an object")
     label = classes.get(raw.get("class"))
     if label is None:
         raise SubmissionError(f"{where}.class", f"'{raw.get('class')}' is not a class of this ontology version")
-    if label.kind == not_kind:
+    if label.kind in ((not_kind,) if isinstance(not_kind, str) else not_kind):
         raise SubmissionError(f"{where}.class", f"'{label.key}' is {wrong}")
     return label
 
@@ -138,7 +149,12 @@ def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[lis
             raise SubmissionError(f"{where}.w", "must be positive")
         if h <= 0:
             raise SubmissionError(f"{where}.h", "must be positive")
-        if x < 0 or y < 0 or x + w > frame.width + 1e-6 or y + h > frame.height + 1e-6:
+        angle = angle_of(raw, label, where)
+        if angle is not None:
+            if not oriented.inside(x, y, w, h, angle, frame.width, frame.height, ORIENTED_TOLERANCE):
+                raise SubmissionError(where, f"a corner of the turned box lies outside the {frame.width}×{frame.height} "
+                                             f"frame")
+        elif x < 0 or y < 0 or x + w > frame.width + 1e-6 or y + h > frame.height + 1e-6:
             raise SubmissionError(where, f"lies outside the {frame.width}×{frame.height} frame")
         track = raw.get("track_id")
         if track is not None:
@@ -150,11 +166,15 @@ def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[lis
             tracks.add(track)
         attributes = attribute_values(label, raw, where)
         source, model = provenance(raw, where)
-        boxes.append(CleanBox(label, x, y, w, h, attributes, track, source, model))
+        occluded = raw.get("occluded", False)
+        if not isinstance(occluded, bool):
+            raise SubmissionError(f"{where}.occluded", "true or false")
+        boxes.append(CleanBox(label, x, y, w, h, attributes, track, source, model, occluded=occluded, angle=angle))
     tags, seen = [], set()
     for i, raw in enumerate(tags_in):
         where = f"tags[{i}]"
-        label = label_of(raw, where, classes, not_kind=LabelClass.BOX, wrong="a box class, not a frame tag")
+        label = label_of(raw, where, classes, not_kind=(LabelClass.BOX, LabelClass.OBOX),
+                         wrong="a box class, not a frame tag")
         if label.key in seen:
             raise SubmissionError(f"{where}.class", f"'{label.key}' is given twice")
         seen.add(label.key)
@@ -172,6 +192,19 @@ def validate(payload, classes: dict[str, LabelClass], frame: Frame) -> tuple[lis
             raise SubmissionError(f"boxes[{i}].class",
                                   f"a '{box.label_class.key}' region needs the frame marked as changed")
     return boxes, tags
+
+
+def angle_of(raw: dict, label: LabelClass, where: str) -> float | None:
+    """An oriented class's box angle, normalised (0 if not given); None for other classes,
+    which may not have one."""
+    if label.kind != LabelClass.OBOX:
+        if raw.get("angle") is not None:
+            raise SubmissionError(f"{where}.angle", f"'{label.key}' is an axis-aligned {label.kind} class: only "
+                                                    f"oriented box classes (kind obox) take an angle")
+        return None
+    if raw.get("angle") is None:
+        return 0.0
+    return oriented.normalize_angle(number(raw["angle"], f"{where}.angle"))
 
 
 _published: dict[int, dict[str, LabelClass]] = {}
@@ -199,7 +232,7 @@ def clean_from(annotation: Annotation) -> tuple[list[CleanBox], list[CleanTag]]:
 
 def stored_box(b: AnnotationBox) -> CleanBox:
     return CleanBox(b.label_class, b.x, b.y, b.w, b.h, b.attributes, b.track_id, b.source, b.model_version_id,
-                    b.keyframe, b.outside, b.occluded)
+                    b.keyframe, b.outside, b.occluded, b.angle)
 
 
 def payload_of(annotation: Annotation, boxes: list[CleanBox], tags: list[CleanTag]) -> dict:

@@ -142,12 +142,13 @@ WITH lease AS (
     RETURNING id
 ), boxes AS (
     INSERT INTO labeling_annotationbox (annotation_id, label_class_id, x, y, w, h, attributes, track_id, source,
-                                        model_version_id, keyframe, outside, occluded)
+                                        model_version_id, keyframe, outside, occluded, angle)
     SELECT ann.id, b.label_class_id, b.x, b.y, b.w, b.h, b.attributes, b.track_id, b.source, b.model_version_id,
-           b.keyframe, b.outside, b.occluded
+           b.keyframe, b.outside, b.occluded, b.angle
     FROM ann, jsonb_to_recordset(%(boxes)s::jsonb)
          AS b(label_class_id bigint, x float8, y float8, w float8, h float8, attributes jsonb, track_id integer,
-              source text, model_version_id bigint, keyframe boolean, outside boolean, occluded boolean)
+              source text, model_version_id bigint, keyframe boolean, outside boolean, occluded boolean,
+              angle float8)
 ), tags AS (
     INSERT INTO labeling_annotationtag (annotation_id, label_class_id, attributes, changed)
     SELECT ann.id, t.label_class_id, t.attributes, t.changed

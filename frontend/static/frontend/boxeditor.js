@@ -1,6 +1,8 @@
 // The box editor: an SVG whose user units are frame pixels, so every coordinate the page
 // shows or sends is in frame pixels whatever the zoom. Draw, select, move, resize, delete,
-// cycle, undo/redo, zoom and pan. It knows nothing of the server; labeler.js does.
+// cycle, undo/redo, zoom and pan; boxes of oriented classes also turn (oriented.js: a rotate
+// handle, and [ ]). It knows nothing of the server; labeler.js does.
+import { ROTATE_GAP, angleTowards, clampInside, enclosing, isOriented, normalize, resize } from "./oriented.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const MIN_SIZE = 3;
@@ -139,15 +141,38 @@ export class BoxEditor {
     if (!box) return;
     this.remember();
     Object.assign(box, fields, { interpolated: false });
-    if (["class", "x", "y", "w", "h"].some((k) => k in fields)) adjusted(box);
+    if (["class", "x", "y", "w", "h", "angle"].some((k) => k in fields)) adjusted(box);
     this.changed();
     if (id === this.selected) this.onSelect(box);
   }
 
   setClass(key) {
     this.currentClass = key;
-    if (this.selected) this.update(this.selected, { class: key, attributes: {} });
+    const box = this.selectedBox();
+    if (box) {
+      let fields = { class: key, attributes: {} };
+      if (isOriented(this.classes[key]) && box.angle == null) fields.angle = 0;
+      if (!isOriented(this.classes[key]) && box.angle != null) { // an axis-aligned class: the enclosing box
+        fields = { ...fields, ...this.clamp(enclosing(box)), angle: undefined };
+      }
+      this.update(this.selected, fields);
+      if (fields.angle === undefined) delete box.angle;
+    }
     this.render();
+  }
+
+  // turn the selected oriented box by `degrees` (clockwise), kept inside the frame
+  rotateSelected(degrees) {
+    const box = this.selectedBox();
+    if (!box || box.angle == null) return false;
+    this.update(box.uid, this.keepInside({ ...box, angle: normalize(box.angle + degrees) }));
+    return true;
+  }
+
+  keepInside(b) {
+    if (b.angle == null) return this.clamp(b);
+    const { x, y, w, h, angle } = clampInside(b, this.width, this.height);
+    return { x, y, w, h, angle };
   }
 
   addBoxes(list) {
@@ -160,7 +185,7 @@ export class BoxEditor {
   nudge(dx, dy) {
     const box = this.selectedBox();
     if (!box) return;
-    this.update(box.uid, this.clamp({ ...box, x: box.x + dx, y: box.y + dy }));
+    this.update(box.uid, this.keepInside({ ...box, x: box.x + dx, y: box.y + dy }));
   }
 
   clamp(b) {
@@ -177,7 +202,9 @@ export class BoxEditor {
     } else {
       const handle = e.target.dataset?.handle;
       const target = e.target.closest?.("[data-uid]");
-      if (handle && this.selectedBox()) {
+      if (handle === "rotate" && this.selectedBox()) {
+        this.drag = { mode: "rotate", start: p, box: { ...this.selectedBox() }, moved: false };
+      } else if (handle && this.selectedBox()) {
         this.drag = { mode: "resize", handle, start: p, box: { ...this.selectedBox() }, moved: false };
       } else if (target) {
         this.select(target.dataset.uid);
@@ -212,8 +239,16 @@ export class BoxEditor {
     } else if (d.mode === "move") {
       if (!d.moved) { this.remember(); d.moved = true; }
       const box = this.selectedBox();
-      Object.assign(box, this.clamp({ ...d.box, x: d.box.x + p.x - d.start.x, y: d.box.y + p.y - d.start.y }),
+      Object.assign(box, this.keepInside({ ...d.box, x: d.box.x + p.x - d.start.x, y: d.box.y + p.y - d.start.y }),
         { interpolated: false });
+      this.render();
+    } else if (d.mode === "rotate") {
+      if (!d.moved) { this.remember(); d.moved = true; }
+      Object.assign(this.selectedBox(), { angle: angleTowards(d.box, p, e.shiftKey), interpolated: false });
+      this.render();
+    } else if (d.mode === "resize" && d.box.angle != null) {
+      if (!d.moved) { this.remember(); d.moved = true; }
+      Object.assign(this.selectedBox(), resize(d.box, d.handle, p), { interpolated: false });
       this.render();
     } else if (d.mode === "resize") {
       if (!d.moved) { this.remember(); d.moved = true; }
@@ -238,12 +273,14 @@ export class BoxEditor {
       if (r.w >= MIN_SIZE && r.h >= MIN_SIZE) {
         this.remember();
         const box = { uid: newUid(), class: this.currentClass, ...round(r), attributes: {}, track_id: null };
+        if (isOriented(this.classes[this.currentClass])) box.angle = 0;
         this.boxes.push(box);
         this.select(box.uid);
         this.changed();
       }
     } else if (d.mode !== "pan" && d.moved) {
       const box = this.selectedBox();
+      if (box.angle != null) Object.assign(box, this.keepInside(box));
       Object.assign(box, round(box));
       adjusted(box);
       this.changed();
@@ -262,6 +299,13 @@ export class BoxEditor {
       g.classList.add("box");
       if (b.uid === this.selected) g.classList.add("selected");
       if (b.interpolated) g.classList.add("interpolated");
+      // an oriented box: the rectangle and its handles turned about its centre
+      const shape = b.angle != null ? document.createElementNS(SVG, "g") : g;
+      if (shape !== g) {
+        shape.setAttribute("transform", `rotate(${b.angle} ${b.x + b.w / 2} ${b.y + b.h / 2})`);
+        g.dataset.angle = b.angle;
+        g.append(shape);
+      }
       const rect = document.createElementNS(SVG, "rect");
       setRect(rect, b);
       rect.setAttribute("stroke", cls.color);
@@ -269,10 +313,11 @@ export class BoxEditor {
       rect.setAttribute("fill", cls.color);
       rect.dataset.class = b.class;
       rect.dataset.track = b.track_id ?? "";
-      g.append(rect);
+      shape.append(rect);
       const label = document.createElementNS(SVG, "text");
-      label.setAttribute("x", b.x + 2 * px);
-      label.setAttribute("y", Math.max(b.y - 4 * px, 10 * px));
+      const at = b.angle != null ? enclosing(b) : b;
+      label.setAttribute("x", at.x + 2 * px);
+      label.setAttribute("y", Math.max(at.y - 4 * px, 10 * px));
       label.setAttribute("font-size", 12 * px);
       label.setAttribute("stroke-width", 2.5 * px);
       label.textContent = `${cls.name}${b.track_id ? ` #${b.track_id}` : ""}${b.interpolated ? " (interpolated)" : ""}`;
@@ -285,11 +330,27 @@ export class BoxEditor {
           h.classList.add("handle");
           h.dataset.handle = name;
           h.setAttribute("stroke-width", px);
-          g.append(h);
+          shape.append(h);
         }
+        if (b.angle != null) this.rotateHandle(shape, b, px);
       }
       this.layer.append(g);
     }
+  }
+
+  rotateHandle(shape, b, px) {
+    const top = { x: b.x + b.w / 2, y: b.y }, knob = { x: top.x, y: b.y - ROTATE_GAP * px };
+    const stem = document.createElementNS(SVG, "line");
+    stem.setAttribute("x1", top.x); stem.setAttribute("y1", top.y);
+    stem.setAttribute("x2", knob.x); stem.setAttribute("y2", knob.y);
+    stem.setAttribute("stroke-width", px);
+    stem.classList.add("rotate-stem");
+    const h = document.createElementNS(SVG, "circle");
+    h.setAttribute("cx", knob.x); h.setAttribute("cy", knob.y); h.setAttribute("r", (HANDLE / 2 + 1) * px);
+    h.setAttribute("stroke-width", px);
+    h.classList.add("handle", "rotate");
+    h.dataset.handle = "rotate";
+    shape.append(stem, h);
   }
 
   // what the server gets
@@ -310,7 +371,9 @@ function rectFrom(a, b) {
 
 function round(r) {
   const q = (v) => Math.round(v * 100) / 100;
-  return { x: q(r.x), y: q(r.y), w: q(r.w), h: q(r.h) };
+  const out = { x: q(r.x), y: q(r.y), w: q(r.w), h: q(r.h) };
+  if (r.angle != null) out.angle = normalize(q(r.angle));
+  return out;
 }
 
 function setRect(el, r) {

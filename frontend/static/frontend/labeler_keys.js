@@ -33,6 +33,8 @@ export function bindShortcuts({ session, panel, editor, suggestions, revealer })
       editor.nudge(arrows[e.key][0] * k, arrows[e.key][1] * k);
       return;
     }
+    const turn = { "[": -1, "]": 1, "{": -15, "}": 15 }[e.key]; // oriented boxes (oriented.js)
+    if (turn && editor.rotateSelected(turn)) { e.preventDefault(); return; }
     if (e.shiftKey) {
       const command = {
         S: () => session.skip(), C: () => session.copyPrevious(), P: () => session.togglePrevious(),

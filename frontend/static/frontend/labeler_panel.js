@@ -122,7 +122,7 @@ export class SidePanel {
     fields.append(track.parentElement);
     const geo = document.createElement("p");
     geo.className = "muted geometry";
-    geo.textContent = `x ${box.x}, y ${box.y}, ${box.w} × ${box.h} px`;
+    geo.textContent = `x ${box.x}, y ${box.y}, ${box.w} × ${box.h} px${box.angle != null ? `, turned ${box.angle}°` : ""}`;
     fields.append(geo);
   }
 

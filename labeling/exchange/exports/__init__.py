@@ -1,5 +1,5 @@
-"""Exports of annotations to COCO and MOT: streamed writers, a signed manifest in every archive,
-and jobs with progress (see jobs.py). Public entry points:
+"""Exports of annotations to COCO, MOT, YOLO and YOLO-OBB, VisDrone DET and VID, and DOTA: streamed
+writers, a signed manifest in every archive, and jobs with progress (see jobs.py). Public entry points:
 
     create(project, user, format=..., scope=..., dataset_version=..., include_images=...,
            image_kind="derived" | "raw", include_sensitive=...)                        (sends it to a worker)

@@ -11,7 +11,8 @@ while the scope is read a window at a time (two passes: images, then annotations
 - `annotations`: id 1… (pycocotools treats 0 as unmatched), bbox [x, y, w, h] in pixels, area
   w·h, iscrowd 0, the box's attributes, and `track_id` (1…, unique in the export; also in
   `attributes`, where CVAT and datumaro look for it; `occluded: true` there too where it is),
-  and `provenance` ({source, model_version}) for a box that was not drawn by hand: a model's
+  an oriented box has the bbox of its unrotated rectangle and `rotation` (degrees clockwise,
+  CVAT's convention) in `attributes`; and `provenance` ({source, model_version}) for a box that was not drawn by hand: a model's
   suggestion accepted as is or adjusted, propagated, or interpolated between keyframes. Raw
   exports add `annotator` and `source`.
 
@@ -36,7 +37,7 @@ def _json(value) -> str:
 
 def categories(classes: dict[str, LabelClass]) -> list[LabelClass]:
     """The classes that boxes may have, in category-id order (id = position + 1)."""
-    return [c for c in classes.values() if c.kind in (LabelClass.BOX, LabelClass.CHANGE)]
+    return [c for c in classes.values() if c.kind in LabelClass.BOX_KINDS]
 
 
 def safe_name(name: str) -> str:
@@ -46,6 +47,12 @@ def safe_name(name: str) -> str:
 
 def image_file_name(sequence_name: str, index: int, ext: str) -> str:
     return f"{safe_name(sequence_name)}/{index:06d}.{ext}"
+
+
+def frame_stem(sequence_name: str, index: int) -> str:
+    """A frame's name in formats with one flat folder of images (YOLO, VisDrone DET, DOTA):
+    `<sequence>_<6-digit 0-based index>`, read back by imports.common.FrameLookup.by_stem."""
+    return f"{safe_name(sequence_name)}_{index:06d}"
 
 
 def tag_attributes(tags: list[scopes.Tag], keys: dict[int, LabelClass]) -> dict:
@@ -108,6 +115,8 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, image
                         class_id, x, y, w, h, track_id, attributes = box[:7]
                         if box.occluded:  # where CVAT and datumaro read it
                             attributes = _json({**json.loads(attributes), "occluded": True})
+                        if box.angle is not None:  # an oriented box, as CVAT writes one
+                            attributes = _json({**json.loads(attributes), "rotation": box.angle})
                         ann_id += 1
                         if track_id is None:
                             extra = who

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from labeling import audit, jobs
 from labeling.access import raw, signing
-from labeling.exchange.exports import coco, mot
+from labeling.exchange.exports import coco, dota, mot, visdrone, yolo
 from labeling.exchange.exports import selection as scopes
 from labeling.exchange.exports.archive import ArchiveWriter
 from labeling.exchange.exports.images import ImageSource
@@ -27,7 +27,10 @@ from labeling.work.payloads import classes_of
 from ontology.models import OntologyVersion
 
 log = logging.getLogger(__name__)
-WRITERS = {Export.COCO: coco.write, Export.MOT: mot.write}
+WRITERS = {Export.COCO: coco.write, Export.MOT: mot.write, Export.YOLO: yolo.write, Export.YOLO_OBB: yolo.write_obb,
+           Export.VISDRONE: visdrone.write, Export.VISDRONE_VID: visdrone.write_vid, Export.DOTA: dota.write}
+#: formats with a place for who drew a box: the only ones a raw (every annotator's) export can use
+RAW_FORMATS = (Export.COCO, Export.MOT)
 PROGRESS_EVERY = 500  # frames between progress writes (and heartbeats)
 STALE_S = settings.AERIE_EXPORT_STALE_S
 
@@ -58,6 +61,9 @@ def create(project: Project, user, *, format: str, scope: str = Export.APPROVED,
     dataset (images are derived renditions otherwise: exchange.exports.images)."""
     if format not in WRITERS:
         raise ExportError(f"format: one of {', '.join(WRITERS)}")
+    if scope == Export.RAW and format not in RAW_FORMATS:
+        raise ExportError(f"scope: a raw export (every annotator's work) is {' or '.join(RAW_FORMATS)}; "
+                          f"{format} has no place for who drew a box")
     if image_kind not in dict(Export.IMAGE_KINDS):
         raise ExportError(f"image_kind: one of {', '.join(dict(Export.IMAGE_KINDS))}")
     if image_kind == Export.RAW_IMAGES and not include_images:

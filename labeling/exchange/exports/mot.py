@@ -25,6 +25,7 @@ from labeling.exchange.exports import facts
 from labeling.exchange.exports import selection as scopes
 from labeling.exchange.exports.coco import categories, safe_name
 from labeling.models import Frame
+from labeling.work.oriented import enclosing
 from ontology.models import LabelClass
 
 
@@ -87,6 +88,8 @@ def write(archive, scope: scopes.Scope, classes: dict[str, LabelClass], *, image
                     for labels in frame.labels:
                         for box in labels.boxes:
                             class_id, x, y, w, h, track_id, attributes = box[:7]
+                            if box.angle:  # an oriented box: its enclosing box
+                                x, y, w, h = enclosing(x, y, w, h, box.angle)
                             if track_id is None:
                                 track, next_id = next_id, next_id + 1
                             else:

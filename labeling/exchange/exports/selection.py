@@ -112,7 +112,7 @@ def annotators(scope: Scope, sequence: Sequence) -> list[tuple[int | None, str |
 class Box(tuple):
     """A box row as read (a tuple: cheap for a million of them): class id, x, y, w, h, track id,
     its attributes as PostgreSQL's JSON text ('{}' for none), its provenance (source, model
-    version id) and whether it is occluded. Outside markers (a track paused) are not read."""
+    version id), whether it is occluded, and an oriented box's angle (None for others). Outside markers (a track paused) are not read."""
 
     __slots__ = ()
     class_id = property(lambda self: self[0])
@@ -125,6 +125,7 @@ class Box(tuple):
     source = property(lambda self: self[7])
     model_version_id = property(lambda self: self[8])
     occluded = property(lambda self: self[9])
+    angle = property(lambda self: self[10])
 
     @property
     def attributes(self) -> dict:
@@ -209,7 +210,7 @@ def frames(scope: Scope, sequence: Sequence, *, boxes: bool = True, tags: bool =
                 cur.execute(
                     """
                     SELECT annotation_id, label_class_id, x, y, w, h, track_id, attributes::text, source,
-                           model_version_id, occluded
+                           model_version_id, occluded, angle
                     FROM labeling_annotationbox WHERE annotation_id = ANY(%s) AND NOT outside
                     ORDER BY annotation_id, id
                     """,

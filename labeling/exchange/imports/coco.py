@@ -3,7 +3,8 @@
 Accepted as found in the wild: ids starting at 0, a `_background_` category (ignored), polygon
 and RLE segmentation (converted to boxes with pycocotools when there is no bbox), `file_name`
 with subfolders, no `info`/`licenses`, a wrong `area` (recomputed, and said so), `track_id` at
-the top level or in `attributes` (CVAT), frame tags as image `attributes` (aerie).
+the top level or in `attributes` (CVAT), an oriented class's turn as `rotation` in `attributes`
+(CVAT's, degrees clockwise), frame tags as image `attributes` (aerie).
 Refused, naming the image or annotation id: unknown categories, boxes outside the image,
 non-numeric or malformed fields, duplicate ids, images that are not frames of the dataset."""
 from __future__ import annotations
@@ -217,6 +218,8 @@ def parse(data: bytes, filename: str, project, classes: dict[str, LabelClass], p
             continue
         box = {"class": label.key, "x": x, "y": y, "w": w, "h": h,
                "attributes": keep_attributes(label, attributes, f"annotation id {aid}", problems)}
+        if label.kind == LabelClass.OBOX and number(attributes.get("rotation")) is not None:
+            box["angle"] = number(attributes["rotation"])  # CVAT's and aerie's oriented box
         if track is not None:
             box["track_id"] = track  # renumbered 1… per sequence before the check
         item.boxes.append(box)

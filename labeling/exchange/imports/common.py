@@ -106,7 +106,7 @@ def normalize(name: str) -> str:
 class ClassMatcher:
     """File class names to ontology classes: by key, then by display name, case and spaces aside."""
 
-    def __init__(self, classes: dict[str, LabelClass], kinds=(LabelClass.BOX, LabelClass.CHANGE)):
+    def __init__(self, classes: dict[str, LabelClass], kinds=LabelClass.BOX_KINDS):
         self.by_name = {}
         for label in classes.values():
             if label.kind in kinds:
@@ -134,6 +134,7 @@ class FrameLookup:
         self.by_source: dict[str, int] = {}
         self.by_base: dict[str, list[int]] = defaultdict(list)
         self.by_sha: dict[str, list[int]] = defaultdict(list)
+        self.by_stem_name: dict[str, list[int]] = defaultdict(list)
         rows = (Frame.objects.filter(sequence__dataset_id=project.dataset_id)
                 .values_list("id", "sequence_id", "sequence__name", "index", "source_name", "sha256"))
         for frame_id, seq_id, seq, index, source, sha in rows.iterator(chunk_size=5000):
@@ -145,6 +146,7 @@ class FrameLookup:
             if source:
                 self.by_source[_clean(source)] = frame_id
                 self.by_base[os.path.basename(_clean(source))].append(frame_id)
+                self.by_stem_name[os.path.splitext(os.path.basename(_clean(source)))[0]].append(frame_id)
             self.by_sha[sha].append(frame_id)
 
     def sequence(self, name: str) -> str | None:
@@ -183,6 +185,22 @@ class FrameLookup:
         return None, "no frame of this dataset has this file name"
 
 
+    def by_stem(self, stem: str) -> tuple[int | None, str]:
+        """A frame named by a file stem, as the formats with one flat folder of images name them:
+        aerie's `<sequence>_<index>` (exports.coco.frame_stem), else a unique source file stem."""
+        match = re.fullmatch(r"(.+)_(\d+)", stem)
+        if match:
+            frame = self.position(match.group(1), int(match.group(2)))
+            if frame is not None:
+                return frame, ""
+        same = self.by_stem_name.get(stem, [])
+        if len(same) == 1:
+            return same[0], ""
+        if len(same) > 1:
+            return None, f"{len(same)} frames of this dataset have the file name stem '{stem}'"
+        return None, f"no frame of this dataset is named '{stem}' (aerie names frames <sequence>_<index>)"
+
+
 def _clean(name: str) -> str:
     return str(name).replace("\\", "/").lstrip("./").strip("/") if name else ""
 
@@ -210,7 +228,7 @@ def keep_attributes(label: LabelClass, raw, where: str, problems: Problems) -> d
     if not isinstance(raw, dict):
         return {}
     known = {a["key"] for a in label.attributes}
-    dropped = sorted(set(raw) - known - {"track_id"})
+    dropped = sorted(set(raw) - known - {"track_id", "rotation"})
     if dropped:
         problems.note(f"attributes not in the ontology left out: {', '.join(dropped)}", where)
     return {k: v for k, v in raw.items() if k in known}
