@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeling', '0021_shares'),
+        ('labeling', '0022_telemetry_conditions'),
         ('ontology', '0004_oriented_boxes'),
     ]
 
