@@ -169,3 +169,39 @@ def test_exports_carry_telemetry_and_conditions_at_the_export_s_metadata_level(p
     row = full[f"{job.sequence.name}/telemetry.txt"].decode().splitlines()[1].split(",")
     assert row[2].startswith("2009-01-12T22:08:22") and float(row[3]) == pytest.approx(
         sample.EXAMPLE["sensor_latitude"], abs=1e-6)
+
+
+def test_frames_are_filtered_by_flight_and_conditions_in_the_api(project, users):
+    archive = media.zip_bytes({"DJI_0003.MP4": media.bikes_path().read_bytes(), "DJI_0003.SRT": dji_srt(250)})
+    job = ingest.run_job(ingest.create_job(project.dataset, media.upload(archive, "card.zip"), stride=10,
+                                           user=users["admin"]).pk)
+    client = api_client(users["annotator"])
+
+    def ids(query):
+        answer = client.get(f"/api/frames/?dataset={project.dataset.pk}&page_size=1000&{query}")
+        assert answer.status_code == 200, answer.content
+        return [f["source_index"] for f in answer.json()["results"]]
+
+    assert len(ids("")) == 25
+    # heights 30 + 0.5 per source frame: 50..80 m is source frames 40..100
+    assert ids("height_min=50&height_max=80") == [40, 50, 60, 70, 80, 90, 100]
+    assert ids("altitude_min=200") == [s for s in range(0, 250, 10) if 150 + s * 0.5 >= 200]
+    assert ids("time_after=2024-05-06T07:08:08Z") == [s for s in range(0, 250, 10) if s >= 200]
+    # latitude 48.5 + 1e-5 per frame, longitude 35.1 + 2e-5: a box around source frames 0..60
+    assert ids("area=35.0999,48.4999,35.1013,48.50061") == [0, 10, 20, 30, 40, 50, 60]
+    assert ids("altitude_band=<50m") == [s for s in range(0, 250, 10) if 30 + s * 0.5 < 50]
+    assert ids("view_band=oblique&night=false") == ids("has_telemetry=true") == ids("")
+    # looked at by eye: bikes.mp4's shallow-focus taxi shot (source frames ~35..75) and a bus
+    # passing in a smear at frame 100 are blurred; the cyclist in focus at frame 110 is not
+    blurred = ids("blurred=true")
+    assert {40, 50, 60, 70, 100} <= set(blurred) and 110 not in blurred, blurred
+    assert sorted(blurred + ids("blurred=false")) == ids("")
+    assert ids("thermal=true") == []
+    bad = client.get(f"/api/frames/?area=1,2,3")
+    assert bad.status_code == 400 and "min_lon" in bad.content.decode()
+    assert client.get("/api/frames/?area=10,50,5,60").status_code == 400  # min above max
+    frame = client.get(f"/api/frames/?dataset={project.dataset.pk}&page_size=1").json()["results"][0]
+    # the annotator holds no raw access: the dataset's coarse level (the date, 0.01°)
+    assert frame["telemetry"]["captured_at"] == "2024-05-06" and frame["telemetry"]["latitude"] == 48.5
+    assert frame["telemetry"]["level"] == "coarse" and "values" not in frame["telemetry"]
+    assert frame["conditions"]["altitude_band"] == "<50m" and frame["conditions"]["night"] is False

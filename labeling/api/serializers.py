@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from labeling.access import roles
+from labeling.footage.telemetry import readout
 from labeling.models import (
     Dataset,
     DatasetVersion,
@@ -36,12 +37,23 @@ class SequenceSerializer(serializers.ModelSerializer):
 class FrameSerializer(serializers.ModelSerializer):
     image_url = serializers.SerializerMethodField()
     thumbnail_url = serializers.SerializerMethodField()
+    telemetry = serializers.SerializerMethodField()
+    conditions = serializers.SerializerMethodField()
 
     class Meta:
         model = Frame
         fields = ["id", "sequence", "index", "source_index", "source_name", "timestamp", "sha256", "width", "height",
-                  "sensitive", "image_url", "thumbnail_url"]
+                  "sensitive", "image_url", "thumbnail_url", "telemetry", "conditions"]
         read_only_fields = fields
+
+    def get_telemetry(self, obj) -> dict | None:
+        """The flight record (reduced to the dataset's metadata level without raw access)."""
+        return readout.of_row(getattr(obj, "telemetry", None), obj.sequence.dataset, self.context["request"].user)
+
+    def get_conditions(self, obj) -> dict | None:
+        c = getattr(obj, "condition", None)
+        return None if c is None else {k: getattr(c, k) for k in (
+            "night", "blurred", "thermal", "altitude_band", "view_band", "brightness", "sharpness", "blur_effect")}
 
     def get_image_url(self, obj) -> str:
         return image_urls.for_page(obj.pk, obj.sensitive)

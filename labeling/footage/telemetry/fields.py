@@ -92,3 +92,22 @@ def from_srt(cue) -> dict:
         "sensor_angle": -pitch if pitch is not None else None,
         "values": json_safe(values),
     }
+
+
+def area_box(text: str) -> tuple[float, float, float, float]:
+    """`min_lon,min_lat,max_lon,max_lat` (degrees, WGS-84) as numbers; ValueError saying what is
+    wrong otherwise."""
+    parts = [p.strip() for p in str(text).split(",")]
+    if len(parts) != 4:
+        raise ValueError("four numbers: min_lon,min_lat,max_lon,max_lat")
+    try:
+        lon1, lat1, lon2, lat2 = (float(p) for p in parts)
+    except ValueError:
+        raise ValueError("four numbers: min_lon,min_lat,max_lon,max_lat") from None
+    if not all(math.isfinite(v) for v in (lon1, lat1, lon2, lat2)):
+        raise ValueError("finite numbers")
+    if not (-180 <= lon1 <= lon2 <= 180):
+        raise ValueError("longitudes from -180 to 180, the smaller first")
+    if not (-90 <= lat1 <= lat2 <= 90):
+        raise ValueError("latitudes from -90 to 90, the smaller first")
+    return lon1, lat1, lon2, lat2

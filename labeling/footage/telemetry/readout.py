@@ -32,6 +32,20 @@ def telemetry(frame: Frame, user) -> dict | None:
     return {"source": row["source"], "level": level, **reduce_metadata(values, level)}
 
 
+def of_row(row: FrameTelemetry | None, dataset, user) -> dict | None:
+    """A loaded telemetry row as the API shows it to `user` (the same reduction as the pages)."""
+    if row is None:
+        return None
+    values = {"captured_at": row.captured_at.isoformat() if row.captured_at else None, "latitude": row.latitude,
+              "longitude": row.longitude, "altitude": row.altitude_m, "height_m": row.height_m,
+              "heading": row.heading, "sensor_angle": row.sensor_angle}
+    level = "full" if raw.holds(user, dataset.pk) else dataset.metadata_level
+    out = {"source": row.source, "level": level, **reduce_metadata(values, level)}
+    if level == "full":
+        out["values"] = row.values
+    return out
+
+
 def for_page(frame: Frame, user) -> dict:
     return {"telemetry": telemetry(frame, user),
             "thermal_palette": states.preferences(user.pk)["thermal_palette"] if frame.sequence.bits == 16 else None,
