@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from labeling.sampling.strategies import (BATCH_BASE, STRATEGIES, TIER_STEP, frame_score_from_boxes, queue_priorities,
-                                         select_batch, temporal_tiers, uncertainty)
+                                         select_batch, stratum_quotas, temporal_tiers, uncertainty)
 
 PROBA = np.array([[0.5, 0.3, 0.2], [1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3], [0.6, 0.4, 0.0]])
 
@@ -189,3 +189,32 @@ def test_frame_scores_from_model_outputs():
     assert nets.classifier_score(np.array([0.99, 0.01]), "least_confidence") == pytest.approx(0.02, abs=1e-9)
     unit = nets.project_embedding(np.random.default_rng(0).random((3, 960)))
     assert unit.shape == (3, nets.EMBED_DIM) and np.allclose(np.linalg.norm(unit, axis=1), 1.0)
+
+
+def test_stratum_quotas_give_every_condition_its_floor_and_the_rest_by_size():
+    strata = ["day"] * 900 + ["night"] * 60 + ["blurred"] * 30 + ["thermal"] * 10
+    quotas = stratum_quotas(strata, 50)
+    assert sum(quotas.values()) == 50
+    assert all(quotas[s] >= 5 for s in ("night", "blurred", "thermal"))  # 10 % of 50 each
+    assert quotas["day"] == max(quotas.values()) and quotas["day"] >= 30
+    assert stratum_quotas(["day"] * 3 + ["night"] * 2, 50) == {"day": 3, "night": 2}  # all there is
+    assert stratum_quotas(["a"] * 100, 10) == {"a": 10}
+    few = stratum_quotas(["a"] * 40 + ["b"] * 30 + ["c"] * 20 + ["d"] * 10, 2)  # more strata than slots
+    assert sum(few.values()) == 2 and few["a"] == 1 and few["b"] == 1
+    assert stratum_quotas(["day"] * 500 + ["night"] * 500, 10) == {"day": 5, "night": 5}  # big enough already
+
+
+def test_night_frames_are_not_starved_when_the_model_is_most_unsure_about_day_frames():
+    rng = np.random.default_rng(3)
+    n = 400
+    strata = np.array(["day"] * 360 + ["night"] * 40)
+    scores = np.where(strata == "day", 0.5 + 0.5 * rng.random(n), 0.4 * rng.random(n))  # night: all lower
+    emb = rng.standard_normal((n, 8))
+    seqs, idx = np.arange(n) // 100, np.arange(n) % 100 * 20
+    plain = queue_priorities(scores, emb, seqs, idx, batch_size=20, min_gap_frames=0)
+    assert not (plain[strata == "night"] >= BATCH_BASE).any()  # without strata: none in the batch
+    prio = queue_priorities(scores, emb, seqs, idx, batch_size=20, min_gap_frames=0, strata=strata)
+    batch = np.flatnonzero(prio >= BATCH_BASE)
+    assert len(batch) == 20 and (strata[batch] == "night").sum() == 2  # its 10 % floor
+    order = batch[np.argsort(-prio[batch])]
+    assert list(scores[order]) == sorted(scores[order], reverse=True)  # one batch, by score

@@ -239,10 +239,14 @@ def _flag_sensitive(run: ScoringRun, rows) -> None:
         flag_from_model(run.project, scores, run.detector if _sensitive_columns(run.detector) else run.classifier)
 
 
+# a frame's stratum for the batch (labeling.footage.conditions): thermal, else night, else blurred
 _OPEN_SCORES = """
-SELECT s.frame_id, s.score, s.embedding, f.sequence_id, f.index
+SELECT s.frame_id, s.score, s.embedding, f.sequence_id, f.index,
+       CASE WHEN c.frame_id IS NULL THEN 'unmeasured' WHEN c.thermal THEN 'thermal' WHEN c.night THEN 'night'
+            WHEN c.blurred THEN 'blurred' ELSE 'day' END
 FROM labeling_framescore s
 JOIN labeling_frame f ON f.id = s.frame_id
+LEFT JOIN labeling_framecondition c ON c.frame_id = s.frame_id
 JOIN labeling_queueitem q ON q.frame_id = s.frame_id AND q.project_id = %s
 WHERE s.run_id = %s AND q.is_open AND NOT q.gold
 ORDER BY s.frame_id
@@ -298,7 +302,8 @@ def finalize(run_id: int, *, batch_size: int | None = None, min_gap: int | None 
                     np.array([r[3] for r in rows]), np.array([r[4] for r in rows]),
                     batch_size=batch_size or project.sampling_batch,
                     min_gap_frames=project.sampling_min_gap if min_gap is None else min_gap,
-                    labeled_embeddings=np.array(labeled, dtype=float) if labeled else None)
+                    labeled_embeddings=np.array(labeled, dtype=float) if labeled else None,
+                    strata=np.array([r[5] for r in rows]))
                 values = [float(p) for p in priorities]
                 cur.execute(_APPLY, [frame_ids, values, project.pk])
                 cur.execute(_RECORD, [frame_ids, values, run.pk])

@@ -217,9 +217,38 @@ def temporal_tiers(scores, sequence_ids, frame_indices, min_gap_frames: int) -> 
     return tiers
 
 
+#: each condition present among the open frames gets at least this share of a batch
+STRATUM_FLOOR = 0.1
+
+
+def stratum_quotas(strata, batch_size: int, floor: float = STRATUM_FLOOR) -> dict:
+    """Slots of a batch per stratum (a frame's conditions: day, night, blurred, thermal…): in
+    proportion to the stratum's frames (largest remainders), but at least ceil(floor · batch_size)
+    (or all its frames, if fewer), the slots a small stratum gains coming from the largest ones. So
+    a stratum of 2 % of the frames is not starved by a model most unsure about daylight frames."""
+    labels, counts = np.unique(np.asarray(strata), return_counts=True)
+    have = {str(label): int(n) for label, n in zip(labels, counts)}
+    total = sum(have.values())
+    slots = min(batch_size, total)
+    share = {lb: slots * n / total for lb, n in have.items()}
+    quota = {lb: int(share[lb]) for lb in have}
+    for lb in sorted(have, key=lambda lb: (int(share[lb]) - share[lb], lb))[:slots - sum(quota.values())]:
+        quota[lb] += 1
+    least = max(1, int(np.ceil(floor * batch_size)))
+    for lb in sorted(have, key=lambda lb: (have[lb], lb)):  # the smallest strata first
+        want = min(have[lb], least)
+        while quota[lb] < want:
+            donors = [d for d in have if quota[d] > min(have[d], least)]
+            if not donors:
+                break
+            quota[max(donors, key=lambda d: (quota[d], d))] -= 1
+            quota[lb] += 1
+    return {lb: q for lb, q in quota.items()}
+
+
 def queue_priorities(scores, embeddings, sequence_ids, frame_indices, *, batch_size: int = 50,
                      min_gap_frames: int = 10, labeled_embeddings=None, max_similarity: float | None = 0.98,
-                     pool: int = 2000) -> np.ndarray:
+                     pool: int = 2000, strata=None) -> np.ndarray:
     """What the queue orders by (higher first), from a scoring run's uncertainties.
 
     1. The top `batch_size` frames: `select_batch(strategy="ranked")` over the `pool` most
@@ -229,6 +258,9 @@ def queue_priorities(scores, embeddings, sequence_ids, frame_indices, *, batch_s
        rank), so they come first, in pick order.
     2. Every other frame: −tier · TIER_STEP + score, with `temporal_tiers`: by score within a
        tier, and a frame's neighbours pushed to later tiers.
+
+    With `strata` (one label per frame: its conditions), the batch is picked per stratum, each
+    with its `stratum_quotas` share, and the picks ordered by score.
 
     Embeddings are centred on the pool's mean before the cosine and distance rules (the features
     of a young model are all alike in absolute terms; centring compares frames with each other).
@@ -244,11 +276,20 @@ def queue_priorities(scores, embeddings, sequence_ids, frame_indices, *, batch_s
     if labeled_embeddings is not None and np.size(labeled_embeddings):
         labeled = np.asarray(labeled_embeddings, dtype=float).reshape(-1, emb.shape[1]) - mean
     priority = -TIER_STEP * temporal_tiers(scores, sequence_ids, frame_indices, min_gap_frames) + scores
-    if batch_size > 0:
-        candidates = np.argsort(-scores, kind="stable")[:pool]
+    if batch_size <= 0:
+        return priority
+    groups = {None: np.arange(n)} if strata is None else {
+        label: np.flatnonzero(np.asarray(strata) == label) for label in np.unique(np.asarray(strata))}
+    quotas = {None: batch_size} if strata is None else stratum_quotas(strata, batch_size)
+    chosen = []
+    for label, members in groups.items():
+        candidates = members[np.argsort(-scores[members], kind="stable")][:pool]
         picks = select_batch(scores[candidates], centred[candidates], np.asarray(sequence_ids)[candidates],
-                             np.asarray(frame_indices)[candidates], batch_size, min_gap_frames=min_gap_frames,
+                             np.asarray(frame_indices)[candidates], quotas[label], min_gap_frames=min_gap_frames,
                              strategy="ranked", labeled_embeddings=labeled, max_similarity=max_similarity)
-        for rank, pick in enumerate(picks):
-            priority[candidates[pick]] = BATCH_BASE + (batch_size - rank)
+        chosen.extend((rank, candidates[pick]) for rank, pick in enumerate(picks))
+    if strata is not None:  # one batch: by score, each stratum's own order kept
+        chosen.sort(key=lambda pair: -scores[pair[1]])
+    for rank, (_, frame) in enumerate(chosen):
+        priority[frame] = BATCH_BASE + (batch_size - rank)
     return priority
