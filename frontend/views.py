@@ -15,7 +15,7 @@ from labeling.models import Annotation, Frame, IngestJob, ReviewItem, Sequence
 from labeling.protection import serving
 from labeling.redaction import regions
 
-from . import derived_views, raw_access_views
+from . import derived_views, drone_views, raw_access_views
 from labeling.work import queue
 
 
@@ -81,6 +81,7 @@ def dataset_detail(request, pk):
         "can_view_versions": request.user.has_perm("labeling.view_datasetversion"),
         **raw_access_views.context(request, dataset),
         **derived_views.context(request, dataset),
+        **drone_views.context(request, dataset),
     })
     return render(request, "frontend/dataset.html", context)
 

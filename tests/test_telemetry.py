@@ -205,3 +205,18 @@ def test_frames_are_filtered_by_flight_and_conditions_in_the_api(project, users)
     assert frame["telemetry"]["captured_at"] == "2024-05-06" and frame["telemetry"]["latitude"] == 48.5
     assert frame["telemetry"]["level"] == "coarse" and "values" not in frame["telemetry"]
     assert frame["conditions"]["altitude_band"] == "<50m" and frame["conditions"]["night"] is False
+
+
+def test_the_dataset_page_finds_frames_by_flight_and_conditions(project, users):
+    archive = media.zip_bytes({"DJI_0004.MP4": media.bikes_path().read_bytes(), "DJI_0004.SRT": dji_srt(250)})
+    job = ingest.run_job(ingest.create_job(project.dataset, media.upload(archive, "card.zip"), stride=10,
+                                           user=users["admin"]).pk)
+    client = api_client(users["qa"])
+    page = client.get(f"/datasets/{project.dataset.pk}/").content.decode()
+    assert "Find frames" in page and "SRT telemetry on 25 frames" in page and 'name="height_min"' in page
+    found = client.get(f"/datasets/{project.dataset.pk}/?height_min=50&height_max=80").content.decode()
+    assert "7 frames match" in found
+    assert found.count('class="found"') == 1 and found.count("/thumbnail") >= 7
+    assert f'href="/sequences/{job.sequence_id}/?page=1"' in found
+    refused = client.get(f"/datasets/{project.dataset.pk}/?area=oops").content.decode()
+    assert "Search refused: area: four numbers" in refused
