@@ -76,6 +76,12 @@ def test_16bit_frames_are_kept_losslessly_and_shown_with_a_smoothed_gain(ingeste
         blob = values > 8500
         assert display[blob].mean() > 200 and display[~blob].mean() < 150  # warm is bright (white-hot)
         assert frame.condition.thermal is True and frame.condition.night is None
+    # the sampler's models see the display image on three equal channels
+    from labeling.sampling import images
+
+    pixels, scale = images.decode(stored[0].image_name, 320)
+    assert pixels.shape == (120, 160, 3) and scale == 1.0
+    assert np.array_equal(pixels[:, :, 0], pixels[:, :, 2]) and np.array_equal(pixels[:, :, 0], grey_of(stored[0].image_name))
 
 
 def test_a_hot_object_flashing_in_and_out_does_not_make_the_scene_flicker(project, users):

@@ -1,5 +1,9 @@
 """Frame pixels for the models: decode from the blob store, shrink, and hand over as tensors.
 
+A 16-bit (thermal) frame reaches the models as its display image (`Frame.image_name`: white-hot,
+the sequence's smoothed percentile gain, labeling.footage.thermal) on three equal channels, as a
+grey picture would.
+
 Decoding runs in a small thread pool (Pillow releases the GIL while it decodes and resizes), so
 the next batch is decoded while the model runs on the current one (`prefetched`).
 """
