@@ -14,11 +14,16 @@ def frame_image(frame_id: int, variant: str, **query) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
-def for_page(frame_id: int, sensitive: bool, variant: str = "original", project_id: int | None = None) -> str:
+def for_page(frame_id: int, sensitive: bool, variant: str = "original", project_id: int | None = None,
+             palette: str | None = None) -> str:
     """The URL a page shows for a frame: a sensitive frame's original is never linked (its blurred
-    preview instead, at the blur strength of the project named by `p`)."""
+    preview instead, at the blur strength of the project named by `p`). `palette`: a thermal
+    frame's colouring, in the URL so that a new choice is not answered from the browser's cache."""
     if sensitive and variant == "original":
         variant = "preview"
+    query = {}
     if sensitive and project_id:
-        return frame_image(frame_id, variant, p=project_id)
-    return frame_image(frame_id, variant)
+        query["p"] = project_id
+    if palette:
+        query["palette"] = palette
+    return frame_image(frame_id, variant, **query)

@@ -27,6 +27,7 @@ from labeling.models import (
     Project,
     Segment,
 )
+from labeling.protection import state as states
 from labeling.protection.image_urls import for_page as image_url
 from labeling.sampling import suggestions
 from labeling.work import segment_tracks
@@ -90,6 +91,7 @@ def state(project: Project, user, assignment: Assignment, *, resumed: bool = Tru
     if resumed and revision is None:
         draft = Draft.objects.filter(assignment=assignment).values_list("payload", flat=True).first()
     step = project.segment_length - project.segment_shared
+    palette = states.preferences(user.pk)["thermal_palette"] if segment.sequence.bits == 16 else None
     return {
         "project": {"id": project.pk, "name": project.name, "ontology_version": project.ontology_version_id,
                     "work_unit": project.work_unit},
@@ -106,8 +108,8 @@ def state(project: Project, user, assignment: Assignment, *, resumed: bool = Tru
         },
         "frames": [{"id": f.pk, "index": f.index, "width": f.width, "height": f.height, "timestamp": f.timestamp,
                     "sensitive": f.sensitive,
-                    "image_url": image_url(f.pk, f.sensitive, project_id=project.pk),
-                    "preview_url": image_url(f.pk, f.sensitive, "preview", project_id=project.pk)}
+                    "image_url": image_url(f.pk, f.sensitive, project_id=project.pk, palette=palette),
+                    "preview_url": image_url(f.pk, f.sensitive, "preview", project_id=project.pk, palette=palette)}
                    for f in frames],
         "classes": [{"key": c.key, "name": c.name, "kind": c.kind, "color": c.color, "shortcut": c.shortcut,
                      "sensitive": c.sensitive, "attributes": c.attributes} for c in classes.values()],
