@@ -1,0 +1,152 @@
+"""What KLV telemetry costs at ingest, and whether every frame gets its record.
+
+Two MPEG-TS files of the demo footage (vtest.avi looped, bikes.mp4 where vtest is not
+available) BENCH_TELEMETRY_MINUTES long (default 10) at the clip's frame rate, MPEG-2, made with
+`mpegts.mux_with_klv` with the same encoder settings (the video packets are compared: same
+bytes): one with an ST 0601 KLV packet at every frame (`sample.flight`), one without any KLV
+stream (the baseline). They are cached under var/bench/ with a sha256 marker, so a second run
+reuses them.
+
+Each file goes through the whole ingest (`ingest.create_job(enqueue=False)` + `ingest.run_job`:
+decode, JPEG, thumbnail, preview, rows; with KLV also reading, decoding and matching the KLV and
+its FrameTelemetry rows) into a fresh dataset, with the blob store emptied before each run (it is
+content-addressed: a second run of the same video would skip the renditions). The two files
+alternate twice; the best of each is kept. Every frame is ingested (10 minutes of vtest at
+10 fps: 6000 frames, about a minute of CPU per run). Where that is too slow, a shorter
+BENCH_TELEMETRY_MINUTES or BENCH_TELEMETRY_STRIDE=n (every n-th frame, in BOTH runs) keeps it
+within bounds; every KLV packet is still read and decoded, so a stride makes the ratio
+pessimistic, if anything.
+
+Prints:
+  BENCH telemetry_minutes           length of the files, minutes of video
+  BENCH telemetry_source_frames     frames in each file (and KLV packets in the KLV one)
+  BENCH telemetry_stride            every n-th frame ingested, in both runs
+  BENCH telemetry_make_s            CPU seconds spent making the two files (0 when cached)
+  BENCH telemetry_make_wall_s       the same in wall-clock seconds
+  BENCH telemetry_same_video        1 when the two files' video packets are the same bytes
+  BENCH telemetry_frames            frames ingested per run
+  BENCH telemetry_ingest_cpu_s / telemetry_ingest_klv_cpu_s     process CPU seconds of the best runs
+  BENCH telemetry_ingest_ratio      CPU seconds with KLV / without (goal ≤ 1.1)
+  BENCH telemetry_ingest_ratio_wall the same in wall-clock seconds (swayed by the machine's load)
+  BENCH telemetry_frames_matched    frames with telemetry / frames (goal 1.0)
+  BENCH telemetry_malformed         KLV packets skipped as malformed (0 on this file)
+Process CPU is this process's (all its threads); PostgreSQL's own CPU is not in it.
+"""
+from __future__ import annotations
+
+from _setup import ROOT, django_environment, emit  # first: it fixes the import path
+
+import hashlib  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import time  # noqa: E402
+from fractions import Fraction  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import av  # noqa: E402
+import psutil  # noqa: E402
+
+MINUTES = float(os.environ.get("BENCH_TELEMETRY_MINUTES", "10"))
+STRIDE = int(os.environ.get("BENCH_TELEMETRY_STRIDE", "1"))
+ROUNDS = 2
+CACHE = ROOT / "var" / "bench"
+
+
+def cpu_seconds() -> float:
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+def make_files() -> tuple[Path, Path, int, float, float]:
+    """(without KLV, with KLV, frames in each, CPU and wall seconds spent making them)."""
+    from fixtures import drone
+    from labeling.footage.telemetry import mpegts, sample
+
+    source = drone._source("vtest")
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or Fraction(25)
+    frames = round(MINUTES * 60 * rate)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    spent = spent_wall = 0.0
+    paths = []
+    for kind, make_values in (("plain", None), ("klv", sample.flight)):
+        out = CACHE / f"telemetry_{source.stem}_{frames}f_{kind}.ts"
+        recipe = f"recipe={drone.RECIPE} source={source.name} frames={frames}"
+        if not drone._complete(out, recipe):
+            start, start_wall = cpu_seconds(), time.perf_counter()
+            partial = out.with_name(out.name + ".part")
+            mpegts.mux_with_klv(source, partial, make_values, max_frames=frames, loop=True)
+            drone._finish(partial, out, recipe)
+            spent += cpu_seconds() - start
+            spent_wall += time.perf_counter() - start_wall
+        paths.append(out)
+    return paths[0], paths[1], frames, spent, spent_wall
+
+
+def video_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with av.open(str(path)) as container:
+        for packet in container.demux(video=0):
+            digest.update(bytes(packet))
+    return digest.hexdigest()
+
+
+def empty_blob_store() -> None:
+    from django.conf import settings
+
+    from labeling.footage import blobstore
+
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+    blobstore._known_dirs.clear()  # it remembers the folders it made
+
+
+def ingest_once(path: Path, name: str) -> tuple[float, float, object]:
+    from django.core.files import File
+
+    from labeling.footage import ingest
+    from labeling.models import Dataset
+
+    empty_blob_store()
+    dataset = Dataset.objects.create(name=name)
+    with open(path, "rb") as fh:
+        job = ingest.create_job(dataset, File(fh, name=path.name), sequence_name=name, stride=STRIDE,
+                                enqueue=False)  # run below, measured
+    cpu, wall = cpu_seconds(), time.perf_counter()
+    job = ingest.run_job(job.pk)
+    cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
+    assert job.status == "done", job.message
+    return cpu, wall, job.sequence
+
+
+def main() -> None:
+    plain, with_klv, source_frames, made_s, made_wall_s = make_files()
+    same = video_digest(plain) == video_digest(with_klv)
+    with django_environment():
+        best: dict[str, tuple[float, float]] = {}
+        sequences = {}
+        for round_ in range(ROUNDS):
+            for kind, path in (("plain", plain), ("klv", with_klv)):
+                cpu, wall, sequences[kind] = ingest_once(path, f"{kind}-{round_}")
+                old = best.get(kind, (float("inf"), float("inf")))
+                best[kind] = (min(old[0], cpu), min(old[1], wall))
+        klv_seq = sequences["klv"]
+        assert sequences["plain"].telemetry_frames == 0 and sequences["plain"].frame_count == klv_seq.frame_count
+        emit("telemetry_minutes", MINUTES)
+        emit("telemetry_source_frames", source_frames)
+        emit("telemetry_stride", STRIDE)
+        emit("telemetry_make_s", made_s)
+        emit("telemetry_make_wall_s", made_wall_s)
+        emit("telemetry_same_video", int(same))
+        emit("telemetry_frames", klv_seq.frame_count)
+        emit("telemetry_ingest_cpu_s", best["plain"][0])
+        emit("telemetry_ingest_klv_cpu_s", best["klv"][0])
+        emit("telemetry_ingest_ratio", best["klv"][0] / best["plain"][0])
+        emit("telemetry_ingest_ratio_wall", best["klv"][1] / best["plain"][1])
+        emit("telemetry_frames_matched", klv_seq.telemetry_frames / klv_seq.frame_count)
+        emit("telemetry_malformed", klv_seq.telemetry_malformed)
+        empty_blob_store()
+
+
+if __name__ == "__main__":
+    main()
