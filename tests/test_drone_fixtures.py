@@ -23,7 +23,7 @@ def made(tmp_path_factory):
 def test_the_three_files_are_made_with_their_markers(made):
     for name, path in made.items():
         assert path.name == drone.NAMES[name] and path.stat().st_size > 0
-        assert drone._marker(path).read_text().split()[0] == drone.footage._sha256(path)
+        assert drone.marker(path).read_text().split()[0] == drone.footage._sha256(path)
 
 
 def test_a_complete_file_is_kept_and_a_damaged_one_made_again(made):
@@ -83,7 +83,7 @@ def test_dji_srt_has_one_cue_per_video_frame_with_the_documented_positions(made)
         assert sorted(zf.namelist()) == ["DJI_0001.MP4", "DJI_0001.SRT"]
         assert srt.pair_sidecars(zf.namelist()) == {"DJI_0001.MP4": "DJI_0001.SRT"}
         text = zf.read("DJI_0001.SRT")
-        assert zf.read("DJI_0001.MP4") == drone._source("bikes").read_bytes()
+        assert zf.read("DJI_0001.MP4") == drone.source_clip("bikes").read_bytes()
         with zf.open("DJI_0001.MP4") as fh, av.open(fh) as container:
             frames = sum(1 for _ in container.decode(video=0))
     report = srt.parse(text)
@@ -102,3 +102,24 @@ def test_dji_srt_has_one_cue_per_video_frame_with_the_documented_positions(made)
     assert (first.latitude, first.longitude) == drone.DJI_HOME
     assert last.latitude > first.latitude and last.longitude > first.longitude
     assert last.rel_alt_m > first.rel_alt_m
+
+
+def test_a_looped_stamped_mux_repeats_no_frame_and_without_klv_has_the_same_video(tmp_path):
+    clip = drone.source_clip("bikes")  # 250 frames: frame 250 is frame 0 again
+    written = {}
+    for kind, values in (("plain", None), ("klv", sample.flight)):
+        out = tmp_path / f"{kind}.ts"
+        result = mpegts.mux_with_klv(clip, out, values, max_frames=260, loop=True, stamp=True)
+        assert result.frames == 260 and len(result.klv_times) == (260 if values else 0)
+        with av.open(str(out)) as container:
+            written[kind] = [bytes(p) for p in container.demux(video=0) if p.size]
+            assert len(container.streams.data) == (1 if values else 0)
+    assert written["plain"] == written["klv"]
+    with av.open(str(tmp_path / "plain.ts")) as container:
+        frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+    assert len(frames) == 260
+    assert len({f.tobytes() for f in frames}) == 260
+    bits = frames[250][: mpegts.STAMP_BLOCK, : mpegts.STAMP_BITS * mpegts.STAMP_BLOCK]
+    read = [int(bits[:, i * mpegts.STAMP_BLOCK:(i + 1) * mpegts.STAMP_BLOCK].mean() > 128)
+            for i in range(mpegts.STAMP_BITS)]
+    assert int("".join(map(str, read)), 2) == 250

@@ -98,14 +98,16 @@ class MuxResult:
 
 def mux_with_klv(video_path, out_path, make_values: Callable[[float], dict] | None, *,
                  max_frames: int | None = 50, klv_every: int = 1, broken: Iterable[int] = (),
-                 codec: str = "mpeg2video", loop: bool = False) -> MuxResult:
+                 codec: str = "mpeg2video", loop: bool = False, stamp: bool = False) -> MuxResult:
     """Write `out_path`, an MPEG-TS of the first `max_frames` frames of `video_path` (None: all of
     them) re-encoded (MPEG-2 by default, as STANAG 4609 allows) at the source frame rate, with a
     KLV data stream carrying `klv.encode(make_values(t))` at the time t of every `klv_every`-th
     frame. The KLV packets of the frames in `broken` get a wrong checksum. `make_values=None`
     writes no KLV stream: the same video, encoded alike, for a baseline. `loop=True` plays the
     clip again from its start until `max_frames` frames are written (a test file longer than
-    the clip). Uses PyAV's data streams (the FFmpeg mpegts muxer registers them as KLVA); no
+    the clip). `stamp=True` burns each frame's number into it (stamp_frame), so that no two
+    frames are alike: a looped clip would repeat its frames, which a content-addressed store
+    keeps once. Uses PyAV's data streams (the FFmpeg mpegts muxer registers them as KLVA); no
     external binary."""
     if loop and max_frames is None:
         raise ValueError("loop needs max_frames")
@@ -120,6 +122,8 @@ def mux_with_klv(video_path, out_path, make_values: Callable[[float], dict] | No
                 video.width, video.height, video.pix_fmt = frame.width, frame.height, "yuv420p"
                 data = out.add_data_stream("klv") if make_values is not None else None
             frame = frame.reformat(format="yuv420p")
+            if stamp:
+                frame = stamp_frame(frame, index)
             frame.pts, frame.time_base = index, frame_base
             for packet in video.encode(frame):
                 out.mux(packet)
@@ -138,6 +142,20 @@ def mux_with_klv(video_path, out_path, make_values: Callable[[float], dict] | No
         shift = result.frame_times[0] if result.frame_times else 0.0
         result.klv_times = [t + shift for t in result.klv_times]
     return result
+
+
+STAMP_BITS, STAMP_BLOCK = 16, 8
+
+
+def stamp_frame(frame, number: int):
+    """A yuv420p copy of `frame` with `number` written in its top-left corner as STAMP_BITS
+    black or white STAMP_BLOCK-pixel squares, most significant bit first (a burnt-in frame
+    counter, like a drone's on-screen display)."""
+    planes = frame.to_ndarray(format="yuv420p")  # Y rows, then the U and V planes
+    for bit in range(STAMP_BITS):
+        on = number >> (STAMP_BITS - 1 - bit) & 1
+        planes[:STAMP_BLOCK, bit * STAMP_BLOCK:(bit + 1) * STAMP_BLOCK] = 235 if on else 16
+    return av.VideoFrame.from_ndarray(planes, format="yuv420p")
 
 
 def _source_frames(video_path, max_frames: int | None, loop: bool):
