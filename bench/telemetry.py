@@ -14,7 +14,8 @@ Each file goes through the whole ingest (`ingest.create_job(enqueue=False)` + `i
 decode, JPEG, thumbnail, preview, rows; with KLV also reading, decoding and matching the KLV and
 its FrameTelemetry rows) into a fresh dataset, with the blob store emptied before each run (it is
 content-addressed: a second run of the same video would skip the renditions). The two files
-alternate twice; the best of each is kept. Every frame is ingested (10 minutes of vtest at
+alternate twice, in the order plain, KLV, KLV, plain (a drift over the run favours neither); the
+best of each is kept, and each run is printed on a `#` line. Every frame is ingested (10 minutes of vtest at
 10 fps: 6000 frames, about a minute of CPU per run). Where that is too slow, a shorter
 BENCH_TELEMETRY_MINUTES or BENCH_TELEMETRY_STRIDE=n (every n-th frame, in BOTH runs) keeps it
 within bounds; every KLV packet is still read and decoded, so a stride makes the ratio
@@ -34,6 +35,8 @@ Prints:
   BENCH telemetry_klv_read_cpu_s    CPU seconds of reading the KLV alone (attach.from_video: demux,
                                     decode, fields), best of 2: the part of the difference that
                                     is not storing the rows
+  BENCH telemetry_store_cpu_s       CPU seconds of attach.store in the best KLV run (matching and
+                                    the FrameTelemetry rows)
   BENCH telemetry_frames_matched    frames with telemetry / frames (goal 1.0)
   BENCH telemetry_malformed         KLV packets skipped as malformed (0 on this file)
 Process CPU is this process's (all its threads); PostgreSQL's own CPU is not in it.
@@ -108,6 +111,25 @@ def empty_blob_store() -> None:
     blobstore._known_dirs.clear()  # it remembers the folders it made
 
 
+STORE_CPU: list[float] = []
+
+
+def time_store() -> None:
+    """Record the CPU seconds of each attach.store call (the ingest calls it once per video)."""
+    from labeling.footage.telemetry import attach
+
+    original = attach.store
+
+    def store(*args, **kwargs):
+        start = cpu_seconds()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            STORE_CPU.append(cpu_seconds() - start)
+
+    attach.store = store
+
+
 def ingest_once(path: Path, name: str) -> tuple[float, float, object]:
     from django.core.files import File
 
@@ -139,11 +161,19 @@ def main() -> None:
     plain, with_klv, source_frames, made_s, made_wall_s = make_files()
     same = video_digest(plain) == video_digest(with_klv)
     with django_environment():
+        time_store()
         best: dict[str, tuple[float, float]] = {}
+        store_s: dict[float, float] = {}  # KLV run's CPU: its attach.store CPU
         sequences = {}
+        order = [("plain", plain), ("klv", with_klv)]
         for round_ in range(ROUNDS):
-            for kind, path in (("plain", plain), ("klv", with_klv)):
+            for kind, path in order if round_ % 2 == 0 else order[::-1]:
+                STORE_CPU.clear()
                 cpu, wall, sequences[kind] = ingest_once(path, f"{kind}-{round_}")
+                print(f"# run {round_} {kind}: cpu_s={cpu:.2f} wall_s={wall:.2f} store_cpu_s={sum(STORE_CPU):.2f}",
+                      flush=True)
+                if kind == "klv":
+                    store_s[cpu] = sum(STORE_CPU)
                 old = best.get(kind, (float("inf"), float("inf")))
                 best[kind] = (min(old[0], cpu), min(old[1], wall))
         read_s = min(klv_read_cpu(with_klv) for _ in range(ROUNDS))
@@ -161,6 +191,7 @@ def main() -> None:
         emit("telemetry_ingest_ratio", best["klv"][0] / best["plain"][0])
         emit("telemetry_ingest_ratio_wall", best["klv"][1] / best["plain"][1])
         emit("telemetry_klv_read_cpu_s", read_s)
+        emit("telemetry_store_cpu_s", store_s[best["klv"][0]])
         emit("telemetry_frames_matched", klv_seq.telemetry_frames / klv_seq.frame_count)
         emit("telemetry_malformed", klv_seq.telemetry_malformed)
         empty_blob_store()
