@@ -41,6 +41,7 @@ browser:
 
 footage: $(STAMP)
 	$(PY) -m fixtures.footage
+	$(PY) -m fixtures.drone
 
 run: $(STAMP) footage
 	$(PY) scripts/run.py
