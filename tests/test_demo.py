@@ -181,3 +181,17 @@ def test_the_first_model_trains_on_the_history_and_becomes_current(demo):
     assert again == model and "nothing trained" in note
     page = api_client(_user("trainer")).get(f"/projects/{project.pk}/models/").content.decode()
     assert model.sha256[:12] in page
+
+
+@pytest.mark.django_db
+def test_the_drone_footage_has_telemetry_and_thermal_frames(demo):
+    from labeling.demo import drone
+
+    project = drone.project()
+    assert project is not None and project.overlap == 1
+    flight = Sequence.objects.get(dataset=project.dataset, name="flight-klv")
+    assert flight.telemetry_source == "klv" and flight.telemetry_frames == flight.frame_count > 0
+    thermal = Sequence.objects.get(dataset=project.dataset, name="thermal")
+    assert thermal.bits == 16 and thermal.frame_count > 0
+    assert QueueItem.objects.filter(project=project).count() == flight.frame_count + thermal.frame_count
+    assert any("flight: ingest job" in note and "KLV telemetry on" in note for note in demo["notes"])

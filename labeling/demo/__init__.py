@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 
-from labeling.demo import history
+from labeling.demo import drone, history
 from labeling.demo.basics import (
     CLASSES,
     CLIPS,
@@ -25,6 +25,7 @@ from labeling.demo.basics import (
     _demo_sensitive,
     ensure_dataset,
     ensure_ontology,
+    ensure_project,
     ensure_projects,
     ensure_users,
 )
@@ -45,4 +46,5 @@ def load(*, run_inline: bool = True, with_history: bool = True) -> list[str]:
     if with_history:
         notes += history.make(frames, admin, User.objects.get(username="qa"))
     notes += _demo_sensitive(admin)
+    notes += drone.ensure(admin, version, ensure_project, run_inline=run_inline)
     return notes
