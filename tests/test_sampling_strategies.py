@@ -218,3 +218,15 @@ def test_night_frames_are_not_starved_when_the_model_is_most_unsure_about_day_fr
     assert len(batch) == 20 and (strata[batch] == "night").sum() == 2  # its 10 % floor
     order = batch[np.argsort(-prio[batch])]
     assert list(scores[order]) == sorted(scores[order], reverse=True)  # one batch, by score
+
+
+def test_the_temporal_and_duplicate_rules_hold_across_strata():
+    rng = np.random.default_rng(5)
+    n = 60
+    seqs, idx = np.zeros(n, dtype=int), np.arange(n)
+    strata = np.array(["day", "blurred"] * 30)  # neighbours alternate between strata
+    prio = queue_priorities(rng.random(n), rng.standard_normal((n, 8)), seqs, idx, batch_size=8, min_gap_frames=3,
+                            strata=strata)
+    batch = sorted(np.flatnonzero(prio >= BATCH_BASE))
+    assert len(batch) >= 4 and {"day", "blurred"} <= set(strata[batch])
+    assert all(b - a > 3 for a, b in zip(batch, batch[1:])), batch

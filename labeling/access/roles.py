@@ -35,7 +35,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
                       "labeling.add_export", "labeling.view_export"],
     ADMIN: _VIEW + ["labeling.view_annotation", "labeling.view_auditevent", "labeling.view_reviewitem",
                     "labeling.change_reviewitem", "labeling.add_goldframe", "labeling.view_modelversion",
-                    "labeling.add_modelversion", "labeling.change_modelversion",
+                    "labeling.add_modelversion", "labeling.change_modelversion", "labeling.approve_modelversion",
                     "labeling.add_export", "labeling.view_export"] + [
         f"{app}.{action}_{model}"
         for app, models in _MANAGE_MODELS.items()

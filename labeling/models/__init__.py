@@ -4,6 +4,15 @@ from .annotations import Annotation, AnnotationBox, AnnotationTag
 from .audit import AuditEvent, AuditLink, AuditPending, AuditSeal
 from .exports import Export
 from .footage import Dataset, DatasetVersion, Frame, IngestJob, Sequence
+from .governance import (
+    EvaluationChunk,
+    EvaluationOutput,
+    EvaluationRun,
+    EvaluationSet,
+    Incident,
+    Promotion,
+    Quarantine,
+)
 from .projects import Membership, Project
 from .protection import (
     ConsentEvent,
@@ -36,7 +45,8 @@ from .shares import Share
 from .telemetry import FrameCondition, FrameTelemetry
 
 __all__ = [
-    "RawAccessGrant", "Share", "FrameTelemetry", "FrameCondition",
+    "RawAccessGrant", "Share", "FrameTelemetry", "FrameCondition", "EvaluationSet", "EvaluationRun", "EvaluationChunk",
+    "EvaluationOutput", "Promotion", "Incident", "Quarantine",
     "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "AuditLink",
     "AuditPending", "AuditSeal", "Dataset", "DatasetVersion", "Frame", "IngestJob", "Membership", "Project", "Sequence",
     "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement", "ReviewDecision", "ReviewItem", "ModelVersion",

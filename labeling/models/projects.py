@@ -54,6 +54,11 @@ class Project(models.Model):
     annotators_need_raw = models.BooleanField(
         default=False, help_text="Only people holding raw access to the dataset label it (the task needs the raw "
                                  "frames, e.g. the redacted regions themselves); everyone else is not handed work")
+    promotion_tolerance = models.FloatField(
+        default=0.02, help_text="A version is promoted only when no slice of a required evaluation set lost more "
+                                "than this much mAP@0.5 against the deployed version")
+    incidents_block_promotion = models.BooleanField(
+        default=True, help_text="Open confirmed incidents against a version block its promotion")
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", through_fields=("project", "user"), related_name="projects"
     )

@@ -26,7 +26,11 @@ class ModelVersion(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     lineage = models.JSONField(default=dict, blank=True,
                                help_text="Dataset version, ontology version, annotation snapshot, parent model")
-    is_current = models.BooleanField(default=False)
+    is_current = models.BooleanField(default=False, help_text="The version the sampler uses")
+    is_deployed = models.BooleanField(default=False, help_text="Promoted: the version downstream systems use")
+    deployed_at = models.DateTimeField(null=True, blank=True)
+    intended_use = models.TextField(blank=True, help_text="Written by the trainer, for the model card")
+    limitations = models.TextField(blank=True, help_text="Written by the trainer, for the model card")
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
 
@@ -35,7 +39,10 @@ class ModelVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["project", "kind"], condition=Q(is_current=True),
                                     name="one_current_model_per_kind"),
+            models.UniqueConstraint(fields=["project", "kind"], condition=Q(is_deployed=True),
+                                    name="one_deployed_model_per_kind"),
         ]
+        permissions = [("approve_modelversion", "Can approve or reject a model version's promotion")]
 
     def __str__(self) -> str:
         return f"{self.architecture} {self.sha256[:12]} ({self.project_id})"

@@ -278,17 +278,25 @@ def queue_priorities(scores, embeddings, sequence_ids, frame_indices, *, batch_s
     priority = -TIER_STEP * temporal_tiers(scores, sequence_ids, frame_indices, min_gap_frames) + scores
     if batch_size <= 0:
         return priority
-    groups = {None: np.arange(n)} if strata is None else {
-        label: np.flatnonzero(np.asarray(strata) == label) for label in np.unique(np.asarray(strata))}
-    quotas = {None: batch_size} if strata is None else stratum_quotas(strata, batch_size)
+    groups = {"": np.arange(n)} if strata is None else {
+        str(label): np.flatnonzero(np.asarray(strata) == label) for label in np.unique(np.asarray(strata))}
+    quotas = {"": batch_size} if strata is None else stratum_quotas(strata, batch_size)
     chosen = []
-    for label, members in groups.items():
+    seqs, idx = np.asarray(sequence_ids), np.asarray(frame_indices, dtype=np.int64)
+    unit = _unit_rows(centred)
+    for label in sorted(groups, key=lambda lb: len(groups[lb])):  # the smallest strata first
+        members = groups[label]
+        for _, taken in chosen:  # the rules hold across strata too: no neighbour, no near-duplicate
+            clash = (seqs[members] == seqs[taken]) & (np.abs(idx[members] - idx[taken]) <= max(min_gap_frames, 0))
+            if max_similarity is not None:
+                clash |= unit[members] @ unit[taken] >= max_similarity
+            members = members[~clash]
         candidates = members[np.argsort(-scores[members], kind="stable")][:pool]
         picks = select_batch(scores[candidates], centred[candidates], np.asarray(sequence_ids)[candidates],
                              np.asarray(frame_indices)[candidates], quotas[label], min_gap_frames=min_gap_frames,
                              strategy="ranked", labeled_embeddings=labeled, max_similarity=max_similarity)
         chosen.extend((rank, candidates[pick]) for rank, pick in enumerate(picks))
-    if strata is not None:  # one batch: by score, each stratum's own order kept
+    if len(groups) > 1:  # one batch of several strata: by score
         chosen.sort(key=lambda pair: -scores[pair[1]])
     for rank, (_, frame) in enumerate(chosen):
         priority[frame] = BATCH_BASE + (batch_size - rank)
