@@ -25,7 +25,6 @@ from labeling.demo.basics import (
     _demo_sensitive,
     ensure_dataset,
     ensure_ontology,
-    ensure_project,
     ensure_projects,
     ensure_users,
 )
@@ -46,5 +45,5 @@ def load(*, run_inline: bool = True, with_history: bool = True) -> list[str]:
     if with_history:
         notes += history.make(frames, admin, User.objects.get(username="qa"))
     notes += _demo_sensitive(admin)
-    notes += drone.ensure(admin, version, ensure_project, run_inline=run_inline)
+    notes += drone.ensure(admin, version, run_inline=run_inline)
     return notes

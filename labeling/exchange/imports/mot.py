@@ -20,6 +20,7 @@ import io
 import posixpath
 import zipfile
 
+from labeling.exchange.imports import textfiles
 from labeling.exchange.imports.common import (
     MAX_IMPORT_BYTES,
     ClassMatcher,
@@ -27,10 +28,8 @@ from labeling.exchange.imports.common import (
     ImportRefused,
     Item,
     Problems,
-    fit_box,
     read_member,
 )
-from labeling.models import Frame
 from ontology.models import LabelClass
 
 MOT_CLASSES = ["pedestrian", "person on vehicle", "car", "bicycle", "motorbike", "non motorized vehicle",
@@ -180,20 +179,4 @@ def parse(data: bytes, filename: str, project, classes: dict[str, LabelClass], p
             frame_id = lookup.position(seq, frame_no - 1)
             wanted.setdefault(frame_id, []).append((where, {"class": key, "x": x, "y": y, "w": w, "h": h,
                                                             "track_id": (seq, track) if track > 0 else None}))
-    frames = Frame.objects.in_bulk(list(wanted))
-    items = []
-    for frame_id in sorted(wanted, key=lambda f: (frames[f].sequence_id, frames[f].index)):
-        frame = frames[frame_id]
-        item = Item(frame, f"frame {frame.index + 1} of sequence {frame.sequence_id}")
-        for where, box in wanted[frame_id]:
-            fitted, clipped = fit_box(box["x"], box["y"], box["w"], box["h"], frame.width, frame.height)
-            if fitted is None:
-                problems.error(where, f"the box lies entirely outside the {frame.width}×{frame.height} frame")
-                continue
-            if clipped:
-                problems.note("boxes overhanging the frame edge clipped to it", where)
-                box["x"], box["y"], box["w"], box["h"] = fitted
-            item.boxes.append(box)
-            item.sources.append(where)
-        items.append(item)
-    return items
+    return textfiles.items(wanted, problems, first_number=1)

@@ -116,15 +116,16 @@ def corner_box(points: list[tuple[float, float]], label: LabelClass, where: str,
 
 
 def items(wanted: dict[int, list[tuple[str, dict]]], problems: Problems, frames: dict[int, Frame] | None = None,
-          empty: set[int] = frozenset()) -> list[Item]:
+          empty: set[int] = frozenset(), first_number: int = 0) -> list[Item]:
     """One Item per frame from (where, box) pairs: axis-aligned boxes that overhang the frame are
     clipped to it (said so), a box entirely outside or a turned box with a corner outside is an
-    error. Frames in `empty` (a label file with no lines) become labelled frames with no boxes."""
+    error. Frames in `empty` (a label file with no lines) become labelled frames with no boxes.
+    `first_number`: what the format calls a sequence's first frame in messages (MOT: 1)."""
     frames = frames or Frame.objects.in_bulk(list(set(wanted) | set(empty)))
     out = []
     for frame_id in sorted(set(wanted) | set(empty), key=lambda f: (frames[f].sequence_id, frames[f].index)):
         frame = frames[frame_id]
-        item = Item(frame, f"frame {frame.index} of sequence {frame.sequence_id}")
+        item = Item(frame, f"frame {frame.index + first_number} of sequence {frame.sequence_id}")
         for where, box in wanted.get(frame_id, []):
             if "angle" in box:
                 if not oriented.inside(box["x"], box["y"], box["w"], box["h"], box["angle"], frame.width,
