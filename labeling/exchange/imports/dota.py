@@ -17,7 +17,7 @@ from __future__ import annotations
 import posixpath
 
 from labeling.exchange.imports import textfiles
-from labeling.exchange.imports.common import FrameLookup, ImportRefused, Item, Problems
+from labeling.exchange.imports.common import FrameLookup, Item, Problems
 from ontology.models import LabelClass
 
 FIELDS = [f"{a}{n}" for n in range(1, 5) for a in "xy"] + ["category", "difficult"]
@@ -29,9 +29,7 @@ def parse(data: bytes, filename: str, project, classes: dict[str, LabelClass], p
     resolver = textfiles.Classes(classes, class_map, project.ontology_version, problems)
     problems.raise_if_any()
     lookup = FrameLookup(project)
-    found = textfiles.files(data, filename, lambda n: n.endswith(".txt") and "labelTxt" in n.split("/")[:-1])
-    if not found:
-        raise ImportRefused([f"{filename}: no labelTxt/*.txt in the zip"])
+    found = textfiles.label_files(data, filename, "labelTxt")
     wanted: dict[int, list] = {}
     empty: set[int] = set()
     for where_file, name, text in found:

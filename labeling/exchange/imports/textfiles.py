@@ -71,6 +71,15 @@ def floats(fields: list[str], where: str, problems: Problems, what: Callable[[in
     return out
 
 
+def label_files(data: bytes, filename: str, folder: str) -> list[tuple[str, str, bytes]]:
+    """The `<folder>/*.txt` label files of an upload (DOTA's labelTxt, VisDrone's annotations);
+    refused when there are none."""
+    found = files(data, filename, lambda n: n.endswith(".txt") and folder in n.split("/")[:-1])
+    if not found:
+        raise ImportRefused([f"{filename}: no {folder}/*.txt in the zip"])
+    return found
+
+
 class Classes:
     """Class names in a file to ontology class keys: `class_map` first ({"pedestrian": "person",
     "ignored": null}, null leaving such boxes out), then the ontology's key or display name."""

@@ -17,7 +17,7 @@ import posixpath
 
 from labeling.exchange.exports.visdrone import CATEGORIES_FILE, VISDRONE
 from labeling.exchange.imports import textfiles
-from labeling.exchange.imports.common import FrameLookup, ImportRefused, Item, Problems
+from labeling.exchange.imports.common import FrameLookup, Item, Problems
 from ontology.models import LabelClass
 
 DET = ["bbox_left", "bbox_top", "bbox_width", "bbox_height", "score", "object_category", "truncation", "occlusion"]
@@ -45,9 +45,7 @@ def parse(data: bytes, filename: str, project, classes: dict[str, LabelClass], p
     resolver = textfiles.Classes(classes, class_map, project.ontology_version, problems)
     problems.raise_if_any()
     lookup = FrameLookup(project)
-    found = textfiles.files(data, filename, lambda n: n.endswith(".txt") and "annotations" in n.split("/")[:-1])
-    if not found:
-        raise ImportRefused([f"{filename}: no annotations/*.txt in the zip"])
+    found = textfiles.label_files(data, filename, "annotations")
     wanted: dict[int, list] = {}
     empty: set[int] = set()
     for where_file, name, text in found:
