@@ -71,17 +71,24 @@ def test_build_counts_per_week_and_rate_table():
     assert drift.build("gold", []).flags == []
 
 
-def test_simulated_poisoning_through_the_database_flags_the_poisoner_only(project, users, make_user):
+def poisoned(project, users, make_user, n):
+    """Three annotators label n frames; the third flips 20 % of cars into trucks."""
     people = [users["annotator"], make_user("hana", "annotator"), make_user("pete", "annotator")]
     for person in people[1:]:
         Membership.objects.create(project=project, user=person)
     project.overlap = 3
     project.save(update_fields=["overlap"])
-    n = 150
     make_frames(project, n)
-    poisoner = people[2]
-    done = simulate.label_through_queue(project, people, poisoner, n)
-    assert done["submitted"] == 3 * n and done["frames_caught_up"] == n
+    done = simulate.label_through_queue(project, people, people[2], n)
+    from labeling.models import FrameAgreement
+
+    # scored by the submissions' own jobs after their commits, or (inside a test's transaction) by the catch-up
+    assert done["submitted"] == 3 * n and FrameAgreement.objects.filter(project=project).count() == n
+    return people
+
+
+def test_simulated_poisoning_through_the_database_flags_the_poisoner_only(project, users, make_user):
+    poisoner = poisoned(project, users, make_user, 150)[2]
 
     report = drift.project_drift(project)["consensus"]
     assert [(report.annotators[f.annotator], f.truth, f.given) for f in report.flags] == [(poisoner.pk, "car",
@@ -92,3 +99,50 @@ def test_simulated_poisoning_through_the_database_flags_the_poisoner_only(projec
     pete = next(a for a in summary["annotators"] if a["annotator_name"] == "pete")
     assert pete["references"]["consensus"]["confusions"][0]["truth"] == "car"
     assert pete["references"]["consensus"]["weeks"]
+
+
+def test_qa_lead_sees_the_flag_and_quarantines_from_it(page, login, live_server, project, users, make_user):
+    from labeling.models import AuditEvent, Quarantine, QueueItem
+    from tests.conftest import ARTIFACTS
+
+    poisoner = poisoned(project, users, make_user, 120)[2]
+    login(users["qa"])
+    page.goto(f"{live_server.url}/projects/{project.pk}/quality/")
+    page.click("text=Annotator drift and quarantine")
+    rows = page.locator("[data-testid=flag-row]")
+    assert rows.count() == 1
+    assert "pete" in rows.inner_text() and "car → truck" in rows.inner_text()
+    assert page.locator("[data-testid=annotator-drift]").count() == 3
+    page.screenshot(path=str(ARTIFACTS / "drift.png"), full_page=True)
+    rows.locator("summary").click()
+    page.locator("[data-testid=quarantine-form] button").click()
+    page.wait_for_selector("[data-testid=quarantine-row]")
+    assert "standing" in page.locator("[data-testid=quarantine-row]").inner_text()
+    assert page.locator("[data-testid=flag-quarantined]").count() == 1  # the flag shows it is dealt with
+    page.screenshot(path=str(ARTIFACTS / "drift-quarantined.png"), full_page=True)
+    q = Quarantine.objects.get()
+    assert q.annotator == poisoner and "car labelled as truck" in q.reason and q.created_by == users["qa"]
+    assert AuditEvent.objects.filter(verb="quarantine.create", actor=users["qa"]).exists()
+    assert QueueItem.objects.filter(project=project, is_open=True).count() == 120  # two of three left each
+
+    page.fill("[data-testid=quarantine-row] input[name=reason]", "checked: an honest misunderstanding")
+    page.click("[data-testid=quarantine-row] button")
+    page.wait_for_selector("text=lifted")
+    assert QueueItem.objects.filter(project=project, is_open=True).count() == 0
+
+
+def test_annotators_cannot_see_drift_or_quarantine(project, users):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from labeling.models import Quarantine
+    from tests.conftest import api_client
+
+    client = api_client(users["annotator"])
+    assert client.get(f"/projects/{project.pk}/quality/drift/").status_code in (302, 403)
+    now = timezone.now()
+    response = client.post(f"/projects/{project.pk}/quality/quarantine/", {
+        "annotator": users["annotator"].pk, "starts_at": (now - timedelta(days=1)).isoformat(),
+        "ends_at": now.isoformat(), "reason": "me"})
+    assert response.status_code in (302, 403) and not Quarantine.objects.exists()

@@ -1,5 +1,6 @@
 """Per-annotator drift: how each annotator's box classes differ from the reference (the frame's
-approved consensus, or a gold frame's answer), per class and per week, and which
+approved consensus; for a frame still without approved labels, the majority fusion of its
+submissions; or a gold frame's answer), per class and per week, and which
 (annotator, A→B) confusions stand out from the other annotators' — the trace a targeted label
 flip leaves.
 
@@ -155,6 +156,33 @@ WHERE a.project_id = %(project)s AND a.source = 'human' AND a.annotator_id IS NO
 """
 
 
+# Frames with submissions but no approved labels yet (in review: a flip lowers a frame's
+# agreement, so the flipped frames are the ones most often waiting for a QA lead). Leaving them
+# out would hide most of a poisoner's flips; their reference is the majority fusion of their
+# submissions instead, what the consensus would be.
+_UNDECIDED = """
+SELECT a.id, a.annotator_id, to_char(date_trunc('week', a.created_at), 'IYYY-"W"IW'), a.frame_id
+FROM labeling_annotation a
+WHERE a.project_id = %(project)s AND a.source = 'human' AND a.annotator_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM labeling_annotation n WHERE n.supersedes_id = a.id)
+  AND NOT EXISTS (SELECT 1 FROM labeling_annotation r WHERE r.project_id = a.project_id AND r.frame_id = a.frame_id
+                                                        AND r.status = 'approved')
+  AND NOT EXISTS (SELECT 1 FROM labeling_goldframe g WHERE g.project_id = a.project_id AND g.frame_id = a.frame_id
+                                                      AND g.active)
+ORDER BY a.frame_id, a.annotator_id
+"""
+
+
+def majority_reference(labels: list, project, params: DriftParams) -> tuple[np.ndarray, list[str]]:
+    """The consensus boxes several annotators' labels of a frame would fuse to (pure)."""
+    from labeling.quality.consensus import fuse
+
+    result = agreement.frame_agreement(labels, agreement.ComparisonParams(iou_threshold=params.iou_threshold))
+    fused = fuse(labels, result.groups, result.tag_units, project.consensus_quorum)
+    return (np.array([[b.x, b.y, b.w, b.h] for b in fused.boxes], dtype=float).reshape(-1, 4),
+            [b.label for b in fused.boxes])
+
+
 def project_drift(project, params: DriftParams | None = None) -> dict[str, Report]:
     """Reports against consensus and against gold for a project's current submissions."""
     from django.db import connection
@@ -165,13 +193,27 @@ def project_drift(project, params: DriftParams | None = None) -> dict[str, Repor
     with connection.cursor() as cur:
         cur.execute(_PAIRS, {"project": project.pk})
         pairs = cur.fetchall()
-    loaded = load_labels(sorted({p[0] for p in pairs} | {p[3] for p in pairs}))
+        cur.execute(_UNDECIDED, {"project": project.pk})
+        undecided = cur.fetchall()
+    loaded = load_labels(sorted({p[0] for p in pairs} | {p[3] for p in pairs} | {u[0] for u in undecided}))
+    references = {("approved", p[3]): (loaded[p[3]].boxes[:, :4], loaded[p[3]].classes) for p in pairs}
+    by_frame: dict[int, list] = {}
+    for ann, annotator, _, frame in undecided:
+        loaded[ann].annotator = annotator
+        by_frame.setdefault(frame, []).append(loaded[ann])
+    for frame, labels in by_frame.items():
+        if len(labels) >= 2:  # one annotator alone is no reference
+            references[("fused", frame)] = majority_reference(labels, project, params)
+    compared = [(ann, annotator, bucket, ("approved", ref), kind) for ann, annotator, bucket, ref, kind in pairs]
+    compared += [(ann, annotator, bucket, ("fused", frame), "consensus") for ann, annotator, bucket, frame in undecided
+                 if ("fused", frame) in references]
     rows: dict[str, list] = {"consensus": [], "gold": []}
-    for ann, annotator, bucket, ref, kind in pairs:
-        mine, theirs = loaded[ann], loaded[ref]
-        if not mine.classes or not theirs.classes:
+    for ann, annotator, bucket, ref, kind in compared:
+        mine = loaded[ann]
+        ref_boxes, ref_classes = references[ref]
+        if not mine.classes or not ref_classes:
             continue
-        for truth, given in matched_classes(theirs.boxes[:, :4], theirs.classes, mine.boxes[:, :4], mine.classes,
+        for truth, given in matched_classes(ref_boxes, ref_classes, mine.boxes[:, :4], mine.classes,
                                             params.iou_threshold):
             rows[kind].append((annotator, bucket, truth, given))
     return {kind: build(kind, r, params) for kind, r in rows.items()}
