@@ -14,6 +14,7 @@ from . import (
     share_views,
     views,
 )
+from . import quarantine_views  # quarantine and drift (issue #18)
 
 urlpatterns = [
     path("login/", login_views.LoginView.as_view(), name="login"),
@@ -61,4 +62,10 @@ urlpatterns = [
     path("frames/<int:pk>/redaction/add/", redaction_views.redaction_add, name="frame-redaction-add"),
     path("frames/<int:pk>/redaction/<int:region_pk>/remove/", redaction_views.redaction_remove,
          name="frame-redaction-remove"),
+    # --- quarantine and drift (issue #18) ---
+    path("projects/<int:pk>/quality/drift/", quarantine_views.drift_page, name="drift"),
+    path("projects/<int:pk>/quality/quarantine/", quarantine_views.quarantine_create, name="quarantine-create"),
+    path("projects/<int:pk>/quality/quarantine/<int:quarantine_pk>/lift/", quarantine_views.quarantine_lift,
+         name="quarantine-lift"),
+    # --- end quarantine and drift ---
 ]

@@ -21,16 +21,28 @@ def params_of(project: Project) -> ComparisonParams:
     return ComparisonParams(iou_threshold=project.iou_threshold)
 
 
+# A revision made by a quarantined annotator within the quarantine's range (labeling.governance.
+# quarantine): it does not count toward agreement or consensus while the quarantine stands. The
+# quarantine table is small (a few rows per project): this is a lookup per head revision.
+NOT_QUARANTINED = """
+NOT EXISTS (SELECT 1 FROM labeling_quarantine q
+            WHERE q.project_id = a.project_id AND q.annotator_id = a.annotator_id AND q.lifted_at IS NULL
+              AND a.created_at >= q.starts_at AND a.created_at < q.ends_at)
+"""
+
+
 def round_annotations(project_id: int, frame_id: int) -> list[tuple[int, int]]:
     """(annotation id, annotator id) of each annotator's current revision in the frame's current
-    round: work on assignments that QA sent back does not count any more."""
+    round: work on assignments that QA sent back does not count any more, nor work made while
+    its annotator is quarantined. The one place agreement and consensus load whose labels count."""
     with connection.cursor() as cur:
         cur.execute(
-            """
+            f"""
             SELECT a.id, a.annotator_id FROM labeling_annotation a
             JOIN labeling_assignment s ON s.id = a.assignment_id
             WHERE a.project_id = %s AND a.frame_id = %s AND a.source = 'human' AND s.status = 'submitted'
               AND NOT EXISTS (SELECT 1 FROM labeling_annotation n WHERE n.supersedes_id = a.id)
+              AND {NOT_QUARANTINED}
             ORDER BY a.annotator_id
             """,
             [project_id, frame_id],

@@ -24,6 +24,7 @@ class Example:
     height: int
     boxes: list[tuple[str, float, float, float, float]] = field(default_factory=list)  # (class key, x, y, w, h)
     tags: set[str] = field(default_factory=set)
+    annotation_id: int | None = None  # the approved revision it was read from (training lineage)
 
 
 _APPROVED = """
@@ -49,7 +50,8 @@ def approved_examples(project: Project) -> tuple[list[Example], int]:
             if ontology_version != project.ontology_version_id:
                 other += 1
                 continue
-            examples[ann] = Example(frame, seq, index, blob_path("frames", sha, ext), width, height)
+            examples[ann] = Example(frame, seq, index, blob_path("frames", sha, ext), width, height,
+                                    annotation_id=ann)
         if examples:
             cur.execute("""SELECT b.annotation_id, c.key, b.x, b.y, b.w, b.h FROM labeling_annotationbox b
                            JOIN ontology_labelclass c ON c.id = b.label_class_id

@@ -88,8 +88,11 @@ def start(project: Project, kind: str, *, user=None, make_current: bool = False,
 
 def _snapshot(found) -> dict:
     digest = hashlib.sha256(",".join(str(ex.frame_id) for ex in sorted(found, key=lambda e: e.frame_id)).encode())
+    # the approved revisions themselves: which submissions a version learned from can be told
+    # later (labeling.governance.quarantine flags versions trained on quarantined work)
     return {"frames": len(found), "boxes": sum(len(ex.boxes) for ex in found),
-            "tags": sum(len(ex.tags) for ex in found), "frame_ids_sha256": digest.hexdigest()}
+            "tags": sum(len(ex.tags) for ex in found), "frame_ids_sha256": digest.hexdigest(),
+            "annotation_ids": sorted(ex.annotation_id for ex in found if ex.annotation_id is not None)}
 
 
 def _progress(run: TrainingRun, entry: dict) -> None:
