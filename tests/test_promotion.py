@@ -295,3 +295,94 @@ def test_card_signature_verifies_and_tampering_fails(project, users):
     assert not cards.verify_card(data, "not base64!")
     # a weights-style signature over the same hash is not a card signature (domain separation)
     assert not cards.verify_card(data, signing.sign(sig["sha256"].encode()))
+
+
+# the API
+
+def _registered(project, user, seed=0):
+    import io
+
+    import torch
+
+    from labeling.sampling import registry
+    torch.manual_seed(seed)
+    buffer = io.BytesIO()
+    torch.save(registry.build("mobilenet_v3_small", 1).state_dict(), buffer)
+    data = buffer.getvalue()
+    return registry.register(project, data, architecture="mobilenet_v3_small", class_map=["crowd"],
+                             signature=registry.sign(data, "mobilenet_v3_small", ["crowd"]), user=user), data
+
+
+def test_the_api_answers_the_deployed_version_with_a_signature_that_verifies(project, users):
+    from labeling.sampling import registry
+    base = f"/api/projects/{project.pk}"
+    trainer, admin = api_client(users["trainer"]), api_client(users["admin"])
+    assert trainer.get(f"{base}/deployed/").json() == {"detector": None, "classifier": None}
+    v, data = _registered(project, users["trainer"])
+    run(v, eval_set(project))
+    proposed = trainer.post(f"{base}/models/{v.pk}/promotions/", {"note": "ready"}, format="json")
+    assert proposed.status_code == 201, proposed.content
+    pk = proposed.json()["id"]
+    refused = trainer.post(f"{base}/promotions/{pk}/approve/", {}, format="json")
+    assert refused.status_code == 403
+    approved = admin.post(f"{base}/promotions/{pk}/approve/", {"reason": "evaluated"}, format="json")
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    answer = trainer.get(f"{base}/deployed/").json()
+    assert answer["detector"] is None
+    got = answer["classifier"]
+    assert (got["id"], got["sha256"], got["key_id"]) == (v.pk, hashlib.sha256(data).hexdigest(), signing.key_id())
+    downloaded = trainer.get(got["weights_url"])
+    weights = b"".join(downloaded.streaming_content)
+    assert weights == data and hashlib.sha256(weights).hexdigest() == got["sha256"]
+    statement = registry.statement(hashlib.sha256(weights).hexdigest(), got["architecture"], got["class_map"])
+    assert statement.decode() == got["statement"] and signing.verify(statement, got["signature"])
+    assert not signing.verify(registry.statement("0" * 64, got["architecture"], got["class_map"]), got["signature"])
+    # an annotator neither reads what is deployed nor downloads weights
+    assert api_client(users["annotator"]).get(f"{base}/deployed/").status_code == 403
+    assert api_client(users["annotator"]).get(got["weights_url"]).status_code == 403
+
+
+def test_card_downloads_over_the_api_verify_and_the_trainer_writes_the_card(project, users):
+    v = trained(project, users["trainer"])
+    base = f"/api/projects/{project.pk}/models/{v.pk}"
+    trainer, qa = api_client(users["trainer"]), api_client(users["qa"])
+    bad = trainer.patch(f"{base}/card/", {}, format="json")
+    assert bad.status_code == 400 and "intended_use" in bad.json()["detail"]
+    assert qa.patch(f"{base}/card/", {"limitations": "x"}, format="json").status_code == 403
+    ok = trainer.patch(f"{base}/card/", {"intended_use": "Vehicles by day", "limitations": "No thermal"},
+                       format="json")
+    assert ok.status_code == 200 and ok.json()["limitations"] == "No thermal"
+    body = qa.get(f"{base}/card/")
+    sig = qa.get(f"{base}/card/signature/").json()
+    assert body["Content-Type"] == "application/json" and body["X-Aerie-Signature"] == sig["signature"]
+    assert cards.verify_card(body.content, sig["signature"]) and json.loads(body.content)["intended_use"] == \
+        "Vehicles by day"
+    assert not cards.verify_card(body.content.replace(b"No thermal", b"Anything"), sig["signature"])
+    md = qa.get(f"{base}/card.md")
+    assert md.status_code == 200 and sig["signature"] in md.content.decode() and "No thermal" in md.content.decode()
+    assert api_client(users["annotator"]).get(f"{base}/card/").status_code == 403
+    assert api_client(users["outsider"]).get(f"{base}/card/").status_code == 404
+
+
+def test_incidents_over_the_api(project, users):
+    v = trained(project, users["trainer"])
+    frame = make_frames(project, 1)[0]
+    base = f"/api/projects/{project.pk}/incidents/"
+    ann, qa = api_client(users["annotator"]), api_client(users["qa"])
+    filed = ann.post(base, {"model_version": v.pk, "kind": "false_detection", "note": "a shadow as a car",
+                            "frame": frame.pk}, format="json")
+    assert filed.status_code == 201, filed.content
+    incident_id = filed.json()["id"]
+    assert ann.post(base, {"model_version": v.pk, "kind": "other", "note": "x", "frame": 999999},
+                    format="json").status_code == 400
+    assert api_client(users["outsider"]).post(base, {"model_version": v.pk, "kind": "other", "note": "x"},
+                                              format="json").status_code == 404
+    qa.post(base, {"model_version": v.pk, "kind": "other", "note": "QA's own"}, format="json")
+    assert [i["id"] for i in ann.get(base).json()] == [incident_id]  # annotators see what they filed
+    assert len(qa.get(base).json()) == 2
+    triage = f"{base}{incident_id}/triage/"
+    assert ann.post(triage, {"status": "confirmed"}, format="json").status_code == 403
+    assert qa.post(triage, {"status": "fixed"}, format="json").status_code == 400
+    done = qa.post(triage, {"status": "confirmed", "note": "reproduced"}, format="json")
+    assert done.status_code == 200 and done.json()["status"] == "confirmed" and done.json()["triaged_by"] == "quinn"
+    assert Incident.objects.get(pk=incident_id).status == Incident.CONFIRMED
