@@ -32,8 +32,8 @@ def can_approve(user) -> bool:
 
 
 class PromotionSerializer(serializers.ModelSerializer):
-    proposed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    proposed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Promotion
@@ -209,8 +209,8 @@ class DeployedView(APIView):
 
 
 class IncidentSerializer(serializers.ModelSerializer):
-    filed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    triaged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    filed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    triaged_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Incident
@@ -219,16 +219,16 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 
 class FileIncidentSerializer(serializers.Serializer):
-    model_version = serializers.IntegerField()
+    model_version = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     kind = serializers.ChoiceField(choices=[k for k, _ in Incident.KINDS])
     note = serializers.CharField()
-    frame = serializers.IntegerField(required=False, allow_null=True)
+    frame = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
 
 
 class TriageSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=sorted(incidents.TRIAGE))
     note = serializers.CharField(required=False, allow_blank=True, default="")
-    fixed_in = serializers.IntegerField(required=False, allow_null=True)
+    fixed_in = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**63 - 1)
 
 
 class IncidentsView(APIView):
