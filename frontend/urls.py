@@ -69,3 +69,17 @@ urlpatterns = [
          name="quarantine-lift"),
     # --- end quarantine and drift ---
 ]
+
+# --- model governance: model cards, promotion, incidents (card_views) ---
+from . import card_views  # noqa: E402
+
+urlpatterns += [
+    path("models/<int:version_pk>/card/", card_views.model_card, name="model-card"),
+    path("models/<int:version_pk>/card/propose/", card_views.propose, name="model-card-propose"),
+    path("models/<int:version_pk>/card/promotions/<int:promotion_pk>/decide/", card_views.decide,
+         name="model-card-decide"),
+    path("models/<int:version_pk>/card/describe/", card_views.describe, name="model-card-describe"),
+    path("projects/<int:pk>/incidents/", card_views.incidents_page, name="incidents"),
+    path("projects/<int:pk>/incidents/<int:incident_pk>/triage/", card_views.triage, name="incident-triage"),
+]
+# --- end model governance: promotion ---

@@ -49,6 +49,7 @@ ROUTES = [
     (r"/members/\{pk\}", {"pk": "membership"}), (r"/review/\{pk\}", {"pk": "review_item"}),
     (r"/models/\{pk\}", {"pk": "model"}), (r"/exports/\{pk\}", {"pk": "export"}),
     (r"/frames/\{frame_pk\}/reveal", {"frame_pk": "sensitive_frame"}),
+    (r"/promotions/\{pk\}", {"pk": "promotion"}), (r"/incidents/\{pk\}", {"pk": "incident"}),
 ]
 COMMON = {"project_pk": "project", "frame_pk": "frame"}
 

@@ -92,3 +92,30 @@ urlpatterns = [
     path("sequences/<int:pk>/sensitive/", pv.SequenceSensitiveView.as_view(), name="sequence-sensitive"),
     path("", include(router.urls)),
 ]
+
+# --- model governance: promotion, model cards, the deployed version, incidents (promotion_views) ---
+from labeling.api import promotion_views as gov  # noqa: E402
+
+urlpatterns[-1:-1] = [
+    path("projects/<int:project_pk>/models/<int:pk>/promotions/", gov.PromotionsView.as_view(),
+         name="project-model-promotions"),
+    path("projects/<int:project_pk>/promotions/<int:pk>/approve/", gov.ApproveView.as_view(),
+         name="project-promotion-approve"),
+    path("projects/<int:project_pk>/promotions/<int:pk>/reject/", gov.RejectView.as_view(),
+         name="project-promotion-reject"),
+    path("projects/<int:project_pk>/promotions/<int:pk>/withdraw/", gov.WithdrawView.as_view(),
+         name="project-promotion-withdraw"),
+    path("projects/<int:project_pk>/models/<int:pk>/card/", gov.CardView.as_view(), name="project-model-card"),
+    path("projects/<int:project_pk>/models/<int:pk>/card.md", gov.CardMarkdownView.as_view(),
+         name="project-model-card-markdown"),
+    path("projects/<int:project_pk>/models/<int:pk>/card/signature/", gov.CardSignatureView.as_view(),
+         name="project-model-card-signature"),
+    path("projects/<int:project_pk>/models/<int:pk>/weights/", gov.WeightsView.as_view(),
+         name="project-model-weights"),
+    path("projects/<int:project_pk>/deployed/", gov.DeployedView.as_view(), name="project-deployed"),
+    path("projects/<int:project_pk>/incidents/", gov.IncidentsView.as_view(), name="project-incidents"),
+    path("projects/<int:project_pk>/incidents/<int:pk>/triage/", gov.TriageView.as_view(),
+         name="project-incident-triage"),
+]
+# --- end model governance: promotion ---
+

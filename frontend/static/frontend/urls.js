@@ -20,4 +20,6 @@ export const urls = {
   checkin: () => "/api/protection/checkin/",
   // one's own preferences (the thermal palette)
   me: () => "/api/protection/me/",
+  // model incidents (labeling.governance.incidents)
+  incidents: (project) => `/api/projects/${project}/incidents/`,
 };
