@@ -29,7 +29,8 @@ def project_form(client, **fields) -> dict:
                      f"{prefix}-MIN_NUM_FORMS": "0", f"{prefix}-MAX_NUM_FORMS": "1000"})
     data.update({"overlap": "1", "agreement_threshold": "0.7", "iou_threshold": "0.5", "gold_rate": "0",
                  "frame_stride": "1", "sampling_strategy": "margin", "sampling_batch": "50", "sampling_min_gap": "10",
-                 "work_unit": "frame", "segment_length": "100", "segment_shared": "5", "blind_annotators": "1"})
+                 "work_unit": "frame", "segment_length": "100", "segment_shared": "5", "blind_annotators": "1",
+                 "promotion_tolerance": "0.02", "incidents_block_promotion": "on"})
     data.update(fields)
     return data
 
