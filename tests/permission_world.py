@@ -157,6 +157,12 @@ def build() -> World:
     from labeling import audit
     project_event = audit.record(w.peer, "annotation.submit", None, {"frame": peer_work.frame_id}, project=project)
 
+    # --- model evaluation: a frozen evaluation set ---
+    from labeling.governance import evaluation_sets
+    evaluation_set = evaluation_sets.freeze(project, "world", {"frame_ids": [labeled["sequences"]["cam-a"][0].pk]},
+                                            user=w.users["trainer"])
+    # --- end model evaluation ---
+
     w.ids = {
         "audit_event": project_event.pk, "project": project.pk, "other_project": other.pk, "dataset": dataset.pk, "other_dataset": other.dataset_id,
         "sequence": job.sequence_id, "frame": peer_work.frame_id, "sensitive_frame": sensitive.pk,
@@ -167,6 +173,7 @@ def build() -> World:
         "label_class": draft.classes.order_by("pk").first().pk, "migration": migration.pk,
         "membership": Membership.objects.get(project=project, user=w.peer).pk, "reveal": exposure.pk,
         "peer": w.peer.pk, "raw_grant": raw_grant.pk, "derived_version": derived_version.pk, "share": share.pk, "redaction_region": region.pk,
+        "evaluation_set": evaluation_set.pk,
     }
     assert export.status == "done", export.message
     return w

@@ -281,3 +281,55 @@ def test_a_run_in_a_real_worker(celery_worker_app, project, labeled):
         time.sleep(0.3)
     assert run.status == EvaluationRun.DONE, run.message
     assert run.chunks_done == 3 and set(run.metrics["slices"]) >= {"sequence:dawn", "day"}
+
+
+# --- the API -------------------------------------------------------------------------------------
+
+def test_the_api_freezes_verifies_reports_runs_and_compares_for_trainers_only(
+        project, users, labeled, monkeypatch, django_capture_on_commit_callbacks):
+    url = f"/api/projects/{project.pk}/evaluation-sets/"
+    body = {"name": "dusk", "selection": {"sequences": ["dusk"]}, "required": True}
+    for who in ("annotator", "qa"):
+        assert api_client(users[who]).post(url, body, format="json").status_code == 403
+    assert api_client(users["outsider"]).post(url, body, format="json").status_code == 404
+    assert not EvaluationSet.objects.exists()
+    bad = api_client(users["trainer"]).post(url, {**body, "selection": {"frame_ids": [labeled["dusk"][5].pk]}},
+                                            format="json")
+    assert bad.status_code == 400 and "no approved annotation" in bad.json()["detail"]
+    made = api_client(users["trainer"]).post(url, body, format="json")
+    assert made.status_code == 201 and made.json()["frames"] == 5 and made.json()["required"]
+    set_id = made.json()["id"]
+    assert [s["id"] for s in api_client(users["admin"]).get(url).json()] == [set_id]
+    assert api_client(users["trainer"]).get(f"/api/evaluation-sets/{set_id}/verify/").json()["ok"] is True
+    store_labels(project, labeled["dusk"][1], {"boxes": []})
+    changes = api_client(users["trainer"]).get(f"/api/evaluation-sets/{set_id}/changes/").json()
+    assert changes["changed"] == 1 and changes["changes"][0]["frame"] == labeled["dusk"][1].pk
+    assert api_client(users["annotator"]).get(f"/api/evaluation-sets/{set_id}/changes/").status_code == 403
+
+    monkeypatch.setattr(evaluation, "latency_ms", lambda model, tensor: 5.0)  # the job test measures it
+    a, b = signed_detector(project, seed=0), signed_detector(project, seed=1)
+    runs_url = f"/api/model-versions/{a.pk}/evaluations/"
+    assert api_client(users["annotator"]).post(runs_url, {"set": set_id}, format="json").status_code == 403
+    assert not EvaluationRun.objects.exists()
+    assert api_client(users["trainer"]).post(runs_url, {"set": 10 ** 9}, format="json").status_code == 400
+    compare_url = f"/api/model-versions/{a.pk}/compare/{b.pk}/?set={set_id}"
+    missing = api_client(users["trainer"]).get(compare_url)
+    assert missing.status_code == 400 and "no finished run" in missing.json()["detail"]
+    for version in (a, b):
+        with django_capture_on_commit_callbacks(execute=True):
+            started = api_client(users["trainer"]).post(f"/api/model-versions/{version.pk}/evaluations/",
+                                                        {"set": set_id}, format="json")
+        assert started.status_code == 202
+    listed = api_client(users["admin"]).get(runs_url).json()
+    assert len(listed) == 1 and listed[0]["status"] == "done" and "night" in listed[0]["metrics"]["slices"]
+    # b's metrics, made worse on the night slice than the tolerance allows
+    run_b = EvaluationRun.objects.get(model_version=b)
+    worse = {**run_b.metrics, "slices": {**run_b.metrics["slices"]}}
+    base = EvaluationRun.objects.get(model_version=a).metrics["slices"]["night"]["map50"] or 0.0
+    worse["slices"]["night"] = {**worse["slices"]["night"], "map50": base - 0.05}
+    EvaluationRun.objects.filter(pk=run_b.pk).update(metrics=worse)
+    answer = api_client(users["trainer"]).get(compare_url).json()
+    assert answer["tolerance"] == project.promotion_tolerance and "night" in answer["worse"]
+    night = next(r for r in answer["slices"] if r["slice"] == "night")
+    assert night["worse"] is True and night["delta"] == pytest.approx(-0.05)
+    assert api_client(users["annotator"]).get(compare_url).status_code == 403
