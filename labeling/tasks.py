@@ -157,13 +157,15 @@ def housekeeping() -> dict:
     """Celery beat: resume the scoring chunks and exports that dead workers left, re-score
     projects that are due, and run the quality checks no outbox delivered."""
     from labeling.exchange.exports import jobs
+    from labeling.governance import evaluation
     from labeling.quality import frame_scoring, segment_scoring
     from labeling.redaction import runs as redaction_runs
     from labeling.sampling import scoring
     from labeling.work import propagation_runs
 
     return {**segment_scoring.catch_up(), **scoring.sweep(), "started": scoring.rescore_due(), "exports_resent": jobs.sweep(),
-            "propagations_resent": propagation_runs.sweep(), **redaction_runs.sweep(), **frame_scoring.catch_up()}
+            "propagations_resent": propagation_runs.sweep(), **redaction_runs.sweep(), **frame_scoring.catch_up(),
+            **evaluation.sweep()}
 
 
 # --- the audit trail ----------------------------------------------------------------------------
@@ -183,3 +185,21 @@ def seal_audit() -> int | None:
 
     made = chain.seal()
     return made.seq if made else None
+
+
+# --- model evaluation (labeling/governance/evaluation.py) ----------------------------------------
+
+@shared_task(**RETRY)
+def evaluation_chunk(chunk_id: int) -> int:
+    from labeling.governance import evaluation
+
+    return evaluation.process_chunk(chunk_id)
+
+
+@shared_task(**RETRY)
+def finalize_evaluation(run_id: int) -> str | None:
+    from labeling.governance import evaluation
+
+    run = evaluation.finalize(run_id)
+    return run.status if run else None
+# --- end model evaluation ------------------------------------------------------------------------

@@ -133,6 +133,14 @@ MATRIX: dict[str, Entry] = {
         "POST": "401 403 403 400 400 404",
     }, sees="model", fmt="multipart"),
     "project-model-current": E({"POST": "401 403 403 200 200 404"}, args={"pk": "model"}),
+    # --- model evaluation ---
+    "project-evaluation-sets": E({"GET": "401 403 403 200 200 404", "POST": "401 403 403 400 400 404"}),
+    "evaluation-set-verify": E({"GET": "401 403 403 200 200 404"}, args={"pk": "evaluation_set"}),
+    "evaluation-set-changes": E({"GET": "401 403 403 200 200 404"}, args={"pk": "evaluation_set"}),
+    "model-version-evaluations": E({"GET": "401 403 403 200 200 404", "POST": "401 403 403 400 400 404"},
+                                   args={"pk": "model"}),
+    "model-version-compare": E({"GET": "401 403 403 400 400 404"}, args={"a": "model", "b": "model"}),
+    # --- end model evaluation ---
     "project-training": E({"GET": "401 403 403 200 200 404", "POST": "401 403 403 400 400 404"}),
     "project-scoring": E({"GET": "401 403 403 200 200 404", "POST": "401 403 403 400 400 404"}),
     # model governance: promotion (trainers propose, approvers decide), cards, deployed, incidents

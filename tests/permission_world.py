@@ -157,6 +157,11 @@ def build() -> World:
     from labeling import audit
     project_event = audit.record(w.peer, "annotation.submit", None, {"frame": peer_work.frame_id}, project=project)
 
+    # --- model evaluation: a frozen evaluation set ---
+    from labeling.governance import evaluation_sets
+    evaluation_set = evaluation_sets.freeze(project, "world", {"frame_ids": [labeled["sequences"]["cam-a"][0].pk]},
+                                            user=w.users["trainer"])
+    # --- end model evaluation ---
     # model governance: a proposal to deploy the model (by the trainer who uploaded it) and an
     # incident filed by the QA lead
     from labeling.governance import incidents, promotion
@@ -174,6 +179,7 @@ def build() -> World:
         "membership": Membership.objects.get(project=project, user=w.peer).pk, "reveal": exposure.pk,
         "peer": w.peer.pk, "raw_grant": raw_grant.pk, "derived_version": derived_version.pk, "share": share.pk, "redaction_region": region.pk,
         "promotion": promo.pk, "incident": incident.pk,
+        "evaluation_set": evaluation_set.pk,
     }
     assert export.status == "done", export.message
     return w

@@ -13,6 +13,7 @@ from labeling.api import (
     share_views,
     views,
 )
+from labeling.api import evaluation_views
 from labeling.api import ontology_views as ontology_api
 from labeling.api import (
     protection_views as pv,
@@ -90,6 +91,18 @@ urlpatterns = [
          name="redaction-region-remove"),
     path("datasets/<int:pk>/sensitive/", pv.DatasetSensitiveView.as_view(), name="dataset-sensitive"),
     path("sequences/<int:pk>/sensitive/", pv.SequenceSensitiveView.as_view(), name="sequence-sensitive"),
+    # --- model evaluation (labeling/api/evaluation_views.py) ---
+    path("projects/<int:project_pk>/evaluation-sets/", evaluation_views.EvaluationSetListView.as_view(),
+         name="project-evaluation-sets"),
+    path("evaluation-sets/<int:pk>/verify/", evaluation_views.EvaluationSetVerifyView.as_view(),
+         name="evaluation-set-verify"),
+    path("evaluation-sets/<int:pk>/changes/", evaluation_views.EvaluationSetChangesView.as_view(),
+         name="evaluation-set-changes"),
+    path("model-versions/<int:pk>/evaluations/", evaluation_views.EvaluationRunsView.as_view(),
+         name="model-version-evaluations"),
+    path("model-versions/<int:a>/compare/<int:b>/", evaluation_views.CompareView.as_view(),
+         name="model-version-compare"),
+    # --- end model evaluation ---
     path("", include(router.urls)),
 ]
 

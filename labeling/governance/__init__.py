@@ -1,2 +1,2 @@
-"""Model governance: comparing evaluation results, promotion to deployed under a two-person rule,
-model cards, incidents (one module per concern)."""
+"""Model governance: evaluation sets and runs, comparing their results, promotion to deployed under
+a two-person rule, model cards, incidents, quarantine and drift (one module per concern)."""

@@ -3,6 +3,8 @@
 An example is one frame with its approved head revision (consensus or a QA decision, never a
 raw submission): the boxes of the project's ontology version and the frame's tags. Frames whose
 approved labels use another ontology version are left out (migrate them first), and counted.
+Frames in any evaluation set of the project (labeling.governance.evaluation_sets) are never
+training examples; `evaluation_exclusions` says which sets removed how many.
 """
 from __future__ import annotations
 
@@ -33,7 +35,26 @@ FROM labeling_annotation a
 JOIN labeling_frame f ON f.id = a.frame_id
 WHERE a.project_id = %s AND a.status = %s
   AND NOT EXISTS (SELECT 1 FROM labeling_annotation s WHERE s.supersedes_id = a.id)
+  AND NOT EXISTS (SELECT 1 FROM labeling_evaluationset e WHERE e.project_id = a.project_id
+                  AND a.frame_id = ANY(e.frame_ids))
 ORDER BY f.sequence_id, f.index
+"""
+
+# what _APPROVED would return but for the evaluation sets, per set holding the frame
+_HELD_OUT = """
+SELECT e.id, e.name, count(DISTINCT a.frame_id)
+FROM labeling_evaluationset e
+JOIN labeling_annotation a ON a.project_id = e.project_id AND a.frame_id = ANY(e.frame_ids)
+WHERE e.project_id = %s AND a.status = %s AND a.ontology_version_id = %s
+  AND NOT EXISTS (SELECT 1 FROM labeling_annotation s WHERE s.supersedes_id = a.id)
+GROUP BY e.id, e.name ORDER BY e.id
+"""
+_HELD_OUT_TOTAL = """
+SELECT count(DISTINCT a.frame_id) FROM labeling_annotation a
+WHERE a.project_id = %s AND a.status = %s AND a.ontology_version_id = %s
+  AND NOT EXISTS (SELECT 1 FROM labeling_annotation s WHERE s.supersedes_id = a.id)
+  AND EXISTS (SELECT 1 FROM labeling_evaluationset e WHERE e.project_id = a.project_id
+              AND a.frame_id = ANY(e.frame_ids))
 """
 
 
@@ -64,6 +85,19 @@ def approved_examples(project: Project) -> tuple[list[Example], int]:
             for ann, key in cur.fetchall():
                 examples[ann].tags.add(key)
     return list(examples.values()), other
+
+
+def evaluation_exclusions(project: Project) -> dict:
+    """Approved frames (in the project's ontology version) that training leaves out because an
+    evaluation set holds them: {"frames": total, "sets": [{"id", "name", "frames"}]} (a frame in
+    two sets counts once in the total)."""
+    args = [project.pk, Annotation.APPROVED, project.ontology_version_id]
+    with connection.cursor() as cur:
+        cur.execute(_HELD_OUT, args)
+        sets = [{"id": i, "name": name, "frames": n} for i, name, n in cur.fetchall()]
+        cur.execute(_HELD_OUT_TOTAL, args)
+        total = cur.fetchone()[0]
+    return {"frames": total, "sets": sets}
 
 
 def count_approved(project: Project) -> int:

@@ -4,7 +4,9 @@
 Celery task calls it) trains it epoch by epoch, saving the epoch's loss and validation metrics on
 the run as it goes, then signs the weights with this installation's key and registers them
 (`registry.register`), with lineage: the dataset version, ontology version, the approved-label
-snapshot (how many frames and boxes, and a sha256 over their ids), the parent model and the split.
+snapshot (how many frames and boxes, and a sha256 over their ids), the parent model and the split,
+and the evaluation sets whose frames were left out (labeling.governance.evaluation_sets) with how
+many frames each removed.
 
 Fine-tuning: when the project has a current model of the same kind, architecture and class map,
 training starts from its weights (re-verified by `registry.load`); otherwise from scratch. No
@@ -134,6 +136,7 @@ def _train(run_: TrainingRun, torch, nets) -> ModelVersion:
     nets.set_threads()
     torch.manual_seed(params["seed"])
     found, other_version = examples_mod.approved_examples(project)
+    held_out = examples_mod.evaluation_exclusions(project)
     if len(found) < MIN_FRAMES:
         raise TrainingError(f"only {len(found)} frame(s) have approved labels; training needs at least {MIN_FRAMES}")
     train_set, val_set, split = examples_mod.split_by_sequence(found, params["val_fraction"], params["seed"])
@@ -193,6 +196,7 @@ def _train(run_: TrainingRun, torch, nets) -> ModelVersion:
                "ontology_version": project.ontology_version_id,
                "dataset_version": dataset_version.number if dataset_version else None,
                "approved_snapshot": _snapshot(found), "left_out_other_ontology_version": other_version,
+               "evaluation_sets_excluded": held_out["sets"], "left_out_evaluation_frames": held_out["frames"],
                "val_sequences": sorted({ex.sequence_id for ex in val_set}), "params": params, "device": str(dev)}
     signature = registry.sign(data, run_.architecture, class_map)
     version = registry.register(project, data, architecture=run_.architecture, class_map=class_map,
