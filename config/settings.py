@@ -266,6 +266,8 @@ AERIE_SCORING_STALE_S = float(os.environ.get("AERIE_SCORING_STALE_S", "120"))
 # face search and a render) and how long a chunk's worker may go without beating
 AERIE_REDACTION_CHUNK = int(os.environ.get("AERIE_REDACTION_CHUNK", "32"))
 AERIE_REDACTION_STALE_S = float(os.environ.get("AERIE_REDACTION_STALE_S", "120"))
+# model evaluation (labeling.governance.evaluation): frames per chunk of an evaluation run
+AERIE_EVALUATION_CHUNK = int(os.environ.get("AERIE_EVALUATION_CHUNK", "128"))
 # flight telemetry (labeling.footage.telemetry): a frame takes a KLV record or SRT cue at most
 # this many seconds away (telemetry holds until the next sample)
 AERIE_TELEMETRY_MAX_GAP_S = float(os.environ.get("AERIE_TELEMETRY_MAX_GAP_S", "1.0"))

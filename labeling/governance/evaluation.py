@@ -33,7 +33,7 @@ from labeling.models.governance import EvaluationChunk, EvaluationOutput, Evalua
 from labeling.sampling import images as images_mod
 from labeling.sampling import scoring
 
-CHUNK_SIZE = int(getattr(settings, "AERIE_EVALUATION_CHUNK", None) or os.environ.get("AERIE_EVALUATION_CHUNK", 128))
+CHUNK_SIZE = settings.AERIE_EVALUATION_CHUNK
 BATCH_SIZE = settings.AERIE_SCORING_BATCH
 STALE_S = settings.AERIE_SCORING_STALE_S
 IMAGE_SIDE = scoring.IMAGE_SIDE[ModelVersion.DETECTOR]
