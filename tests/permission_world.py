@@ -167,6 +167,12 @@ def build() -> World:
     from labeling.governance import incidents, promotion
     promo = promotion.propose(model, w.users["trainer"], "matrix")
     incident = incidents.file(project, model, w.users["qa"], "missed_object", "matrix", frame=peer_work.frame)
+    # a quarantine (an hour long, long ago: nothing of the world is in it)
+    from datetime import datetime, timezone as tz
+
+    from labeling.governance import quarantine
+    quarantined = quarantine.quarantine(project, w.peer, datetime(2001, 1, 1, tzinfo=tz.utc),
+                                        datetime(2001, 1, 1, 1, tzinfo=tz.utc), "matrix", w.users["qa"])
 
     w.ids = {
         "audit_event": project_event.pk, "project": project.pk, "other_project": other.pk, "dataset": dataset.pk, "other_dataset": other.dataset_id,
@@ -178,7 +184,7 @@ def build() -> World:
         "label_class": draft.classes.order_by("pk").first().pk, "migration": migration.pk,
         "membership": Membership.objects.get(project=project, user=w.peer).pk, "reveal": exposure.pk,
         "peer": w.peer.pk, "raw_grant": raw_grant.pk, "derived_version": derived_version.pk, "share": share.pk, "redaction_region": region.pk,
-        "promotion": promo.pk, "incident": incident.pk,
+        "promotion": promo.pk, "incident": incident.pk, "quarantine": quarantined.pk,
         "evaluation_set": evaluation_set.pk,
     }
     assert export.status == "done", export.message
