@@ -74,10 +74,7 @@ def start_run(version: ModelVersion, eset: EvaluationSet, user=None, *, chunk_si
 
 
 def send_chunks(run_id: int) -> int:
-    ids = chunks.pending(EvaluationChunk, run_id)
-    for chunk_id in ids:
-        jobs.enqueue("evaluation_chunk", chunk_id)
-    return len(ids)
+    return chunks.send(EvaluationChunk, run_id, "evaluation_chunk")
 
 
 def detect(model, tensors) -> list:
@@ -240,13 +237,5 @@ def finalize(run_id: int) -> EvaluationRun | None:
 
 def sweep(stale_s: float = STALE_S) -> dict:
     """Housekeeping: send again the chunks dead workers left, finalise finished runs."""
-    resent = 0
-    for chunk_id in chunks.stale(EvaluationChunk, EvaluationRun.RUNNING, stale_s):
-        jobs.send_now("evaluation_chunk", chunk_id)
-        resent += 1
-    finalized = 0
-    for run_id in EvaluationRun.objects.filter(status=EvaluationRun.RUNNING, chunks_done__gte=F("chunks_total")) \
-            .values_list("pk", flat=True):
-        finalize(run_id)
-        finalized += 1
+    resent, finalized = chunks.sweep(EvaluationChunk, EvaluationRun, "evaluation_chunk", finalize, stale_s)
     return {"evaluation_resent": resent, "evaluation_finalized": finalized}

@@ -8,8 +8,9 @@ works on one at a time.
 - `Beat`: renews the claim while the work goes on (at most every few seconds).
 - `finish`: in the transaction that writes the chunk's results, locks the chunk and marks it
   done, or says that the results must not be written (another worker completed or took it).
-- `stale`: the chunks of running runs that celery beat's housekeeping sends again (stale claims,
-  and pending chunks whose message was lost).
+- `send`: a run's unfinished chunks to the workers.
+- `sweep` (celery beat's housekeeping): stale claims and pending chunks whose message was lost
+  are sent again (`stale`); finished runs that were not finalised are finalised.
 
 The chunk models share `labeling.models.chunks.Chunk`; each job passes its own."""
 from __future__ import annotations
@@ -21,8 +22,10 @@ import time
 from collections.abc import Sequence
 
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
+from labeling.jobs.send import enqueue, send_now
 from labeling.models.chunks import Chunk
 
 _CLAIM = """
@@ -103,3 +106,27 @@ def stale(model: type[Chunk], running: str, stale_s: float) -> list[int]:
     return list(model.objects.filter(run__status=running).exclude(status=Chunk.DONE)
                 .exclude(status=Chunk.CLAIMED, claimed_at__gte=cutoff)
                 .exclude(status=Chunk.PENDING, run__created_at__gte=cutoff).values_list("pk", flat=True))
+
+
+def send(model: type[Chunk], run_id: int, task: str) -> int:
+    """Send a run's unfinished chunks to the workers (as `task`), once the transaction commits."""
+    ids = pending(model, run_id)
+    for chunk_id in ids:
+        enqueue(task, chunk_id)
+    return len(ids)
+
+
+def sweep(model: type[Chunk], run_model, task: str, finalize, stale_s: float) -> tuple[int, int]:
+    """Housekeeping of one kind of chunked job: the chunks dead workers left (or whose message
+    was lost) are sent again as `task`; runs whose chunks are all done but were not finalised are
+    finalised. Returns (chunks sent, runs finalised)."""
+    resent = 0
+    for chunk_id in stale(model, run_model.RUNNING, stale_s):
+        send_now(task, chunk_id)
+        resent += 1
+    finalized = 0
+    for run_id in run_model.objects.filter(status=run_model.RUNNING, chunks_done__gte=F("chunks_total")) \
+            .values_list("pk", flat=True):
+        finalize(run_id)
+        finalized += 1
+    return resent, finalized

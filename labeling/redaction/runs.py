@@ -153,24 +153,13 @@ def pending_chunks(run_id: int) -> list[int]:
 
 def send_chunks(run_id: int) -> int:
     """Send a run's unfinished chunks to the workers, once the current transaction commits."""
-    ids = pending_chunks(run_id)
-    for chunk_id in ids:
-        jobs.enqueue("redaction_chunk", chunk_id)
-    return len(ids)
+    return chunks.send(RedactionChunk, run_id, "redaction_chunk")
 
 
 def sweep(stale_s: float = STALE_S) -> dict:
     """Resume what dead workers left: stale claims and pending chunks whose message was lost are
     sent again; runs whose chunks are all done are finalised."""
-    resent = 0
-    for chunk_id in chunks.stale(RedactionChunk, RedactionRun.RUNNING, stale_s):
-        jobs.send_now("redaction_chunk", chunk_id)
-        resent += 1
-    finalized = 0
-    for run_id in RedactionRun.objects.filter(status=RedactionRun.RUNNING, chunks_done__gte=F("chunks_total")) \
-            .values_list("pk", flat=True):
-        finalize(run_id)
-        finalized += 1
+    resent, finalized = chunks.sweep(RedactionChunk, RedactionRun, "redaction_chunk", finalize, stale_s)
     return {"redaction_resent": resent, "redaction_finalized": finalized}
 
 

@@ -341,15 +341,7 @@ def pending_chunks(run_id: int) -> list[int]:
 def sweep(stale_s: float = STALE_S) -> dict:
     """Resume what dead workers left: chunks whose claim went stale (and pending chunks whose
     message was lost) are sent again; finished runs that were not finalised are finalised."""
-    resent = 0
-    for chunk_id in chunks.stale(ScoringChunk, ScoringRun.RUNNING, stale_s):
-        jobs.send_now("score_chunk", chunk_id)
-        resent += 1
-    finalized = 0
-    for run_id in ScoringRun.objects.filter(status=ScoringRun.RUNNING, chunks_done__gte=F("chunks_total")) \
-            .values_list("pk", flat=True):
-        finalize(run_id)
-        finalized += 1
+    resent, finalized = chunks.sweep(ScoringChunk, ScoringRun, "score_chunk", finalize, stale_s)
     return {"resent": resent, "finalized": finalized}
 
 
@@ -370,7 +362,4 @@ def rescore_due(every_s: float = RESCORE_EVERY_S) -> list[int]:
 
 def send_chunks(run_id: int) -> int:
     """Send a run's unfinished chunks to the workers, once the run's transaction commits."""
-    ids = pending_chunks(run_id)
-    for chunk_id in ids:
-        jobs.enqueue("score_chunk", chunk_id)
-    return len(ids)
+    return chunks.send(ScoringChunk, run_id, "score_chunk")
