@@ -121,6 +121,7 @@ def test_label_a_segment_with_a_suggestion_propagation_a_correction_a_split_and_
     page.keyboard.press(".")
     page.keyboard.press("Escape")  # nothing selected: the class key sets the class for new boxes
     page.keyboard.press("1")  # person
+    expect(page.locator("#playhead")).to_have_attribute("data-frame", "2")  # a box lands on the frame shown
     drag(page, (40, 40), (90, 140))
     expect(page.locator("#tracks .track-row")).to_have_count(2)
     page.keyboard.press("Shift+T")
@@ -210,6 +211,7 @@ def test_interpolation_occluded_outside_and_merge(live_server, login, users, seg
     page.keyboard.press(".")
     page.keyboard.press(".")
     page.keyboard.press("Escape")
+    expect(page.locator("#playhead")).to_have_attribute("data-frame", "22")  # a box lands on the frame shown
     drag(page, (300, 60), (340, 120))  # frame 22: a new track, the same truck come back
     expect(page.locator("#tracks .track-row")).to_have_count(2)
     page.locator("#tracks .track-row[data-track='1'] .pick").click()
