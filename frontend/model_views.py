@@ -10,7 +10,7 @@ from labeling.access import roles
 from labeling.models import ModelVersion, ScoringRun, TrainingRun
 from labeling.sampling import registry, scoring, training
 
-from . import charts
+from . import charts, evaluation_views
 from .access import project_for
 
 CURVE_METRIC = {ModelVersion.DETECTOR: ("map50", "Detector: validation mAP@0.5 vs labels"),
@@ -33,9 +33,10 @@ def _jobs_context(project) -> dict:
     scorings = list(project.scoring_runs.select_related("detector", "classifier")[:10])
     for run in scorings:
         run.percent = _percent(run.frames_done, run.frames_total) if run.status != ScoringRun.DONE else 100
-    return {"project": project, "trainings": trainings, "scorings": scorings,
+    evaluations = evaluation_views.runs_context(project)
+    return {"project": project, "trainings": trainings, "scorings": scorings, **evaluations,
             "polling": any(r.status in (TrainingRun.QUEUED, TrainingRun.RUNNING) for r in trainings)
-            or any(r.status == ScoringRun.RUNNING for r in scorings)}
+            or any(r.status == ScoringRun.RUNNING for r in scorings) or evaluations["evaluating"]}
 
 
 def learning_curves(versions) -> list[tuple[str, object]]:
@@ -58,7 +59,7 @@ def models_page(request, pk):
                "kinds": ModelVersion.KINDS, "defaults": training.DEFAULTS,
                "architectures": sorted(registry.ARCHITECTURES.items()),
                "examples": training.examples_mod.count_approved(project),
-               "min_frames": training.MIN_FRAMES}
+               "min_frames": training.MIN_FRAMES, **evaluation_views.page_context(request, project)}
     return render(request, "frontend/models.html", context)
 
 

@@ -4,6 +4,7 @@ from django.urls import path
 from . import (
     audit_views,
     derived_views,
+    evaluation_views,
     export_views,
     login_views,
     model_views,
@@ -44,6 +45,7 @@ urlpatterns = [
     path("projects/<int:pk>/models/jobs/", model_views.models_jobs, name="models-jobs"),
     path("projects/<int:pk>/models/train/", model_views.train, name="models-train"),
     path("projects/<int:pk>/models/rescore/", model_views.rescore, name="models-rescore"),
+    path("projects/<int:pk>/models/evaluate/", evaluation_views.evaluate, name="models-evaluate"),
     path("projects/<int:pk>/models/<int:version_pk>/current/", model_views.make_current, name="models-current"),
     path("protection/", protection_views.protection, name="protection"),
     path("protection/update/", protection_views.protection_update, name="protection-update"),

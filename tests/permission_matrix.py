@@ -257,6 +257,7 @@ MATRIX: dict[str, Entry] = {
     "models-jobs": E({"GET": "login 403 403 200 200 404"}, args={"pk": "project"}),
     "models-train": E({"POST": "login 403 403 302 302 404"}, args={"pk": "project"}, fmt="multipart"),
     "models-rescore": E({"POST": "login 403 403 302 302 404"}, args={"pk": "project"}, fmt="multipart"),
+    "models-evaluate": E({"POST": "login 403 403 302 302 404"}, args={"pk": "project"}, fmt="multipart"),
     "model-card": E({"GET": "login 403 200 200 200 404"}),
     "model-card-propose": E({"POST": "login 403 403 302 302 404"}, fmt="multipart"),
     "model-card-decide": E({"POST": "login 403 302 302 302 404"}, args={"promotion_pk": "promotion"},

@@ -333,3 +333,68 @@ def test_the_api_freezes_verifies_reports_runs_and_compares_for_trainers_only(
     night = next(r for r in answer["slices"] if r["slice"] == "night")
     assert night["worse"] is True and night["delta"] == pytest.approx(-0.05)
     assert api_client(users["annotator"]).get(compare_url).status_code == 403
+
+
+# --- tracking projects: IDF1 and MOTA of the detector plus a plain association --------------------
+
+def walk(n, x0=10, step=5, y=20, track=1, cls="person"):
+    return {i: (np.array([track]), np.array([[x0 + step * i, y, 30, 60]], dtype=float)) for i in range(n)}
+
+
+def as_detections(truth, cls="person", score=0.9):
+    frames = {}
+    for i, (ids, bxs) in truth.items():
+        frames.setdefault(i, []).extend({"class": cls, "score": score, "x": b[0], "y": b[1], "w": b[2], "h": b[3]}
+                                        for b in bxs)
+    return sorted(frames.items())
+
+
+def test_association_links_a_steady_detector_into_one_track_per_object():
+    from labeling.governance import tracking
+
+    truth = {"s": {i: (np.concatenate([walk(6)[i][0], walk(6, x0=200, step=-4, track=2)[i][0]]),
+                       np.vstack([walk(6)[i][1], walk(6, x0=200, step=-4, track=2)[i][1]])) for i in range(6)}}
+    dets = {"s": as_detections(truth["s"])}
+    result = tracking.evaluate(truth, dets)
+    assert result["overall"] == {"idf1": 1.0, "mota": 1.0, "id_switches": 0, "gt_boxes": 12, "fp": 0, "fn": 0}
+    linked = tracking.associate(dets["s"])
+    assert {int(i) for ids, _ in linked.values() for i in ids} == {1, 2}  # two tracks, never a third
+
+
+def test_a_detector_that_misses_and_jumps_loses_identity_and_mota():
+    from labeling.governance import tracking
+
+    truth = {"s": walk(8)}
+    frames = as_detections(truth["s"])
+    frames[3] = (3, [])  # missed for a frame: the track survives the gap
+    frames[6] = (6, [dict(frames[6][1][0], x=400.0)])  # a jump: a false positive and a miss
+    frames[0] = (0, [dict(frames[0][1][0], score=0.2)])  # below the tracking confidence
+    result = tracking.evaluate(truth, {"s": frames})["overall"]
+    assert (result["fn"], result["fp"]) == (3, 1)
+    assert result["mota"] == pytest.approx(1 - 4 / 8, abs=1e-3)
+    assert result["idf1"] == pytest.approx(2 * 5 / (2 * 5 + 1 + 3), abs=1e-3)  # one identity across the gap: 5 of 8
+    assert tracking.evaluate({"s": {0: (np.empty(0, dtype=int), np.empty((0, 4)))}}, {}) is None
+
+
+def test_a_tracking_project_run_reports_idf1_and_mota_per_sequence(project, monkeypatch):
+    from labeling.models import AnnotationBox
+    from tests.labels import labeled_project
+
+    monkeypatch.setattr(evaluation, "latency_ms", lambda model, tensor: 1.0)
+    data = labeled_project(project, with_images=True)
+    eset = evaluation_sets.freeze(project, "tracked", {"sequences": ["cam-a", "cam-b"]})
+    version = signed_detector(project)
+    run = evaluation.start_run(version, eset, send=False)
+    swapped = data["sequences"]["cam-b"][2].pk  # the car of cam-b jumps away on its last frame
+    for frame_id, ann in zip(eset.frame_ids, eset.annotation_ids):
+        dets = [{"class": b.label_class.key, "score": 0.9, "x": b.x + (300 if frame_id == swapped else 0), "y": b.y,
+                 "w": b.w, "h": b.h}
+                for b in AnnotationBox.objects.filter(annotation_id=ann).select_related("label_class")]
+        EvaluationOutput.objects.create(run=run, frame_id=frame_id, detections=dets)
+    EvaluationChunk.objects.filter(run=run).update(status="done")
+    EvaluationRun.objects.filter(pk=run.pk).update(chunks_done=run.chunks_total, frames_done=len(eset.frame_ids))
+    tracks = evaluation.finalize(run.pk).metrics["tracking"]
+    assert tracks["sequences"]["cam-a"] == {"idf1": 1.0, "mota": 1.0, "id_switches": 0, "gt_boxes": 8, "fp": 0,
+                                            "fn": 0}
+    assert tracks["sequences"]["cam-b"]["mota"] == pytest.approx(1 - 2 / 3, abs=1e-3)
+    assert tracks["overall"]["gt_boxes"] == 11 and tracks["overall"]["fn"] == 1 and tracks["overall"]["fp"] == 1

@@ -260,7 +260,9 @@ def test_card_has_worst_slices_first_incidents_history_and_lineage(project, user
         "dataset_version": 3, "ontology_version": project.ontology_version_id,
         "approved_snapshot": {"frames": 40, "frame_ids_sha256": "ab" * 32},
         "evaluation_sets_excluded": [s.pk], "quarantine_flags": [{"annotator": 7, "submissions": 12}]})
-    run(v, s, metrics(0.6, night=0.2, thermal=None, day=0.9))
+    m = metrics(0.6, night=0.2, thermal=None, day=0.9)
+    m["tracking"] = {"overall": {"idf1": 0.8125, "mota": 0.5, "id_switches": 3, "gt_boxes": 90, "fp": 4, "fn": 38}}
+    run(v, s, m)
     cards.describe(v, users["trainer"], intended_use="Counting vehicles from 60-120 m by day",
                    limitations="Not for night footage")
     incidents.file(project, v, users["annotator"], Incident.HARMFUL, "missed a person on the road")
@@ -278,6 +280,7 @@ def test_card_has_worst_slices_first_incidents_history_and_lineage(project, user
     assert c["flags"][0]["flag"] == "trained_on_quarantined_submissions"
     md = cards.card_markdown(c)
     assert md.index("| night |") < md.index("| day |") and "Not for night footage" in md and "quarantined" in md
+    assert "IDF1 0.812" in md and "3 identity switches" in md and ev["tracking"]["mota"] == 0.5
     with pytest.raises(cards.CardError, match="trainers and admins"):
         cards.describe(v, users["qa"], limitations="x")
     assert AuditEvent.objects.filter(verb="model.card.describe").count() == 1

@@ -1,10 +1,12 @@
 """The model card in Chromium: a trainer proposes a version from its card, an admin who did not
 train it approves it there, and the card shows the approval in its history. A QA lead reports a
-model incident from the review page and triages it on the incidents page."""
+model incident from the review page and triages it on the incidents page. On the models page a
+trainer sees the evaluation runs, compares two versions slice by slice and starts a run."""
 import pytest
 from playwright.sync_api import expect
 
 from labeling.models import Incident, ModelVersion, Promotion
+from labeling.models.governance import EvaluationRun
 from tests.conftest import ARTIFACTS
 from tests.test_promotion import eval_set, metrics, run, trained
 from tests.test_review_page import disputed  # noqa: F401 - the fixture: a review item on a real frame
@@ -40,6 +42,42 @@ def test_trainer_proposes_and_an_admin_who_did_not_train_it_approves(page, login
     version.refresh_from_db()
     assert version.is_deployed and Promotion.objects.get().decided_by == users["admin"]
     assert list(ModelVersion.objects.filter(is_deployed=True)) == [version]
+
+
+def test_trainer_compares_two_versions_slice_by_slice_and_starts_an_evaluation(page, login, live_server, users,
+                                                                             project):
+    old, new = trained(project, users["trainer"]), trained(project, users["trainer"])
+    hold_out, other = eval_set(project, "campus hold-out"), eval_set(project, "night only", required=False)
+    ModelVersion.objects.filter(pk=old.pk).update(is_deployed=True)
+    run(old, hold_out, metrics(0.6))
+    tracked = metrics(0.6, night=0.45, thermal=0.59, day=0.7)
+    tracked["tracking"] = {"overall": {"idf1": 0.71, "mota": 0.52, "id_switches": 4, "gt_boxes": 90, "fp": 9,
+                                       "fn": 30}, "sequences": {}}
+    run(new, hold_out, tracked)
+    login(users["trainer"])
+    page.goto(f"{live_server.url}/projects/{project.pk}/models/")
+    runs = page.get_by_test_id("evaluation-runs")
+    expect(runs.locator("tbody tr")).to_have_count(2)
+    expect(runs.locator(f"tr:has-text('#{new.pk}')")).to_contain_text("IDF1 0.710")
+    table = page.get_by_test_id("comparison")  # by default the deployed version against the newest other
+    expect(table.locator("tbody tr").first).to_contain_text("overall")
+    expect(table.locator("tr.worse")).to_have_count(1)
+    expect(table.locator("tr.worse")).to_have_attribute("data-slice", "night")
+    expect(table.locator("tr[data-slice='thermal']")).not_to_have_class("worse")  # within the tolerance
+    expect(table.locator("tr[data-slice='tracking:idf1']")).to_contain_text("0.710")
+    page.screenshot(path=str(ARTIFACTS / "models-evaluation.png"), full_page=True)
+
+    form = page.get_by_test_id("compare-form")
+    form.locator("select[name=set]").select_option(label="night only")
+    form.get_by_role("button", name="Compare").click()
+    expect(page.get_by_test_id("compare-problem")).to_contain_text("no finished run on evaluation set 'night only'")
+
+    evaluate = page.get_by_test_id("evaluate-form")
+    evaluate.locator("select[name=version]").select_option(str(new.pk))
+    evaluate.locator("select[name=set]").select_option(label="night only (1 frames)")
+    evaluate.get_by_role("button", name="Evaluate").click()
+    expect(page.locator(".messages")).to_contain_text("Evaluation not started")  # the hand-made set does not verify
+    assert EvaluationRun.objects.count() == 2
 
 
 def test_qa_lead_reports_an_incident_from_the_review_page_and_triages_it(page, login, live_server, users, project,

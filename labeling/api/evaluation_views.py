@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from labeling.access import roles
 from labeling.api.errors import bad_request
 from labeling.api.permissions import member_project
-from labeling.governance import compare, evaluation, evaluation_sets
+from labeling.governance import evaluation, evaluation_sets
 from labeling.models import ModelVersion
 from labeling.models.governance import EvaluationRun, EvaluationSet
 
@@ -143,15 +143,7 @@ class CompareView(APIView):
         if eset is None:
             return Response({"detail": "set: no such evaluation set in this project", "field": "set"},
                             status=status.HTTP_400_BAD_REQUEST)
-        runs = {}
-        for version in (first, second):
-            runs[version.pk] = version.evaluations.filter(evaluation_set=eset, status=EvaluationRun.DONE) \
-                .order_by("-finished_at").first()
-            if runs[version.pk] is None:
-                return Response({"detail": f"model version {version.pk} has no finished run on evaluation set "
-                                           f"{eset.name!r}: start one first"}, status=status.HTTP_400_BAD_REQUEST)
-        tolerance = first.project.promotion_tolerance
-        rows = compare.compare(runs[first.pk].metrics, runs[second.pk].metrics, tolerance)
-        return Response({"a": first.pk, "b": second.pk, "set": eset.pk, "metric": compare.METRIC,
-                         "tolerance": tolerance, "runs": {"a": runs[first.pk].pk, "b": runs[second.pk].pk},
-                         "slices": rows, "worse": [r["slice"] for r in rows if r["worse"]]})
+        try:
+            return Response(evaluation.comparison(first, second, eset))
+        except evaluation.EvaluationError as exc:
+            return bad_request(exc)

@@ -54,7 +54,7 @@ def _evaluation(run: EvaluationRun) -> dict:
             "overall": metrics.get("overall") or {}, "per_class": metrics.get("per_class") or {},
             "slices": compare.worst_first(metrics.get("slices")), "thresholds": metrics.get("thresholds") or {},
             "confusions": confusions[:MAX_CONFUSIONS], "latency_ms_b1": run.latency_ms_b1,
-            "hardware": run.hardware}
+            "hardware": run.hardware, "tracking": (metrics.get("tracking") or {}).get("overall")}
 
 
 def _lineage(version: ModelVersion) -> dict:
@@ -145,8 +145,12 @@ def card_markdown(c: dict, signature: dict | None = None) -> str:
         out += [f"### {ev['set']}{' (required)' if ev['required'] else ''}", "",
                 f"mAP {_pct(o.get('map'))} · mAP@0.5 {_pct(o.get('map50'))} · {o.get('frames', '—')} frames · "
                 f"latency {ev['latency_ms_b1'] if ev['latency_ms_b1'] is not None else '—'} ms at batch 1"
-                f"{' on ' + ev['hardware'] if ev['hardware'] else ''}", "",
-                "| slice (worst first) | mAP | mAP@0.5 | frames |", "|---|---|---|---|"]
+                f"{' on ' + ev['hardware'] if ev['hardware'] else ''}", ""]
+        if ev.get("tracking"):
+            t = ev["tracking"]
+            out += [f"Tracking (detector plus IoU association, against approved tracks): IDF1 {_pct(t['idf1'])} · "
+                    f"MOTA {_pct(t['mota'])} · {t['id_switches']} identity switches", ""]
+        out += ["| slice (worst first) | mAP | mAP@0.5 | frames |", "|---|---|---|---|"]
         out += [f"| {s['slice']} | {_pct(s['map'])} | {_pct(s['map50'])} | {s['frames']} |" for s in ev["slices"]]
         out += ["", "| class | threshold | precision | recall |", "|---|---|---|---|"]
         out += [f"| {k} | {_pct(t.get('threshold'))} | {_pct(t.get('precision'))} | {_pct(t.get('recall'))} |"

@@ -26,7 +26,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeling import audit, jobs
-from labeling.governance import evaluation_sets, metrics, slices
+from labeling.governance import compare, evaluation_sets, metrics, slices, tracking
 from labeling.jobs import chunks
 from labeling.models import Frame, ModelVersion
 from labeling.models.governance import EvaluationChunk, EvaluationOutput, EvaluationRun, EvaluationSet
@@ -71,6 +71,34 @@ def start_run(version: ModelVersion, eset: EvaluationSet, user=None, *, chunk_si
         if send:
             send_chunks(run.pk)
     return run
+
+
+def latest_run(version: ModelVersion, eset: EvaluationSet) -> EvaluationRun | None:
+    """The version's newest finished run on the set."""
+    return version.evaluations.filter(evaluation_set=eset, status=EvaluationRun.DONE).order_by("-finished_at").first()
+
+
+def comparison(a: ModelVersion, b: ModelVersion, eset: EvaluationSet) -> dict:
+    """Version `b` against version `a` on one set, slice by slice (`compare.compare`, with the
+    project's promotion tolerance), from each version's newest finished run there."""
+    if a.project_id != b.project_id:
+        raise EvaluationError("the two versions belong to different projects")
+    if eset.project_id != a.project_id:
+        raise EvaluationError("set: no such evaluation set in this project")
+    runs = {}
+    for key, version in (("a", a), ("b", b)):
+        runs[key] = latest_run(version, eset)
+        if runs[key] is None:
+            raise EvaluationError(f"model version {version.pk} has no finished run on evaluation set "
+                                  f"{eset.name!r}: start one first")
+    tolerance = a.project.promotion_tolerance
+    rows = compare.compare(runs["a"].metrics, runs["b"].metrics, tolerance)
+    tracking_rows = [{"name": name, "a": (runs["a"].metrics.get("tracking") or {}).get("overall", {}).get(name),
+                      "b": (runs["b"].metrics.get("tracking") or {}).get("overall", {}).get(name)}
+                     for name in ("idf1", "mota") if any((r.metrics.get("tracking") or {}) for r in runs.values())]
+    return {"a": a.pk, "b": b.pk, "set": eset.pk, "metric": compare.METRIC, "tolerance": tolerance,
+            "runs": {"a": runs["a"].pk, "b": runs["b"].pk}, "slices": rows,
+            "worse": [r["slice"] for r in rows if r["worse"]], "tracking": tracking_rows}
 
 
 def send_chunks(run_id: int) -> int:
@@ -162,13 +190,22 @@ def metrics_of(run: EvaluationRun) -> dict:
     annotation_ids = [eset.annotation_ids[i] for i in order]
     at = {f: i for i, f in enumerate(frame_ids)}
     sizes = {pk: (w, h) for pk, w, h in Frame.objects.filter(pk__in=frame_ids).values_list("pk", "width", "height")}
-    preds = [(at[fid], d["class"], d["x"], d["y"], d["w"], d["h"], d["score"])
-             for fid, dets in EvaluationOutput.objects.filter(run=run).values_list("frame_id", "detections")
+    outputs = list(EvaluationOutput.objects.filter(run=run).values_list(
+        "frame_id", "frame__sequence__name", "frame__index", "detections"))
+    preds = [(at[fid], d["class"], d["x"], d["y"], d["w"], d["h"], d["score"]) for fid, _, _, dets in outputs
              for d in dets]
     truth = metrics.Boxes.from_rows(slices.truth_rows(frame_ids, annotation_ids))
-    return metrics.evaluate([sizes[f] for f in frame_ids], truth,
-                            metrics.Boxes.from_rows(preds, with_scores=True), list(run.model_version.class_map),
-                            slices.slices_of(frame_ids, annotation_ids))
+    result = metrics.evaluate([sizes[f] for f in frame_ids], truth,
+                              metrics.Boxes.from_rows(preds, with_scores=True), list(run.model_version.class_map),
+                              slices.slices_of(frame_ids, annotation_ids))
+    rows, tracked_frames = slices.tracked_rows(annotation_ids)
+    if rows:  # a tracking project: IDF1 and MOTA of the detector plus a plain association
+        detections: dict[str, list] = {}
+        for _, seq, index, dets in outputs:
+            if seq in tracked_frames:
+                detections.setdefault(seq, []).append((index, dets))
+        result["tracking"] = tracking.evaluate(tracking.truth_tracks(rows, tracked_frames), detections)
+    return result
 
 
 def hardware() -> str:

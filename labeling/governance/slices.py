@@ -30,6 +30,20 @@ WHERE b.annotation_id = ANY(%s) AND NOT b.outside
 ORDER BY b.annotation_id, b.id
 """
 
+_TRACKED = """
+SELECT s.name, f.index, b.track_id, b.x, b.y, b.w, b.h, b.id FROM labeling_annotationbox b
+JOIN labeling_annotation a ON a.id = b.annotation_id
+JOIN labeling_frame f ON f.id = a.frame_id
+JOIN labeling_sequence s ON s.id = f.sequence_id
+JOIN ontology_labelclass c ON c.id = b.label_class_id
+WHERE b.annotation_id = ANY(%s) AND NOT b.outside AND c.kind = 'box'
+  AND f.sequence_id IN (SELECT f2.sequence_id FROM labeling_annotationbox b2
+                        JOIN labeling_annotation a2 ON a2.id = b2.annotation_id
+                        JOIN labeling_frame f2 ON f2.id = a2.frame_id
+                        WHERE b2.annotation_id = ANY(%s) AND b2.track_id IS NOT NULL)
+ORDER BY s.name, f.index, b.id
+"""
+
 
 def slices_of(frame_ids: list[int], annotation_ids: list[int]) -> dict[str, list[int]]:
     """{slice name: positions in `frame_ids`}, every slice with at least one frame."""
@@ -65,3 +79,21 @@ def truth_rows(frame_ids: list[int], annotation_ids: list[int]) -> list[tuple]:
     with connection.cursor() as cur:
         cur.execute(_BOXES, [list(annotation_ids)])
         return [(at[fid], key, x, y, w, h) for fid, key, x, y, w, h in cur.fetchall()]
+
+
+def tracked_rows(annotation_ids: list[int]) -> tuple[list[tuple], dict[str, list[int]]]:
+    """The truth of sequences that carry tracks: (sequence name, frame index, track id, x, y, w, h)
+    of every box, an untracked box being a track of its own (a negative id), and each such
+    sequence's frame indexes in the set (frames with no box count too)."""
+    with connection.cursor() as cur:
+        cur.execute(_TRACKED, [list(annotation_ids), list(annotation_ids)])
+        rows = [(seq, index, track if track is not None else -box_id, x, y, w, h)
+                for seq, index, track, x, y, w, h, box_id in cur.fetchall()]
+        sequences = sorted({r[0] for r in rows})
+        cur.execute("""SELECT s.name, f.index FROM labeling_annotation a JOIN labeling_frame f ON f.id = a.frame_id
+                       JOIN labeling_sequence s ON s.id = f.sequence_id
+                       WHERE a.id = ANY(%s) AND s.name = ANY(%s)""", [list(annotation_ids), sequences])
+        frames: dict[str, list[int]] = {}
+        for seq, index in cur.fetchall():
+            frames.setdefault(seq, []).append(index)
+    return rows, {seq: sorted(set(i)) for seq, i in frames.items()}
