@@ -158,6 +158,9 @@ MATRIX: dict[str, Entry] = {
     "project-incidents": E({"GET": "401 200- 200+ 200+ 200+ 404", "POST": "401 400 400 400 400 404"},
                            sees="incident"),
     "project-incident-triage": E({"POST": "401 403 400 403 400 404"}, args={"pk": "incident"}),
+    "project-drift": E({"GET": "401 403 200 403 200 404"}),
+    "project-quarantines": E({"GET": "401 403 200 403 200 404", "POST": "401 403 400 403 400 404"}),
+    "project-quarantine-lift": E({"POST": "401 403 400 403 400 404"}, args={"pk": "quarantine"}),
     # exports and imports
     "project-exports": E({"GET": "401 403 403 200+ 200+ 404", "POST": "401 403 403 400 400 404"}, sees="export"),
     "project-export": E({"GET": "401 403 403 200 200 404"}, args={"pk": "export"}),

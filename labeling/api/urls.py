@@ -132,3 +132,14 @@ urlpatterns[-1:-1] = [
 ]
 # --- end model governance: promotion ---
 
+# --- the response to poisoned labels: drift and quarantines (quarantine_views) ---
+from labeling.api import quarantine_views  # noqa: E402
+
+urlpatterns[-1:-1] = [
+    path("projects/<int:project_pk>/drift/", quarantine_views.DriftView.as_view(), name="project-drift"),
+    path("projects/<int:project_pk>/quarantines/", quarantine_views.QuarantinesView.as_view(),
+         name="project-quarantines"),
+    path("projects/<int:project_pk>/quarantines/<int:pk>/lift/", quarantine_views.LiftView.as_view(),
+         name="project-quarantine-lift"),
+]
+
