@@ -210,3 +210,41 @@ def test_first_frame_says_there_is_no_previous_frame_and_skip_buttons_have_disti
     expect(page.locator("#frame-title")).not_to_contain_text("frame 0")
     expect(page.locator("#previous-thumb")).to_be_visible()
     expect(page.locator("#no-previous")).to_be_hidden()
+
+
+def test_report_a_model_incident_on_the_frame_on_screen(live_server, login, users, project, frames):
+    """The incident dialog files against the current detector and the frame the annotator is on
+    (after a submit, the next frame, not the one the page opened on); typing the note does not
+    fire the page's shortcuts; a note is required."""
+    from labeling.models import Incident
+    from tests.test_suggestions import det, detector, scored
+
+    project.blind_annotators = 0
+    project.save()
+    version = detector(project)
+    scored(project, version, {frames[0]: [det(20, score=0.95, y=30, w=60, h=80)]})
+    page = open_labeling(login, users, project)
+    page.get_by_test_id("report-incident").click()
+    dialog = page.locator("#incident-dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Send to QA").click()  # no note: the browser's own check stops it
+    assert Incident.objects.count() == 0
+    dialog.locator("select[name=kind]").select_option("false_detection")
+    dialog.locator("textarea[name=note]").fill("calls the crate a person, confidently")
+    expect(page.locator("[data-tag=crowd]")).to_have_attribute("aria-pressed", "false")  # 'c' typed, not a tag
+    page.screenshot(path=str(ARTIFACTS / "labeling-incident.png"))
+    dialog.get_by_role("button", name="Send to QA").click()
+    expect(page.locator("#incident-status")).to_contain_text("sent to QA")
+    expect(dialog).to_be_hidden()
+    first = Incident.objects.get()
+    assert (first.model_version, first.frame_id, first.filed_by, first.kind) == (
+        version, frames[0].pk, users["annotator"], "false_detection")
+
+    page.keyboard.press("Enter")  # submit (empty): the next frame
+    expect(page.locator("#frame-title")).to_contain_text("cam · frame 1")
+    page.get_by_test_id("report-incident").click()
+    dialog.locator("select[name=kind]").select_option("missed_object")
+    dialog.locator("textarea[name=note]").fill("nothing found on the truck")
+    dialog.get_by_role("button", name="Send to QA").click()
+    expect(page.locator("#incident-status")).to_contain_text("sent to QA")
+    assert Incident.objects.order_by("-pk").first().frame_id == frames[1].pk
