@@ -89,6 +89,14 @@ def read_stored(name: str) -> bytes:
         return fh.read()
 
 
+def top_folders() -> list[str]:
+    try:
+        dirs, _ = storages["default"].listdir("")
+    except FileNotFoundError:  # nothing stored yet
+        return []
+    return sorted(dirs)
+
+
 def walk(folder: str):
     """Every blob name under `folder`, in a stable order (a resumed rotation goes the same way)."""
     storage = storages["default"]

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Callable
 
 from django.conf import settings
-from django.core.files.storage import storages
 
 from labeling import audit
 from labeling.footage import blobstore, crypto
@@ -45,12 +44,7 @@ class Progress:
 def blob_folders() -> list[str]:
     """The storage's top-level folders that can hold encrypted blobs: raw footage and derived
     renditions (exports, manifests and models are never encrypted)."""
-    storage = storages["default"]
-    try:
-        dirs, _ = storage.listdir("")
-    except FileNotFoundError:
-        return []
-    return sorted(d for d in dirs if crypto.is_raw(d + "/") or d.startswith(crypto.DERIVED_PREFIXES))
+    return [d for d in blobstore.top_folders() if crypto.is_raw(d + "/") or d.startswith(crypto.DERIVED_PREFIXES)]
 
 
 def _target_ring(ring: crypto.Keyring, target: bytes) -> crypto.Keyring:
