@@ -8,6 +8,7 @@ import io
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core import checks
 from django.core.management import call_command
@@ -49,8 +50,6 @@ def plain(name: str) -> bytes:
 
 
 def noise_png(width, height, seed) -> bytes:
-    import numpy as np
-
     pixels = np.random.default_rng(seed).integers(0, 255, (height, width, 3), dtype=np.uint8)
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, "PNG")
@@ -111,6 +110,29 @@ def test_a_zip_of_images_with_a_key_and_derived_encryption(data_key, project, se
         for name in (frame.image_name, frame.thumbnail_name, frame.preview_name):
             assert crypto.is_encrypted(stored(isolated_media, name)), name
         assert original[100:164] not in stored(isolated_media, frame.image_name)
+
+
+def test_a_video_in_a_zip_and_a_16bit_image_ingest_with_a_key(data_key, project, tmp_path, isolated_media):
+    """The video is copied out of the zip encrypted (decoded through a decrypting reader); a
+    16-bit frame keeps its raw values, encrypted."""
+    from labeling.footage import thermal
+
+    video = media.synthetic_video(tmp_path / "clip.ts", frames=6).read_bytes()
+    job = ingest.run_job(ingest.create_job(project.dataset, media.upload(media.zip_bytes({"DJI_0001.ts": video}),
+                                                                        "card.zip"), enqueue=False).pk)
+    assert job.status == IngestJob.DONE and job.sequence.frame_count == 6, job.message
+    first = job.sequence.frames.order_by("index").first()
+    assert crypto.is_encrypted(stored(isolated_media, first.image_name))
+    assert plain(first.image_name).startswith(b"\xff\xd8\xff")
+    values = (np.arange(48 * 64, dtype=np.uint16).reshape(48, 64) * 13)
+    job = ingest.run_job(ingest.create_job(project.dataset, media.upload(thermal.encode_png16(values), "t.png"),
+                                           sequence_name="thermal", enqueue=False).pk)
+    assert job.status == IngestJob.DONE, job.message
+    frame = job.sequence.frames.get()
+    assert crypto.is_encrypted(stored(isolated_media, frame.raw16_name))
+    assert np.array_equal(thermal.read_16bit(plain(frame.raw16_name)), values)
+    assert frame.sha256 == thermal.raw_sha256(values)
+    assert not list(ingest.upload_dir().iterdir())  # the upload and the copied-out video are gone
 
 
 def test_a_large_upload_through_the_page_never_touches_disk_in_the_clear(

@@ -371,24 +371,34 @@ def open_local(path) -> io.RawIOBase:
 
 class LocalWriter:
     """Writes a local file encrypted when a key is configured (else in the clear), as a context
-    manager: `with LocalWriter(path) as out: out.write(chunk)`."""
+    manager: `with LocalWriter(path) as out: out.write(chunk)`. The file appears under its name
+    only once complete (a hidden temp file, renamed on close; removed on an error), so the key
+    rotation, which skips hidden files, never copies half of one."""
 
     def __init__(self, path):
-        self._fh = open(path, "wb")
+        self.path = Path(path)
+        self._tmp = self.path.with_name(f".{self.path.name}.{os.urandom(4).hex()}.part")
+        self._fh = open(self._tmp, "wb")
         self._sealer = Sealer(self._fh, UPLOAD_CONTEXT) if keyring().enabled else None
 
     def write(self, data) -> int:
         return (self._sealer or self._fh).write(data)
 
-    def close(self) -> None:
+    def close(self, keep: bool = True) -> None:
+        if self._fh.closed:
+            return
         try:
-            if self._sealer is not None:
+            if self._sealer is not None and keep:
                 self._sealer.close()
         finally:
             self._fh.close()
+        if keep:
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, kind, *exc):
+        self.close(keep=kind is None)

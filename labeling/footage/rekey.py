@@ -99,11 +99,13 @@ def _rewrap_upload(path: Path, ring: crypto.Keyring, target: bytes, progress: Pr
 
 
 def _uploads() -> list[Path]:
-    """Uploads waiting for their ingest (encrypted with the key of their day)."""
+    """Uploads waiting for their ingest (encrypted with the key of their day). Files still being
+    written are hidden (crypto.LocalWriter, uploads.EncryptingUploadHandler) and left alone: the
+    processes writing them already run with the new key."""
     folder = Path(settings.AERIE_UPLOAD_DIR)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".rekey-"))
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))  # hidden: being written
 
 
 def _step(name: str, move: Callable[[], None], progress: Progress, on_blob) -> None:

@@ -70,6 +70,5 @@ class EncryptingUploadHandler(FileUploadHandler):
 
     def upload_interrupted(self):
         if self.active and self.writer is not None:
-            self.writer.close()
-            self.path.unlink(missing_ok=True)
+            self.writer.close(keep=False)
             self.active = False
