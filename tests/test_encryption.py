@@ -341,3 +341,46 @@ def test_start_up_check_warns_without_a_key_and_errors_on_a_bad_one(settings, tm
     settings.AERIE_DATA_KEY_FILE = None
     settings.AERIE_DATA_KEY = crypto.base64.b64encode(b"k" * 32).decode()
     assert crypto.keyring().enabled and crypto.keyring().current_id == crypto.key_id(b"k" * 32)
+
+
+@pytest.fixture
+def s3_storage(settings):
+    """A real S3-protocol server (moto standalone, in a thread) as the default storage."""
+    import socket
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
+    client = boto3.client("s3", endpoint_url=endpoint, **credentials)
+    client.create_bucket(Bucket="aerie")
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": "aerie", "endpoint_url": endpoint, "region_name": "us-east-1", "access_key": "test",
+        "secret_key": "test", "default_acl": None, "file_overwrite": False}}}
+    try:
+        yield client
+    finally:
+        server.stop()
+
+
+def test_on_s3_the_envelope_is_the_object_and_the_rotation_rewraps_it(data_key, s3_storage, settings, tmp_path):
+    frames = put_frames(3)
+    for name, data in frames.items():
+        body = s3_storage.get_object(Bucket="aerie", Key=name)["Body"].read()
+        assert crypto.is_encrypted(body) and data[100:164] not in body
+        assert plain(name) == data
+    new_file, new_id = make_key(tmp_path, "new")
+    settings.AERIE_DATA_KEY_FILE, settings.AERIE_DATA_OLD_KEY_FILES = new_file, [tmp_path / "keys" / "kek"]
+    progress = rekey.rotate(new_id)
+    assert (progress.rewrapped, progress.failed) == (3, [])
+    settings.AERIE_DATA_OLD_KEY_FILES = []
+    for name, data in frames.items():
+        body = s3_storage.get_object(Bucket="aerie", Key=name)["Body"].read()
+        assert crypto.parse_header(body, name).kek_id == new_id
+        assert plain(name) == data

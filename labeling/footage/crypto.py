@@ -266,7 +266,8 @@ class Opened(io.RawIOBase):
             raw.seek(0)
             self.header = parse_header(raw.read(HEADER_SIZE), context)
             self._gcm = AESGCM(unwrap(self.header, ring or keyring(), context))
-            body = raw.seek(0, io.SEEK_END) - HEADER_SIZE
+            raw.seek(0, io.SEEK_END)  # some storages' files return None from seek: ask tell
+            body = raw.tell() - HEADER_SIZE
         except BaseException:
             raw.close()
             raise
