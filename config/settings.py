@@ -167,6 +167,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = None
 AERIE_UPLOAD_DIR = VAR_DIR / "uploads"
+# With a data key, an upload larger than FILE_UPLOAD_MAX_MEMORY_SIZE streams to AERIE_UPLOAD_DIR
+# encrypted (never to a plaintext temp file); without one, Django's handlers as usual.
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "labeling.footage.uploads.EncryptingUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 AERIE_MAX_UPLOAD_BYTES = int(os.environ.get("AERIE_MAX_UPLOAD_BYTES", str(20 * 1024**3)))
 
 LOGIN_URL = "/login/"
@@ -297,6 +304,16 @@ AERIE_FRAME_JPEG_QUALITY = int(os.environ.get("AERIE_FRAME_JPEG_QUALITY", "90"))
 AERIE_THUMBNAIL_SIZE = int(os.environ.get("AERIE_THUMBNAIL_SIZE", "320"))
 AERIE_PREVIEW_SIZE = int(os.environ.get("AERIE_PREVIEW_SIZE", "320"))
 AERIE_PREVIEW_BLUR_RADIUS = float(os.environ.get("AERIE_PREVIEW_BLUR_RADIUS", "8"))  # pixels of the preview
+
+# Encryption at rest (labeling.footage.crypto). The key-encryption key: a file holding 32 random
+# bytes (raw or base64; `manage.py rotate_data_key --generate PATH` makes one), or its base64 in
+# AERIE_DATA_KEY. Unset: raw footage is stored in the clear (a start-up warning says so).
+AERIE_DATA_KEY_FILE = Path(os.environ["AERIE_DATA_KEY_FILE"]) if os.environ.get("AERIE_DATA_KEY_FILE") else None
+AERIE_DATA_KEY = os.environ.get("AERIE_DATA_KEY", "")
+# Earlier keys still needed to read blobs while `manage.py rotate_data_key` moves them to the new one.
+AERIE_DATA_OLD_KEY_FILES = [Path(p) for p in env_list("AERIE_DATA_OLD_KEY_FILES", "")]
+# Thumbnails, blurred previews and redacted renditions are stored in the clear unless this is on.
+AERIE_ENCRYPT_DERIVED = env_bool("AERIE_ENCRYPT_DERIVED", False)
 
 # Ed25519 signing key (manifests, exports, model versions): a PEM file; made under var/ if absent.
 AERIE_SIGNING_KEY_FILE = Path(os.environ.get("AERIE_SIGNING_KEY_FILE", VAR_DIR / "keys" / "aerie-ed25519.pem"))

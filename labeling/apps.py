@@ -17,6 +17,7 @@ class LabelingConfig(AppConfig):
     def ready(self):
         from labeling.access import cache  # noqa: F401 - connects the permission-cache invalidation
         from labeling.audit import signals  # noqa: F401 - audits sign-ins and admin changes
+        from labeling.footage import checks  # registers the data key check (encryption at rest)
         from labeling.protection.gate import ProtectionGate, unengaged_sensitive
         from labeling.quality import frame_scoring, gold
         from labeling.work import policies
@@ -30,3 +31,4 @@ class LabelingConfig(AppConfig):
         policies.sensitive_check = unengaged_sensitive
 
         post_migrate.connect(_ensure_roles, sender=self)
+        checks.log_at_start()  # raw footage stored in the clear is said once per process

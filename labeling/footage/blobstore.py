@@ -4,7 +4,10 @@
 Names are derived from content, so a name that exists already holds the right bytes and is
 never written twice. On local disk, files are written straight (temp file + rename, so a
 reader never sees half a file) instead of through Storage.save, whose per-file directory
-creation and name probing cost more than encoding the frame."""
+creation and name probing cost more than encoding the frame.
+
+Raw footage is stored encrypted when a data key is configured (labeling.footage.crypto): `put`
+encrypts, `open_blob` decrypts as it streams."""
 from __future__ import annotations
 
 import os
@@ -12,6 +15,8 @@ import tempfile
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage, storages
+
+from labeling.footage import crypto
 
 _known_dirs: set[str] = set()
 
@@ -21,8 +26,12 @@ def _local_root() -> str | None:
     return storage.location if isinstance(storage, FileSystemStorage) else None
 
 
-def put(name: str, data: bytes) -> None:
-    """Store bytes under a content-derived name once; an existing name already holds them."""
+def put(name: str, data: bytes, *, raw: bool | None = None) -> None:
+    """Store bytes under a content-derived name once; an existing name already holds them. Raw
+    footage is encrypted when a data key is configured (labeling.footage.crypto; `raw` overrides
+    what the name says); the name stays that of the plaintext."""
+    if crypto.should_encrypt(name, raw):
+        data = crypto.seal(data, name)
     root = _local_root()
     if root is None:
         if not default_storage.exists(name):
@@ -31,6 +40,11 @@ def put(name: str, data: bytes) -> None:
     path = os.path.join(root, name)
     if os.path.exists(path):
         return
+    _write_local(path, data)
+
+
+def _write_local(path: str, data: bytes) -> None:
+    """Temp file + rename: a reader sees the old file or the new one, never half of one."""
     directory = os.path.dirname(path)
     if directory not in _known_dirs:
         os.makedirs(directory, exist_ok=True)
@@ -47,8 +61,65 @@ def put(name: str, data: bytes) -> None:
         raise
 
 
+def replace(name: str, stored: bytes) -> None:
+    """Overwrite an existing blob's stored bytes as they are (no encryption applied here): the
+    key rotation's re-wrapped header, or an old plaintext blob now encrypted. Atomic on local
+    disk; on object storage a delete then a save (a reader may miss the blob for that moment)."""
+    root = _local_root()
+    if root is not None:
+        _write_local(os.path.join(root, name), stored)
+        return
+    storage = storages["default"]
+    storage.delete(name)
+    saved = storage.save(name, ContentFile(stored))
+    if saved != name:
+        storage.delete(saved)
+        raise OSError(f"{name}: the storage saved the blob as {saved}")
+
+
+def head(name: str, size: int = crypto.HEADER_SIZE) -> bytes:
+    """The first bytes of a blob as stored (an encrypted blob's header)."""
+    with storages["default"].open(name, "rb") as fh:
+        return fh.read(size)
+
+
+def read_stored(name: str) -> bytes:
+    """A blob's bytes as stored (ciphertext when encrypted)."""
+    with storages["default"].open(name, "rb") as fh:
+        return fh.read()
+
+
+def top_folders() -> list[str]:
+    try:
+        dirs, _ = storages["default"].listdir("")
+    except FileNotFoundError:  # nothing stored yet
+        return []
+    return sorted(dirs)
+
+
+def walk(folder: str):
+    """Every blob name under `folder`, in a stable order (a resumed rotation goes the same way)."""
+    storage = storages["default"]
+    if not storage.exists(folder) and _local_root() is not None:
+        return
+    dirs, files = storage.listdir(folder)
+    for file in sorted(files):
+        if not file.startswith(".part-"):
+            yield f"{folder}/{file}"
+    for sub in sorted(dirs):
+        yield from walk(f"{folder}/{sub}")
+
+
 def open_blob(name: str):
-    return storages["default"].open(name, "rb")  # the same storage `put` wrote to
+    """A blob for reading (the same storage `put` wrote to): decrypted on the fly, one segment at
+    a time, when it is encrypted (crypto.DataKeyError for a key not configured,
+    crypto.BlobIntegrityError for tampered or cut ciphertext); as stored when it is plaintext."""
+    fh = storages["default"].open(name, "rb")
+    try:
+        return crypto.open_reader(fh, name)
+    except BaseException:
+        fh.close()
+        raise
 
 
 def exists(name: str) -> bool:

@@ -18,6 +18,7 @@ from django.db.models import Max
 
 from labeling import audit
 from labeling.access import signing
+from labeling.footage import blobstore, crypto
 from labeling.models import Dataset, DatasetVersion, Frame, Sequence
 
 SIGNED_PREFIX = b"aerie-manifest-v1:"
@@ -127,12 +128,17 @@ class VerifyReport:
 
 
 def _hash_blob(name: str) -> str | None:
-    if not default_storage.exists(name):
+    """sha256 of a blob's content (decrypted when encrypted at rest); a blob that cannot be
+    read hashes to a reason, which cannot match."""
+    if not blobstore.exists(name):
         return None
     digest = hashlib.sha256()
-    with default_storage.open(name, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
-            digest.update(chunk)
+    try:
+        with blobstore.open_blob(name) as fh:
+            for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+                digest.update(chunk)
+    except (crypto.BlobIntegrityError, crypto.DataKeyError) as exc:
+        return f"unreadable: {exc}"
     return digest.hexdigest()
 
 
@@ -141,10 +147,13 @@ def _hash_values(name: str) -> str | None:
     that is not a 16-bit image hashes to what it is, which cannot match."""
     from labeling.footage import thermal
 
-    if not default_storage.exists(name):
+    if not blobstore.exists(name):
         return None
-    with default_storage.open(name, "rb") as fh:
-        data = fh.read()
+    try:
+        with blobstore.open_blob(name) as fh:
+            data = fh.read()
+    except (crypto.BlobIntegrityError, crypto.DataKeyError) as exc:
+        return f"unreadable: {exc}"
     try:
         return thermal.raw_sha256(thermal.read_16bit(data))
     except ValueError:

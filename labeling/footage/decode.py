@@ -48,22 +48,30 @@ class DecodedFrame:
     source_name: str = ""
 
 
-def sniff_kind(path: str) -> str:
-    """'zip', 'image' or 'video', by content, never by file name."""
-    with open(path, "rb") as fh:
-        head = fh.read(16)
-    if not head:
+def sniff_kind(source) -> str:
+    """'zip', 'image' or 'video', by content, never by file name. `source`: a path, or a seekable
+    binary file object (a decrypting one, labeling.footage.crypto)."""
+    if isinstance(source, str):
+        with open(source, "rb") as fh:
+            return sniff_kind(fh)
+    fh = source
+    fh.seek(0)
+    if not fh.read(16):
         raise IngestError("the upload is empty (0 bytes)")
-    if zipfile.is_zipfile(path):
+    fh.seek(0)
+    if zipfile.is_zipfile(fh):
         return "zip"
+    fh.seek(0)
     try:
-        with Image.open(path) as img:
+        with Image.open(fh) as img:
             if img.format in IMAGE_FORMATS:
                 return "image"
     except Image.DecompressionBombError:
         return "image"  # an image, and too big: check_image_header says so
     except (OSError, ValueError, SyntaxError):
         pass
+    finally:
+        fh.seek(0)
     return "video"
 
 

@@ -18,6 +18,7 @@ import logging
 import uuid
 import zipfile
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from django.utils import timezone
 from PIL import Image
 
 from labeling import audit, jobs
-from labeling.footage import blobstore, conditions, thermal
+from labeling.footage import blobstore, conditions, crypto, thermal
 from labeling.footage.telemetry import attach
 from labeling.footage.decode import (
     DecodedFrame,
@@ -99,13 +100,9 @@ def create_job(dataset: Dataset, upload, *, sequence_name: str = "", stride: int
     ).exists():
         raise UploadError(f"dataset '{dataset.name}' already has a sequence named '{name}'")
     stored = f"{uuid.uuid4().hex}.upload"
-    with open(upload_dir() / stored, "wb") as fh:
-        for chunk in upload.chunks():
-            fh.write(chunk)
+    _keep(upload, upload_dir() / stored)
     if sidecar is not None:
-        with open(sidecar_path(upload_dir() / stored), "wb") as fh:
-            for chunk in sidecar.chunks():
-                fh.write(chunk)
+        _keep(sidecar, sidecar_path(upload_dir() / stored))
     job = IngestJob.objects.create(
         dataset=dataset, sequence_name=name, upload_name=stored, original_filename=filename, upload_size=upload.size,
         stride=stride, target_fps=target_fps, sensitive=sensitive, created_by=user,
@@ -117,6 +114,30 @@ def create_job(dataset: Dataset, upload, *, sequence_name: str = "", stride: int
     return job
 
 
+def _keep(upload, path: Path) -> None:
+    """Store an upload until its ingest ends: encrypted when a data key is configured (an upload
+    the request already wrote encrypted, labeling.footage.uploads, is moved, not copied)."""
+    adopt = getattr(upload, "adopt_encrypted", None)
+    if adopt is not None and crypto.keyring().enabled and adopt(path):
+        return
+    with crypto.LocalWriter(path) as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+
+
+@contextmanager
+def _opened(path: Path):
+    """The stored upload as the decoders read it: its path when it is plaintext (no key), a
+    decrypting file object when it is encrypted (nothing decrypted is written to disk)."""
+    with open(path, "rb") as fh:
+        encrypted = crypto.is_encrypted(fh.read(len(crypto.MAGIC)))
+    if not encrypted:
+        yield str(path)
+        return
+    with crypto.open_local(path) as fh:
+        yield fh
+
+
 def send(job: IngestJob) -> None:
     """Send the job to a worker once the transaction commits (a new job, or one that stopped)."""
     jobs.enqueue("ingest_job", job.pk)
@@ -124,7 +145,7 @@ def send(job: IngestJob) -> None:
 
 def _sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with crypto.open_local(path) as fh:
         for chunk in iter(lambda: fh.read(1024 * 1024), b""):
             digest.update(chunk)
     return digest.hexdigest()
@@ -257,7 +278,8 @@ def _ingest_video(job: IngestJob, path: Path, source_sha: str,
                   sidecar: attach.Found | None = None) -> tuple[Sequence, _FrameWriter, str]:
     """Decode and store the frames, then the telemetry: the SRT `sidecar` when one came with the
     video, else the KLV inside the file (a file without either has none)."""
-    info = probe_video(str(path))
+    with _opened(path) as source:
+        info = probe_video(source)
     estimate = None
     if info.estimated_frames:
         if job.target_fps and info.fps:
@@ -272,8 +294,9 @@ def _ingest_video(job: IngestJob, path: Path, source_sha: str,
     warning = ""
     stats = {"decoded": 0}
     try:
-        for decoded in iter_video_frames(str(path), stride=job.stride, target_fps=job.target_fps, stats=stats):
-            writer.add(decoded)
+        with _opened(path) as source:
+            for decoded in iter_video_frames(source, stride=job.stride, target_fps=job.target_fps, stats=stats):
+                writer.add(decoded)
     except DecodeStopped as exc:
         if writer.count == 0:
             raise IngestError(f"no frame could be decoded: {exc}") from None
@@ -284,7 +307,11 @@ def _ingest_video(job: IngestJob, path: Path, source_sha: str,
         warning = (f"the file says it has {info.claimed_frames} frames but only {stats['decoded']} could be decoded: "
                    f"it is probably truncated. The {writer.count} frames decoded were kept.")
     writer.flush()
-    found = sidecar if sidecar is not None else attach.from_video(path)
+    if sidecar is not None:
+        found = sidecar
+    else:
+        with _opened(path) as source:
+            found = attach.from_video(source)
     writer.note = attach.summary(writer.count, found, attach.store(sequence, found, writer.times, info.fps))
     return sequence, writer, warning
 
@@ -295,7 +322,7 @@ def _ingest_images(job: IngestJob, path: Path, source_sha: str, kind: str) -> tu
     max_pixels = settings.AERIE_MAX_IMAGE_PIXELS
     sequence = None
     if kind == "image":
-        with open(path, "rb") as fh:
+        with crypto.open_local(path) as fh:
             check_image_header(fh, job.original_filename, max_pixels)
             fh.seek(0)
             sixteen = is_16bit(fh)
@@ -306,17 +333,19 @@ def _ingest_images(job: IngestJob, path: Path, source_sha: str, kind: str) -> tu
             with zipfile.ZipFile(io.BytesIO(_zip_of(path, job.original_filename))) as archive:
                 _thermal_frames(archive, archive.infolist(), sequence, writer)
             return sequence, writer, ""
-        img, data, ext = load_image(path.read_bytes(), job.original_filename)
+        with crypto.open_local(path) as fh:
+            img, data, ext = load_image(fh.read(), job.original_filename)
         writer.add(DecodedFrame(0, None, img, job.original_filename), data, ext)
         return sequence, writer, ""
-    members = zip_image_members(
-        str(path), max_pixels=max_pixels, max_members=settings.AERIE_MAX_ZIP_MEMBERS,
-        max_total_bytes=settings.AERIE_MAX_UPLOAD_BYTES * 4,
-    )[:: job.stride]
+    with _opened(path) as source:
+        members = zip_image_members(
+            source, max_pixels=max_pixels, max_members=settings.AERIE_MAX_ZIP_MEMBERS,
+            max_total_bytes=settings.AERIE_MAX_UPLOAD_BYTES * 4,
+        )[:: job.stride]
     IngestJob.objects.filter(pk=job.pk).update(frames_total=len(members))
     sequence = _sequence_for(job, Sequence.IMAGES, source_sha)
     writer = _FrameWriter(job, sequence)
-    with zipfile.ZipFile(path) as archive:
+    with _opened(path) as source, zipfile.ZipFile(source) as archive:
         with archive.open(members[0]) as fh:
             sixteen = is_16bit(io.BytesIO(fh.read(64 * 1024)))
         if sixteen:
@@ -331,8 +360,8 @@ def _ingest_images(job: IngestJob, path: Path, source_sha: str, kind: str) -> tu
 def _zip_of(path: Path, name: str) -> bytes:
     """One 16-bit image as a one-member zip, so that it takes the same path as a sequence."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive:
-        archive.write(path, Path(name).name or "frame.png")
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive, crypto.open_local(path) as fh:
+        archive.writestr(Path(name).name or "frame.png", fh.read())
     return buf.getvalue()
 
 
@@ -382,13 +411,18 @@ def sidecar_path(upload: Path) -> Path:
 
 def _uploaded_sidecar(path: Path) -> attach.Found | None:
     sidecar = sidecar_path(path)
-    return attach.from_srt(sidecar.read_bytes(), "the SRT sidecar") if sidecar.exists() else None
+    if not sidecar.exists():
+        return None
+    with crypto.open_local(sidecar) as fh:
+        return attach.from_srt(fh.read(), "the SRT sidecar")
 
 
 def _video_from_zip(job: IngestJob, path: Path) -> tuple[Path, attach.Found | None] | None:
     """A zip holding one video (and its DJI SRT sidecar) is ingested as that video: the video is
-    copied out next to the upload (within the upload size limit), the sidecar parsed."""
-    members = zip_video_member(str(path))
+    copied out next to the upload (within the upload size limit; encrypted like the upload), the
+    sidecar parsed."""
+    with _opened(path) as source:
+        members = zip_video_member(source)
     if members is None:
         return None
     video_info, srt_info = members
@@ -397,9 +431,9 @@ def _video_from_zip(job: IngestJob, path: Path) -> tuple[Path, attach.Found | No
     if srt_info is not None and srt_info.file_size > MAX_SIDECAR_BYTES:
         raise IngestError(f"{srt_info.filename}: larger than {MAX_SIDECAR_BYTES:,} bytes")
     out = path.with_name(path.name + ".video")
-    with zipfile.ZipFile(path) as archive:
+    with _opened(path) as source, zipfile.ZipFile(source) as archive:
         try:
-            with archive.open(video_info) as src, open(out, "wb") as dst:
+            with archive.open(video_info) as src, crypto.LocalWriter(out) as dst:
                 for chunk in iter(lambda: src.read(1024 * 1024), b""):
                     dst.write(chunk)
             sidecar = attach.from_srt(archive.read(srt_info), srt_info.filename) if srt_info else None
@@ -434,7 +468,8 @@ def run_job(job_id: int) -> IngestJob:
         if not path.exists():
             raise IngestError("the uploaded file is gone; upload it again")
         source_sha = _sha256_file(path)
-        kind = sniff_kind(str(path))
+        with _opened(path) as source:
+            kind = sniff_kind(source)
         carried = _video_from_zip(job, path) if kind == "zip" else None
         if carried is not None:
             video, sidecar = carried

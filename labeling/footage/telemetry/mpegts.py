@@ -62,7 +62,7 @@ def read_klv(path) -> KlvReport:
     is counted (with the first few reasons) and skipped; a file with no KLV stream gives an empty
     report."""
     report = KlvReport()
-    with av.open(str(path)) as container:
+    with av.open(path if hasattr(path, "read") else str(path)) as container:  # a path, or a decrypting file object
         streams = klv_streams(container)
         report.streams = len(streams)
         if not streams:
