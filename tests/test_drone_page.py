@@ -30,6 +30,10 @@ def test_the_flight_readout_shows_the_frame_s_telemetry(live_server, login, user
     expect(flight).not_to_contain_text("22:08")  # coarse: the date, not the time
     expect(flight).to_contain_text("60.18, 128.43")  # coarse: about a kilometre
     expect(page.get_by_test_id("thermal-palette")).to_be_hidden()
+    with page.expect_response(lambda r: "/frames/" in r.url and r.request.resource_type == "image") as shown:
+        page.reload()  # the first view of a frame renders its derived rendition: wait for the image itself
+    assert shown.value.status == 200
+    page.wait_for_load_state("networkidle")
     page.screenshot(path=str(ARTIFACTS / "drone-readout.png"))
 
 
