@@ -112,11 +112,13 @@ def signed(card_dict: dict) -> tuple[bytes, dict]:
     """(the card's canonical JSON, {sha256, signature, key_id})."""
     data = signing.canonical_json(card_dict)
     sha = hashlib.sha256(data).hexdigest()
-    return data, {"sha256": sha, "signature": signing.sign(statement(sha)), "key_id": signing.key_id()}
+    signer = signing.signer()
+    return data, {"sha256": sha, "signature": signer.sign(statement(sha)), "key_id": signer.key_id}
 
 
-def verify_card(json_bytes: bytes, signature: str) -> bool:
-    return signing.verify(statement(hashlib.sha256(json_bytes).hexdigest()), signature or "")
+def verify_card(json_bytes: bytes, signature: str, key_id: str | None = None) -> bool:
+    """A card's signature by the key it names (`key_id`; the keyring's first key when None)."""
+    return signing.verify(statement(hashlib.sha256(json_bytes).hexdigest()), signature or "", key_id=key_id)
 
 
 def _pct(value) -> str:

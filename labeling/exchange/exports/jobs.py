@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from labeling import audit, jobs
-from labeling.access import raw, signing
+from labeling.access import raw
 from labeling.exchange.exports import coco, dota, mot, visdrone, yolo
 from labeling.exchange.exports import selection as scopes
 from labeling.exchange.exports.archive import ArchiveWriter
@@ -179,7 +179,7 @@ def run(export_id: int) -> Export:
     with transaction.atomic():
         Export.objects.filter(pk=export.pk).update(
             status=Export.DONE, items_done=export.items_total, file_name=name, size=size, sha256=digest.hexdigest(),
-            manifest_sha256=manifest_sha, signature=signature, key_id=signing.key_id(), finished_at=timezone.now(),
+            manifest_sha256=manifest_sha, signature=signature, key_id=archive.key_id, finished_at=timezone.now(),
             message="", **stats)
         export.refresh_from_db()
         audit.record(None, "export.done", export, {"sha256": export.sha256, "manifest_sha256": manifest_sha, **stats})
