@@ -160,6 +160,11 @@ def _when(at: dt.datetime) -> str:
     return at.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def _exact(at: dt.datetime) -> str:
+    """To the microsecond: a signature and a revocation may fall in the same second."""
+    return at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
 def _virtual_first() -> KeyInfo | None:
     """Before anything was recorded, the key file is the (only) key: read, never written."""
     if not Path(settings.AERIE_SIGNING_KEY_FILE).exists():
@@ -229,7 +234,9 @@ def lock() -> None:
 
 def ensure() -> SigningKey:
     """Record the key file's key as the first (active) key if the keyring has no own key yet,
-    and import AERIE_TRUSTED_MODEL_KEYS; returns the active key's row."""
+    and import AERIE_TRUSTED_MODEL_KEYS; returns the active key's row. Recording the first key
+    writes down configuration (the key already signed everything before the keyring) and is not
+    an audit event; every change after it is."""
     with transaction.atomic():
         lock()
         current = SigningKey.objects.filter(state=SigningKey.ACTIVE).first()
@@ -241,8 +248,6 @@ def ensure() -> SigningKey:
                 key_id=key_id_of(public), public_key=base64.b64encode(raw_public(public)).decode(),
                 origin=SigningKey.OWN, state=SigningKey.ACTIVE, source="key file", note=str(path),
                 created_at=made, activated_at=made)
-            audit.record(None, "signing_key.first", current, {"key_id": current.key_id, "source": "key file"})
-            jobs.enqueue("seal_audit")
         if current is None:
             raise KeyringError("the keyring has no active key (every own key is retired or revoked): "
                                "make one with `manage.py rotate_signing_key`")
@@ -312,18 +317,20 @@ def judge(key: KeyInfo, data: bytes, signature_b64: str, signed_at: dt.datetime 
     if not raw_verify(key.public, data, signature_b64):
         return Verdict(False, key, key.key_id, problem="the signature does not verify under this key "
                                                        "(data or signature altered, or another key signed)")
-    if key.revoked_at is not None:
-        if signed_at is None:
-            return Verdict(False, key, key.key_id, problem=f"untrusted: the key was revoked at "
-                                                           f"{_when(key.revoked_at)} and the signature's time is unknown")
-        if signed_at >= key.revoked_at:
-            return Verdict(False, key, key.key_id, problem=f"untrusted: made at {_when(signed_at)}, after the key was revoked "
-                                                           f"({_when(key.revoked_at)})")
-        return Verdict(True, key, key.key_id, warning=f"signed by a key revoked later (made at {_when(signed_at)}, "
-                                                      f"the key revoked at {_when(key.revoked_at)})")
-    if key.retired_at is not None and signed_at is not None and signed_at > key.retired_at:
-        return Verdict(True, key, key.key_id, warning=f"made at {_when(signed_at)}, after the key was retired "
-                                                      f"({_when(key.retired_at)})")
+    revoked, retired = key.revoked_at, key.retired_at
+    if revoked is not None and signed_at is None:
+        return Verdict(False, key, key.key_id,
+                       problem=f"untrusted: the key was revoked at {_exact(revoked)} and the signature's time "
+                               "is unknown")
+    if revoked is not None and signed_at >= revoked:
+        return Verdict(False, key, key.key_id,
+                       problem=f"untrusted: made at {_exact(signed_at)}, after the key was revoked ({_exact(revoked)})")
+    if revoked is not None:
+        return Verdict(True, key, key.key_id, warning=f"signed by a key revoked later (made at {_exact(signed_at)}, "
+                                                      f"the key revoked at {_exact(revoked)})")
+    if retired is not None and signed_at is not None and signed_at > retired:
+        return Verdict(True, key, key.key_id,
+                       warning=f"made at {_exact(signed_at)}, after the key was retired ({_exact(retired)})")
     return Verdict(True, key, key.key_id)
 
 

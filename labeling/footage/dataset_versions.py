@@ -119,7 +119,7 @@ class VerifyReport:
         out = [f"{self.version}: {'OK' if self.ok else 'FAILED'} ({self.frames_checked} frames checked)"]
         if self.signed_by:
             out.append(f"  {self.signed_by}")
-        if not self.signature_ok:
+        if not self.signature_ok and not self.signed_by:
             out.append("  signature: INVALID (manifest or signature altered, or signed by another key)")
         if not self.manifest_ok:
             out.append("  manifest file: sha256 does not match the recorded one")

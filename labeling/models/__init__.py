@@ -46,7 +46,8 @@ from .shares import Share
 from .telemetry import FrameCondition, FrameTelemetry
 
 __all__ = [
-    "RawAccessGrant", "Share", "SigningKey", "SoftwareBill", "FrameTelemetry", "FrameCondition", "EvaluationSet", "EvaluationRun", "EvaluationChunk",
+    "RawAccessGrant", "Share", "SigningKey", "SoftwareBill",
+    "FrameTelemetry", "FrameCondition", "EvaluationSet", "EvaluationRun", "EvaluationChunk",
     "EvaluationOutput", "Promotion", "Incident", "Quarantine",
     "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "AuditLink",
     "AuditPending", "AuditSeal", "Dataset", "DatasetVersion", "Frame", "IngestJob", "Membership", "Project", "Sequence",

@@ -12,7 +12,8 @@ the active key (the training task signs with it) or a trusted external key (anot
 installation's: AERIE_TRUSTED_MODEL_KEYS, base64 of the raw 32-byte Ed25519 keys, comma-separated,
 is imported into the keyring, or `manage.py trust_signing_key`). A stored version is re-checked
 against the key that signed it as of its registration: a key retired since still verifies, a
-key revoked since still verifies with a warning, a key revoked before the registration does not. No weights are ever downloaded: architectures are built with
+key revoked since still verifies with a warning, a key revoked before the registration does not.
+No weights are ever downloaded: architectures are built with
 `weights=None, weights_backbone=None`.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ from labeling import audit, jobs
 from labeling.access import cache, keyring, signing
 from labeling.footage import blobstore
 from labeling.models import ModelVersion, Project, SigningKey
+from labeling.provenance import bills
 
 #: architecture -> kind. Detectors get one output per class plus background.
 ARCHITECTURES = {
@@ -147,6 +149,9 @@ def register(project: Project, data: bytes, *, architecture: str, class_map, sig
         raise RegistryError(f"architecture '{architecture}' is not allowed; use one of {sorted(ARCHITECTURES)}")
     class_map = _checked_class_map(project, kind, class_map)
     _, sha, key = verify_and_load(data, architecture, class_map, signature)
+    lineage = dict(lineage or {})
+    if "sbom_sha256" not in lineage:  # weights made elsewhere: the software that registered them
+        lineage["registered_with_sbom_sha256"] = bills.current(user).sha256
     name = f"models/{sha[:2]}/{sha}.pt"
     blobstore.put(name, data)
     with transaction.atomic():

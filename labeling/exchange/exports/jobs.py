@@ -22,6 +22,7 @@ from labeling.exchange.exports.archive import ArchiveWriter
 from labeling.exchange.exports.images import ImageSource
 from labeling.exchange.exports.selection import ExportError, ExportForbidden
 from labeling.models import DatasetVersion, Export, Project
+from labeling.provenance import bills
 from labeling.redaction.metadata import sequence_name
 from labeling.work.payloads import classes_of
 from ontology.models import OntologyVersion
@@ -115,6 +116,7 @@ def _header(export: Export, resolved: scopes.Scope, stats: dict, images=None) ->
         "ontology_version": version.number,
         "annotations_as_of": export.annotations_as_of,
         "aerie_version": settings.AERIE_VERSION,
+        "sbom_sha256": bills.current().sha256,  # the software that made it (labeling.provenance)
         "created_at": timezone.now().isoformat(),
         "created_by": export.created_by.username if export.created_by else None,
         "counts": stats,
