@@ -234,6 +234,11 @@ def test_a_rotation_can_take_a_key_made_beforehand(project, tmp_path, capsys):
     assert f"active key {kid}" in said and signing.key_id() == kid
     assert SigningKey.objects.get(key_id=kid).source == "key file given"
     failing(capsys, "rotate_signing_key", "--private-key", str(pem), match="already in the keyring")
+    (tmp_path / "junk.pem").write_text("not a key")
+    failing(capsys, "rotate_signing_key", "--private-key", str(tmp_path / "junk.pem"),
+            match="not an unencrypted PEM private key")
+    failing(capsys, "rotate_signing_key", "--private-key", str(tmp_path / "absent.pem"), match="No such file")
+    assert signing.key_id() == kid and SigningKey.objects.count() == 2
 
 
 def test_other_installations_keys_are_keyring_keys(project, settings, capsys):

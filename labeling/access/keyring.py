@@ -18,69 +18,28 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from labeling import audit, jobs
+from labeling.access.ed25519 import (  # noqa: F401 (the keyring's vocabulary, used through it)
+    KeyringError,
+    key_id_of,
+    public_from_b64,
+    raw_public,
+    raw_verify,
+    read_private_key,
+    write_private_key,
+)
 from labeling.models import SigningKey
 
 KEYRING_LOCK = 7_262_021_735_441_870_437  # advisory lock: one writer of the keyring at a time
-
-
-class KeyringError(RuntimeError):
-    """The keyring cannot sign or was asked something impossible; nothing was changed."""
-
-
-# --- Ed25519 primitives ------------------------------------------------------------------------
-
-def raw_public(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def key_id_of(key: Ed25519PublicKey) -> str:
-    return hashlib.sha256(raw_public(key)).hexdigest()[:16]
-
-
-def public_from_b64(text: str) -> Ed25519PublicKey:
-    try:
-        return Ed25519PublicKey.from_public_bytes(base64.b64decode(text.strip(), validate=True))
-    except ValueError as exc:
-        raise KeyringError(f"not a raw Ed25519 public key in base64 ({exc})") from None
-
-
-def raw_verify(key: Ed25519PublicKey, data: bytes, signature_b64: str) -> bool:
-    try:
-        key.verify(base64.b64decode(signature_b64 or "", validate=True), data)
-        return True
-    except (InvalidSignature, ValueError):
-        return False
-
-
-def write_private_key(path: Path, key: Ed25519PrivateKey) -> None:
-    """A new PEM file readable by its owner only; never overwrites."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-
-
-def read_private_key(path: Path) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise KeyringError(f"{path} is not an Ed25519 private key")
-    return key
 
 
 @lru_cache(maxsize=4)
@@ -237,21 +196,23 @@ def ensure() -> SigningKey:
     and import AERIE_TRUSTED_MODEL_KEYS; returns the active key's row. Recording the first key
     writes down configuration (the key already signed everything before the keyring) and is not
     an audit event; every change after it is."""
-    with transaction.atomic():
-        lock()
-        current = SigningKey.objects.filter(state=SigningKey.ACTIVE).first()
-        if current is None and not SigningKey.objects.filter(origin=SigningKey.OWN).exists():
-            public = file_key().public_key()
-            path = Path(settings.AERIE_SIGNING_KEY_FILE)
-            made = min(timezone.now(), dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc))
-            current = SigningKey.objects.create(
-                key_id=key_id_of(public), public_key=base64.b64encode(raw_public(public)).decode(),
-                origin=SigningKey.OWN, state=SigningKey.ACTIVE, source="key file", note=str(path),
-                created_at=made, activated_at=made)
-        if current is None:
-            raise KeyringError("the keyring has no active key (every own key is retired or revoked): "
-                               "make one with `manage.py rotate_signing_key`")
-        import_settings_keys()
+    current = SigningKey.objects.filter(state=SigningKey.ACTIVE).first()
+    if current is None:
+        with transaction.atomic():
+            lock()
+            current = SigningKey.objects.filter(state=SigningKey.ACTIVE).first()
+            if current is None and SigningKey.objects.filter(origin=SigningKey.OWN).exists():
+                raise KeyringError("the keyring has no active key (every own key is retired or revoked): "
+                                   "make one with `manage.py rotate_signing_key`")
+            if current is None:
+                public = file_key().public_key()
+                path = Path(settings.AERIE_SIGNING_KEY_FILE)
+                made = min(timezone.now(), dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc))
+                current = SigningKey.objects.create(
+                    key_id=key_id_of(public), public_key=base64.b64encode(raw_public(public)).decode(),
+                    origin=SigningKey.OWN, state=SigningKey.ACTIVE, source="key file", note=str(path),
+                    created_at=made, activated_at=made)
+    import_settings_keys()
     return current
 
 

@@ -6,6 +6,7 @@ and that key's state. Take one `signer()` for a document: its `key_id` and its s
 together even if the key is rotated meanwhile."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 
@@ -35,6 +36,12 @@ def public_key_bytes(key: Ed25519PublicKey | None = None) -> bytes:
 def key_id(key: Ed25519PublicKey | None = None) -> str:
     """The id of `key`, or of the active key."""
     return keyring.key_id_of(key) if key is not None else signer().key_id
+
+
+def public_key_b64(key_id: str) -> str | None:
+    """The base64 raw public key of a keyring key (for whoever checks a signature elsewhere)."""
+    key = keyring.find(key_id) if key_id else None
+    return base64.b64encode(key.public_bytes).decode() if key else None
 
 
 def sign(data: bytes) -> str:

@@ -79,6 +79,13 @@ def current(user=None) -> SoftwareBill:
     return row
 
 
+def kept(sha256_hex: str) -> SoftwareBill:
+    row = SoftwareBill.objects.filter(sha256=(sha256_hex or "").strip().lower()).first()
+    if row is None:
+        raise SbomError(f"this installation keeps no SBOM with sha256 {sha256_hex!r}")
+    return row
+
+
 def read(row: SoftwareBill) -> bytes:
     with blobstore.open_blob(row.blob_name) as fh:
         return fh.read()

@@ -21,13 +21,12 @@ from __future__ import annotations
 import hashlib
 import io
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.db import transaction
 
 from labeling import audit, jobs
 from labeling.access import cache, keyring, signing
 from labeling.footage import blobstore
-from labeling.models import ModelVersion, Project, SigningKey
+from labeling.models import ModelVersion, Project
 from labeling.provenance import bills
 
 #: architecture -> kind. Detectors get one output per class plus background.
@@ -52,15 +51,6 @@ def statement(sha256: str, architecture: str, class_map: list[str]) -> bytes:
 def sign(data: bytes, architecture: str, class_map: list[str]) -> str:
     """Sign weights with this installation's active key (the training task does this)."""
     return signing.sign(statement(hashlib.sha256(data).hexdigest(), architecture, class_map))
-
-
-def trusted_keys() -> list[Ed25519PublicKey]:
-    """The keys a new registration may be signed by: the active key and trusted external ones."""
-    try:
-        keyring.ensure()
-    except keyring.KeyringError as exc:
-        raise RegistryError(str(exc)) from None
-    return [k.public for k in keyring.keys() if k.state in (SigningKey.ACTIVE, SigningKey.TRUSTED_EXTERNAL)]
 
 
 def build(architecture: str, n_classes: int):

@@ -15,16 +15,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--out", default="aerie-sbom.cdx.json", help="where to write it (default: %(default)s)")
+        parser.add_argument("--sha256", help="write the kept SBOM with this sha256 (the one an export's manifest or "
+                                             "a model's lineage names) instead of the running software's")
         parser.add_argument("--verify", metavar="SBOM", help="check this SBOM file against SBOM.sig")
         parser.add_argument("--signature", metavar="SIG", help="with --verify: the signature file (default SBOM.sig)")
 
-    def handle(self, *args, out, verify, signature, **options):
+    def handle(self, *args, out, sha256, verify, signature, **options):
         if verify:
             return self._verify(Path(verify), Path(signature) if signature else None)
         try:
-            row = bills.current()
+            row = bills.kept(sha256) if sha256 else bills.current()
             sig = bills.write(row, Path(out))
-        except (keyring.KeyringError, OSError) as exc:
+        except (keyring.KeyringError, bills.SbomError, OSError) as exc:
             raise CommandError(str(exc)) from None
         commit = f" commit {row.git_commit}" if row.git_commit else ""
         self.stdout.write(f"SBOM {row.sha256} ({row.packages} packages; aerie {row.aerie_version}{commit}; "

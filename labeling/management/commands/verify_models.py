@@ -23,12 +23,15 @@ class Command(BaseCommand):
         failed = 0
         for version in versions:
             verdict = registry.verify_version(version)
-            sbom = (version.lineage or {}).get("sbom_sha256")
+            lineage = version.lineage or {}
+            sbom, registered = lineage.get("sbom_sha256"), lineage.get("registered_with_sbom_sha256")
             self.stdout.write(f"model version {version.pk} ({version.architecture} {version.sha256[:12]}): "
                               f"{'OK' if verdict.ok else 'FAILED'}")
             self.stdout.write(f"  {verdict.describe()}")
             if sbom:
                 self.stdout.write(f"  made by the software of SBOM {sbom}")
+            elif registered:
+                self.stdout.write(f"  registered with the software of SBOM {registered} (weights made elsewhere)")
             failed += not verdict.ok
         if failed:
             raise CommandError(f"{failed} model version(s) failed verification")
