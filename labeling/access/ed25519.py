@@ -40,8 +40,9 @@ def raw_verify(key: Ed25519PublicKey, data: bytes, signature_b64: str) -> bool:
 
 
 def write_private_key(path: Path, key: Ed25519PrivateKey) -> None:
-    """A new PEM file readable by its owner only; never overwrites."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """A new PEM file readable by its owner only (in a directory made for its owner only when
+    new); never overwrites."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
