@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 MUTATION_STAMP := $(VENV)/.installed-mutation
 
-.PHONY: run test venv test-deps browser footage bench mutation clean-var stop-db
+.PHONY: run test venv test-deps browser footage bench mutation clean-var stop-db sbom
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,12 @@ footage: $(STAMP)
 
 run: $(STAMP) footage
 	$(PY) scripts/run.py
+
+# The CycloneDX SBOM of this checkout as it runs (packages of .venv, the git commit, the PostgreSQL
+# server), kept and signed by the installation: SBOM_OUT and SBOM_OUT.sig.
+SBOM_OUT ?= aerie-sbom.cdx.json
+sbom: $(STAMP)
+	$(PY) -m config.embedded run -- sh -c '$(PY) manage.py migrate --noinput >/dev/null && $(PY) manage.py sbom --out $(SBOM_OUT)'
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist), each with its own test database and
 # Redis database; the wall time of the run is printed at the end.

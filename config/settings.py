@@ -315,10 +315,16 @@ AERIE_DATA_OLD_KEY_FILES = [Path(p) for p in env_list("AERIE_DATA_OLD_KEY_FILES"
 # Thumbnails, blurred previews and redacted renditions are stored in the clear unless this is on.
 AERIE_ENCRYPT_DERIVED = env_bool("AERIE_ENCRYPT_DERIVED", False)
 
-# Ed25519 signing key (manifests, exports, model versions): a PEM file; made under var/ if absent.
+# Ed25519 signing keys (manifests, exports, model versions, audit seals, SBOMs): a keyring in the
+# database (labeling.access.keyring) names the active key; the private keys are PEM files
+# `<key id>.pem` (mode 0600) in AERIE_SIGNING_KEY_DIR, which every web server and worker reads
+# (shared storage, or copied to each machine). AERIE_SIGNING_KEY_FILE is the keyring's first key
+# (the key of installations from before the keyring; made under var/ if absent).
 AERIE_SIGNING_KEY_FILE = Path(os.environ.get("AERIE_SIGNING_KEY_FILE", VAR_DIR / "keys" / "aerie-ed25519.pem"))
+AERIE_SIGNING_KEY_DIR = Path(os.environ.get("AERIE_SIGNING_KEY_DIR", VAR_DIR / "keys"))
 # Public keys (base64 of the raw 32-byte Ed25519 key, comma-separated) whose signatures on model
-# weights are trusted besides this installation's own signing key.
+# weights are trusted besides this installation's own signing key. Imported into the keyring
+# (state trusted-external) when first seen; retire or revoke them there.
 AERIE_TRUSTED_MODEL_KEYS = [k for k in os.environ.get("AERIE_TRUSTED_MODEL_KEYS", "").split(",") if k.strip()]
 
 # Sessions, CSRF and security headers. Behind HTTPS set AERIE_SECURE_COOKIES=true: cookies are

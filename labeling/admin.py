@@ -18,6 +18,8 @@ from labeling.models import (
     ProtectionPolicy,
     SensitivityFlag,
     Sequence,
+    SigningKey,
+    SoftwareBill,
 )
 from labeling.work import projects
 
@@ -148,6 +150,23 @@ class AuditLinkAdmin(ReadOnlyAdmin):
 @admin.register(AuditSeal)
 class AuditSealAdmin(ReadOnlyAdmin):
     list_display = ["seq", "hash", "at", "key_id", "sealed_by"]
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(ReadOnlyAdmin):
+    """The signing keyring, to look at: rotate, revoke, retire and trust with the manage.py
+    commands (rotate_signing_key, revoke_signing_key, retire_signing_key, trust_signing_key)."""
+
+    list_display = ["key_id", "state", "origin", "source", "created_at", "activated_at", "retired_at", "revoked_at",
+                    "revoked_reason"]
+    list_filter = ["state", "origin"]
+    search_fields = ["key_id", "note"]
+
+
+@admin.register(SoftwareBill)
+class SoftwareBillAdmin(ReadOnlyAdmin):
+    list_display = ["sha256", "aerie_version", "git_commit", "postgres_version", "packages", "key_id", "created_at"]
+    search_fields = ["sha256", "git_commit"]
 
 
 @admin.register(LoginThrottle)

@@ -34,9 +34,17 @@ def face_detector_loaded():
     faces.session()
 
 
+def signing_key_paths(tmp_path_factory) -> tuple:
+    """(key file, key directory) of the test process's signing keys. One for the whole process:
+    the keyring lives in the database, so a world built once per module (test_demo,
+    permission_world) and its tests must find the same private keys."""
+    base = tmp_path_factory.getbasetemp() / "signing-keys"
+    return base / "test-ed25519.pem", base
+
+
 @pytest.fixture(autouse=True)
-def isolated_media(settings, tmp_path):
-    """Each test writes frames, uploads and keys into its own temporary directory."""
+def isolated_media(settings, tmp_path, tmp_path_factory):
+    """Each test writes frames and uploads into its own temporary directory."""
     media = tmp_path / "media"
     settings.MEDIA_ROOT = media
     settings.STORAGES = {
@@ -44,7 +52,7 @@ def isolated_media(settings, tmp_path):
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(media)}},
     }
     settings.AERIE_UPLOAD_DIR = tmp_path / "uploads"
-    settings.AERIE_SIGNING_KEY_FILE = tmp_path / "keys" / "test-ed25519.pem"
+    settings.AERIE_SIGNING_KEY_FILE, settings.AERIE_SIGNING_KEY_DIR = signing_key_paths(tmp_path_factory)
     return media
 
 

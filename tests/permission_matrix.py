@@ -133,6 +133,7 @@ MATRIX: dict[str, Entry] = {
         "POST": "401 403 403 400 400 404",
     }, sees="model", fmt="multipart"),
     "project-model-current": E({"POST": "401 403 403 200 200 404"}, args={"pk": "model"}),
+    "project-model-verify": E({"GET": "401 403 403 200 200 404"}, args={"pk": "model"}),
     # --- model evaluation ---
     "project-evaluation-sets": E({"GET": "401 403 403 200 200 404", "POST": "401 403 403 400 400 404"}),
     "evaluation-set-verify": E({"GET": "401 403 403 200 200 404"}, args={"pk": "evaluation_set"}),

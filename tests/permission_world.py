@@ -26,7 +26,7 @@ from labeling.protection import state as protection_state
 from ontology import services as ontology_services
 from ontology.models import LabelClass
 from tests import media
-from tests.conftest import make_frames
+from tests.conftest import make_frames, signing_key_paths
 from tests.labels import labeled_project
 
 PASSWORD = "correct-horse-battery"
@@ -196,8 +196,10 @@ def world(django_db_setup, django_db_blocker, tmp_path_factory):
     """The world, built inside a transaction that is rolled back after this module."""
     base = tmp_path_factory.mktemp("permission-world")
     media = base / "media"
+    key_file, key_dir = signing_key_paths(tmp_path_factory)
     files = override_settings(
-        MEDIA_ROOT=media, AERIE_UPLOAD_DIR=base / "uploads", AERIE_SIGNING_KEY_FILE=base / "keys" / "k.pem",
+        MEDIA_ROOT=media, AERIE_UPLOAD_DIR=base / "uploads",
+        AERIE_SIGNING_KEY_FILE=key_file, AERIE_SIGNING_KEY_DIR=key_dir,
         STORAGES={"default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                               "OPTIONS": {"location": str(media)}},
                   "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}},

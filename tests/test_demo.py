@@ -24,7 +24,7 @@ from labeling.models import (
     Sequence,
 )
 from labeling.work import queue
-from tests.conftest import api_client
+from tests.conftest import api_client, signing_key_paths
 
 STANDINS = ["standin_careful", "standin_hasty"]
 
@@ -44,8 +44,10 @@ def demo(django_db_setup, django_db_blocker, tmp_path_factory):
     _vtest_or_skip()
     base = tmp_path_factory.mktemp("demo")
     media = base / "media"
+    key_file, key_dir = signing_key_paths(tmp_path_factory)
     files = override_settings(
-        MEDIA_ROOT=media, AERIE_UPLOAD_DIR=base / "uploads", AERIE_SIGNING_KEY_FILE=base / "keys" / "k.pem",
+        MEDIA_ROOT=media, AERIE_UPLOAD_DIR=base / "uploads",
+        AERIE_SIGNING_KEY_FILE=key_file, AERIE_SIGNING_KEY_DIR=key_dir,
         STORAGES={"default": {"BACKEND": "django.core.files.storage.FileSystemStorage",
                               "OPTIONS": {"location": str(media)}},
                   "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}})

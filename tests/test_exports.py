@@ -7,7 +7,9 @@ import zipfile
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from labeling.access import signing
 from labeling.exchange import exports
 from labeling.models import Annotation, AuditEvent, Export
 from ontology import services as ontology_services
@@ -207,8 +209,9 @@ def test_the_manifest_is_signed_and_a_changed_file_is_caught(project, users, lab
     assert not exports.verify_archive(rezip({"manifest.json": json.dumps(forged).encode()})).signature_ok
     assert exports.verify_archive(rezip({"cam-b/gt/extra.txt": b"x"})).extra == ["cam-b/gt/extra.txt"]
     assert exports.verify_archive(rezip({"cam-b/seqinfo.ini": None})).missing == ["cam-b/seqinfo.ini"]
-    settings.AERIE_SIGNING_KEY_FILE = tmp_path / "another-key.pem"  # another installation's key
-    assert not exports.verify_archive(io.BytesIO(data)).signature_ok
+    another_installation = Ed25519PrivateKey.generate().public_key()
+    assert not exports.verify_archive(io.BytesIO(data), another_installation).signature_ok
+    assert exports.verify_archive(io.BytesIO(data), signing.public_key()).signature_ok
 
 
 def test_an_export_refuses_to_mix_ontology_versions(project, users, labeled):

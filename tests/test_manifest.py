@@ -1,14 +1,16 @@
 """Dataset versions: signed manifests, and verify_manifest catching every kind of tampering."""
+import base64
 import json
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from labeling.footage import ingest, dataset_versions
-from labeling.access import signing
+from labeling.access import keyring, signing
 from labeling.models import DatasetVersion, Frame
 from tests import media
 
@@ -85,10 +87,18 @@ def test_a_tampered_manifest_fails_its_signature(version):
     assert not report.signature_ok and not report.manifest_ok and not report.ok
 
 
-def test_another_key_does_not_verify(version, settings, tmp_path):
-    settings.AERIE_SIGNING_KEY_FILE = tmp_path / "other.pem"
-    signing._load_private_key.cache_clear()
-    assert not verify(version).signature_ok
+def test_another_key_does_not_verify(version):
+    """A signature by a key outside the keyring fails, whether it claims the version's key id or
+    names its own (the keyring, not the key file, says which keys count: tests/test_keyring.py)."""
+    other = Ed25519PrivateKey.generate()
+    version = DatasetVersion.objects.get(pk=version.pk)
+    version.signature = base64.b64encode(other.sign(dataset_versions.SIGNED_PREFIX
+                                                    + version.manifest_sha256.encode())).decode()
+    report = dataset_versions.verify_version(version)
+    assert not report.signature_ok and "does not verify under this key" in report.signed_by
+    version.key_id = keyring.key_id_of(other.public_key())
+    report = dataset_versions.verify_version(version)
+    assert not report.signature_ok and f"key {version.key_id} (not in the keyring)" in report.signed_by
 
 
 def test_verify_manifest_command(version, capsys):

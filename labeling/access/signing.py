@@ -1,45 +1,28 @@
-"""Ed25519 signing of manifests (dataset versions, exports, model versions).
+"""Ed25519 signing of manifests (dataset versions, exports, model versions, audit seals, SBOMs).
 
-The key is a PEM file (AERIE_SIGNING_KEY_FILE). On a fresh install one is generated under
-var/keys/ with mode 0600; production deployments point the setting at their own key."""
+What signs and what verifies is the keyring (labeling.access.keyring): the active key signs,
+every signature records the id of the key that made it, and a check reports which key signed
+and that key's state. Take one `signer()` for a document: its `key_id` and its signatures go
+together even if the key is rotated meanwhile."""
 from __future__ import annotations
 
 import base64
-import hashlib
+import datetime as dt
 import json
-import os
-from functools import lru_cache
-from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
-from django.conf import settings
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from labeling.access import keyring
+from labeling.access.keyring import KeyringError, Signer, Verdict, _load_private_key  # noqa: F401 (re-exported)
 
 
-@lru_cache(maxsize=4)
-def _load_private_key(path: str) -> Ed25519PrivateKey:
-    key_path = Path(path)
-    if not key_path.exists():
-        key_path.parent.mkdir(parents=True, exist_ok=True)
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
-    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{key_path} is not an Ed25519 private key")
-    return key
+def signer() -> Signer:
+    """The active key (id and private key) as one snapshot."""
+    return keyring.active()
 
 
 def private_key() -> Ed25519PrivateKey:
-    return _load_private_key(str(settings.AERIE_SIGNING_KEY_FILE))
+    return signer().private
 
 
 def public_key() -> Ed25519PublicKey:
@@ -47,24 +30,43 @@ def public_key() -> Ed25519PublicKey:
 
 
 def public_key_bytes(key: Ed25519PublicKey | None = None) -> bytes:
-    key = key or public_key()
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return keyring.raw_public(key or public_key())
 
 
 def key_id(key: Ed25519PublicKey | None = None) -> str:
-    return hashlib.sha256(public_key_bytes(key)).hexdigest()[:16]
+    """The id of `key`, or of the active key."""
+    return keyring.key_id_of(key) if key is not None else signer().key_id
+
+
+def public_key_b64(key_id: str) -> str | None:
+    """The base64 raw public key of a keyring key (for whoever checks a signature elsewhere)."""
+    key = keyring.find(key_id) if key_id else None
+    return base64.b64encode(key.public_bytes).decode() if key else None
 
 
 def sign(data: bytes) -> str:
-    return base64.b64encode(private_key().sign(data)).decode()
+    return signer().sign(data)
 
 
-def verify(data: bytes, signature_b64: str, key: Ed25519PublicKey | None = None) -> bool:
-    try:
-        (key or public_key()).verify(base64.b64decode(signature_b64, validate=True), data)
-        return True
-    except (InvalidSignature, ValueError):
-        return False
+def check(data: bytes, signature_b64: str, *, key_id: str | None = None,
+          signed_at: dt.datetime | None = None) -> Verdict:
+    """Which key signed (the one named; the keyring's first key when none is named), its state,
+    and whether the signature is trusted (see keyring.judge)."""
+    return keyring.check(data, signature_b64 or "", key_id=key_id, signed_at=signed_at)
+
+
+def ring() -> keyring.Ring:
+    """The keyring read once, to check many signatures (Ring.check is `check` without a query)."""
+    return keyring.snapshot()
+
+
+def verify(data: bytes, signature_b64: str, key: Ed25519PublicKey | None = None, *, key_id: str | None = None,
+           signed_at: dt.datetime | None = None) -> bool:
+    """True when the signature is trusted: under `key` when given (another installation's
+    public key), else under the keyring's key named by `key_id` (the first key when None)."""
+    if key is not None:
+        return keyring.raw_verify(key, data, signature_b64 or "")
+    return check(data, signature_b64, key_id=key_id, signed_at=signed_at).ok
 
 
 def canonical_json(obj) -> bytes:

@@ -4,7 +4,7 @@ Others get 403 (members) or 404 (not members)."""
 import json
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -69,6 +69,21 @@ class ModelListView(APIView):
         except registry.RegistryError as exc:
             return bad_request(exc)
         return Response(ModelVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+
+class VerifyModelView(APIView):
+    """Re-check a stored version: its weights' sha256 and which key signed them, with the key's
+    state as of the registration (a key revoked later is a warning; revoked before, untrusted)."""
+
+    @extend_schema(request=None, responses={200: OpenApiResponse(description="ok, key_id, key_state, signed_by, "
+                                                                         "warning, problem, sbom_sha256")})
+    def get(self, request, project_pk, pk):
+        project = _project(request, project_pk)
+        version = get_object_or_404(project.model_versions, pk=pk)
+        verdict = registry.verify_version(version)
+        return Response({"id": version.pk, "ok": verdict.ok, "key_id": verdict.key_id, "key_state": verdict.state,
+                         "signed_by": verdict.describe(), "warning": verdict.warning, "problem": verdict.problem,
+                         "sbom_sha256": (version.lineage or {}).get("sbom_sha256")})
 
 
 class MakeCurrentView(APIView):

@@ -4,7 +4,6 @@ Trainers and admins propose and withdraw; approvers (admins: `labeling.approve_m
 approve and reject; trainers, QA leads and admins read cards; trainers and admins read which
 version is deployed and download weights; everyone on the project files incidents, QA leads and
 admins triage them. Non-members get 404, members without the role 403."""
-import base64
 
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
@@ -165,7 +164,7 @@ class CardSignatureView(APIView):
     def get(self, request, project_pk, pk):
         _, sig = cards.signed(cards.card(_card_version(request, project_pk, pk)))
         return Response({**sig, "statement": "aerie-model-card-v1: + canonical JSON {\"card_sha256\": sha256}",
-                         "public_key": base64.b64encode(signing.public_key_bytes()).decode()})
+                         "public_key": signing.public_key_b64(sig["key_id"])})
 
 
 def _manager_project(request, project_pk):
@@ -183,6 +182,7 @@ class WeightsView(APIView):
                                 content_type="application/octet-stream")
         response["X-Aerie-Sha256"] = version.sha256
         response["X-Aerie-Signature"] = version.signature
+        response["X-Aerie-Key-Id"] = version.key_id
         return response
 
 
@@ -198,7 +198,8 @@ class DeployedView(APIView):
             v = promotion.deployed(project, kind)
             answer[kind] = None if v is None else {
                 "id": v.pk, "architecture": v.architecture, "class_map": v.class_map, "sha256": v.sha256,
-                "signature": v.signature, "key_id": v.key_id, "deployed_at": v.deployed_at,
+                "signature": v.signature, "key_id": v.key_id, "public_key": signing.public_key_b64(v.key_id),
+                "deployed_at": v.deployed_at,
                 "statement": registry.statement(v.sha256, v.architecture, v.class_map).decode(),
                 "weights_url": request.build_absolute_uri(
                     reverse("project-model-weights", kwargs={"project_pk": project.pk, "pk": v.pk})),

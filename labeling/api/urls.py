@@ -56,6 +56,8 @@ urlpatterns = [
     path("projects/<int:project_pk>/gold/", review_views.GoldView.as_view(), name="project-gold"),
     path("projects/<int:project_pk>/quality/", review_views.QualityView.as_view(), name="project-quality"),
     path("projects/<int:project_pk>/models/", model_views.ModelListView.as_view(), name="project-models"),
+    path("projects/<int:project_pk>/models/<int:pk>/verify/", model_views.VerifyModelView.as_view(),
+         name="project-model-verify"),
     path("projects/<int:project_pk>/models/<int:pk>/current/", model_views.MakeCurrentView.as_view(),
          name="project-model-current"),
     path("projects/<int:project_pk>/training/", model_views.TrainingView.as_view(), name="project-training"),

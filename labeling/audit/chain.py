@@ -70,7 +70,7 @@ def seal_payload(seq: int, hash_: str, at: dt.datetime) -> bytes:
 
 
 def seal(user=None, *, force: bool = False) -> AuditSeal | None:  # pragma: no mutate block
-    """Sign the chain's head with the installation's key. Nothing new when the head is already
+    """Sign the chain's head with the keyring's active key. Nothing new when the head is already
     sealed (unless `force`); None while the chain is empty."""
     link_pending()
     seq, hash_ = head()
@@ -79,9 +79,10 @@ def seal(user=None, *, force: bool = False) -> AuditSeal | None:  # pragma: no m
     last = AuditSeal.objects.order_by("-seq", "-id").first()
     if last is not None and last.seq == seq and not force:
         return last
+    signer = signing.signer()
     at = timezone.now()
-    return AuditSeal.objects.create(seq=seq, hash=hash_, at=at, key_id=signing.key_id(),
-                                    signature=signing.sign(seal_payload(seq, hash_, at)),
+    return AuditSeal.objects.create(seq=seq, hash=hash_, at=at, key_id=signer.key_id,
+                                    signature=signer.sign(seal_payload(seq, hash_, at)),
                                     sealed_by=user if getattr(user, "is_authenticated", False) else None)
 
 
@@ -94,6 +95,8 @@ class Report:
     last_sealed_seq: int | None = None
     problems: list[str] = field(default_factory=list)
     broken_at: int | None = None  # the first broken link's seq
+    signers: dict[str, str] = field(default_factory=dict)  # key id -> which key and its state, of the seals
+    warnings: list[str] = field(default_factory=list)  # seals that verify but deserve a look
 
     @property
     def ok(self) -> bool:
@@ -149,10 +152,9 @@ def _walk(report: Report, cursor) -> dict[int, str]:  # pragma: no mutate block
 
 def verify() -> Report:  # pragma: no mutate block
     """Walk the whole chain in one consistent snapshot: every link follows the previous one and
-    matches its event, every event is chained, every seal is signed by this installation's key
-    and matches the chain at its seq."""
+    matches its event, every event is chained, every seal is signed by a key of the keyring
+    (trusted at the seal's time: labeling.access.keyring) and matches the chain at its seq."""
     report = Report()
-    key_id = signing.key_id()
     link_pending()
     outermost = not connection.in_atomic_block
     with transaction.atomic():
@@ -169,12 +171,19 @@ def verify() -> Report:  # pragma: no mutate block
             unchained = cur.fetchone()
         if unchained:
             report.problems.append(f"event {unchained[0]} ({unchained[1]}) is not in the chain")
-        for seal_ in AuditSeal.objects.order_by("seq", "id"):
+        ring = signing.ring()
+        for seal_ in AuditSeal.objects.order_by("seq", "id").iterator(chunk_size=2000):
             where = f"seal {seal_.pk} (link {seal_.seq}, {seal_.at:%Y-%m-%d %H:%M:%S})"
-            if seal_.key_id != key_id or not signing.verify(seal_payload(seal_.seq, seal_.hash, seal_.at),
-                                                             seal_.signature):
-                report.problems.append(f"{where}: the signature does not verify under this installation's key")
-            elif report.broken_at is not None and seal_.seq >= report.broken_at:
+            verdict = ring.check(seal_payload(seal_.seq, seal_.hash, seal_.at), seal_.signature,
+                                 key_id=seal_.key_id or None, signed_at=seal_.at)
+            if verdict.key is not None:
+                report.signers[verdict.key.key_id] = verdict.key.describe()
+            if not verdict.ok:
+                report.problems.append(f"{where}: the signature does not verify ({verdict.describe()})")
+                continue
+            if verdict.warning:
+                report.warnings.append(f"{where}: {verdict.warning} ({verdict.key.describe()})")
+            if report.broken_at is not None and seal_.seq >= report.broken_at:
                 continue  # the chain is already reported broken before this seal
             elif verified.get(seal_.seq) != seal_.hash:
                 report.problems.append(f"{where}: the chain no longer has the sealed hash there "

@@ -63,11 +63,12 @@ def create_version(dataset: Dataset, *, user=None, note: str = "") -> DatasetVer
     if not sequences:
         raise ManifestError("the dataset has no ingested sequences to snapshot")
     number = (dataset.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    signer = signing.signer()
     header = {
         "format": "aerie-dataset-manifest/1",
         "dataset": dataset.name,
         "version": number,
-        "key_id": signing.key_id(),
+        "key_id": signer.key_id,
         "sequences": [
             {"name": s.name, "kind": s.kind, "source_name": s.source_name, "source_sha256": s.source_sha256,
              "frame_count": s.frame_count, "fps": s.fps, "stride": s.stride, "target_fps": s.target_fps}
@@ -91,7 +92,7 @@ def create_version(dataset: Dataset, *, user=None, note: str = "") -> DatasetVer
         name = default_storage.save(f"manifests/dataset-{dataset.pk}/v{number}-{sha[:12]}.json", File(tmp))
     version = DatasetVersion.objects.create(
         dataset=dataset, number=number, frame_count=count, manifest_name=name, manifest_sha256=sha,
-        signature=signing.sign(_statement(sha)), key_id=signing.key_id(), created_by=user, note=note,
+        signature=signer.sign(_statement(sha)), key_id=signer.key_id, created_by=user, note=note,
     )
     version.sequences.set(sequences)
     audit.record(user, "dataset.version", version, {"frames": count, "manifest_sha256": sha})
@@ -108,6 +109,7 @@ class VerifyReport:
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    signed_by: str = ""  # which key signed and its state (signing.Verdict.describe)
 
     @property
     def ok(self) -> bool:
@@ -116,7 +118,9 @@ class VerifyReport:
 
     def lines(self) -> list[str]:
         out = [f"{self.version}: {'OK' if self.ok else 'FAILED'} ({self.frames_checked} frames checked)"]
-        if not self.signature_ok:
+        if self.signed_by:
+            out.append(f"  {self.signed_by}")
+        if not self.signature_ok and not self.signed_by:
             out.append("  signature: INVALID (manifest or signature altered, or signed by another key)")
         if not self.manifest_ok:
             out.append("  manifest file: sha256 does not match the recorded one")
@@ -171,17 +175,19 @@ def _manifest_frames(name: str):
 
 
 def check_manifest(report: VerifyReport, manifest_name: str, manifest_sha256: str, signature: str,
-                   statement) -> dict | None:
+                   statement, *, key_id: str | None = None, signed_at=None) -> dict | None:
     """The part of verifying a signed manifest that raw and derived versions share: the manifest
     file is there, its sha256 is the recorded one, the signature over `statement(sha)` holds, and
-    every file it lists has the listed bytes. Returns its entries by (sequence, index), or None
+    every file it lists has the listed bytes. The signature is checked against the key it names
+    (`key_id`, the keyring's first key when empty) as of `signed_at`. Returns its entries by (sequence, index), or None
     when the manifest is missing or not in the aerie format (the report says which)."""
     if not default_storage.exists(manifest_name):
         report.problems.append(f"manifest file {manifest_name} is missing")
         return None
     sha = _hash_blob(manifest_name)
     report.manifest_ok = sha == manifest_sha256
-    report.signature_ok = signing.verify(statement(sha), signature)
+    verdict = signing.check(statement(sha), signature, key_id=key_id or None, signed_at=signed_at)
+    report.signature_ok, report.signed_by = verdict.ok, verdict.describe()
     listed = {}
     try:
         for entry in _manifest_frames(manifest_name):
@@ -203,7 +209,8 @@ def verify_version(version: DatasetVersion) -> VerifyReport:
     """Check a dataset version against its signed manifest: the signature, the manifest file,
     every frame file's bytes, and frames that are in the database but not in the manifest."""
     report = VerifyReport(str(version))
-    listed = check_manifest(report, version.manifest_name, version.manifest_sha256, version.signature, _statement)
+    listed = check_manifest(report, version.manifest_name, version.manifest_sha256, version.signature, _statement,
+                            key_id=version.key_id, signed_at=version.created_at)
     if listed is None:
         return report
     in_db = {}

@@ -65,7 +65,9 @@ def _lineage(version: ModelVersion) -> dict:
             "uploaded": lineage.get("uploaded"), "dataset_version": lineage.get("dataset_version"),
             "ontology_version": lineage.get("ontology_version", version.ontology_version_id),
             "approved_snapshot_sha256": snapshot.get("frame_ids_sha256"),
-            "approved_snapshot": snapshot or None, "evaluation_sets_excluded": excluded}
+            "approved_snapshot": snapshot or None, "evaluation_sets_excluded": excluded,
+            "sbom_sha256": lineage.get("sbom_sha256"),
+            "registered_with_sbom_sha256": lineage.get("registered_with_sbom_sha256")}
 
 
 def _flags(version: ModelVersion) -> list[dict]:
@@ -112,11 +114,13 @@ def signed(card_dict: dict) -> tuple[bytes, dict]:
     """(the card's canonical JSON, {sha256, signature, key_id})."""
     data = signing.canonical_json(card_dict)
     sha = hashlib.sha256(data).hexdigest()
-    return data, {"sha256": sha, "signature": signing.sign(statement(sha)), "key_id": signing.key_id()}
+    signer = signing.signer()
+    return data, {"sha256": sha, "signature": signer.sign(statement(sha)), "key_id": signer.key_id}
 
 
-def verify_card(json_bytes: bytes, signature: str) -> bool:
-    return signing.verify(statement(hashlib.sha256(json_bytes).hexdigest()), signature or "")
+def verify_card(json_bytes: bytes, signature: str, key_id: str | None = None) -> bool:
+    """A card's signature by the key it names (`key_id`; the keyring's first key when None)."""
+    return signing.verify(statement(hashlib.sha256(json_bytes).hexdigest()), signature or "", key_id=key_id)
 
 
 def _pct(value) -> str:
@@ -136,6 +140,9 @@ def card_markdown(c: dict, signature: dict | None = None) -> str:
             f"- ontology version: {lin['ontology_version']}",
             f"- approved-label snapshot sha256: `{lin['approved_snapshot_sha256'] or '—'}`",
             f"- evaluation sets excluded: {lin['evaluation_sets_excluded'] if lin['evaluation_sets_excluded'] else '—'}",
+            f"- software (SBOM sha256): `{lin.get('sbom_sha256') or lin.get('registered_with_sbom_sha256') or '—'}`"
+            + (" (the software that registered it)" if not lin.get("sbom_sha256")
+               and lin.get("registered_with_sbom_sha256") else ""),
             ""]
     out += ["## Evaluation", ""]
     if not c["evaluations"]:

@@ -160,12 +160,13 @@ def freeze(project: Project, name: str, selection, *, user=None, description: st
     recorded = {**sel, "matched": len(matching), "skipped_unapproved": len(matching) - len(frame_ids)}
     data = manifest(project.pk, name, recorded, frame_ids, annotation_ids)
     sha = hashlib.sha256(data).hexdigest()
+    signer = signing.signer()
     try:
         with transaction.atomic():
             eset = EvaluationSet.objects.create(
                 project=project, name=name, description=description, selection=recorded, frame_ids=frame_ids,
                 annotation_ids=annotation_ids, required=bool(required), manifest_sha256=sha,
-                signature=signing.sign(_statement(sha)), key_id=signing.key_id(),
+                signature=signer.sign(_statement(sha)), key_id=signer.key_id,
                 created_by=user if getattr(user, "is_authenticated", False) else None)
             audit.record(user, "evaluation_set.freeze", eset, {
                 "project": project.pk, "name": name, "selection": recorded, "frames": len(frame_ids),
@@ -197,11 +198,13 @@ def verify(eset: EvaluationSet) -> Verification:
     sha = hashlib.sha256(manifest(eset.project_id, eset.name, eset.selection, eset.frame_ids,
                                   eset.annotation_ids)).hexdigest()
     manifest_ok = sha == eset.manifest_sha256
-    signature_ok = signing.verify(_statement(eset.manifest_sha256), eset.signature)
+    verdict = signing.check(_statement(eset.manifest_sha256), eset.signature, key_id=eset.key_id or None,
+                            signed_at=eset.created_at)
+    signature_ok = verdict.ok
     if not manifest_ok:
         problems.append("the set's frames, revisions or selection no longer match its signed manifest")
     if not signature_ok:
-        problems.append("the signature does not verify under this installation's key")
+        problems.append(f"the signature is not trusted: {verdict.describe()}")
     return Verification(manifest_ok and signature_ok and not problems, manifest_ok, signature_ok, problems)
 
 

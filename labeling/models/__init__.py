@@ -2,6 +2,7 @@ from .access import RawAccessGrant
 from .accounts import LoginThrottle
 from .annotations import Annotation, AnnotationBox, AnnotationTag
 from .audit import AuditEvent, AuditLink, AuditPending, AuditSeal
+from .custody import SigningKey, SoftwareBill
 from .exports import Export
 from .footage import Dataset, DatasetVersion, Frame, IngestJob, Sequence
 from .governance import (
@@ -45,7 +46,8 @@ from .shares import Share
 from .telemetry import FrameCondition, FrameTelemetry
 
 __all__ = [
-    "RawAccessGrant", "Share", "FrameTelemetry", "FrameCondition", "EvaluationSet", "EvaluationRun", "EvaluationChunk",
+    "RawAccessGrant", "Share", "SigningKey", "SoftwareBill",
+    "FrameTelemetry", "FrameCondition", "EvaluationSet", "EvaluationRun", "EvaluationChunk",
     "EvaluationOutput", "Promotion", "Incident", "Quarantine",
     "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "AuditLink",
     "AuditPending", "AuditSeal", "Dataset", "DatasetVersion", "Frame", "IngestJob", "Membership", "Project", "Sequence",

@@ -64,9 +64,10 @@ def create_derived_version(raw: DatasetVersion, *, user=None, note: str = "") ->
     dataset = Dataset.objects.select_for_update(no_key=True).get(pk=raw.dataset_id)
     level, method = dataset.metadata_level, dataset.redaction_method
     number = (DerivedDatasetVersion.objects.filter(dataset=dataset).aggregate(n=Max("number"))["n"] or 0) + 1
+    signer = signing.signer()
     sequences = list(raw.sequences.order_by("name"))
     header = {
-        "format": FORMAT, "dataset": dataset.name, "version": number, "key_id": signing.key_id(),
+        "format": FORMAT, "dataset": dataset.name, "version": number, "key_id": signer.key_id,
         "raw_version": raw.number, "raw_manifest_sha256": raw.manifest_sha256, "method": method,
         "metadata_level": level,
         "sequences": [reduce_metadata({"name": sequence_name(s, level), "kind": s.kind, "source_name": s.source_name,
@@ -104,7 +105,7 @@ def create_derived_version(raw: DatasetVersion, *, user=None, note: str = "") ->
         name = default_storage.save(f"manifests/dataset-{dataset.pk}/derived-v{number}-{sha[:12]}.json", File(tmp))
     version = DerivedDatasetVersion.objects.create(
         dataset=dataset, raw_version=raw, number=number, frame_count=count, method=method, metadata_level=level,
-        manifest_name=name, manifest_sha256=sha, signature=signing.sign(_statement(sha)), key_id=signing.key_id(),
+        manifest_name=name, manifest_sha256=sha, signature=signer.sign(_statement(sha)), key_id=signer.key_id,
         created_by=user, note=note)
     audit.record(user, "dataset.derived_version", version, {
         "frames": count, "manifest_sha256": sha, "raw_version": raw.pk, "method": method, "metadata_level": level},
@@ -124,7 +125,8 @@ def verify_derived(version: DerivedDatasetVersion) -> VerifyReport:
     each listed rendition is in the database for the frame (with the raw sha256 the manifest
     says), and frames of the raw version that the manifest leaves out."""
     report = VerifyReport(str(version))
-    listed = check_manifest(report, version.manifest_name, version.manifest_sha256, version.signature, _statement)
+    listed = check_manifest(report, version.manifest_name, version.manifest_sha256, version.signature, _statement,
+                            key_id=version.key_id, signed_at=version.created_at)
     if listed is None:
         return report
     in_db, names = {}, _names(version.raw_version, version.metadata_level)

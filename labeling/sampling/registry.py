@@ -7,25 +7,27 @@ the signature check out, and then only with `torch.load(..., weights_only=True)`
 code runs) into a freshly built model with `strict=True`: an unsigned, tampered, foreign-signed,
 mis-shaped or non-weights file is refused with a clear error, and nothing is stored.
 
-Trusted keys: this installation's own signing key (the training task signs with it) and the
-public keys in AERIE_TRUSTED_MODEL_KEYS (base64 of the raw 32-byte Ed25519 keys, comma-separated)
-for weights trained elsewhere. No weights are ever downloaded: architectures are built with
+Trusted keys are the keyring's (labeling.access.keyring): a new registration must be signed by
+the active key (the training task signs with it) or a trusted external key (another
+installation's: AERIE_TRUSTED_MODEL_KEYS, base64 of the raw 32-byte Ed25519 keys, comma-separated,
+is imported into the keyring, or `manage.py trust_signing_key`). A stored version is re-checked
+against the key that signed it as of its registration: a key retired since still verifies, a
+key revoked since still verifies with a warning, a key revoked before the registration does not.
+No weights are ever downloaded: architectures are built with
 `weights=None, weights_backbone=None`.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from django.conf import settings
 from django.db import transaction
 
 from labeling import audit, jobs
-from labeling.access import cache, signing
+from labeling.access import cache, keyring, signing
 from labeling.footage import blobstore
 from labeling.models import ModelVersion, Project
+from labeling.provenance import bills
 
 #: architecture -> kind. Detectors get one output per class plus background.
 ARCHITECTURES = {
@@ -47,18 +49,8 @@ def statement(sha256: str, architecture: str, class_map: list[str]) -> bytes:
 
 
 def sign(data: bytes, architecture: str, class_map: list[str]) -> str:
-    """Sign weights with this installation's key (the training task does this)."""
+    """Sign weights with this installation's active key (the training task does this)."""
     return signing.sign(statement(hashlib.sha256(data).hexdigest(), architecture, class_map))
-
-
-def trusted_keys() -> list[Ed25519PublicKey]:
-    keys = [signing.public_key()]
-    for text in filter(None, (k.strip() for k in settings.AERIE_TRUSTED_MODEL_KEYS)):
-        try:
-            keys.append(Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True)))
-        except ValueError as exc:
-            raise RegistryError(f"AERIE_TRUSTED_MODEL_KEYS holds a key that is not a raw Ed25519 key: {exc}") from None
-    return keys
 
 
 def build(architecture: str, n_classes: int):
@@ -92,9 +84,24 @@ def _checked_class_map(project: Project, kind: str, class_map) -> list[str]:
     return class_map
 
 
-def verify_and_load(data: bytes, architecture: str, class_map: list[str], signature: str):
-    """Check hash and signature, then load the weights safely into a fresh model. Returns
-    (model, sha256, key id)."""
+def check_signature(data: bytes, architecture: str, class_map: list[str], signature: str, *,
+                    key_id: str | None = None, signed_at=None) -> keyring.Verdict:
+    """Which key signed these weights, its state, and whether it is trusted: `key_id` and
+    `signed_at` for a stored version; without them, a new registration (active or trusted
+    external key, not revoked)."""
+    signed = statement(hashlib.sha256(data).hexdigest(), architecture, class_map)
+    if key_id is None:
+        try:
+            return keyring.check_new(signed, signature or "")
+        except keyring.KeyringError as exc:
+            raise RegistryError(str(exc)) from None
+    return signing.check(signed, signature or "", key_id=key_id, signed_at=signed_at)
+
+
+def verify_and_load(data: bytes, architecture: str, class_map: list[str], signature: str, *,
+                    key_id: str | None = None, signed_at=None):
+    """Check hash and signature (see check_signature), then load the weights safely into a fresh
+    model. Returns (model, sha256, key id)."""
     import torch
 
     build(architecture, 1)  # refuses an architecture outside the allow-list before anything else
@@ -103,11 +110,12 @@ def verify_and_load(data: bytes, architecture: str, class_map: list[str], signat
     if len(data) > MAX_WEIGHTS_BYTES:
         raise RegistryError(f"the weights file is larger than {MAX_WEIGHTS_BYTES // 2**20} MiB")
     sha = hashlib.sha256(data).hexdigest()
-    signed = statement(sha, architecture, class_map)
-    key = next((k for k in trusted_keys() if signing.verify(signed, signature or "", k)), None)
-    if key is None:
-        raise RegistryError("the signature does not match these weights, architecture and class map under any "
-                            "trusted key (unsigned, tampered, or signed by an unknown key)")
+    verdict = check_signature(data, architecture, class_map, signature, key_id=key_id, signed_at=signed_at)
+    if not verdict.ok:
+        if verdict.key is None:
+            raise RegistryError("the signature does not match these weights, architecture and class map under any "
+                                "trusted key (unsigned, tampered, or signed by an unknown key)")
+        raise RegistryError(f"the signature is not trusted: {verdict.describe()}")
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure is a refusal
@@ -120,7 +128,7 @@ def verify_and_load(data: bytes, architecture: str, class_map: list[str], signat
     except RuntimeError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "shapes or names differ"
         raise RegistryError(f"the weights do not fit {architecture} with {len(class_map)} classes: {first}") from None
-    return model.eval(), sha, signing.key_id(key)
+    return model.eval(), sha, verdict.key_id
 
 
 def register(project: Project, data: bytes, *, architecture: str, class_map, signature: str, user=None,
@@ -131,6 +139,9 @@ def register(project: Project, data: bytes, *, architecture: str, class_map, sig
         raise RegistryError(f"architecture '{architecture}' is not allowed; use one of {sorted(ARCHITECTURES)}")
     class_map = _checked_class_map(project, kind, class_map)
     _, sha, key = verify_and_load(data, architecture, class_map, signature)
+    lineage = dict(lineage or {})
+    if "sbom_sha256" not in lineage:  # weights made elsewhere: the software that registered them
+        lineage["registered_with_sbom_sha256"] = bills.current(user).sha256
     name = f"models/{sha[:2]}/{sha}.pt"
     blobstore.put(name, data)
     with transaction.atomic():
@@ -162,5 +173,22 @@ def load(version: ModelVersion):
     """The model of a stored version, re-checked (hash and signature) before it is loaded."""
     with blobstore.open_blob(version.blob_name) as fh:
         data = fh.read()
-    model, _, _ = verify_and_load(data, version.architecture, version.class_map, version.signature)
+    model, _, _ = verify_and_load(data, version.architecture, version.class_map, version.signature,
+                                  key_id=version.key_id or None, signed_at=version.created_at)
     return model
+
+
+def verify_version(version: ModelVersion) -> keyring.Verdict:
+    """A stored version's weights against its signature: the hash (a changed or missing file
+    fails) and the key that signed, with its state as of the registration."""
+    try:
+        with blobstore.open_blob(version.blob_name) as fh:
+            data = fh.read()
+    except (FileNotFoundError, OSError):
+        return keyring.Verdict(False, keyring.find(version.key_id), version.key_id,
+                               problem=f"the weights file {version.blob_name} is missing")
+    if hashlib.sha256(data).hexdigest() != version.sha256:
+        return keyring.Verdict(False, keyring.find(version.key_id), version.key_id,
+                               problem="the weights file's sha256 is not the recorded one")
+    return check_signature(data, version.architecture, version.class_map, version.signature,
+                           key_id=version.key_id or None, signed_at=version.created_at)

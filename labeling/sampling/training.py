@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from labeling import audit, jobs
 from labeling.models import DatasetVersion, ModelVersion, Project, TrainingRun
+from labeling.provenance import bills
 from labeling.sampling import examples as examples_mod
 from labeling.sampling import images as images_mod
 from labeling.sampling import registry
@@ -197,7 +198,8 @@ def _train(run_: TrainingRun, torch, nets) -> ModelVersion:
                "dataset_version": dataset_version.number if dataset_version else None,
                "approved_snapshot": _snapshot(found), "left_out_other_ontology_version": other_version,
                "evaluation_sets_excluded": held_out["sets"], "left_out_evaluation_frames": held_out["frames"],
-               "val_sequences": sorted({ex.sequence_id for ex in val_set}), "params": params, "device": str(dev)}
+               "val_sequences": sorted({ex.sequence_id for ex in val_set}), "params": params, "device": str(dev),
+               "sbom_sha256": bills.current(run_.created_by).sha256}  # the software that trained it
     signature = registry.sign(data, run_.architecture, class_map)
     version = registry.register(project, data, architecture=run_.architecture, class_map=class_map,
                                 signature=signature, user=run_.created_by, metrics=final, lineage=lineage)

@@ -65,6 +65,7 @@ class ArchiveWriter:
         self.zip = zipfile.ZipFile(fileobj, "w", allowZip64=True)
         self.files: list[dict] = []
         self._names: set[str] = set()
+        self.key_id = ""
 
     def open(self, name: str, *, compress: bool = True) -> _Entry:
         if name in self._names or name in (MANIFEST, SIGNATURE):
@@ -90,11 +91,13 @@ class ArchiveWriter:
 
     def finish(self, header: dict) -> tuple[str, str]:
         """Write the manifest (header + every file's hash) and its signature; close the zip.
-        Returns (manifest sha256, signature)."""
-        manifest = signing.canonical_json({**header, "key_id": signing.key_id(),
-                                           "public_key": _b64(signing.public_key_bytes()), "files": self.files})
+        Returns (manifest sha256, signature); `key_id` says which key signed."""
+        signer = signing.signer()
+        manifest = signing.canonical_json({**header, "key_id": signer.key_id,
+                                           "public_key": _b64(signer.public_bytes), "files": self.files})
         sha = hashlib.sha256(manifest).hexdigest()
-        signature = signing.sign(statement(sha))
+        signature = signer.sign(statement(sha))
+        self.key_id = signer.key_id
         for name, data in ((MANIFEST, manifest), (SIGNATURE, signature.encode() + b"\n")):
             info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
             info.external_attr = 0o644 << 16
@@ -119,6 +122,8 @@ class ArchiveReport:
     extra: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     manifest: dict = field(default_factory=dict)
+    signed_by: str = ""  # which key signed and its state (signing.Verdict.describe)
+    notes: list[str] = field(default_factory=list)  # e.g. the SBOM of the software that made it
 
     @property
     def ok(self) -> bool:
@@ -126,7 +131,10 @@ class ArchiveReport:
 
     def lines(self) -> list[str]:
         out = [f"{'OK' if self.ok else 'FAILED'} ({self.files_checked} files checked)"]
-        if not self.signature_ok:
+        if self.signed_by:
+            out.append(f"  {self.signed_by}")
+        out += [f"  {n}" for n in self.notes]
+        if not self.signature_ok and not self.signed_by.startswith("signed by"):
             out.append("  signature: INVALID (manifest or signature altered, or signed by another key)")
         out += [f"  problem: {p}" for p in self.problems]
         out += [f"  changed: {c}" for c in self.changed]
@@ -135,9 +143,23 @@ class ArchiveReport:
         return out
 
 
-def verify_archive(fileobj, key=None) -> ArchiveReport:
-    """Check an export zip: the manifest's signature (this installation's key unless `key` is
-    given), then every listed file's sha256 and size, and files that are not listed."""
+def _time(text):
+    """The manifest's signed `created_at` (when it was signed), None when absent or unreadable."""
+    import datetime as dt
+
+    try:
+        at = dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+
+
+def verify_archive(fileobj, key=None, *, recorded_time=None) -> ArchiveReport:
+    """Check an export zip: the manifest's signature (by the keyring's key the manifest names,
+    as of the manifest's time; by `key` when given, another installation's public key), then
+    every listed file's sha256 and size, and files that are not listed. `recorded_time(manifest
+    sha256)` may give when this installation recorded the signature (its export row), which
+    then counts instead of the time the manifest states."""
     import json
 
     report = ArchiveReport()
@@ -153,13 +175,23 @@ def verify_archive(fileobj, key=None) -> ArchiveReport:
             return report
         manifest_bytes = archive.read(MANIFEST)
         signature = archive.read(SIGNATURE).decode(errors="replace").strip()
-        report.signature_ok = signing.verify(statement(hashlib.sha256(manifest_bytes).hexdigest()), signature, key)
         try:
             report.manifest = json.loads(manifest_bytes)
             listed = {f["path"]: f for f in report.manifest["files"]}
         except (ValueError, KeyError, TypeError) as exc:
             report.problems.append(f"manifest is not in the aerie format: {exc}")
             return report
+        manifest_sha = hashlib.sha256(manifest_bytes).hexdigest()
+        signed = statement(manifest_sha)
+        if key is not None:
+            report.signature_ok = signing.verify(signed, signature, key)
+            report.signed_by = f"checked against the given public key {signing.key_id(key)}"
+        else:
+            named = report.manifest.get("key_id")
+            verdict = signing.check(signed, signature, key_id=named if isinstance(named, str) and named else None,
+                                    signed_at=(recorded_time and recorded_time(manifest_sha))
+                                    or _time(report.manifest.get("created_at")))
+            report.signature_ok, report.signed_by = verdict.ok, verdict.describe()
         for path, entry in listed.items():
             if path not in names:
                 report.missing.append(path)

@@ -15,13 +15,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from labeling import audit, jobs
-from labeling.access import raw, signing
+from labeling.access import raw
 from labeling.exchange.exports import coco, dota, mot, visdrone, yolo
 from labeling.exchange.exports import selection as scopes
 from labeling.exchange.exports.archive import ArchiveWriter
 from labeling.exchange.exports.images import ImageSource
 from labeling.exchange.exports.selection import ExportError, ExportForbidden
 from labeling.models import DatasetVersion, Export, Project
+from labeling.provenance import bills
 from labeling.redaction.metadata import sequence_name
 from labeling.work.payloads import classes_of
 from ontology.models import OntologyVersion
@@ -115,6 +116,7 @@ def _header(export: Export, resolved: scopes.Scope, stats: dict, images=None) ->
         "ontology_version": version.number,
         "annotations_as_of": export.annotations_as_of,
         "aerie_version": settings.AERIE_VERSION,
+        "sbom_sha256": bills.current().sha256,  # the software that made it (labeling.provenance)
         "created_at": timezone.now().isoformat(),
         "created_by": export.created_by.username if export.created_by else None,
         "counts": stats,
@@ -179,7 +181,7 @@ def run(export_id: int) -> Export:
     with transaction.atomic():
         Export.objects.filter(pk=export.pk).update(
             status=Export.DONE, items_done=export.items_total, file_name=name, size=size, sha256=digest.hexdigest(),
-            manifest_sha256=manifest_sha, signature=signature, key_id=signing.key_id(), finished_at=timezone.now(),
+            manifest_sha256=manifest_sha, signature=signature, key_id=archive.key_id, finished_at=timezone.now(),
             message="", **stats)
         export.refresh_from_db()
         audit.record(None, "export.done", export, {"sha256": export.sha256, "manifest_sha256": manifest_sha, **stats})

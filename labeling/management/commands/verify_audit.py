@@ -15,6 +15,10 @@ class Command(BaseCommand):
         self.stdout.write(f"audit chain: {report.links} link(s) verified, head {report.head_seq} "
                           f"{report.head_hash[:16]}…; {report.seals} seal(s) verified"
                           + (f", the last at link {report.last_sealed_seq}" if report.last_sealed_seq else ""))
+        for described in report.signers.values():
+            self.stdout.write(f"seals signed by {described}")
+        for warning in report.warnings:
+            self.stdout.write(f"WARNING: {warning}")
         if not report.ok:
             if report.broken_at is not None:
                 self.stdout.write(f"FIRST BROKEN LINK: {report.broken_at}")
