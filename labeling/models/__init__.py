@@ -2,6 +2,7 @@ from .access import RawAccessGrant
 from .accounts import LoginThrottle
 from .annotations import Annotation, AnnotationBox, AnnotationTag
 from .audit import AuditEvent, AuditLink, AuditPending, AuditSeal
+from .custody import LegalHold, RetentionRun, Tombstone
 from .exports import Export
 from .footage import Dataset, DatasetVersion, Frame, IngestJob, Sequence
 from .governance import (
@@ -45,6 +46,7 @@ from .shares import Share
 from .telemetry import FrameCondition, FrameTelemetry
 
 __all__ = [
+    "LegalHold", "RetentionRun", "Tombstone",
     "RawAccessGrant", "Share", "FrameTelemetry", "FrameCondition", "EvaluationSet", "EvaluationRun", "EvaluationChunk",
     "EvaluationOutput", "Promotion", "Incident", "Quarantine",
     "Annotation", "AnnotationBox", "AnnotationTag", "Assignment", "Draft", "QueueItem", "AuditEvent", "AuditLink",
