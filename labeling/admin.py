@@ -190,7 +190,8 @@ class LegalHoldForm(forms.ModelForm):
         data = super().clean()
         if self.instance.pk is None and bool(data.get("dataset")) == bool(data.get("sequence")):
             raise forms.ValidationError("A hold is on a dataset or on one sequence: choose exactly one.")
-        if self.instance.pk is not None and self.instance.lifted_at is None and not (data.get("lift_reason") or "").strip():
+        lifting = self.instance.pk is not None and self.instance.lifted_at is None
+        if lifting and not (data.get("lift_reason") or "").strip():
             raise forms.ValidationError("To lift the hold, say why (it goes into the audit trail).")
         return data
 

@@ -6,6 +6,7 @@ served once the raw frames are gone. On local disk and on S3-compatible storage.
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import timedelta
 from io import StringIO
 
@@ -372,3 +373,78 @@ def test_retention_on_s3_compatible_storage(s3_storage, project, users):
     frame = Frame.objects.filter(sequence=seq).first()
     got = api_client(users["annotator"]).get(f"/frames/{frame.pk}/original")
     assert got.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_resumes_a_run_whose_worker_died_in_a_real_worker(footage, celery_worker_app):
+    """celery beat's retention_sweep: a run whose heartbeat stopped is sent again and finishes in
+    a worker; while the last run is recent, the sweep starts none."""
+    names = stored(raw_files(footage["old"]))
+    made = retention.start(reason="schedule")
+    RetentionRun.objects.filter(pk=made.pk).update(heartbeat_at=timezone.now() - timedelta(hours=2))
+    celery_worker_app.send_task("labeling.tasks.retention_sweep")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        made.refresh_from_db()
+        if made.status != RetentionRun.RUNNING:
+            break
+        time.sleep(0.3)
+    assert made.status == RetentionRun.DONE, made.message
+    assert made.sequences_done == made.sequences_total == 2 and not stored(names)
+    assert retention.sweep() == {} and RetentionRun.objects.count() == 1  # the last run is recent
+
+
+def test_admins_set_policies_place_holds_preview_and_run_through_the_api(footage, users,
+                                                                         django_capture_on_commit_callbacks):
+    dataset, old = footage["dataset"], footage["old"]
+    api = api_client(users["admin"])
+    url = f"/api/datasets/{dataset.pk}/retention/"
+    bad = api.put(url, {"raw_retention_days": 30, "derived_retention_days": 10}, format="json")
+    assert bad.status_code == 400 and "derived_retention_days" in bad.json()
+    assert Dataset.objects.get(pk=dataset.pk).derived_retention_days == 365  # unchanged
+    assert api_client(users["qa"]).put(url, {"raw_retention_days": 1, "derived_retention_days": None},
+                                       format="json").status_code == 403
+    ok = api.put(url, {"raw_retention_days": 20, "derived_retention_days": 400}, format="json")
+    assert ok.status_code == 200
+    changed = AuditEvent.objects.filter(verb="dataset.update", dataset_id=dataset.pk).latest("pk")
+    assert (changed.data["raw_retention_days"], changed.data["derived_retention_days"]) == (20, 400)
+    placed = api.post(f"/api/sequences/{old.pk}/holds/", {"reason": "subpoena 7"}, format="json")
+    assert placed.status_code == 201 and placed.json()["sequence"] == old.pk
+    assert api.post(f"/api/datasets/{dataset.pk}/holds/", {}, format="json").status_code == 400
+    preview = api.post(f"{url}preview/")
+    assert preview.status_code == 200 and preview.json()["held"] == [str(old)]
+    listed = api.get(url).json()
+    assert [h["reason"] for h in listed["holds"]] == ["subpoena 7"]
+    with django_capture_on_commit_callbacks(execute=True):
+        started = api.post(f"{url}run/")
+    assert started.status_code == 202
+    run = api.get(f"/api/retention-runs/{started.json()['id']}/").json()
+    assert run["status"] == "done" and run["counts"]["raw_held"] == 1 and run["files_deleted"] > 0
+    assert stored(raw_files(old)) and not stored(raw_files(footage["other"]))
+    lift = f"/api/holds/{placed.json()['id']}/lift/"
+    assert api.post(lift, {"reason": "released"}, format="json").json()["lift_reason"] == "released"
+    assert api.post(lift, {"reason": "again"}, format="json").status_code == 400
+
+
+def test_holds_are_placed_and_lifted_in_the_django_admin(footage, users):
+    from django.test import Client
+
+    dataset, old = footage["dataset"], footage["old"]
+    client = Client()
+    client.force_login(users["admin"])
+    both = client.post("/admin/labeling/legalhold/add/", {"dataset": dataset.pk, "sequence": old.pk, "reason": "x"})
+    assert both.status_code == 200 and b"exactly one" in both.content
+    assert not dataset.legal_holds.exists()
+    made = client.post("/admin/labeling/legalhold/add/", {"dataset": dataset.pk, "sequence": "",
+                                                          "reason": "regulator's request"})
+    assert made.status_code == 302
+    hold = dataset.legal_holds.get()
+    assert hold.placed_by == users["admin"] and AuditEvent.objects.filter(verb="retention.hold.place").exists()
+    assert b"regulator" in client.get(f"/admin/labeling/dataset/{dataset.pk}/change/").content  # its holds show
+    no_reason = client.post(f"/admin/labeling/legalhold/{hold.pk}/change/", {"lift_reason": ""})
+    assert no_reason.status_code == 200 and b"say why" in no_reason.content
+    lifted = client.post(f"/admin/labeling/legalhold/{hold.pk}/change/", {"lift_reason": "request withdrawn"})
+    assert lifted.status_code == 302
+    hold.refresh_from_db()
+    assert hold.lifted_at and hold.lifted_by == users["admin"] and hold.lift_reason == "request withdrawn"
+    assert AuditEvent.objects.filter(verb="retention.hold.lift").count() == 1

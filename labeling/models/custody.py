@@ -76,7 +76,7 @@ class Tombstone(models.Model):
 
     name = models.CharField(max_length=255, db_index=True, help_text="storage name (or upload path) of the file")
     sha256 = models.CharField(max_length=64, help_text="the content address the name was derived from (a frame's "
-                                                       "sha256 for its files; the derived rendition's for derived ones)")
+                                                       "sha256 for its files, a derived rendition's for its own)")
     size = models.BigIntegerField()
     kind = models.CharField(max_length=8, choices=KIND_CHOICES)
     dataset = models.ForeignKey("labeling.Dataset", on_delete=models.PROTECT, related_name="+",
