@@ -51,7 +51,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(db_index=True, help_text='storage name (or upload path) of the file', max_length=255)),
-                ('sha256', models.CharField(help_text="the content address the name was derived from (a frame's sha256 for its files; the derived rendition's for derived ones)", max_length=64)),
+                ('sha256', models.CharField(help_text="the content address the name was derived from (a frame's sha256 for its files, a derived rendition's for its own)", max_length=64)),
                 ('size', models.BigIntegerField()),
                 ('kind', models.CharField(choices=[('raw', 'Raw frame files'), ('derived', 'Derived renditions'), ('source', 'Uploaded source file')], max_length=8)),
                 ('policy_days', models.PositiveIntegerField(help_text='the policy in force: days kept after ingest (empty: the policy was lifted after the decision)', null=True)),
