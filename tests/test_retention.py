@@ -448,3 +448,48 @@ def test_holds_are_placed_and_lifted_in_the_django_admin(footage, users):
     hold.refresh_from_db()
     assert hold.lifted_at and hold.lifted_by == users["admin"] and hold.lift_reason == "request withdrawn"
     assert AuditEvent.objects.filter(verb="retention.hold.lift").count() == 1
+
+
+def test_models_read_the_derived_rendition_once_raw_frames_are_gone(footage, project):
+    """Scoring and training read a frame's image by name: the raw file until retention deletes
+    it, then the current derived rendition (the only image left)."""
+    from labeling.sampling import examples, scoring
+
+    old, other = footage["old"], footage["other"]
+    frames = list(Frame.objects.filter(sequence__in=[old, other]).order_by("pk"))
+    assert {name for _, name in scoring._frames([f.pk for f in frames])} == {f.image_name for f in frames}
+    holds.place(other, None, "kept for the model audit")
+    run_retention()
+    names = dict(scoring._frames([f.pk for f in frames]))
+    for frame in frames:
+        expected = derived.derived_blob_name(frame) if frame.sequence_id == old.pk else frame.image_name
+        assert names[frame.pk] == expected and default_storage.exists(expected)
+    found, _ = examples.approved_examples(project)
+    assert {e.image_name for e in found} == {derived.derived_blob_name(f) for f in frames if f.sequence_id == old.pk}
+
+
+def test_a_share_of_a_derived_version_says_which_frames_retention_deleted(footage, users, client):
+    """A partner's link still opens after the derived renditions went: the signed manifest, and a
+    list of the frames deleted under retention (with when and why) instead of their files."""
+    import io
+    import zipfile
+
+    from labeling.exchange import shares
+    from labeling.redaction import versions
+
+    dataset = footage["dataset"]
+    raw_version = dataset_versions.create_version(dataset, user=users["admin"])
+    derived_version = versions.create_derived_version(raw_version, user=users["admin"])
+    _, token = shares.create(derived_version, users["admin"], expires_at=timezone.now() + timedelta(days=3),
+                             note="partner")
+    set_policy(dataset, users["admin"], raw_days=10, derived_days=40)
+    run_retention()
+    response = client.get(f"/shares/{token}/")
+    assert response.status_code == 200
+    files = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    assert not [n for n in files.namelist() if n.startswith("frames/")]
+    listed = files.read("frames-deleted-under-retention.txt").decode().splitlines()
+    assert len(listed) == 6 and all("deleted under retention policy of dataset 'Test footage'" in line
+                                    for line in listed)
+    report = versions.verify_derived(derived_version)
+    assert report.ok and len(report.deleted) == 6

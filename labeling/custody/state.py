@@ -12,6 +12,7 @@ from django.db import connection
 from django.db.models import Q
 
 from labeling.models import LegalHold, Sequence, Tombstone
+from labeling.models.footage import blob_path
 
 
 class Gone(LookupError):
@@ -81,3 +82,16 @@ def lock_for_retention(sequence_id: int, dataset_id: int) -> None:
     with connection.cursor() as cur:
         cur.execute("SELECT 1 FROM labeling_dataset WHERE id = %s FOR SHARE", [dataset_id])
         cur.execute("SELECT 1 FROM labeling_sequence WHERE id = %s FOR SHARE", [sequence_id])
+
+
+#: SQL, for a frame `f`: its current derived rendition's sha256 once retention deleted its raw
+#: frame (else NULL): what the models read instead (model_image)
+DERIVED_FOR_MODELS_SQL = """(SELECT d.sha256 FROM labeling_derivedframe d JOIN labeling_sequence rs
+                            ON rs.id = f.sequence_id AND rs.raw_expired_at IS NOT NULL
+                            WHERE d.frame_id = f.id AND d.current)"""
+
+
+def model_image(sha: str, ext: str, derived_sha: str | None) -> str:
+    """The image a model scores or trains on: the raw frame, or its derived rendition once
+    retention deleted the raw one (DERIVED_FOR_MODELS_SQL)."""
+    return blob_path("derived", derived_sha, "jpg") if derived_sha else blob_path("frames", sha, ext)
