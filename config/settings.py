@@ -241,7 +241,7 @@ CELERY_TASK_QUEUES = (Queue("celery"), Queue("bulk"))
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {f"labeling.tasks.{name}": {"queue": "bulk"} for name in (
     "ingest_job", "train_model", "start_scoring", "score_chunk", "finalize_scoring", "export_job", "propagate",
-    "start_redaction", "redaction_chunk", "finalize_redaction", "redact_frames")}
+    "start_redaction", "redaction_chunk", "finalize_redaction", "redact_frames", "retention_run")}
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -259,6 +259,10 @@ CELERY_BEAT_SCHEDULE = {
     # sign the audit chain's head (nothing new is signed when nothing happened since the last seal)
     "audit-seal": {"task": "labeling.tasks.seal_audit",
                    "schedule": float(os.environ.get("AERIE_AUDIT_SEAL_EVERY_S", "300"))},
+    # retention (labeling.custody.retention): start a run when the last is AERIE_RETENTION_EVERY_S
+    # old, or resume one whose worker died
+    "retention": {"task": "labeling.tasks.retention_sweep",
+                  "schedule": float(os.environ.get("AERIE_RETENTION_SWEEP_S", "600"))},
 }
 
 # Quality checks leave each web process in batches, this often (labeling.jobs.outbox)
@@ -281,6 +285,12 @@ AERIE_TELEMETRY_MAX_GAP_S = float(os.environ.get("AERIE_TELEMETRY_MAX_GAP_S", "1
 AERIE_RESCORE_EVERY_S = float(os.environ.get("AERIE_RESCORE_EVERY_S", str(6 * 3600)))
 AERIE_TORCH_THREADS = int(os.environ.get("AERIE_TORCH_THREADS", "0") or 0)  # 0: every core
 AERIE_TORCH_DEVICE = os.environ.get("AERIE_TORCH_DEVICE", "")  # "cpu" forces the CPU; else CUDA where present
+
+# Retention (labeling.custody.retention): how often a run starts (daily), frames per step (one
+# transaction of tombstones, then the deletes), and when a run's worker counts as dead
+AERIE_RETENTION_EVERY_S = float(os.environ.get("AERIE_RETENTION_EVERY_S", str(24 * 3600)))
+AERIE_RETENTION_CHUNK = int(os.environ.get("AERIE_RETENTION_CHUNK", "500"))
+AERIE_RETENTION_STALE_S = float(os.environ.get("AERIE_RETENTION_STALE_S", "600"))
 
 # Exports: a running export whose heartbeat is older than this was left by a dead worker
 AERIE_EXPORT_STALE_S = float(os.environ.get("AERIE_EXPORT_STALE_S", "120"))

@@ -3,11 +3,12 @@ what found each, a region drawn by hand (with a reason), a wrong one removed (wi
 Thin: labeling.redaction.edits writes (audited, re-rendered at once)."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseForbidden
+from django.http import HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from labeling.access import raw, roles
+from labeling.custody import state as custody
 from labeling.models import Frame, RedactionRegion
 from labeling.protection import image_urls
 from labeling.redaction import derived, edits, regions, served
@@ -26,7 +27,10 @@ def redaction_page(request, pk):
     frame, denied = _frame(request, pk)
     if denied:
         return denied
-    current = served.ensure(frame)
+    try:
+        current = served.ensure(frame)
+    except custody.Gone as exc:
+        return HttpResponse(f"Gone: {exc}", status=410, content_type="text/plain; charset=utf-8")
     found = RedactionRegion.objects.filter(frame=frame).select_related("created_by", "removed_by").order_by("pk")
     # the derived frame as this person gets it; ?v= changes with each rendition, so no stale copy shows
     image = image_urls.for_page(frame.pk, frame.sensitive or frame.sequence.sensitive or frame.sequence.dataset.sensitive)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from labeling.access import roles
+from labeling.custody import state as custody
 from labeling.footage import blobstore, dataset_versions, ingest
 from labeling.models import Annotation, Frame, IngestJob, ReviewItem, Sequence
 from labeling.protection import serving
@@ -155,6 +156,8 @@ def frame_image(request, pk, variant):
                                   project_id=request.GET.get("p"), palette=request.GET.get("palette"))
     except serving.RevealRequired as exc:
         return HttpResponseForbidden(str(exc))
+    except custody.Gone as exc:  # deleted under a retention policy: say so, not "missing"
+        return HttpResponse(f"Gone: {exc}", status=410, content_type="text/plain; charset=utf-8")
     except FileNotFoundError:
         raise Http404("frame file missing") from None
     if image.data is not None:

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from labeling.access import cache
+from labeling.custody import holds
 from labeling.footage import datasets
 from labeling.models import (
     Annotation,
@@ -12,14 +13,17 @@ from labeling.models import (
     DatasetVersion,
     Frame,
     IngestJob,
+    LegalHold,
     LoginThrottle,
     Membership,
     Project,
     ProtectionPolicy,
+    RetentionRun,
     SensitivityFlag,
     Sequence,
     SigningKey,
     SoftwareBill,
+    Tombstone,
 )
 from labeling.work import projects
 
@@ -37,11 +41,25 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class HoldInline(admin.TabularInline):
+    """The holds on a dataset or sequence, as they are: placed and lifted under Legal holds."""
+
+    model = LegalHold
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ["placed_at", "placed_by", "reason", "lifted_at", "lifted_by", "lift_reason"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Dataset)
 class DatasetAdmin(admin.ModelAdmin):
-    list_display = ["name", "sensitive", "redaction_method", "redact_at_ingest", "created_at"]
+    list_display = ["name", "sensitive", "redaction_method", "redact_at_ingest", "raw_retention_days",
+                    "derived_retention_days", "created_at"]
     readonly_fields = ["created_by", "created_at"]
     search_fields = ["name"]
+    inlines = [HoldInline]
 
     def save_model(self, request, obj, form, change):
         datasets.save_dataset(obj, request.user, note="marked sensitive in the admin")
@@ -49,8 +67,10 @@ class DatasetAdmin(admin.ModelAdmin):
 
 @admin.register(Sequence)
 class SequenceAdmin(ReadOnlyAdmin):
-    list_display = ["name", "dataset", "kind", "status", "frame_count", "width", "height", "created_at"]
+    list_display = ["name", "dataset", "kind", "status", "frame_count", "width", "height", "created_at",
+                    "raw_expired_at", "derived_expired_at"]
     list_filter = ["status", "kind", "dataset"]
+    inlines = [HoldInline]
 
 
 @admin.register(Frame)
@@ -178,3 +198,64 @@ class LoginThrottleAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_superuser or request.user.groups.filter(name="admin").exists()
+
+
+class LegalHoldForm(forms.ModelForm):
+    class Meta:
+        model = LegalHold
+        fields = ["dataset", "sequence", "reason", "lift_reason"]
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None and bool(data.get("dataset")) == bool(data.get("sequence")):
+            raise forms.ValidationError("A hold is on a dataset or on one sequence: choose exactly one.")
+        lifting = self.instance.pk is not None and self.instance.lifted_at is None
+        if lifting and not (data.get("lift_reason") or "").strip():
+            raise forms.ValidationError("To lift the hold, say why (it goes into the audit trail).")
+        return data
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(admin.ModelAdmin):
+    """Placed (add) and lifted (fill in the lift reason) through labeling.custody.holds: audited.
+    Never deleted."""
+
+    form = LegalHoldForm
+    list_display = ["id", "dataset", "sequence", "reason", "placed_by", "placed_at", "lifted_at", "lifted_by"]
+    list_filter = ["lifted_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ["placed_by", "placed_at"]
+        done = ["dataset", "sequence", "reason", "placed_by", "placed_at", "lifted_at", "lifted_by"]
+        return done + (["lift_reason"] if obj.lifted_at else [])
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["dataset", "sequence", "reason"]
+        return ["dataset", "sequence", "reason", "placed_by", "placed_at", "lift_reason", "lifted_at", "lifted_by"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            made = holds.place(obj.dataset or obj.sequence, request.user, obj.reason)
+        else:
+            made = holds.lift(obj, request.user, form.cleaned_data["lift_reason"])
+        obj.__dict__.update({k: v for k, v in made.__dict__.items() if not k.startswith("_")})
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(ReadOnlyAdmin):
+    list_display = ["id", "dataset", "status", "reason", "sequences_done", "sequences_total", "blobs_deleted",
+                    "bytes_deleted", "created_at", "finished_at"]
+    list_filter = ["status"]
+
+
+@admin.register(Tombstone)
+class TombstoneAdmin(ReadOnlyAdmin):
+    list_display = ["deleted_at", "name", "kind", "size", "dataset", "sequence", "policy_days", "run"]
+    list_filter = ["kind"]
+    search_fields = ["name", "sha256"]
+    show_full_result_count = False

@@ -203,3 +203,21 @@ def finalize_evaluation(run_id: int) -> str | None:
     run = evaluation.finalize(run_id)
     return run.status if run else None
 # --- end model evaluation ------------------------------------------------------------------------
+
+
+# --- retention (labeling/custody/) --------------------------------------------------------------
+
+@shared_task(**RETRY)
+def retention_run(run_id: int) -> str:
+    """Apply the retention policies (a started run, or one resumed after its worker died)."""
+    from labeling.custody import retention
+
+    return retention.run(run_id).status
+
+
+@shared_task(acks_late=True)
+def retention_sweep() -> dict:
+    """Celery beat (AERIE_RETENTION_SWEEP_S): start a run when one is due, resume a stale one."""
+    from labeling.custody import retention
+
+    return retention.sweep()

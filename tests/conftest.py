@@ -14,6 +14,7 @@ from labeling.models import Dataset, Membership, Project
 from labeling.access.roles import ensure_roles
 from ontology import services as ontology_services
 from ontology.models import LabelClass
+from tests.s3server import s3_server, s3_storage  # noqa: F401  (fixtures: an S3-protocol server, a bucket)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -181,6 +181,15 @@ MATRIX: dict[str, Entry] = {
     "dataset-raw-access": E({"GET": "401 403 403 403 200 404", "POST": "401 403 403 403 400 404"},
                             args={"pk": "dataset"}),
     "raw-access-revoke": E({"POST": "401 403 403 403 400 404"}, args={"pk": "raw_grant"}),
+    # retention and legal holds (admins; the dataset of another project is a 404)
+    "dataset-retention": E({"GET": "401 403 403 403 200 404", "PUT": "401 403 403 403 400 404"},
+                           args={"pk": "dataset"}),
+    "dataset-retention-preview": E({"POST": "401 403 403 403 200 404"}, args={"pk": "dataset"}),
+    "dataset-retention-run": E({"POST": "401 403 403 403 202 404"}, args={"pk": "dataset"}),
+    "retention-run": E({"GET": "401 403 403 403 200 403"}, args={"pk": "retention_run"}),
+    "dataset-holds": E({"POST": "401 403 403 403 400 404"}, args={"pk": "dataset"}),
+    "sequence-holds": E({"POST": "401 403 403 403 400 404"}, args={"pk": "sequence"}),
+    "hold-lift": E({"POST": "401 403 403 403 400 404"}, args={"pk": "legal_hold"}),
     # derived versions and shares (admins); a share's link answers 404 to any token but its own
     "dataset-version-derive": E({"POST": "401 403 403 403 201 404"}, args={"pk": "dataset_version"}),
     "derived-version-shares": E({"GET": "401 403 403 403 200 404", "POST": "401 403 403 403 400 404"},

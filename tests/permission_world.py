@@ -174,7 +174,14 @@ def build() -> World:
     quarantined = quarantine.quarantine(project, w.peer, datetime(2001, 1, 1, tzinfo=tz.utc),
                                         datetime(2001, 1, 1, 1, tzinfo=tz.utc), "matrix", w.users["qa"])
 
+    # retention: a legal hold on the sequence, and a finished retention run of the dataset
+    from labeling.custody import holds as legal_holds
+    from labeling.custody import retention
+    legal_hold = legal_holds.place(job.sequence, w.users["admin"], "matrix")
+    retention_run = retention.run(retention.start(dataset, reason="matrix").pk)
+
     w.ids = {
+        "legal_hold": legal_hold.pk, "retention_run": retention_run.pk,
         "audit_event": project_event.pk, "project": project.pk, "other_project": other.pk, "dataset": dataset.pk, "other_dataset": other.dataset_id,
         "sequence": job.sequence_id, "frame": peer_work.frame_id, "sensitive_frame": sensitive.pk,
         "ingestjob": job.pk, "assignment": own_lease.pk, "peer_assignment": peer_work.assignment_id,

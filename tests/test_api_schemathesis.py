@@ -50,6 +50,7 @@ ROUTES = [
     (r"/models/\{pk\}", {"pk": "model"}), (r"/exports/\{pk\}", {"pk": "export"}),
     (r"/frames/\{frame_pk\}/reveal", {"frame_pk": "sensitive_frame"}),
     (r"/promotions/\{pk\}", {"pk": "promotion"}), (r"/incidents/\{pk\}", {"pk": "incident"}),
+    (r"^/api/retention-runs/\{pk\}", {"pk": "retention_run"}), (r"^/api/holds/\{pk\}", {"pk": "legal_hold"}),
 ]
 COMMON = {"project_pk": "project", "frame_pk": "frame"}
 

@@ -20,7 +20,7 @@ _VIEW = [
     "ontology.view_ontology", "ontology.view_ontologyversion", "ontology.view_labelclass",
 ]
 _MANAGE_MODELS = {
-    "labeling": ["dataset", "sequence", "ingestjob", "datasetversion", "project", "membership"],
+    "labeling": ["dataset", "sequence", "ingestjob", "datasetversion", "project", "membership", "legalhold"],
     "ontology": ["ontology", "ontologyversion", "labelclass", "ontologymigration"],
 }
 
@@ -36,8 +36,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ADMIN: _VIEW + ["labeling.view_annotation", "labeling.view_auditevent", "labeling.view_reviewitem",
                     "labeling.change_reviewitem", "labeling.add_goldframe", "labeling.view_modelversion",
                     "labeling.add_modelversion", "labeling.change_modelversion", "labeling.approve_modelversion",
-                    "labeling.add_export", "labeling.view_export",
-                    "labeling.view_signingkey", "labeling.view_softwarebill"] + [
+                    "labeling.add_export", "labeling.view_export", "labeling.view_retentionrun",
+                    "labeling.view_tombstone", "labeling.view_signingkey", "labeling.view_softwarebill"] + [
         f"{app}.{action}_{model}"
         for app, models in _MANAGE_MODELS.items()
         for model in models

@@ -78,6 +78,8 @@ class ExportListView(APIView):
                                     image_kind=data["image_kind"], include_sensitive=data["include_sensitive"])
         except exports.ExportForbidden as exc:
             return bad_request(exc, status.HTTP_403_FORBIDDEN)
+        except exports.ExportGone as exc:
+            return bad_request(exc, status.HTTP_410_GONE)
         except exports.ExportError as exc:
             return bad_request(exc)
         return Response(ExportSerializer(export).data, status=status.HTTP_201_CREATED)

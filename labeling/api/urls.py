@@ -14,6 +14,7 @@ from labeling.api import (
     views,
 )
 from labeling.api import evaluation_views
+from labeling.api import retention_views as rv
 from labeling.api import ontology_views as ontology_api
 from labeling.api import (
     protection_views as pv,
@@ -93,6 +94,14 @@ urlpatterns = [
          name="redaction-region-remove"),
     path("datasets/<int:pk>/sensitive/", pv.DatasetSensitiveView.as_view(), name="dataset-sensitive"),
     path("sequences/<int:pk>/sensitive/", pv.SequenceSensitiveView.as_view(), name="sequence-sensitive"),
+    # --- retention and legal holds (labeling/api/retention_views.py) ---
+    path("datasets/<int:pk>/retention/", rv.DatasetRetentionView.as_view(), name="dataset-retention"),
+    path("datasets/<int:pk>/retention/preview/", rv.RetentionPreviewView.as_view(), name="dataset-retention-preview"),
+    path("datasets/<int:pk>/retention/run/", rv.RetentionRunView.as_view(), name="dataset-retention-run"),
+    path("retention-runs/<int:pk>/", rv.RetentionRunDetailView.as_view(), name="retention-run"),
+    path("datasets/<int:pk>/holds/", rv.DatasetHoldView.as_view(), name="dataset-holds"),
+    path("sequences/<int:pk>/holds/", rv.SequenceHoldView.as_view(), name="sequence-holds"),
+    path("holds/<int:pk>/lift/", rv.LiftHoldView.as_view(), name="hold-lift"),
     # --- model evaluation (labeling/api/evaluation_views.py) ---
     path("projects/<int:project_pk>/evaluation-sets/", evaluation_views.EvaluationSetListView.as_view(),
          name="project-evaluation-sets"),

@@ -25,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeling import audit
+from labeling.custody import state as custody
 from labeling.footage import blobstore
 from labeling.models import DerivedDatasetVersion, Export, Share
 
@@ -116,9 +117,20 @@ def download(token: str, client: str = ""):
             "dataset": version.dataset.name, "derived_version": version.number, "sha256": version.manifest_sha256,
             "signature": version.signature, "key_id": version.key_id}, indent=1))
         frames = json.loads(manifest)["frames"]
+        absent = {}
         for entry in frames:
-            with blobstore.open_blob(entry["file"]) as fh:
-                zf.writestr(f"frames/{entry['sequence']}/{entry['index']:06d}.jpg", fh.read())
+            try:
+                with blobstore.open_blob(entry["file"]) as fh:
+                    zf.writestr(f"frames/{entry['sequence']}/{entry['index']:06d}.jpg", fh.read())
+            except FileNotFoundError:
+                absent[f"{entry['sequence']}#{entry['index']}"] = entry["file"]
+        if absent:  # deleted under a retention policy (labeling.custody) is said; anything else is an error
+            stones = custody.tombstones(absent.values())
+            lost = [label for label, name in absent.items() if name not in stones]
+            if lost:
+                raise FileNotFoundError(f"frame files missing: {', '.join(lost[:5])}")
+            zf.writestr("frames-deleted-under-retention.txt", "".join(
+                f"{label}: {stones[name].describe()}\n" for label, name in absent.items()))
         if share.export is not None:
             with default_storage.open(share.export.file_name, "rb") as fh:
                 zf.writestr(f"labels/{share.export.download_name}", fh.read())

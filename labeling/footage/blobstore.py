@@ -124,3 +124,8 @@ def open_blob(name: str):
 
 def exists(name: str) -> bool:
     return storages["default"].exists(name)
+
+
+def delete(name: str) -> None:
+    """Remove a stored file (retention, labeling.custody); a name already gone is no error."""
+    storages["default"].delete(name)

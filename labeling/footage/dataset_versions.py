@@ -18,6 +18,7 @@ from django.db.models import Max
 
 from labeling import audit
 from labeling.access import signing
+from labeling.custody import state
 from labeling.footage import blobstore, crypto
 from labeling.models import Dataset, DatasetVersion, Frame, Sequence
 
@@ -107,6 +108,7 @@ class VerifyReport:
     frames_checked: int = 0
     changed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)  # missing with a tombstone: deleted under retention
     extra: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     signed_by: str = ""  # which key signed and its state (signing.Verdict.describe)
@@ -117,7 +119,8 @@ class VerifyReport:
                                                                or self.problems)
 
     def lines(self) -> list[str]:
-        out = [f"{self.version}: {'OK' if self.ok else 'FAILED'} ({self.frames_checked} frames checked)"]
+        gone = f", {len(self.deleted)} deleted under retention" if self.deleted else ""
+        out = [f"{self.version}: {'OK' if self.ok else 'FAILED'} ({self.frames_checked} frames checked{gone})"]
         if self.signed_by:
             out.append(f"  {self.signed_by}")
         if not self.signature_ok and not self.signed_by:
@@ -127,6 +130,7 @@ class VerifyReport:
         out += [f"  problem: {p}" for p in self.problems]
         out += [f"  changed: {c}" for c in self.changed]
         out += [f"  missing: {m}" for m in self.missing]
+        out += [f"  deleted: {d}" for d in self.deleted]
         out += [f"  extra: {e}" for e in self.extra]
         return out
 
@@ -188,7 +192,7 @@ def check_manifest(report: VerifyReport, manifest_name: str, manifest_sha256: st
     report.manifest_ok = sha == manifest_sha256
     verdict = signing.check(statement(sha), signature, key_id=key_id or None, signed_at=signed_at)
     report.signature_ok, report.signed_by = verdict.ok, verdict.describe()
-    listed = {}
+    listed, absent = {}, {}
     try:
         for entry in _manifest_frames(manifest_name):
             label = f"{entry['sequence']}#{entry['index']} ({entry['file']})"
@@ -196,13 +200,29 @@ def check_manifest(report: VerifyReport, manifest_name: str, manifest_sha256: st
             actual = _hash_values(entry["file"]) if entry.get("bits") == 16 else _hash_blob(entry["file"])
             report.frames_checked += 1
             if actual is None:
-                report.missing.append(label)
+                absent[label] = entry["file"]
             elif actual != entry["sha256"]:
                 report.changed.append(label)
     except (ValueError, KeyError, TypeError) as exc:
         report.problems.append(f"manifest is not in the aerie format: {exc}")
         return None
+    _missing_or_deleted(report, absent)
     return listed
+
+
+def _missing_or_deleted(report: VerifyReport, absent: dict[str, str]) -> None:
+    """A listed file that is not there is `deleted` when a retention run left a tombstone for
+    it (what, when, under which policy), else `missing`."""
+    stones = {}
+    names = list(dict.fromkeys(absent.values()))
+    for i in range(0, len(names), 5000):
+        stones.update(state.tombstones(names[i:i + 5000]))
+    for label, name in absent.items():
+        stone = stones.get(name)
+        if stone is None:
+            report.missing.append(label)
+        else:
+            report.deleted.append(f"{label}: {stone.describe()}")
 
 
 def verify_version(version: DatasetVersion) -> VerifyReport:

@@ -20,7 +20,9 @@ def save_dataset(dataset: Dataset, user, *, note: str = "marked sensitive") -> D
             dataset.created_by = user
         dataset.save()
         audit.record(user, "dataset.create" if creating else "dataset.update", dataset,
-                     {"name": dataset.name, "sensitive": dataset.sensitive})
+                     {"name": dataset.name, "sensitive": dataset.sensitive,
+                      "raw_retention_days": dataset.raw_retention_days,
+                      "derived_retention_days": dataset.derived_retention_days})
         if dataset.sensitive and not was_sensitive:
             flags.mark_dataset(dataset, user, note)
     return dataset

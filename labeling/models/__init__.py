@@ -2,7 +2,8 @@ from .access import RawAccessGrant
 from .accounts import LoginThrottle
 from .annotations import Annotation, AnnotationBox, AnnotationTag
 from .audit import AuditEvent, AuditLink, AuditPending, AuditSeal
-from .custody import SigningKey, SoftwareBill
+from .custody import LegalHold, RetentionRun, Tombstone
+from .keys import SigningKey, SoftwareBill
 from .exports import Export
 from .footage import Dataset, DatasetVersion, Frame, IngestJob, Sequence
 from .governance import (
@@ -46,6 +47,7 @@ from .shares import Share
 from .telemetry import FrameCondition, FrameTelemetry
 
 __all__ = [
+    "LegalHold", "RetentionRun", "Tombstone",
     "RawAccessGrant", "Share", "SigningKey", "SoftwareBill",
     "FrameTelemetry", "FrameCondition", "EvaluationSet", "EvaluationRun", "EvaluationChunk",
     "EvaluationOutput", "Promotion", "Incident", "Quarantine",

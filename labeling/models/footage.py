@@ -32,9 +32,30 @@ class Dataset(models.Model):
     redaction_method = models.CharField(max_length=10, choices=METHOD_CHOICES, default=BLUR)
     metadata_level = models.CharField(max_length=10, choices=METADATA_CHOICES, default=METADATA_COARSE)
     redact_at_ingest = models.BooleanField(default=False, help_text="Every finished ingest starts a redaction run")
+    # retention (labeling.custody): days after a sequence's ingest that its raw frames (and what is
+    # made from them unredacted: thumbnails, blurred previews) and its derived renditions are kept;
+    # empty: forever. Derived renditions are remade from raw on first view, so they are never kept
+    # for less time than raw (a constraint says so).
+    raw_retention_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Days after ingest that raw frames are kept (empty: forever)")
+    derived_retention_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Days after ingest that derived (redacted) renditions are kept (empty: "
+                                         "forever); at least as long as raw frames")
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.CheckConstraint(
+            condition=models.Q(derived_retention_days__isnull=True)
+            | models.Q(raw_retention_days__isnull=False, raw_retention_days__lte=models.F("derived_retention_days")),
+            name="dataset_derived_kept_as_long_as_raw")]
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.derived_retention_days is not None and (
+                self.raw_retention_days is None or self.raw_retention_days > self.derived_retention_days):
+            raise ValidationError({"derived_retention_days": "derived renditions are remade from raw frames, so they "
+                                   "are kept at least as long: set raw retention to this many days or fewer"})
 
     def __str__(self) -> str:
         return self.name
@@ -72,6 +93,13 @@ class Sequence(models.Model):
     telemetry_frames = models.PositiveIntegerField(default=0, help_text="Frames with a telemetry record")
     telemetry_malformed = models.PositiveIntegerField(default=0, help_text="Telemetry packets or cues skipped")
     created_at = models.DateTimeField(auto_now_add=True)
+    # retention (labeling.custody.retention): when a run decided that the sequence's raw frames (or
+    # derived renditions) go, from which moment they are never served; and when their files were
+    # all deleted (a legal hold placed in between leaves the rest until it is lifted)
+    raw_expired_at = models.DateTimeField(null=True, blank=True)
+    raw_purged_at = models.DateTimeField(null=True, blank=True)
+    derived_expired_at = models.DateTimeField(null=True, blank=True)
+    derived_purged_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["dataset", "name"]

@@ -8,12 +8,15 @@
 - A sensitive one (the frame, its sequence or its dataset marked): its blurred preview, at the
   blur strength of the project the request names (greyscale for people who prefer it); its
   original (raw or derived, as above) only with a reveal token signed for this person, this frame
-  and this reveal (`reveal.allowed`, good once), and never cached by the browser."""
+  and this reveal (`reveal.allowed`, good once), and never cached by the browser.
+- Retention (labeling.custody): once a sequence's raw frames expired, everyone gets the derived
+  images, raw-access holders too; once its derived renditions expired, nothing (`Gone`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from labeling.access import raw, roles
+from labeling.custody import state as custody
 from labeling.footage import blobstore, thermal
 from labeling.models import Frame
 from labeling.protection import policy, renditions, reveal
@@ -47,7 +50,8 @@ def image_for(user, frame: Frame, variant: str, *, reveal_token: str = "", proje
     """What `user` gets for `frame`'s `variant` (the frame with its sequence and dataset loaded).
     A 16-bit (thermal) frame comes in `palette` (else the person's choice), except where the
     person asked for greyscale on sensitive frames. Raises RevealRequired for a sensitive original
-    without a reveal, FileNotFoundError when a stored file is missing."""
+    without a reveal, custody.Gone when the frame's images were deleted under retention,
+    FileNotFoundError when a stored file is missing."""
     image = _image_for(user, frame, variant, reveal_token=reveal_token, project_id=project_id)
     if frame.sequence.bits != 16 or image.name is None:
         return image
@@ -61,7 +65,8 @@ def image_for(user, frame: Frame, variant: str, *, reveal_token: str = "", proje
 def _image_for(user, frame: Frame, variant: str, *, reveal_token: str = "", project_id=None) -> Image:
     if variant not in VARIANTS:
         raise ValueError(f"unknown image variant '{variant}'")
-    holds_raw = raw.holds(user, frame.sequence.dataset_id)
+    custody.check_derived(frame.sequence)
+    holds_raw = raw.holds(user, frame.sequence.dataset_id) and not custody.raw_expired(frame.sequence)
     if not is_sensitive(frame):
         # derived images change when a person adds or removes a region: kept a minute, not an hour
         keep = "private, max-age=3600" if holds_raw else "private, max-age=60"

@@ -135,7 +135,8 @@ def follow_approvals(frame_ids: list[int]) -> int:
     frame_ids = sorted(set(frame_ids))
     regions_mod.sync_annotation_regions(frame_ids)
     made = 0
-    for frame in Frame.objects.filter(pk__in=frame_ids, derived__current=True):
+    # a frame whose raw file retention deleted keeps the rendition it has (labeling.custody)
+    for frame in Frame.objects.filter(pk__in=frame_ids, derived__current=True, sequence__raw_expired_at__isnull=True):
         before = derived_for(frame)
         made += rerender(frame).pk != before.pk
     return made

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling import audit
+from labeling.custody import state as custody
 from labeling.models import Frame, RedactionRegion
 from labeling.redaction import derived
 from labeling.redaction.regions import RegionError, clean_box, clean_reason
@@ -15,6 +16,7 @@ from labeling.redaction.regions import RegionError, clean_box, clean_reason
 
 def add_manual(frame: Frame, x, y, w, h, reason, by) -> RedactionRegion:
     """A person's region (what the detector missed), audited; the frame is re-rendered."""
+    _renderable(frame)
     box = clean_box(frame, x, y, w, h)
     reason = clean_reason(reason)
     with transaction.atomic():
@@ -34,6 +36,7 @@ def remove(region: RedactionRegion, reason, by) -> RedactionRegion:
         region = RedactionRegion.objects.select_for_update().select_related("frame").get(pk=region.pk)
         if region.removed_at is not None:
             raise RegionError("region", "already removed")
+        _renderable(region.frame)
         region.removed_at, region.removed_by, region.remove_reason = timezone.now(), by, reason
         region.save(update_fields=["removed_at", "removed_by", "remove_reason"])
         rendition = derived.rerender(region.frame)
@@ -41,6 +44,12 @@ def remove(region: RedactionRegion, reason, by) -> RedactionRegion:
             "frame": region.frame_id, "source": region.source, "reason": reason, "derived": rendition.sha256},
             dataset=_dataset_id(region.frame))
     return region
+
+
+def _renderable(frame: Frame) -> None:
+    """A rendition is made from the raw frame: none can be made once retention deleted it."""
+    if custody.raw_expired(frame.sequence):
+        raise RegionError("frame", f"{custody.reason(frame.sequence)}; its derived rendition can no longer change")
 
 
 def _dataset_id(frame: Frame) -> int:

@@ -41,7 +41,7 @@ def start_run(dataset: Dataset, *, reason: str, user=None, chunk_size: int | Non
         running = RedactionRun.objects.filter(dataset=dataset, status=RedactionRun.RUNNING).first()
         if running:
             return running
-        frame_ids = list(Frame.objects.filter(sequence__dataset=dataset,
+        frame_ids = list(Frame.objects.filter(sequence__dataset=dataset, sequence__raw_expired_at__isnull=True,
                                               sequence__status__in=[Sequence.READY, Sequence.PARTIAL])
                          .order_by("pk").values_list("pk", flat=True))
         run = RedactionRun.objects.create(

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from PIL import Image
 
+from labeling.custody import state as custody
 from labeling.footage import blobstore
 from labeling.footage.decode import blurred_preview, encode_jpeg, small_copy, thumbnail
 from labeling.models import DerivedFrame, Frame
@@ -20,10 +21,13 @@ from labeling.redaction import derived, faces, regions, runs
 
 
 def ensure(frame: Frame) -> DerivedFrame:
-    """The frame's current derived rendition, made now if the pipeline has not made one."""
+    """The frame's current derived rendition, made now if the pipeline has not made one.
+    custody.Gone when retention deleted it (or the raw file it would be made from)."""
+    custody.check_derived(frame.sequence)
     current = derived.derived_for(frame)
     if current is not None:
         return current
+    custody.check_raw(frame.sequence)
     detector = faces.version()
     found, pixels, _ = runs.detect_frames([frame], detector)  # the slow part, outside any lock
     with transaction.atomic():

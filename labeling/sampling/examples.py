@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from labeling.custody import state as custody
 from labeling.models import Annotation, Project
 
 
@@ -29,8 +30,9 @@ class Example:
     annotation_id: int | None = None  # the approved revision it was read from (training lineage)
 
 
-_APPROVED = """
-SELECT a.id, f.id AS frame_id, f.sequence_id, f.index, f.sha256, f.ext, f.width, f.height, a.ontology_version_id
+_APPROVED = f"""
+SELECT a.id, f.id AS frame_id, f.sequence_id, f.index, f.sha256, f.ext, f.width, f.height, a.ontology_version_id,
+       {custody.DERIVED_FOR_MODELS_SQL} AS derived_sha256
 FROM labeling_annotation a
 JOIN labeling_frame f ON f.id = a.frame_id
 WHERE a.project_id = %s AND a.status = %s
@@ -60,18 +62,16 @@ WHERE a.project_id = %s AND a.status = %s AND a.ontology_version_id = %s
 
 def approved_examples(project: Project) -> tuple[list[Example], int]:
     """(examples in the project's ontology version, frames left out for another version)."""
-    from labeling.models.footage import blob_path
-
     with connection.cursor() as cur:
         cur.execute(_APPROVED, [project.pk, Annotation.APPROVED])
         rows = cur.fetchall()
         examples: dict[int, Example] = {}
         other = 0
-        for ann, frame, seq, index, sha, ext, width, height, ontology_version in rows:
+        for ann, frame, seq, index, sha, ext, width, height, ontology_version, derived_sha in rows:
             if ontology_version != project.ontology_version_id:
                 other += 1
                 continue
-            examples[ann] = Example(frame, seq, index, blob_path("frames", sha, ext), width, height,
+            examples[ann] = Example(frame, seq, index, custody.model_image(sha, ext, derived_sha), width, height,
                                     annotation_id=ann)
         if examples:
             cur.execute("""SELECT b.annotation_id, c.key, b.x, b.y, b.w, b.h FROM labeling_annotationbox b

@@ -30,6 +30,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from labeling import audit, jobs
+from labeling.custody import state as custody
 from labeling.jobs import chunks
 from labeling.models import (
     FrameScore,
@@ -39,7 +40,6 @@ from labeling.models import (
     ScoringChunk,
     ScoringRun,
 )
-from labeling.models.footage import blob_path
 from labeling.sampling import images as images_mod
 from labeling.sampling import segment_ranking, strategies
 
@@ -122,8 +122,9 @@ def model_for(version: ModelVersion):
 
 def _frames(frame_ids: list[int]) -> list[tuple[int, str]]:
     with connection.cursor() as cur:
-        cur.execute("SELECT id, sha256, ext FROM labeling_frame WHERE id = ANY(%s) ORDER BY id", [frame_ids])
-        return [(fid, blob_path("frames", sha, ext)) for fid, sha, ext in cur.fetchall()]
+        cur.execute(f"SELECT f.id, f.sha256, f.ext, {custody.DERIVED_FOR_MODELS_SQL} FROM labeling_frame f "
+                    "WHERE f.id = ANY(%s) ORDER BY f.id", [frame_ids])
+        return [(fid, custody.model_image(sha, ext, dsha)) for fid, sha, ext, dsha in cur.fetchall()]
 
 
 def _sensitive_columns(version: ModelVersion | None) -> list[int]:

@@ -9,6 +9,6 @@ writers, a signed manifest in every archive, and jobs with progress (see jobs.py
 """
 from labeling.exchange.exports.archive import ArchiveReport, verify_archive
 from labeling.exchange.exports.jobs import create, open_for_download, run
-from labeling.exchange.exports.selection import ExportError, ExportForbidden
+from labeling.exchange.exports.selection import ExportError, ExportForbidden, ExportGone
 
-__all__ = ["ArchiveReport", "ExportError", "ExportForbidden", "create", "open_for_download", "run", "verify_archive"]
+__all__ = ["ArchiveReport", "ExportError", "ExportForbidden", "ExportGone", "create", "open_for_download", "run", "verify_archive"]

@@ -24,10 +24,12 @@ from labeling.redaction import served
 class ImageSource:
     kind: str  # Export.DERIVED or Export.RAW_IMAGES
     include_sensitive: bool
-    counts: dict = field(default_factory=lambda: {"images": 0, "sensitive_included": 0, "sensitive_left_out": 0})
+    counts: dict = field(default_factory=lambda: {"images": 0, "sensitive_included": 0, "sensitive_left_out": 0,
+                                                  "deleted_under_retention": 0})
     _sensitive: set = field(default_factory=set)
     _derived: dict = field(default_factory=dict)
     _bits: int = 8
+    _gone: bool = False  # retention deleted this sequence's images of the kind exported
 
     @classmethod
     def of(cls, export: Export) -> ImageSource:
@@ -40,6 +42,8 @@ class ImageSource:
         """Read the sequence's sensitive frames and current derived files in two statements."""
         whole = sequence.sensitive or sequence.dataset.sensitive
         self._bits = sequence.bits
+        self._gone = sequence.derived_expired_at is not None or (
+            self.kind == Export.RAW_IMAGES and sequence.raw_expired_at is not None)
         with connection.cursor() as cur:
             cur.execute("SELECT id FROM labeling_frame WHERE sequence_id = %s" + ("" if whole else " AND sensitive"),
                         [sequence.pk])
@@ -50,7 +54,11 @@ class ImageSource:
                                  .values_list("frame_id", "sha256"))
 
     def file_for(self, frame_id: int, sha: str, ext: str) -> str | None:
-        """The blob to write for this frame, or None when its image is left out (sensitive)."""
+        """The blob to write for this frame, or None when its image is left out (sensitive, or
+        deleted under a retention policy: labeling.custody)."""
+        if self._gone:
+            self.counts["deleted_under_retention"] += 1
+            return None
         if frame_id in self._sensitive:
             if not self.include_sensitive:
                 self.counts["sensitive_left_out"] += 1

@@ -16,11 +16,12 @@ from django.utils import timezone
 
 from labeling import audit, jobs
 from labeling.access import raw
+from labeling.custody import state as custody
 from labeling.exchange.exports import coco, dota, mot, visdrone, yolo
 from labeling.exchange.exports import selection as scopes
 from labeling.exchange.exports.archive import ArchiveWriter
 from labeling.exchange.exports.images import ImageSource
-from labeling.exchange.exports.selection import ExportError, ExportForbidden
+from labeling.exchange.exports.selection import ExportError, ExportForbidden, ExportGone
 from labeling.models import DatasetVersion, Export, Project
 from labeling.provenance import bills
 from labeling.redaction.metadata import sequence_name
@@ -72,6 +73,10 @@ def create(project: Project, user, *, format: str, scope: str = Export.APPROVED,
     if image_kind == Export.RAW_IMAGES and not raw.holds(user, project.dataset_id):
         raise ExportForbidden("image_kind: raw images need raw access to the dataset (an admin grants it); "
                               "export the derived frames instead")
+    if include_images and image_kind == Export.RAW_IMAGES:
+        expired = project.dataset.sequences.filter(raw_expired_at__isnull=False).select_related("dataset").first()
+        if expired is not None:
+            raise ExportGone(f"image_kind: {custody.reason(expired)}; export the derived frames instead")
     as_of = scopes.latest_annotation_id()
     resolved = scopes.resolve(project, scope, dataset_version, as_of)
     version = _one_ontology_version(resolved)

@@ -40,6 +40,10 @@ class ExportForbidden(ExportError):
     """The person may not have what they asked for (raw frames without raw access)."""
 
 
+class ExportGone(ExportError):
+    """What was asked for was deleted under a retention policy (raw frames, labeling.custody)."""
+
+
 @dataclass
 class Scope:
     project: Project
