@@ -53,12 +53,16 @@ sbom: $(STAMP)
 	$(PY) -m config.embedded run -- sh -c '$(PY) manage.py migrate --noinput >/dev/null && $(PY) manage.py sbom --out $(SBOM_OUT)'
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist), each with its own test database and
-# Redis database; the wall time of the run is printed at the end.
+# Redis database; the wall time of the run is printed at the end. `--dist loadscope` hands each
+# worker whole modules: a module fixture (the demo, the permission world, propagation's clip) is
+# set up once per run, where `load` split a module over both workers and set it up again each time
+# another module's test had run in between. (`loadgroup` would do it per marked module, but
+# pytest-xdist 3.8 cannot rename test ids under pytest 9 and ignores its `xdist_group` marks.)
 TEST_WORKERS ?= 2
 test: $(TEST_STAMP) browser
 	$(PY) -m fixtures.footage bikes
 	@start=$$(date +%s); \
-	$(PY) -m config.embedded run -- $(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS); status=$$?; \
+	$(PY) -m config.embedded run -- $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS); status=$$?; \
 	echo "make test: pytest took $$(( $$(date +%s) - start )) s of wall time on $(TEST_WORKERS) workers"; \
 	exit $$status
 

@@ -26,8 +26,33 @@ def fast_password_hashing():
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def _threads_per_worker() -> int:
+    """This process's share of the cores: `make test` runs one process per core (pytest-xdist)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
 @pytest.fixture(autouse=True, scope="session")
-def face_detector_loaded():
+def cpu_share():
+    """torch, onnxruntime and OpenCV each start one thread per core by default, and their pools
+    spin while they wait: with one test process per core, two processes' pools oversubscribe the
+    cores and both run slower than on their own share. Each test process keeps to its share (a
+    setting or variable given explicitly wins)."""
+    from django.conf import settings
+
+    threads = _threads_per_worker()
+    os.environ.setdefault("AERIE_REDACTION_THREADS", str(threads))  # read when the face detector loads
+    if not settings.AERIE_TORCH_THREADS:
+        settings.AERIE_TORCH_THREADS = threads
+    import cv2
+    import torch
+
+    torch.set_num_threads(settings.AERIE_TORCH_THREADS)
+    cv2.setNumThreads(threads)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def face_detector_loaded(cpu_share):
     """The face detector (labeling.redaction.faces) is loaded once per test process, before any
     test: a page's first image without raw access would otherwise load it inside a request."""
     from labeling.redaction import faces
