@@ -23,6 +23,8 @@ from .protection import (
     WellbeingCheckin,
 )
 from .quality import (
+    AgreementChunk,
+    AgreementRun,
     FrameAgreement,
     GoldCheck,
     GoldFrame,
@@ -52,5 +54,5 @@ __all__ = [
     "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement", "ReviewDecision", "ReviewItem", "ModelVersion",
     "TrainingRun", "ScoringRun", "ScoringChunk", "FrameScore", "ConsentEvent", "Exposure", "ProtectionPolicy",
     "ProtectionState", "SensitivityFlag", "WellbeingCheckin", "Export", "LoginThrottle", "Segment", "PropagationRun", "SegmentAgreement",
-    "RedactionRegion", "FaceScan", "DerivedFrame", "RedactionRun", "RedactionChunk", "DerivedDatasetVersion",
+    "AgreementRun", "AgreementChunk", "RedactionRegion", "FaceScan", "DerivedFrame", "RedactionRun", "RedactionChunk", "DerivedDatasetVersion",
 ]

@@ -1,0 +1,220 @@
+"""Agreement of many frames at once: re-scoring a project (a new IoU or agreement threshold, a
+quarantine, an ontology migration) with a fixed number of statements per batch of frames.
+
+`frame_scoring.evaluate_frame` checks one frame as its last submission lands: about twenty round
+trips (lock, load, upsert, pairs, audit, consensus, review item), fine once per frame, the limit
+when a whole project is scored again. `evaluate_batch` does the same for a batch of frames with
+one statement per kind of row: lock the queue items, load the rounds' revisions, their boxes and
+tags, the consensus heads and their labels, the open review items; upsert the agreements, replace
+their pair rows, write the consensus revisions (labeling.work.submissions.store_many), open,
+refresh and close review items, and store every audit event, each in one multi-row statement.
+
+The decisions themselves come from `outcome` (shared with the per-frame check), so both paths
+store the same scores, consensus revisions, review items and audit events; tests compare them."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from labeling import audit
+from labeling.models import (
+    Annotation,
+    FrameAgreement,
+    PairAgreement,
+    Project,
+    QueueItem,
+    ReviewDecision,
+    ReviewItem,
+)
+from labeling.quality import outcome
+from labeling.quality.agreement import Labels
+from labeling.quality.labels import fused_labels, labels_of_round, load_labels, params_of, round_annotations_many
+from labeling.quality.review_items import MAX_COMMENT
+from labeling.work.submissions import Revision, store_many
+
+AGREED_COMMENT = "agreement reached after revisions"  # as review_items.close_agreed says it
+
+
+@dataclass
+class _Frame:
+    item: QueueItem
+    heads: list[tuple[int, int]]
+    labels: list[Labels]
+    decided: outcome.Outcome
+    agreement: FrameAgreement | None = None
+
+
+def evaluate_batch(project_id: int, frame_ids: list[int]) -> Counter:
+    """Score the current round of each frame (non-gold frames of a frame project whose round has
+    every submission; others are skipped, as `evaluate_frame` skips them), approve the consensus
+    or open a review item. Idempotent. Returns counts: scored, passed, below, consensus,
+    review_opened, review_refreshed, review_closed."""
+    counts: Counter = Counter()
+    with transaction.atomic():
+        project = Project.objects.get(pk=project_id)
+        items = list(QueueItem.objects.select_for_update(of=("self",)).select_related("frame")
+                     .filter(project_id=project_id, frame_id__in=list(frame_ids), gold=False, segment__isnull=True)
+                     .order_by("pk"))
+        heads = round_annotations_many(project_id, [i.frame_id for i in items])
+        ready = [(i, heads[i.frame_id]) for i in items if len(heads.get(i.frame_id, ())) >= project.overlap]
+        if not ready:
+            return counts
+        loaded = load_labels([a for _, h in ready for a, _ in h])
+        params = params_of(project)
+        frames = []
+        for item, h in ready:
+            labels = labels_of_round(h, loaded)
+            frames.append(_Frame(item, h, labels, outcome.decide(labels, params, project.agreement_threshold)))
+        events = _store_agreements(project, frames)
+        events += _approve_consensus(project, [f for f in frames if f.decided.passed], counts)
+        events += _review_items(project, frames, counts)
+        audit.record_many(events)
+        counts["scored"] += len(frames)
+        counts["passed"] += sum(f.decided.passed for f in frames)
+        counts["below"] += sum(not f.decided.passed for f in frames)
+    return counts
+
+
+def _store_agreements(project: Project, frames: list[_Frame]) -> list:
+    """Upsert the FrameAgreement rows (one statement), replace their pair rows (two)."""
+    now = timezone.now()
+    rows = FrameAgreement.objects.bulk_create(
+        [FrameAgreement(project_id=project.pk, frame_id=f.item.frame_id, round=f.item.round,
+                        sequence_id=f.item.frame.sequence_id, computed_at=now, annotators=[u for _, u in f.heads],
+                        annotations=[a for a, _ in f.heads], **outcome.frame_values(f.decided)) for f in frames],
+        update_conflicts=True, unique_fields=["project", "frame", "round"],
+        update_fields=["sequence", "computed_at", "annotators", "annotations", "score", "box_score", "tag_score",
+                       "units", "tag_units", "attribute_units", "passed"])
+    for f, fa in zip(frames, rows):
+        f.agreement = fa
+    PairAgreement.objects.filter(agreement_id__in=[fa.pk for fa in rows]).delete()
+    PairAgreement.objects.bulk_create(
+        (PairAgreement(agreement_id=f.agreement.pk, project_id=project.pk, **values)
+         for f in frames for values in outcome.pair_values(f.labels, f.decided.result)), batch_size=5000)
+    return [audit.event(None, "agreement.compute", f.agreement,
+                        outcome.compute_audit(f.item.frame_id, f.item.round, f.decided, f.agreement.annotations))
+            for f in frames]
+
+
+_HEADS = """
+SELECT DISTINCT ON (a.frame_id) a.id FROM labeling_annotation a
+WHERE a.project_id = %s AND a.frame_id = ANY(%s) AND a.annotator_id IS NULL
+  AND NOT EXISTS (SELECT 1 FROM labeling_annotation n WHERE n.supersedes_id = a.id)
+ORDER BY a.frame_id, a.id DESC
+"""
+
+
+def _approved_heads(project_id: int, frame_ids: list[int]) -> dict[int, Annotation]:
+    """Each frame's current approved-track revision (what `head_revision(project, frame, None)`
+    gives one frame at a time): frame id -> annotation."""
+    with connection.cursor() as cur:
+        cur.execute(_HEADS, [project_id, frame_ids])
+        ids = [r[0] for r in cur.fetchall()]
+    return {a.frame_id: a for a in Annotation.objects.filter(pk__in=ids)
+            .only("id", "frame_id", "source", "revision", "project_id")}
+
+
+def stored_labels(annotation_ids: list[int]) -> dict[int, dict]:
+    """Annotations' boxes and tags in the page's shape (as `payloads.as_payload` gives one), two
+    queries for all: what `outcome.same_labels` compares a new consensus with."""
+    out = {a: {"boxes": [], "tags": []} for a in annotation_ids}
+    if not annotation_ids:
+        return out
+    with connection.cursor() as cur:
+        cur.execute("""
+            SELECT b.annotation_id, c.key, b.x, b.y, b.w, b.h, b.track_id, b.attributes
+            FROM labeling_annotationbox b JOIN ontology_labelclass c ON c.id = b.label_class_id
+            WHERE b.annotation_id = ANY(%s) ORDER BY b.id""", [annotation_ids])
+        for ann, key, x, y, w, h, track, attributes in cur.fetchall():
+            out[ann]["boxes"].append({"class": key, "x": x, "y": y, "w": w, "h": h, "track_id": track,
+                                      "attributes": _json(attributes)})
+        cur.execute("""
+            SELECT t.annotation_id, c.key, t.changed, t.attributes
+            FROM labeling_annotationtag t JOIN ontology_labelclass c ON c.id = t.label_class_id
+            WHERE t.annotation_id = ANY(%s) ORDER BY t.id""", [annotation_ids])
+        for ann, key, changed, attributes in cur.fetchall():
+            out[ann]["tags"].append({"class": key, "attributes": _json(attributes),
+                                     **({"changed": changed} if changed is not None else {})})
+    return out
+
+
+def _json(value):
+    """A jsonb column read through a plain cursor arrives as text (Django's psycopg set-up)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _approve_consensus(project: Project, frames: list[_Frame], counts: Counter) -> list:
+    """The fused labels of passing frames become their approved revisions (one store_many),
+    except where a QA lead already decided or the stored consensus is the same."""
+    if not frames:
+        return []
+    heads = _approved_heads(project.pk, [f.item.frame_id for f in frames])
+    stored = stored_labels([h.pk for h in heads.values() if h.source == Annotation.CONSENSUS])
+    revisions, dropped = [], []
+    for f in frames:
+        head = heads.get(f.item.frame_id)
+        if head is not None and head.source != Annotation.CONSENSUS:
+            continue
+        boxes, tags, lost = fused_labels(project, f.labels, f.decided.result)
+        if head is not None and outcome.same_labels(stored[head.pk], boxes, tags):
+            continue
+        revisions.append(Revision(project_id=project.pk, frame=f.item.frame, boxes=boxes, tags=tags,
+                                  source=Annotation.CONSENSUS, status=Annotation.APPROVED,
+                                  ontology_version_id=project.ontology_version_id, created_by=None, supersedes=head,
+                                  note=outcome.CONSENSUS_NOTE.format(n=len(f.labels))))
+        dropped.append(lost)
+    written = store_many(revisions) if revisions else []
+    counts["consensus"] += len(written)
+    return [audit.event(None, "annotation.consensus", a, {"frame": r.frame.pk, "boxes": len(r.boxes), "dropped": d})
+            for a, r, d in zip(written, revisions, dropped)]
+
+
+def _review_items(project: Project, frames: list[_Frame], counts: Counter) -> list:
+    """Close the open disagreement items of passing frames (review_items.close_agreed), open or
+    refresh one for each frame below the threshold (review_items.open_item)."""
+    at = {(f.item.frame_id, f.item.round): f for f in frames}
+    open_items = {(i.frame_id, i.round): i for i in ReviewItem.objects.select_for_update().filter(
+        project_id=project.pk, frame_id__in=[f for f, _ in at], reason=ReviewItem.DISAGREEMENT,
+        status=ReviewItem.OPEN).order_by("pk") if (i.frame_id, i.round) in at}
+    events = []
+    now = timezone.now()
+    closing = [i for key, i in open_items.items() if at[key].decided.passed]
+    if closing:
+        ReviewDecision.objects.bulk_create(ReviewDecision(item=i, decision=ReviewDecision.AGREED,
+                                                          comment=AGREED_COMMENT[:MAX_COMMENT]) for i in closing)
+        ReviewItem.objects.filter(pk__in=[i.pk for i in closing]).update(status=ReviewItem.RESOLVED, resolved_at=now)
+        events += [audit.event(None, f"review.{ReviewDecision.AGREED}", i, {
+            "frame": i.frame_id, "comment": AGREED_COMMENT[:MAX_COMMENT], "accepted": None, "result": None})
+            for i in closing]
+        counts["review_closed"] += len(closing)
+    refreshed, opened = [], []
+    for key, f in at.items():
+        if f.decided.passed:
+            continue
+        score = f.decided.score
+        values = dict(severity=0.0 if score is None else score, annotators=list(f.agreement.annotators),
+                      classes=outcome.disputed_classes(f.decided.result), agreement=f.agreement, gold_check=None,
+                      note="", segment=None)
+        item = open_items.get(key)
+        if item is None:
+            opened.append(ReviewItem(project_id=project.pk, frame_id=f.item.frame_id,
+                                     sequence_id=f.item.frame.sequence_id, round=f.item.round,
+                                     reason=ReviewItem.DISAGREEMENT, opened_by=None, **values))
+            continue
+        for name, value in values.items():
+            setattr(item, name, value)
+        refreshed.append(item)
+    if refreshed:
+        ReviewItem.objects.bulk_update(refreshed, ["severity", "annotators", "classes", "agreement", "gold_check",
+                                                   "note", "segment"])
+    if opened:
+        ReviewItem.objects.bulk_create(opened)
+        events += [audit.event(None, "review.open", i, {"frame": i.frame_id, "reason": i.reason,
+                                                       "severity": i.severity}) for i in opened]
+    counts["review_refreshed"] += len(refreshed)
+    counts["review_opened"] += len(opened)
+    return events
