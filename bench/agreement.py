@@ -37,6 +37,10 @@ Prints:
   BENCH agreement_db_frames_per_s   bulk path, frames per second per worker (wall clock)
   BENCH agreement_db_frames_per_s_per_frame_path   per-frame path, frames per second (wall clock)
   BENCH agreement_db_bulk_speedup   per-frame path time / bulk path time
+  BENCH agreement_db_frames_per_cpu_s   bulk path, frames per CPU second (this process and its
+                                    database backend together: what the machine's load does not sway)
+  BENCH agreement_db_frames_per_cpu_s_per_frame_path   the same for the per-frame path
+  BENCH agreement_db_cpu_ratio      per-frame path CPU / bulk path CPU
   BENCH agreement_db_100k_s         seconds for 100k frames through the bulk path, one worker
   BENCH agreement_db_100k_s_per_frame_path   the same through the per-frame path
   BENCH agreement_db_queries_per_frame_per_frame_path   statements per frame, per-frame path
@@ -295,8 +299,8 @@ def db_part(count: int) -> None:
     agreement run's chunks, `rescoring.process_chunk`, as a worker runs them) on a twin project
     with the same submissions, interleaved chunk by chunk."""
     with django_environment():
+        import psutil
         from django.db import connection
-        from django.test.utils import CaptureQueriesContext
 
         from labeling.models import AgreementChunk, FrameAgreement
         from labeling.quality import frame_scoring, rescoring
@@ -317,20 +321,35 @@ def db_part(count: int) -> None:
         chunk_ids = list(AgreementChunk.objects.filter(run=run).order_by("number").values_list("pk", flat=True))
         per_frame_s = bulk_s = 0.0
         per_frame_queries = bulk_queries = 0
+        statements = [0]
+
+        def counting(execute, sql, params, many, context):  # cheaper than CaptureQueriesContext's timing
+            statements[0] += 1
+            return execute(sql, params, many, context)
+
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            backend = psutil.Process(cur.fetchone()[0])
+
+        def cpu() -> float:
+            """This process's CPU seconds and its database backend's (the server's side)."""
+            server = backend.cpu_times()
+            return time.process_time() + server.user + server.system
+
+        per_frame_cpu = bulk_cpu = 0.0
         for n, chunk_id in enumerate(chunk_ids):
-            connection.queries_log.clear()  # it keeps the last 9000: counts would stop growing
-            with CaptureQueriesContext(connection) as ctx:
-                start = time.perf_counter()
+            with connection.execute_wrapper(counting):
+                before, start, cpu_start = statements[0], time.perf_counter(), cpu()
                 for frame in frames_a[1 + n * chunk:1 + (n + 1) * chunk]:
                     frame_scoring.evaluate_frame(per_frame.pk, frame.pk)
                 per_frame_s += time.perf_counter() - start
-            per_frame_queries += len(ctx.captured_queries)
-            connection.queries_log.clear()
-            with CaptureQueriesContext(connection) as ctx:
-                start = time.perf_counter()
+                per_frame_cpu += cpu() - cpu_start
+                per_frame_queries += statements[0] - before
+                before, start, cpu_start = statements[0], time.perf_counter(), cpu()
                 rescoring.process_chunk(chunk_id)
                 bulk_s += time.perf_counter() - start
-            bulk_queries += len(ctx.captured_queries)
+                bulk_cpu += cpu() - cpu_start
+                bulk_queries += statements[0] - before
         rescoring.finalize(run.pk)
         timed = count - 1
         expected = [frame_agreement(labels, PARAMS).score for labels in data]
@@ -346,6 +365,9 @@ def db_part(count: int) -> None:
         emit("agreement_db_frames_per_s", timed / bulk_s)
         emit("agreement_db_frames_per_s_per_frame_path", timed / per_frame_s)
         emit("agreement_db_bulk_speedup", per_frame_s / bulk_s)
+        emit("agreement_db_frames_per_cpu_s", timed / bulk_cpu)
+        emit("agreement_db_frames_per_cpu_s_per_frame_path", timed / per_frame_cpu)
+        emit("agreement_db_cpu_ratio", per_frame_cpu / bulk_cpu)
         emit("agreement_db_100k_s", bulk_s * GOAL_FRAMES / timed)
         emit("agreement_db_100k_s_per_frame_path", per_frame_s * GOAL_FRAMES / timed)
         emit("agreement_db_queries_per_frame_per_frame_path", per_frame_queries / timed)

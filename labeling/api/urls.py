@@ -13,7 +13,7 @@ from labeling.api import (
     share_views,
     views,
 )
-from labeling.api import evaluation_views
+from labeling.api import agreement_views, evaluation_views
 from labeling.api import ontology_views as ontology_api
 from labeling.api import (
     protection_views as pv,
@@ -55,6 +55,8 @@ urlpatterns = [
          name="project-review-item"),
     path("projects/<int:project_pk>/gold/", review_views.GoldView.as_view(), name="project-gold"),
     path("projects/<int:project_pk>/quality/", review_views.QualityView.as_view(), name="project-quality"),
+    path("projects/<int:project_pk>/agreement/rescore/", agreement_views.AgreementRescoreView.as_view(),
+         name="project-agreement-rescore"),
     path("projects/<int:project_pk>/models/", model_views.ModelListView.as_view(), name="project-models"),
     path("projects/<int:project_pk>/models/<int:pk>/current/", model_views.MakeCurrentView.as_view(),
          name="project-model-current"),

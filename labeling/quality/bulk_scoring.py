@@ -34,8 +34,12 @@ from labeling.quality import outcome
 from labeling.quality.agreement import Labels
 from labeling.quality.labels import fused_labels, labels_of_round, load_labels, params_of, round_annotations_many
 from labeling.quality.review_items import MAX_COMMENT
+from labeling.models.bulk_copy import as_json, copy_rows
 from labeling.work.submissions import Revision, store_many
 
+PAIR_COLUMNS = ("annotator_a_id", "annotator_b_id", "precision", "recall", "f1", "mean_iou", "matched", "n_a", "n_b",
+                "confusions", "per_class")  # outcome.pair_values' keys
+JSON_PAIR_COLUMNS = ("confusions", "per_class")
 AGREED_COMMENT = "agreement reached after revisions"  # as review_items.close_agreed says it
 
 
@@ -79,22 +83,54 @@ def evaluate_batch(project_id: int, frame_ids: list[int]) -> Counter:
     return counts
 
 
+# One statement for a batch's FrameAgreement rows, new or recomputed (ids kept: review items
+# point at them), each column given as one array: `bulk_create` would dump two Python lists per
+# row (the annotators, the annotations), a fifth of a millisecond each.
+_UPSERT = """
+INSERT INTO labeling_frameagreement (project_id, frame_id, sequence_id, round, computed_at, annotators, annotations,
+                                     score, box_score, tag_score, units, tag_units, attribute_units, passed)
+SELECT %(project)s, t.frame_id, t.sequence_id, t.round, %(now)s, t.annotators::bigint[], t.annotations::bigint[],
+       t.score, t.box_score, t.tag_score, t.units::jsonb, t.tag_units::jsonb, t.attribute_units::jsonb, t.passed
+FROM unnest(%(frame)s::bigint[], %(sequence)s::bigint[], %(round)s::integer[], %(annotators)s::text[],
+            %(annotations)s::text[], %(score)s::float8[], %(box_score)s::float8[], %(tag_score)s::float8[],
+            %(units)s::text[], %(tag_units)s::text[], %(attribute_units)s::text[], %(passed)s::boolean[])
+     AS t(frame_id, sequence_id, round, annotators, annotations, score, box_score, tag_score, units, tag_units,
+          attribute_units, passed)
+ON CONFLICT (project_id, frame_id, round) DO UPDATE SET
+    sequence_id = EXCLUDED.sequence_id, computed_at = EXCLUDED.computed_at, annotators = EXCLUDED.annotators,
+    annotations = EXCLUDED.annotations, score = EXCLUDED.score, box_score = EXCLUDED.box_score,
+    tag_score = EXCLUDED.tag_score, units = EXCLUDED.units, tag_units = EXCLUDED.tag_units,
+    attribute_units = EXCLUDED.attribute_units, passed = EXCLUDED.passed
+RETURNING id, frame_id, round
+"""
+
+
+def _array(values) -> str:
+    """A list of ids as PostgreSQL's array literal."""
+    return "{" + ",".join(str(int(v)) for v in values) + "}"
+
+
 def _store_agreements(project: Project, frames: list[_Frame]) -> list:
     """Upsert the FrameAgreement rows (one statement), replace their pair rows (two)."""
-    now = timezone.now()
-    rows = FrameAgreement.objects.bulk_create(
-        [FrameAgreement(project_id=project.pk, frame_id=f.item.frame_id, round=f.item.round,
-                        sequence_id=f.item.frame.sequence_id, computed_at=now, annotators=[u for _, u in f.heads],
-                        annotations=[a for a, _ in f.heads], **outcome.frame_values(f.decided)) for f in frames],
-        update_conflicts=True, unique_fields=["project", "frame", "round"],
-        update_fields=["sequence", "computed_at", "annotators", "annotations", "score", "box_score", "tag_score",
-                       "units", "tag_units", "attribute_units", "passed"])
-    for f, fa in zip(frames, rows):
-        f.agreement = fa
-    PairAgreement.objects.filter(agreement_id__in=[fa.pk for fa in rows]).delete()
-    PairAgreement.objects.bulk_create(
-        (PairAgreement(agreement_id=f.agreement.pk, project_id=project.pk, **values)
-         for f in frames for values in outcome.pair_values(f.labels, f.decided.result)), batch_size=5000)
+    values = [outcome.frame_values(f.decided) for f in frames]
+    with connection.cursor() as cur:
+        cur.execute(_UPSERT, {
+            "project": project.pk, "now": timezone.now(), "frame": [f.item.frame_id for f in frames],
+            "sequence": [f.item.frame.sequence_id for f in frames], "round": [f.item.round for f in frames],
+            "annotators": [_array(u for _, u in f.heads) for f in frames],
+            "annotations": [_array(a for a, _ in f.heads) for f in frames],
+            **{name: [v[name] for v in values] for name in ("score", "box_score", "tag_score", "passed")},
+            **{name: [as_json(v[name]) for v in values] for name in ("units", "tag_units", "attribute_units")}})
+        ids = {(frame_id, round_): pk for pk, frame_id, round_ in cur.fetchall()}
+    for f, v in zip(frames, values):
+        f.agreement = FrameAgreement(pk=ids[(f.item.frame_id, f.item.round)], project_id=project.pk,
+                                     frame_id=f.item.frame_id, round=f.item.round,
+                                     sequence_id=f.item.frame.sequence_id, annotators=[u for _, u in f.heads],
+                                     annotations=[a for a, _ in f.heads], **v)
+    PairAgreement.objects.filter(agreement_id__in=list(ids.values())).delete()
+    copy_rows(PairAgreement, ("agreement_id", "project_id", *PAIR_COLUMNS),
+              ((f.agreement.pk, project.pk, *(as_json(v[k]) if k in JSON_PAIR_COLUMNS else v[k] for k in PAIR_COLUMNS))
+               for f in frames for v in outcome.pair_values(f.labels, f.decided.result)))
     return [audit.event(None, "agreement.compute", f.agreement,
                         outcome.compute_audit(f.item.frame_id, f.item.round, f.decided, f.agreement.annotations))
             for f in frames]
