@@ -50,11 +50,11 @@ def start_run(project: Project, *, reason: str, user=None, frame_ids: list[int] 
               chunk_size: int | None = None, send: bool = True) -> AgreementRun:
     """Record a run over `frame_ids` (None: the whole project) and its chunks, audit it, and
     (with `send`) send the chunks to the workers once the transaction commits."""
-    chunk_size = chunk_size or CHUNK_SIZE
+    chunk_size = CHUNK_SIZE if chunk_size is None else chunk_size
     reason = (reason or "").strip()
     if not reason:
         raise RescoreError("say why the agreement is scored again (reason)")
-    if chunk_size < 1:
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise RescoreError("chunk_size must be a positive number of frames")
     if project.work_unit == Project.SEGMENT:
         raise RescoreError("a segment project's agreement is per segment (its tracks), not per frame")
