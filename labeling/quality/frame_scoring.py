@@ -4,7 +4,8 @@
 When the `overlap`-th annotator submits a frame, a Celery task calls `evaluate_frame`: it loads
 every annotator's current revision of this round, scores every pair, stores the scores, and then
 either writes the consensus as the frame's approved annotation (agreement ≥ the project's
-threshold) or opens a review item for the QA leads (below it)."""
+threshold) or opens a review item for the QA leads (below it). What it decides comes from
+`outcome`, which re-scoring a whole project in batches (`bulk_scoring`) shares."""
 from __future__ import annotations
 
 import logging
