@@ -40,6 +40,7 @@ from labeling.work.submissions import Revision, store_many
 PAIR_COLUMNS = ("annotator_a_id", "annotator_b_id", "precision", "recall", "f1", "mean_iou", "matched", "n_a", "n_b",
                 "confusions", "per_class")  # outcome.pair_values' keys
 JSON_PAIR_COLUMNS = ("confusions", "per_class")
+AGREEMENT_TYPE = FrameAgreement._meta.label_lower
 AGREED_COMMENT = "agreement reached after revisions"  # as review_items.close_agreed says it
 
 
@@ -49,7 +50,7 @@ class _Frame:
     heads: list[tuple[int, int]]
     labels: list[Labels]
     decided: outcome.Outcome
-    agreement: FrameAgreement | None = None
+    agreement_id: int | None = None
 
 
 def evaluate_batch(project_id: int, frame_ids: list[int]) -> Counter:
@@ -84,18 +85,16 @@ def evaluate_batch(project_id: int, frame_ids: list[int]) -> Counter:
 
 
 # One statement for a batch's FrameAgreement rows, new or recomputed (ids kept: review items
-# point at them), each column given as one array: `bulk_create` would dump two Python lists per
-# row (the annotators, the annotations), a fifth of a millisecond each.
+# point at them), the rows given as one JSON document: `bulk_create` would dump two Python lists
+# per row (the annotators, the annotations), a fifth of a millisecond each.
 _UPSERT = """
 INSERT INTO labeling_frameagreement (project_id, frame_id, sequence_id, round, computed_at, annotators, annotations,
                                      score, box_score, tag_score, units, tag_units, attribute_units, passed)
-SELECT %(project)s, t.frame_id, t.sequence_id, t.round, %(now)s, t.annotators::bigint[], t.annotations::bigint[],
-       t.score, t.box_score, t.tag_score, t.units::jsonb, t.tag_units::jsonb, t.attribute_units::jsonb, t.passed
-FROM unnest(%(frame)s::bigint[], %(sequence)s::bigint[], %(round)s::integer[], %(annotators)s::text[],
-            %(annotations)s::text[], %(score)s::float8[], %(box_score)s::float8[], %(tag_score)s::float8[],
-            %(units)s::text[], %(tag_units)s::text[], %(attribute_units)s::text[], %(passed)s::boolean[])
-     AS t(frame_id, sequence_id, round, annotators, annotations, score, box_score, tag_score, units, tag_units,
-          attribute_units, passed)
+SELECT %(project)s, t.frame_id, t.sequence_id, t.round, %(now)s, t.annotators, t.annotations, t.score, t.box_score,
+       t.tag_score, t.units, t.tag_units, t.attribute_units, t.passed
+FROM jsonb_to_recordset(%(rows)s::jsonb) AS t(frame_id bigint, sequence_id bigint, round integer, annotators bigint[],
+     annotations bigint[], score float8, box_score float8, tag_score float8, units jsonb, tag_units jsonb,
+     attribute_units jsonb, passed boolean)
 ON CONFLICT (project_id, frame_id, round) DO UPDATE SET
     sequence_id = EXCLUDED.sequence_id, computed_at = EXCLUDED.computed_at, annotators = EXCLUDED.annotators,
     annotations = EXCLUDED.annotations, score = EXCLUDED.score, box_score = EXCLUDED.box_score,
@@ -105,34 +104,23 @@ RETURNING id, frame_id, round
 """
 
 
-def _array(values) -> str:
-    """A list of ids as PostgreSQL's array literal."""
-    return "{" + ",".join(str(int(v)) for v in values) + "}"
-
-
 def _store_agreements(project: Project, frames: list[_Frame]) -> list:
     """Upsert the FrameAgreement rows (one statement), replace their pair rows (two)."""
-    values = [outcome.frame_values(f.decided) for f in frames]
+    rows = [{"frame_id": f.item.frame_id, "sequence_id": f.item.frame.sequence_id, "round": f.item.round,
+             "annotators": [u for _, u in f.heads], "annotations": [a for a, _ in f.heads],
+             **outcome.frame_values(f.decided)} for f in frames]
     with connection.cursor() as cur:
-        cur.execute(_UPSERT, {
-            "project": project.pk, "now": timezone.now(), "frame": [f.item.frame_id for f in frames],
-            "sequence": [f.item.frame.sequence_id for f in frames], "round": [f.item.round for f in frames],
-            "annotators": [_array(u for _, u in f.heads) for f in frames],
-            "annotations": [_array(a for a, _ in f.heads) for f in frames],
-            **{name: [v[name] for v in values] for name in ("score", "box_score", "tag_score", "passed")},
-            **{name: [as_json(v[name]) for v in values] for name in ("units", "tag_units", "attribute_units")}})
+        cur.execute(_UPSERT, {"project": project.pk, "now": timezone.now(), "rows": as_json(rows)})
         ids = {(frame_id, round_): pk for pk, frame_id, round_ in cur.fetchall()}
-    for f, v in zip(frames, values):
-        f.agreement = FrameAgreement(pk=ids[(f.item.frame_id, f.item.round)], project_id=project.pk,
-                                     frame_id=f.item.frame_id, round=f.item.round,
-                                     sequence_id=f.item.frame.sequence_id, annotators=[u for _, u in f.heads],
-                                     annotations=[a for a, _ in f.heads], **v)
+    for f in frames:
+        f.agreement_id = ids[(f.item.frame_id, f.item.round)]
     PairAgreement.objects.filter(agreement_id__in=list(ids.values())).delete()
     copy_rows(PairAgreement, ("agreement_id", "project_id", *PAIR_COLUMNS),
-              ((f.agreement.pk, project.pk, *(as_json(v[k]) if k in JSON_PAIR_COLUMNS else v[k] for k in PAIR_COLUMNS))
+              ((f.agreement_id, project.pk, *(as_json(v[k]) if k in JSON_PAIR_COLUMNS else v[k] for k in PAIR_COLUMNS))
                for f in frames for v in outcome.pair_values(f.labels, f.decided.result)))
-    return [audit.event(None, "agreement.compute", f.agreement,
-                        outcome.compute_audit(f.item.frame_id, f.item.round, f.decided, f.agreement.annotations))
+    return [audit.event(None, "agreement.compute", object_type=AGREEMENT_TYPE, object_id=f.agreement_id,
+                        project=project.pk, data=outcome.compute_audit(f.item.frame_id, f.item.round, f.decided,
+                                                                       [a for a, _ in f.heads]))
             for f in frames]
 
 
@@ -232,9 +220,9 @@ def _review_items(project: Project, frames: list[_Frame], counts: Counter) -> li
         if f.decided.passed:
             continue
         score = f.decided.score
-        values = dict(severity=0.0 if score is None else score, annotators=list(f.agreement.annotators),
-                      classes=outcome.disputed_classes(f.decided.result), agreement=f.agreement, gold_check=None,
-                      note="", segment=None)
+        values = dict(severity=0.0 if score is None else score, annotators=[u for _, u in f.heads],
+                      classes=outcome.disputed_classes(f.decided.result), agreement_id=f.agreement_id,
+                      gold_check=None, note="", segment=None)
         item = open_items.get(key)
         if item is None:
             opened.append(ReviewItem(project_id=project.pk, frame_id=f.item.frame_id,
