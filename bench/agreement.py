@@ -11,8 +11,13 @@ Part 1, pure: the per-frame work the server does, `frame_agreement` plus `fuse`,
 BENCH_AGREEMENT_FRAMES frames (default 100000). Baseline in the same run, interleaved chunk by
 chunk so that noise on a shared machine cancels: the bare Hungarian matching, one
 `linear_sum_assignment` per annotator pair on the same (precomputed) IoU cost matrices.
-Part 2, database: `quality.evaluate_frame` (load, score, store, consensus or review item) over
-BENCH_AGREEMENT_DB_FRAMES frames (default 2000) written straight into a throw-away database.
+Part 2, database: re-scoring BENCH_AGREEMENT_DB_FRAMES frames (default 2000) written straight
+into a throw-away database, twice over: two projects with the same submissions. The bulk path
+(labeling.quality.rescoring: the chunks of an agreement run, each one batch of
+`bulk_scoring.evaluate_batch`, BENCH_AGREEMENT_DB_CHUNK frames, default AERIE_AGREEMENT_CHUNK)
+on one; the per-frame path (`frame_scoring.evaluate_frame`: load, score, store, consensus or
+review item, one frame at a time) on the other as the baseline, interleaved chunk by chunk in
+the same process (one worker). Both are checked against the pure scores and against each other.
 
 Prints:
   BENCH agreement_frames_measured   frames timed in part 1
@@ -27,10 +32,22 @@ Prints:
   BENCH agreement_share_below_0_7   sanity: share of frames below the default threshold
   BENCH agreement_boxes_per_frame   sanity: mean boxes per annotator and frame
   BENCH agreement_consensus_boxes   sanity: mean consensus boxes per frame (truth: ~10)
-  BENCH agreement_db_frames         frames evaluated in part 2
-  BENCH agreement_db_frames_per_s   evaluate_frame, frames per second
-  BENCH agreement_db_100k_s         seconds for 100k frames through the database path
-  BENCH agreement_db_scores_match   1 when every stored score equals the pure path's
+  BENCH agreement_db_frames         frames evaluated in part 2 (by each path)
+  BENCH agreement_db_chunk_frames   frames per chunk of the bulk path
+  BENCH agreement_db_frames_per_s   bulk path, frames per second per worker (wall clock)
+  BENCH agreement_db_frames_per_s_per_frame_path   per-frame path, frames per second (wall clock)
+  BENCH agreement_db_bulk_speedup   per-frame path time / bulk path time
+  BENCH agreement_db_frames_per_cpu_s   bulk path, frames per CPU second (this process and its
+                                    database backend together: what the machine's load does not sway)
+  BENCH agreement_db_frames_per_cpu_s_per_frame_path   the same for the per-frame path
+  BENCH agreement_db_cpu_ratio      per-frame path CPU / bulk path CPU
+  BENCH agreement_db_100k_s         seconds for 100k frames through the bulk path, one worker
+  BENCH agreement_db_100k_s_per_frame_path   the same through the per-frame path
+  BENCH agreement_db_queries_per_frame_per_frame_path   statements per frame, per-frame path
+  BENCH agreement_db_queries_per_chunk_bulk   statements per chunk, bulk path (whatever its size)
+  BENCH agreement_db_scores_match   1 when every stored score (both paths) equals the pure path's
+  BENCH agreement_db_paths_match    1 when both paths stored the same agreements, review items,
+                                    consensus revisions and audit events
 """
 from __future__ import annotations
 
@@ -185,23 +202,25 @@ def pure_part(frames: int) -> None:
 
 # ------------------------------------------------------------------------------ part 2: database
 
-def make_project():
-    """A published ontology with CLASSES (boxes) and TAGS, 3 annotators, a project with overlap 3."""
+def make_project(name: str = "Bench agreement", annotators=None):
+    """A published ontology with CLASSES (boxes) and TAGS, 3 annotators (made unless given), a
+    project with overlap 3."""
     from django.contrib.auth import get_user_model
 
     from labeling.models import Dataset, Membership, Project
     from ontology import services
     from ontology.models import LabelClass
 
-    version = services.create_ontology("Bench ontology")
+    version = services.create_ontology(f"{name} ontology")
     for key in CLASSES:
         services.add_class(version, key=key, name=key.title(), kind=LabelClass.BOX)
     for key in TAGS:
         services.add_class(version, key=key, name=key.title(), kind=LabelClass.TAG)
     version = services.publish(version)
-    dataset = Dataset.objects.create(name="Bench footage")
-    project = Project.objects.create(name="Bench agreement", dataset=dataset, ontology_version=version, overlap=3)
-    annotators = [get_user_model().objects.create(username=f"annotator{a + 1}") for a in range(ANNOTATORS)]
+    dataset = Dataset.objects.create(name=f"{name} footage")
+    project = Project.objects.create(name=name, dataset=dataset, ontology_version=version, overlap=3)
+    annotators = annotators or [get_user_model().objects.create(username=f"annotator{a + 1}")
+                                for a in range(ANNOTATORS)]
     Membership.objects.bulk_create(Membership(project=project, user=user) for user in annotators)
     return project, annotators
 
@@ -252,26 +271,109 @@ def write_submissions(project, annotators, frames, data: list[list[Labels]]) -> 
          for key in lab.tags), batch_size=5000)
 
 
-def db_part(count: int) -> None:
-    with django_environment():
-        from labeling.quality import frame_scoring
-        from labeling.models import FrameAgreement
+def outcome_of(project, frames) -> tuple:
+    """What scoring left in a project, by frame position, for comparing the two paths: each
+    frame's agreement, its open review item, its approved consensus boxes and tags, and the
+    audit events' verbs and data (ids of rows replaced by positions)."""
+    from collections import Counter
 
-        project, annotators = make_project()
-        frames = make_frames(project, count)
+    from labeling.models import Annotation, AuditEvent, FrameAgreement, ReviewItem
+
+    at = {f.pk: n for n, f in enumerate(frames)}
+    agreements = sorted((at[r[0]], *r[1:]) for r in FrameAgreement.objects.filter(project=project).values_list(
+        "frame_id", "round", "score", "box_score", "tag_score", "units", "tag_units", "passed"))
+    items = sorted((at[r[0]], *r[1:]) for r in ReviewItem.objects.filter(project=project).values_list(
+        "frame_id", "round", "reason", "status", "severity", "classes"))
+    consensus = {}
+    for a in Annotation.objects.filter(project=project, source=Annotation.CONSENSUS, superseded_by__isnull=True) \
+            .prefetch_related("boxes__label_class", "tags__label_class"):
+        consensus[at[a.frame_id]] = (a.revision, a.note, sorted((b.label_class.key, b.x, b.y, b.w, b.h)
+                                                                for b in a.boxes.all()),
+                                     sorted(t.label_class.key for t in a.tags.all()))
+    verbs = Counter(AuditEvent.objects.filter(project=project).values_list("verb", flat=True))
+    return agreements, items, consensus, verbs
+
+
+def db_part(count: int) -> None:
+    """The per-frame path (one `evaluate_frame` per frame) on one project and the bulk path (the
+    agreement run's chunks, `rescoring.process_chunk`, as a worker runs them) on a twin project
+    with the same submissions, interleaved chunk by chunk."""
+    with django_environment():
+        import psutil
+        from django.db import connection
+
+        from labeling.models import AgreementChunk, FrameAgreement
+        from labeling.quality import frame_scoring, rescoring
+
+        chunk = int(os.environ.get("BENCH_AGREEMENT_DB_CHUNK", rescoring.CHUNK_SIZE))
         data = generate(count, seed=7)
-        write_submissions(project, annotators, frames, data)
-        frame_scoring.evaluate_frame(project.pk, frames[0].pk)  # warm-up (not timed): queries, caches
-        start = time.perf_counter()
-        for frame in frames[1:]:
-            frame_scoring.evaluate_frame(project.pk, frame.pk)
-        elapsed = time.perf_counter() - start
-        stored = dict(FrameAgreement.objects.filter(project=project).values_list("frame_id", "score"))
+        per_frame, annotators = make_project("Bench per frame")
+        bulk, _ = make_project("Bench bulk", annotators)
+        frames_a, frames_b = make_frames(per_frame, count), make_frames(bulk, count)
+        write_submissions(per_frame, annotators, frames_a, data)
+        write_submissions(bulk, annotators, frames_b, data)
+        # warm-up (not timed): imports, caches, the first statements of each path
+        frame_scoring.evaluate_frame(per_frame.pk, frames_a[0].pk)
+        warm = rescoring.start_run(bulk, reason="bench warm-up", frame_ids=[frames_b[0].pk], send=False)
+        rescoring.process_chunk(AgreementChunk.objects.get(run=warm).pk)
+        run = rescoring.start_run(bulk, reason="bench", frame_ids=[f.pk for f in frames_b[1:]], chunk_size=chunk,
+                                  send=False)
+        chunk_ids = list(AgreementChunk.objects.filter(run=run).order_by("number").values_list("pk", flat=True))
+        per_frame_s = bulk_s = 0.0
+        per_frame_queries = bulk_queries = 0
+        statements = [0]
+
+        def counting(execute, sql, params, many, context):  # cheaper than CaptureQueriesContext's timing
+            statements[0] += 1
+            return execute(sql, params, many, context)
+
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            backend = psutil.Process(cur.fetchone()[0])
+
+        def cpu() -> float:
+            """This process's CPU seconds and its database backend's (the server's side)."""
+            server = backend.cpu_times()
+            return time.process_time() + server.user + server.system
+
+        per_frame_cpu = bulk_cpu = 0.0
+        for n, chunk_id in enumerate(chunk_ids):
+            with connection.execute_wrapper(counting):
+                before, start, cpu_start = statements[0], time.perf_counter(), cpu()
+                for frame in frames_a[1 + n * chunk:1 + (n + 1) * chunk]:
+                    frame_scoring.evaluate_frame(per_frame.pk, frame.pk)
+                per_frame_s += time.perf_counter() - start
+                per_frame_cpu += cpu() - cpu_start
+                per_frame_queries += statements[0] - before
+                before, start, cpu_start = statements[0], time.perf_counter(), cpu()
+                rescoring.process_chunk(chunk_id)
+                bulk_s += time.perf_counter() - start
+                bulk_cpu += cpu() - cpu_start
+                bulk_queries += statements[0] - before
+        rescoring.finalize(run.pk)
+        timed = count - 1
         expected = [frame_agreement(labels, PARAMS).score for labels in data]
-        emit("agreement_db_frames", len(frames) - 1)
-        emit("agreement_db_frames_per_s", (len(frames) - 1) / elapsed)
-        emit("agreement_db_100k_s", elapsed * GOAL_FRAMES / (len(frames) - 1))
-        emit("agreement_db_scores_match", int([stored[f.pk] for f in frames] == expected))
+        stored_a = dict(FrameAgreement.objects.filter(project=per_frame).values_list("frame_id", "score"))
+        stored_b = dict(FrameAgreement.objects.filter(project=bulk).values_list("frame_id", "score"))
+        scores_match = ([stored_a[f.pk] for f in frames_a] == expected
+                        and [stored_b[f.pk] for f in frames_b] == expected)
+        outcome_a, outcome_b = outcome_of(per_frame, frames_a), outcome_of(bulk, frames_b)
+        outcome_b[3].pop("agreement.rescore.start", None)
+        outcome_b[3].pop("agreement.rescore.done", None)
+        emit("agreement_db_frames", timed)
+        emit("agreement_db_chunk_frames", chunk)
+        emit("agreement_db_frames_per_s", timed / bulk_s)
+        emit("agreement_db_frames_per_s_per_frame_path", timed / per_frame_s)
+        emit("agreement_db_bulk_speedup", per_frame_s / bulk_s)
+        emit("agreement_db_frames_per_cpu_s", timed / bulk_cpu)
+        emit("agreement_db_frames_per_cpu_s_per_frame_path", timed / per_frame_cpu)
+        emit("agreement_db_cpu_ratio", per_frame_cpu / bulk_cpu)
+        emit("agreement_db_100k_s", bulk_s * GOAL_FRAMES / timed)
+        emit("agreement_db_100k_s_per_frame_path", per_frame_s * GOAL_FRAMES / timed)
+        emit("agreement_db_queries_per_frame_per_frame_path", per_frame_queries / timed)
+        emit("agreement_db_queries_per_chunk_bulk", bulk_queries / len(chunk_ids))
+        emit("agreement_db_scores_match", int(scores_match))
+        emit("agreement_db_paths_match", int(outcome_a == outcome_b))
 
 
 def main() -> None:

@@ -279,6 +279,10 @@ AERIE_REDACTION_CHUNK = int(os.environ.get("AERIE_REDACTION_CHUNK", "32"))
 AERIE_REDACTION_STALE_S = float(os.environ.get("AERIE_REDACTION_STALE_S", "120"))
 # model evaluation (labeling.governance.evaluation): frames per chunk of an evaluation run
 AERIE_EVALUATION_CHUNK = int(os.environ.get("AERIE_EVALUATION_CHUNK", "128"))
+# agreement re-scoring (labeling.quality.rescoring): frames per chunk, each scored in one batch
+# and one transaction (a fixed number of statements per chunk), and when a claim counts as abandoned
+AERIE_AGREEMENT_CHUNK = int(os.environ.get("AERIE_AGREEMENT_CHUNK", "500"))
+AERIE_AGREEMENT_STALE_S = float(os.environ.get("AERIE_AGREEMENT_STALE_S", "120"))
 # flight telemetry (labeling.footage.telemetry): a frame takes a KLV record or SRT cue at most
 # this many seconds away (telemetry holds until the next sample)
 AERIE_TELEMETRY_MAX_GAP_S = float(os.environ.get("AERIE_TELEMETRY_MAX_GAP_S", "1.0"))

@@ -65,7 +65,7 @@ def quarantine_create(request, pk):
         messages.error(request, str(exc))
     else:
         frames = len(quarantine.affected_frames(q))
-        messages.success(request, f"Quarantined {annotator.username}'s submissions: {frames} frame(s) re-scored "
+        messages.success(request, f"Quarantined {annotator.username}'s submissions: {frames} frame(s) being re-scored "
                                   "or back in the queue.")
     return redirect("drift", pk)
 

@@ -1,10 +1,11 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
-from labeling.access import cache
+from labeling.access import cache, roles
 from labeling.custody import holds
 from labeling.footage import datasets
 from labeling.models import (
+    AgreementRun,
     Annotation,
     AuditEvent,
     AuditLink,
@@ -25,6 +26,7 @@ from labeling.models import (
     SoftwareBill,
     Tombstone,
 )
+from labeling.quality import rescoring
 from labeling.work import projects
 
 
@@ -124,6 +126,22 @@ class ProjectAdmin(admin.ModelAdmin):
     readonly_fields = ["created_by", "created_at"]  # set by the service, not chosen
     list_display = ["name", "dataset", "ontology_version", "overlap", "agreement_threshold"]
     inlines = [MembershipInline, ProtectionPolicyInline]
+    actions = ["rescore_agreement"]
+
+    @admin.action(description="Re-score agreement of every frame (in the background)")
+    def rescore_agreement(self, request, queryset):
+        """A QA lead's or admin's "re-score agreement" (labeling.quality.rescoring), per project."""
+        visible = roles.visible_projects(request.user) if roles.can_review(request.user) else Project.objects.none()
+        for project in queryset:
+            if not visible.filter(pk=project.pk).exists():
+                self.message_user(request, f"{project}: only its QA leads and admins re-score it", messages.ERROR)
+                continue
+            try:
+                run = rescoring.start_run(project, reason="re-score by hand (admin)", user=request.user)
+            except rescoring.RescoreError as exc:
+                self.message_user(request, f"{project}: {exc}", messages.ERROR)
+                continue
+            self.message_user(request, f"{project}: agreement run {run.pk} started ({run.frames_total} frames)")
 
     def save_model(self, request, obj, form, change):
         projects.save_project(obj, request.user)
@@ -142,6 +160,13 @@ class ProjectAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         cache.forget("protection-policy", form.instance.pk)
+
+
+@admin.register(AgreementRun)
+class AgreementRunAdmin(ReadOnlyAdmin):
+    list_display = ["id", "project", "status", "reason", "chunks_done", "chunks_total", "frames_done", "created_at",
+                    "finished_at"]
+    list_filter = ["status"]
 
 
 @admin.register(SensitivityFlag)

@@ -68,6 +68,38 @@ def segment_agreement_many(calls: list) -> int:
     return len(calls)
 
 
+# --- agreement re-scoring (labeling/quality/rescoring.py) ---------------------------------------
+
+@shared_task(**RETRY)
+def start_agreement_rescore(project_id: int, reason: str, user_id: int | None = None) -> int | None:
+    """A project's thresholds changed (labeling.work.projects): score every frame again."""
+    from django.contrib.auth import get_user_model
+
+    from labeling.models import Project
+    from labeling.quality import rescoring
+
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None or project.work_unit == Project.SEGMENT:
+        return None
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    return rescoring.start_run(project, reason=reason, user=user).pk
+
+
+@shared_task(**RETRY)
+def agreement_chunk(chunk_id: int) -> int:
+    from labeling.quality import rescoring
+
+    return rescoring.process_chunk(chunk_id)
+
+
+@shared_task(**RETRY)
+def finalize_agreement_rescore(run_id: int) -> str | None:
+    from labeling.quality import rescoring
+
+    run = rescoring.finalize(run_id)
+    return run.status if run else None
+
+
 @shared_task(**RETRY)
 def export_job(export_id: int) -> str:
     from labeling.exchange import exports
@@ -158,14 +190,14 @@ def housekeeping() -> dict:
     projects that are due, and run the quality checks no outbox delivered."""
     from labeling.exchange.exports import jobs
     from labeling.governance import evaluation
-    from labeling.quality import frame_scoring, segment_scoring
+    from labeling.quality import frame_scoring, rescoring, segment_scoring
     from labeling.redaction import runs as redaction_runs
     from labeling.sampling import scoring
     from labeling.work import propagation_runs
 
     return {**segment_scoring.catch_up(), **scoring.sweep(), "started": scoring.rescore_due(), "exports_resent": jobs.sweep(),
             "propagations_resent": propagation_runs.sweep(), **redaction_runs.sweep(), **frame_scoring.catch_up(),
-            **evaluation.sweep()}
+            **evaluation.sweep(), **rescoring.sweep()}
 
 
 # --- the audit trail ----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from django.utils import timezone
 from labeling.governance import quarantine as qmod
 from labeling.governance.quarantine import QuarantineDenied, QuarantineError
 from labeling.models import (
+    AgreementRun,
     Annotation,
     AuditEvent,
     FrameAgreement,
@@ -66,7 +67,8 @@ def window():
     return now - timedelta(hours=1), now + timedelta(hours=1)
 
 
-def test_too_few_left_sends_the_frame_back_to_the_queue_and_the_next_annotator_refuses(project, users, crew):
+def test_too_few_left_sends_the_frame_back_to_the_queue_and_the_next_annotator_refuses(project, users, crew,
+                                                                                      django_capture_on_commit_callbacks):
     frame = labelled_frame(project, crew)
     _, classes = approved(project, frame)
     assert classes == ["car", "person"]
@@ -89,8 +91,12 @@ def test_too_few_left_sends_the_frame_back_to_the_queue_and_the_next_annotator_r
     assert classes == ["car"]  # the person had only h2 left: below the quorum
     assert head.note == "consensus of 3 annotators"
 
-    # lifting counts the poisoner again: four submissions, re-scored with them
-    qmod.lift(q, users["qa"], "checked by hand: honest mistakes")
+    # lifting counts the poisoner again: four submissions, re-scored with them by an agreement run
+    # (labeling.quality.rescoring) once the lift commits
+    with django_capture_on_commit_callbacks(execute=True):
+        qmod.lift(q, users["qa"], "checked by hand: honest mistakes")
+    run = AgreementRun.objects.get(project=project)
+    assert (run.status, run.whole_project, run.frames_total, run.counts["scored"]) == ("done", False, 1, 1)
     item.refresh_from_db()
     assert (item.submitted, item.is_open) == (4, False)
     fa.refresh_from_db()
@@ -102,20 +108,23 @@ def test_too_few_left_sends_the_frame_back_to_the_queue_and_the_next_annotator_r
     assert q.lifted_by == users["qa"] and q.lift_reason == "checked by hand: honest mistakes"
 
 
-def test_enough_left_rescores_and_refuses_at_once(project, users, crew):
+def test_enough_left_rescores_and_refuses_at_once(project, users, crew, django_capture_on_commit_callbacks):
     frame = labelled_frame(project, crew)
     head_before, _ = approved(project, frame)
     project.overlap = 2  # the project now asks two annotators per frame: three submitted here
     project.save(update_fields=["overlap"])
     start, end = window()
-    q = qmod.quarantine(project, crew["p"], start, end, "flips cars to trucks", users["qa"])
+    with django_capture_on_commit_callbacks(execute=True) as sent:  # the agreement run, once this commits
+        q = qmod.quarantine(project, crew["p"], start, end, "flips cars to trucks", users["qa"])
+    assert sent, "the re-scoring is sent as a background job"
     head, classes = approved(project, frame)
     assert classes == ["car"] and head.supersedes_id == head_before.pk
     fa = FrameAgreement.objects.get(project=project, frame=frame, round=0)
     assert sorted(fa.annotators) == sorted([crew["h1"].pk, crew["h2"].pk])
     assert not QueueItem.objects.get(project=project, frame=frame).is_open
 
-    qmod.lift(q, users["qa"], "false alarm")
+    with django_capture_on_commit_callbacks(execute=True):
+        qmod.lift(q, users["qa"], "false alarm")
     head, classes = approved(project, frame)
     assert classes == ["car", "person"]  # fused from all three again
     assert FrameAgreement.objects.get(project=project, frame=frame, round=0).annotators.__len__() == 3

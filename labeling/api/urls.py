@@ -13,7 +13,7 @@ from labeling.api import (
     share_views,
     views,
 )
-from labeling.api import evaluation_views
+from labeling.api import agreement_views, evaluation_views
 from labeling.api import retention_views as rv
 from labeling.api import ontology_views as ontology_api
 from labeling.api import (
@@ -56,6 +56,8 @@ urlpatterns = [
          name="project-review-item"),
     path("projects/<int:project_pk>/gold/", review_views.GoldView.as_view(), name="project-gold"),
     path("projects/<int:project_pk>/quality/", review_views.QualityView.as_view(), name="project-quality"),
+    path("projects/<int:project_pk>/agreement/rescore/", agreement_views.AgreementRescoreView.as_view(),
+         name="project-agreement-rescore"),
     path("projects/<int:project_pk>/models/", model_views.ModelListView.as_view(), name="project-models"),
     path("projects/<int:project_pk>/models/<int:pk>/verify/", model_views.VerifyModelView.as_view(),
          name="project-model-verify"),

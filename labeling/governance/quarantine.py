@@ -4,7 +4,8 @@ to poisoned labels. Nothing is deleted and it is reversible.
 While a quarantine stands, a revision its annotator made in the range does not count toward
 agreement or consensus (`labeling.quality.labels.round_annotations` leaves it out: the one place
 that says whose labels count). Each affected frame is then re-scored and re-fused from the
-remaining annotators; where fewer than the project's `overlap` remain, its queue item's counts
+remaining annotators, by an agreement run in the background once the quarantine commits
+(labeling.quality.rescoring: chunked, batched, audited at its start and end); where fewer than the project's `overlap` remain, its queue item's counts
 leave the quarantined work out, so the queue hands the frame to another annotator (the
 quarantined one already has an assignment on it and is never served it again), and the frame is
 scored when that annotator submits. Its earlier consensus stays approved until then.
@@ -26,7 +27,7 @@ from django.utils import timezone
 from labeling import audit
 from labeling.access import roles
 from labeling.models import Annotation, ModelVersion, Project, Quarantine
-from labeling.quality import frame_scoring
+from labeling.quality import rescoring
 from labeling.quality.labels import round_annotations
 
 MAX_REASON = 2000
@@ -76,7 +77,7 @@ def quarantine(project: Project, annotator, starts_at, ends_at, reason: str, by)
         flagged = flag_model_versions(q)
         if flagged:
             audit.record(by, "quarantine.flag_models", q, {"project": project.pk, "versions": flagged})
-    refresh_frames(project, frames)
+    refresh_frames(project, frames, reason=f"quarantine {q.pk} of {annotator.username}", user=by)
     return q
 
 
@@ -96,7 +97,7 @@ def lift(q: Quarantine, by, reason: str) -> Quarantine:
         _mark_flags_lifted(q)
         audit.record(by, "quarantine.lift", q, {"project": q.project_id, "annotator": q.annotator_id,
                                                 "reason": q.lift_reason, "frames": len(frames)})
-    refresh_frames(q.project, frames)
+    refresh_frames(q.project, frames, reason=f"quarantine {q.pk} lifted", user=by)
     return q
 
 
@@ -128,12 +129,14 @@ WHERE qi.id = %(item)s
 """
 
 
-def refresh_frames(project: Project, frame_ids: list[int]) -> dict:
+def refresh_frames(project: Project, frame_ids: list[int], *, reason: str = "quarantine", user=None) -> dict:
     """Each frame: its queue counts from the submissions that count now (the quarantined ones
-    left out), then re-scored and re-fused when enough remain. Idempotent."""
+    left out), at once; the frames where enough remain are then re-scored and re-fused by an
+    agreement run (labeling.quality.rescoring: chunked, in the background, once this commits).
+    Idempotent."""
     from labeling.models import QueueItem
 
-    rescored = reopened = 0
+    ready, reopened = [], 0
     items = dict(QueueItem.objects.filter(project=project, frame_id__in=frame_ids, segment__isnull=True,
                                           gold=False).values_list("frame_id", "pk"))
     for frame_id in frame_ids:
@@ -146,11 +149,11 @@ def refresh_frames(project: Project, frame_ids: list[int]) -> dict:
             with connection.cursor() as cur:
                 cur.execute(_RECOUNT, {"submitted": len(heads), "overlap": project.overlap, "item": item})
         if len(heads) >= project.overlap:
-            frame_scoring.evaluate_frame(project.pk, frame_id)
-            rescored += 1
+            ready.append(frame_id)
         else:
             reopened += 1
-    return {"rescored": rescored, "reopened": reopened}
+    run = rescoring.start_run(project, reason=reason, user=user, frame_ids=ready) if ready else None
+    return {"rescored": len(ready), "reopened": reopened, "run": run.pk if run else None}
 
 
 # ------------------------------------------------------------------------------ model versions

@@ -25,6 +25,8 @@ from .protection import (
     WellbeingCheckin,
 )
 from .quality import (
+    AgreementChunk,
+    AgreementRun,
     FrameAgreement,
     GoldCheck,
     GoldFrame,
@@ -56,5 +58,5 @@ __all__ = [
     "FrameAgreement", "GoldCheck", "GoldFrame", "PairAgreement", "ReviewDecision", "ReviewItem", "ModelVersion",
     "TrainingRun", "ScoringRun", "ScoringChunk", "FrameScore", "ConsentEvent", "Exposure", "ProtectionPolicy",
     "ProtectionState", "SensitivityFlag", "WellbeingCheckin", "Export", "LoginThrottle", "Segment", "PropagationRun", "SegmentAgreement",
-    "RedactionRegion", "FaceScan", "DerivedFrame", "RedactionRun", "RedactionChunk", "DerivedDatasetVersion",
+    "AgreementRun", "AgreementChunk", "RedactionRegion", "FaceScan", "DerivedFrame", "RedactionRun", "RedactionChunk", "DerivedDatasetVersion",
 ]

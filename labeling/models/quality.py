@@ -10,6 +10,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
+from .chunks import Chunk
+
 
 class FrameAgreement(models.Model):
     """Agreement among the annotators of one round of a frame (a frame sent back for
@@ -143,3 +145,43 @@ class ReviewDecision(models.Model):
                                  help_text="The annotator's version that was accepted")
     result = models.ForeignKey("labeling.Annotation", null=True, on_delete=models.PROTECT, related_name="+",
                                help_text="The approved revision this decision made")
+
+
+class AgreementRun(models.Model):
+    """Re-scoring the agreement of a project's frames (all of them, or those a quarantine
+    touched): a chunked job (labeling.jobs.chunks, labeling.quality.rescoring) with its progress
+    and what it changed. Started by a change of the project's IoU or agreement threshold or
+    consensus quorum, a quarantine or its lifting, or a QA lead."""
+
+    RUNNING, DONE, SUPERSEDED = "running", "done", "superseded"
+    STATUS_CHOICES = [(s, s.title()) for s in (RUNNING, DONE, SUPERSEDED)]
+
+    project = models.ForeignKey("labeling.Project", on_delete=models.CASCADE, related_name="agreement_runs")
+    status = models.CharField(max_length=10, choices=STATUS_CHOICES, default=RUNNING)
+    reason = models.CharField(max_length=200)
+    whole_project = models.BooleanField(default=True, help_text="Every frame, or only the frames given")
+    params = models.JSONField(default=dict, help_text="The project's thresholds when the run started")
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    frames_total = models.PositiveIntegerField(default=0)
+    frames_done = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, help_text="scored, passed, below, consensus, review opened/closed")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"agreement run {self.pk} ({self.status} {self.chunks_done}/{self.chunks_total})"
+
+
+class AgreementChunk(Chunk):
+    """A slice of an agreement run's frames (labeling.jobs.chunks)."""
+
+    run = models.ForeignKey(AgreementRun, on_delete=models.CASCADE, related_name="chunks")
+    counts = models.JSONField(default=dict, help_text="What scoring the chunk changed (labeling.quality.bulk_scoring)")
+
+    class Meta(Chunk.Meta):
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="agreement_chunk_unique")]

@@ -4,10 +4,10 @@
 When the `overlap`-th annotator submits a frame, a Celery task calls `evaluate_frame`: it loads
 every annotator's current revision of this round, scores every pair, stores the scores, and then
 either writes the consensus as the frame's approved annotation (agreement ≥ the project's
-threshold) or opens a review item for the QA leads (below it)."""
+threshold) or opens a review item for the QA leads (below it). What it decides comes from
+`outcome`, which re-scoring a whole project in batches (`bulk_scoring`) shares."""
 from __future__ import annotations
 
-import json
 import logging
 
 from django.db import connection, transaction
@@ -23,49 +23,19 @@ from labeling.models import (
     QueueItem,
     ReviewItem,
 )
-from labeling.quality import agreement, gold, review_items
+from labeling.quality import gold, outcome, review_items
 from labeling.quality.agreement import Labels
 from labeling.quality.labels import (
     fused_labels,
+    labels_of_round,
     load_labels,
     params_of,
     round_annotations,
 )
-from labeling.work.payloads import CleanBox, CleanTag, as_payload
+from labeling.work.payloads import as_payload
 from labeling.work.submissions import head_revision, store
 
 log = logging.getLogger(__name__)
-
-
-def disputed_classes(result: agreement.FrameResult) -> list[str]:
-    """Classes involved in a disagreement: objects not everyone drew, confusions, split tags."""
-    found = set()
-    for row in result.units:
-        if len(set(row)) > 1:
-            found.update(v for v in row if v not in (agreement.ABSENT, None))
-    for key, values in result.tag_units.items():
-        if len(set(values)) > 1:
-            found.add(key)
-    return sorted(found)
-
-
-def _pair_rows(fa: FrameAgreement, labels: list[Labels], result: agreement.FrameResult) -> list[PairAgreement]:
-    rows = []
-    for i, j, pair in result.pairs:
-        per_class: dict[str, list[int]] = {}
-        for k in labels[i].classes:
-            per_class.setdefault(k, [0, 0, 0])[1] += 1
-        for k in labels[j].classes:
-            per_class.setdefault(k, [0, 0, 0])[2] += 1
-        for a, _ in pair.matches:
-            per_class[labels[i].classes[a]][0] += 1
-        rows.append(PairAgreement(
-            agreement=fa, project_id=fa.project_id, annotator_a_id=labels[i].annotator,
-            annotator_b_id=labels[j].annotator, precision=pair.precision, recall=pair.recall, f1=pair.f1,
-            mean_iou=pair.mean_iou, matched=pair.tp, n_a=pair.n_a, n_b=pair.n_b,
-            confusions=[[str(a), str(b)] for a, b in pair.confusions], per_class=per_class,
-        ))
-    return rows
 
 
 def evaluate_frame(project_id: int, frame_id: int) -> FrameAgreement | None:
@@ -81,31 +51,27 @@ def evaluate_frame(project_id: int, frame_id: int) -> FrameAgreement | None:
         heads = round_annotations(project_id, frame_id)
         if len(heads) < project.overlap:
             return None
-        loaded = load_labels([a for a, _ in heads])
-        labels = []
-        for annotation_id, annotator_id in heads:
-            loaded[annotation_id].annotator = annotator_id
-            labels.append(loaded[annotation_id])
-        result = agreement.frame_agreement(labels, params_of(project))
-        passed = result.score is None or result.score >= project.agreement_threshold
+        labels = labels_of_round(heads, load_labels([a for a, _ in heads]))
+        decided = outcome.decide(labels, params_of(project), project.agreement_threshold)
+        result, passed = decided.result, decided.passed
         fa, created = FrameAgreement.objects.update_or_create(
             project=project, frame_id=frame_id, round=item.round,
             defaults=dict(sequence_id=item.frame.sequence_id, computed_at=timezone.now(),
-                          annotators=[u for _, u in heads], annotations=[a for a, _ in heads], score=result.score,
-                          box_score=result.box_score, tag_score=result.tag_score, units=result.units,
-                          tag_units=result.tag_units, attribute_units=result.attribute_units, passed=passed),
+                          annotators=[u for _, u in heads], annotations=[a for a, _ in heads],
+                          **outcome.frame_values(decided)),
         )
         if not created:
             fa.pairs.all().delete()
-        PairAgreement.objects.bulk_create(_pair_rows(fa, labels, result))
-        audit.record(None, "agreement.compute", fa, {"frame": frame_id, "round": item.round, "score": result.score,
-                                                     "passed": passed, "annotations": fa.annotations})
+        PairAgreement.objects.bulk_create(PairAgreement(agreement=fa, project_id=fa.project_id, **values)
+                                          for values in outcome.pair_values(labels, result))
+        audit.record(None, "agreement.compute", fa, outcome.compute_audit(frame_id, item.round, decided,
+                                                                          fa.annotations))
         if passed:
             _approve_consensus(project, item, labels, result)
             review_items.close_agreed(project, frame_id, item.round)
         else:
             review_items.open_item(project, item.frame, ReviewItem.DISAGREEMENT, severity=result.score, round=item.round,
-                             annotators=fa.annotators, classes=disputed_classes(result), agreement=fa)
+                             annotators=fa.annotators, classes=outcome.disputed_classes(result), agreement=fa)
     return fa
 
 
@@ -115,11 +81,11 @@ def _approve_consensus(project: Project, item: QueueItem, labels: list[Labels], 
     if head is not None and head.source != Annotation.CONSENSUS:
         return None
     boxes, tags, dropped = fused_labels(project, labels, result)
-    if head is not None and _same_labels(as_payload(head), boxes, tags):
+    if head is not None and outcome.same_labels(as_payload(head), boxes, tags):
         return head  # recomputed with the same outcome: no new revision
     approved = store(project=project, frame=item.frame, boxes=boxes, tags=tags, source=Annotation.CONSENSUS,
                      status=Annotation.APPROVED, created_by=None, supersedes=head,
-                     note=f"consensus of {len(labels)} annotators")
+                     note=outcome.CONSENSUS_NOTE.format(n=len(labels)))
     audit.record(None, "annotation.consensus", approved, {"frame": item.frame_id, "boxes": len(boxes),
                                                           "dropped": dropped})
     return approved
@@ -174,13 +140,3 @@ def pending_frames(project_id: int | None = None) -> list[tuple[int, int]]:
             {"project": project_id},
         )
         return cur.fetchall()
-
-
-def _same_labels(stored: dict, boxes: list[CleanBox], tags: list[CleanTag]) -> bool:
-    mine = sorted((b.label_class.key, round(b.x, 3), round(b.y, 3), round(b.w, 3), round(b.h, 3), b.track_id,
-                   json.dumps(b.attributes, sort_keys=True)) for b in boxes)
-    theirs = sorted((b["class"], round(b["x"], 3), round(b["y"], 3), round(b["w"], 3), round(b["h"], 3),
-                     b["track_id"], json.dumps(b["attributes"], sort_keys=True)) for b in stored["boxes"])
-    return mine == theirs and sorted(
-        (t.label_class.key, t.changed, json.dumps(t.attributes, sort_keys=True)) for t in tags) == sorted(
-        (t["class"], t.get("changed"), json.dumps(t.get("attributes") or {}, sort_keys=True)) for t in stored["tags"])

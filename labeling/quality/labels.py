@@ -31,23 +31,45 @@ NOT EXISTS (SELECT 1 FROM labeling_quarantine q
 """
 
 
+_ROUND = f"""
+SELECT a.frame_id, a.id, a.annotator_id FROM labeling_annotation a
+JOIN labeling_assignment s ON s.id = a.assignment_id
+WHERE a.project_id = %s AND a.frame_id {{frames}} AND a.source = 'human' AND s.status = 'submitted'
+  AND NOT EXISTS (SELECT 1 FROM labeling_annotation n WHERE n.supersedes_id = a.id)
+  AND {NOT_QUARANTINED}
+ORDER BY a.frame_id, a.annotator_id
+"""
+
+
 def round_annotations(project_id: int, frame_id: int) -> list[tuple[int, int]]:
     """(annotation id, annotator id) of each annotator's current revision in the frame's current
     round: work on assignments that QA sent back does not count any more, nor work made while
-    its annotator is quarantined. The one place agreement and consensus load whose labels count."""
+    its annotator is quarantined. The one place agreement and consensus load whose labels count
+    (with `round_annotations_many`, the same rule for many frames)."""
     with connection.cursor() as cur:
-        cur.execute(
-            f"""
-            SELECT a.id, a.annotator_id FROM labeling_annotation a
-            JOIN labeling_assignment s ON s.id = a.assignment_id
-            WHERE a.project_id = %s AND a.frame_id = %s AND a.source = 'human' AND s.status = 'submitted'
-              AND NOT EXISTS (SELECT 1 FROM labeling_annotation n WHERE n.supersedes_id = a.id)
-              AND {NOT_QUARANTINED}
-            ORDER BY a.annotator_id
-            """,
-            [project_id, frame_id],
-        )
-        return cur.fetchall()
+        cur.execute(_ROUND.format(frames="= %s"), [project_id, frame_id])
+        return [(a, u) for _, a, u in cur.fetchall()]
+
+
+def round_annotations_many(project_id: int, frame_ids: list[int]) -> dict[int, list[tuple[int, int]]]:
+    """`round_annotations` of many frames in one query: frame id -> [(annotation id, annotator id)]
+    (frames with none left out)."""
+    out: dict[int, list[tuple[int, int]]] = {}
+    with connection.cursor() as cur:
+        cur.execute(_ROUND.format(frames="= ANY(%s)"), [project_id, list(frame_ids)])
+        for frame_id, annotation_id, annotator_id in cur.fetchall():
+            out.setdefault(frame_id, []).append((annotation_id, annotator_id))
+    return out
+
+
+def labels_of_round(heads: list[tuple[int, int]], loaded: dict[int, Labels]) -> list[Labels]:
+    """The Labels of one round's heads (annotation id, annotator id), in the heads' order, each
+    with its annotator set: what `outcome.decide` compares."""
+    labels = []
+    for annotation_id, annotator_id in heads:
+        loaded[annotation_id].annotator = annotator_id
+        labels.append(loaded[annotation_id])
+    return labels
 
 
 # A box's occlusion and provenance ride along with its attributes under keys no ontology attribute
@@ -79,7 +101,7 @@ def load_labels(annotation_ids: list[int]) -> dict[int, Labels]:
     with connection.cursor() as cur:
         cur.execute(
             """
-            SELECT b.annotation_id, c.key, b.x, b.y, b.w, b.h, b.attributes, b.track_id, b.occluded, b.source,
+            SELECT b.annotation_id, c.key, b.x, b.y, b.w, b.h, NULLIF(b.attributes, '{}'), b.track_id, b.occluded, b.source,
                    b.model_version_id, b.angle
             FROM labeling_annotationbox b JOIN ontology_labelclass c ON c.id = b.label_class_id
             WHERE b.annotation_id = ANY(%s) AND NOT b.outside  -- an outside marker is not an object
@@ -89,7 +111,9 @@ def load_labels(annotation_ids: list[int]) -> dict[int, Labels]:
         )
         for ann, key, x, y, w, h, attributes, track, occluded, source, model, angle in cur.fetchall():
             out[ann].classes.append(key)
-            attributes = json.loads(attributes) if isinstance(attributes, str) else attributes
+            # most boxes have none: NULL saves parsing "{}" thirty times a frame
+            attributes = {} if attributes is None else json.loads(attributes) if isinstance(attributes, str) \
+                else attributes
             out[ann].attributes.append(with_provenance(attributes, occluded, source, model))
             out[ann].tracks.append(track)
             coords[ann].append((x, y, w, h, np.nan if angle is None else angle))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from labeling import audit
+from labeling.jobs import enqueue
 from labeling.models import Assignment, Membership, Project, QueueItem, Segment
 from labeling.work import queue
 
@@ -34,15 +35,31 @@ def save_project(project: Project, user) -> Project:
     check_ontology_version(project.ontology_version)
     creating = project.pk is None
     with transaction.atomic():
+        rescore = []
         if not creating:
             _check_work_unit(project)
+            rescore = _agreement_changes(project)
         if creating and project.created_by_id is None and getattr(user, "is_authenticated", False):
             project.created_by = user
         project.save()
         queue.sync_queue(project)  # new frames, and the order if the stride changed
         audit.record(user, "project.create" if creating else "project.update", project,
                      {name.removesuffix("_id"): getattr(project, name) for name in AUDITED})
+        if rescore and project.work_unit == Project.FRAME:
+            # every frame's agreement again, in the background (labeling.quality.rescoring)
+            enqueue("start_agreement_rescore", project.pk, f"{', '.join(rescore)} changed",
+                    user.pk if getattr(user, "is_authenticated", False) else None)
     return project
+
+
+#: the settings a frame's agreement, consensus and review item depend on
+AGREEMENT_FIELDS = ("iou_threshold", "agreement_threshold", "consensus_quorum")
+
+
+def _agreement_changes(project: Project) -> list[str]:
+    """Which of AGREEMENT_FIELDS this save changes."""
+    before = Project.objects.values(*AGREEMENT_FIELDS).get(pk=project.pk)
+    return [name for name in AGREEMENT_FIELDS if before[name] != getattr(project, name)]
 
 
 WORK_UNIT_FIELDS = ("work_unit", "segment_length", "segment_shared")

@@ -29,6 +29,7 @@ from labeling.models import (
     Project,
 )
 from labeling.work import prepared
+from labeling.models.bulk_copy import as_json, copy_rows
 from labeling.work.payloads import (
     CleanBox,
     CleanTag,
@@ -291,6 +292,20 @@ def check_models(project_id: int, boxes) -> None:
             raise SubmissionError(f"boxes[{i}].model_version", "is not a model version of this project")
 
 
+BOX_COLUMNS = ("label_class_id", "x", "y", "w", "h", "attributes", "track_id", "source", "model_version_id",
+               "keyframe", "outside", "occluded", "angle")
+
+
+def _box_row(annotation_id: int, box: CleanBox) -> tuple:
+    """A box's row for COPY, in BOX_COLUMNS' order, with the values as the model's fields
+    would prepare them (floats, ints, JSON text)."""
+    c = box.columns()
+    return (annotation_id, c["label_class_id"], float(c["x"]), float(c["y"]), float(c["w"]), float(c["h"]),
+            as_json(c["attributes"]), None if c["track_id"] is None else int(c["track_id"]), c["source"],
+            c["model_version_id"], c["keyframe"], c["outside"], c["occluded"],
+            None if c["angle"] is None else float(c["angle"]))
+
+
 def store_many(revisions: list[Revision]) -> list[Annotation]:
     """Write revisions, their boxes and tags (three statements however many), and flag frames
     where a sensitive class is used. Every annotation that is not an annotator's first
@@ -306,12 +321,14 @@ def store_many(revisions: list[Revision]) -> list[Annotation]:
                    created_by=r.created_by if getattr(r.created_by, "is_authenticated", False) else None)
         for r in revisions
     ])
-    AnnotationBox.objects.bulk_create(
-        (AnnotationBox(annotation=a, **b.columns())
-         for a, r in zip(annotations, revisions) for b in r.boxes), batch_size=5000)
-    AnnotationTag.objects.bulk_create(
-        (AnnotationTag(annotation=a, label_class=t.label_class, attributes=t.attributes, changed=t.changed)
-         for a, r in zip(annotations, revisions) for t in r.tags), batch_size=5000)
+    # COPY: a consensus re-score writes thousands of boxes at once (labeling.models.bulk_copy)
+    if any(r.boxes for r in revisions):
+        copy_rows(AnnotationBox, ("annotation_id", *BOX_COLUMNS),
+                  (_box_row(a.pk, b) for a, r in zip(annotations, revisions) for b in r.boxes))
+    if any(r.tags for r in revisions):
+        copy_rows(AnnotationTag, ("annotation_id", "label_class_id", "attributes", "changed"),
+                  ((a.pk, t.label_class.pk, as_json(t.attributes), t.changed)
+                   for a, r in zip(annotations, revisions) for t in r.tags))
     for a, r in zip(annotations, revisions):
         a.frame = r.frame
         _flag_sensitive(r.project_id, r.frame.pk, a.pk, r.boxes, r.tags, r.created_by)
