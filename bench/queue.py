@@ -209,16 +209,16 @@ def database_cpu() -> float:
     from django.db import connection
 
     marker = f" {connection.settings_dict['NAME']} "
-    total = 0.0
+    found = {}
     for proc in psutil.process_iter(["cmdline"]):
         title = " ".join(proc.info["cmdline"] or [])
         if title.startswith("postgres:") and marker in title:
             try:
                 t = proc.cpu_times()
-                total += t.user + t.system
+                found[proc.pid] = t.user + t.system
             except psutil.Error:
                 pass
-    return total
+    return found
 
 
 def drive(port, tokens, project_id, duration=DURATION_S, server_pid=None, period=None):
@@ -236,6 +236,11 @@ def drive(port, tokens, project_id, duration=DURATION_S, server_pid=None, period
     latencies = sorted(x for c in clients for x in c.latencies)
     errors = [e for c in clients for e in c.errors]
     cycles = sum(c.cycles for c in clients)
+    if cpu_before:  # a backend's CPU since the first reading (or since it started, if it is new)
+        for reading in (cpu_before, cpu_after):
+            reading["db"] = dict(reading["db"])
+        cpu_after["db"] = sum(t - cpu_before["db"].get(pid, 0.0) for pid, t in cpu_after["db"].items())
+        cpu_before["db"] = 0.0
     cpu = ({k: (cpu_after[k] - cpu_before[k]) * 1000 / max(cycles, 1) for k in cpu_after} if cpu_before else {})
     return {
         "cpu_ms_per_cycle": cpu,
@@ -310,7 +315,10 @@ def main() -> None:
             cur.execute("CHECKPOINT")
         connections.close_all()
         port = free_port()
-        env = dict(os.environ, AERIE_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+        # the web workers keep their database connections for the whole run (each backend's CPU is
+        # read before and after a run: one that a worker closed in between would be lost)
+        env = dict(os.environ, AERIE_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT),
+                   AERIE_DB_CONN_MAX_AGE=os.environ.get("AERIE_DB_CONN_MAX_AGE", "3600"))
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers",
              os.environ.get("BENCH_WEB_WORKERS", "4"), "--worker-class", os.environ.get("BENCH_WORKER_CLASS", "gthread"),
