@@ -19,12 +19,24 @@ Prints, for the 1M project (and with _10k for the small one):
   BENCH queue_lost                        submissions answered 201 but not in the database (goal 0)
   BENCH queue_p99_ms_protected            p99 with protection on (10k, one frame in five sensitive)
   BENCH queue_p99_ratio_protected         that p99 / the unprotected 10k p99 (goal ≤ 1.2)
-  BENCH queue_cpu_ms_per_cycle_{client,web,rest}[_10k|_protected]
+  BENCH queue_cpu_ms_per_cycle_{client,web,db,rest}[_10k|_protected]
                                           CPU one cycle took in the clients (this process), the
-                                          web server, and the rest of the machine (PostgreSQL)
+                                          web server, the PostgreSQL backends of this database,
+                                          and the rest of the machine (PostgreSQL's shared
+                                          processes, and whatever else runs here: on a shared
+                                          machine, others' work)
   BENCH queue_capacity_cycles_per_s       cores × 1000 / the 1M run's CPU per cycle: the most this
                                           machine could serve with everything on it; latency
                                           goals need the offered load well below it
+  BENCH queue_cpu_ratio_web_db            web CPU per cycle / the rest's (PostgreSQL) at 1M (goal ≤ 1.0)
+  BENCH queue_cpu_ratio_protected         web + database CPU per protected cycle / the same unprotected,
+                                          10k frames each (goal ≤ 1.2)
+  BENCH queue_cpu_ratio_1m_10k            all CPU per cycle at the big project / at 10k (the key names
+                                          the big size: queue_cpu_ratio_10m_10k with
+                                          BENCH_BIG_FRAMES=10000000; goal ≤ 1.2)
+  BENCH queue_p99_ms_single               p99 of one client alone on the big project (no queueing)
+  BENCH queue_p99_ms_half_load            p99 with the offered load at half the measured capacity
+  BENCH queue_p99_ratio_half_load         the two's ratio (goal ≤ 2.0)
 """
 from __future__ import annotations
 
@@ -51,7 +63,17 @@ CLIENTS = int(os.environ.get("BENCH_CLIENTS", "50"))
 DURATION_S = float(os.environ.get("BENCH_DURATION_S", "30"))
 WARMUP_S = 5.0
 CLIENT_PERIOD_S = float(os.environ.get("BENCH_CLIENT_PERIOD_S", "0.3"))
-SIZES = [("10k", 10_000), ("1m", int(os.environ.get("BENCH_BIG_FRAMES", "1000000")))]
+BIG_FRAMES = int(os.environ.get("BENCH_BIG_FRAMES", "1000000"))
+SIZES = [("10k", 10_000), ("1m", BIG_FRAMES)]
+LOAD_DURATION_S = float(os.environ.get("BENCH_LOAD_DURATION_S", "15"))
+
+
+def size_label(count: int) -> str:
+    """1000000 -> 1m, 10000000 -> 10m, 200000 -> 200k: the big project's size in key names."""
+    for unit, div in (("m", 1_000_000), ("k", 1_000)):
+        if count >= div and count % div == 0:
+            return f"{count // div}{unit}"
+    return str(count)
 
 
 def bulk_frames(project_name: str, count: int, users, sensitive_every: int = 0):
@@ -100,8 +122,9 @@ def free_port() -> int:
 
 
 class Client(threading.Thread):
-    def __init__(self, port, token, project_id, stop_at, record_from):
+    def __init__(self, port, token, project_id, stop_at, record_from, period=None):
         super().__init__(daemon=True)
+        self.period = CLIENT_PERIOD_S if period is None else period
         self.port, self.token, self.project_id = port, token, project_id
         self.stop_at, self.record_from = stop_at, record_from
         self.latencies: list[float] = []
@@ -123,7 +146,7 @@ class Client(threading.Thread):
     def run(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         # people do not all press Enter at the same instant: spread the clients over the period
-        next_at = time.monotonic() + random.uniform(0, CLIENT_PERIOD_S)
+        next_at = time.monotonic() + random.uniform(0, self.period)
         time.sleep(next_at - time.monotonic())
         while time.monotonic() < self.stop_at:
             try:
@@ -149,7 +172,7 @@ class Client(threading.Thread):
                 self.errors.append(repr(exc))
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-            next_at += CLIENT_PERIOD_S
+            next_at += self.period
             pause = next_at - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
@@ -173,13 +196,35 @@ def cpu_seconds(server_pid: int) -> dict:
     machine = psutil.cpu_times()
     busy = sum(getattr(machine, f) for f in ("user", "nice", "system", "irq", "softirq", "steal") if hasattr(machine, f))
     client, web = used(psutil.Process()), used(server) + sum(used(c) for c in server.children(True))
-    return {"client": client, "web": web, "rest": busy - client - web}
+    return {"client": client, "web": web, "rest": busy - client - web, "db": database_cpu()}
 
 
-def drive(port, tokens, project_id, duration=DURATION_S, server_pid=None):
+def database_cpu() -> float:
+    """CPU seconds of the PostgreSQL backends serving this benchmark's database (their process
+    titles name it): the database's share, apart from whatever else the machine runs. Backends
+    live as long as the web workers' connections, so a difference of two readings is what they
+    spent in between."""
+    import psutil
+
+    from django.db import connection
+
+    marker = f" {connection.settings_dict['NAME']} "
+    found = {}
+    for proc in psutil.process_iter(["cmdline"]):
+        title = " ".join(proc.info["cmdline"] or [])
+        if title.startswith("postgres:") and marker in title:
+            try:
+                t = proc.cpu_times()
+                found[proc.pid] = t.user + t.system
+            except psutil.Error:
+                pass
+    return found
+
+
+def drive(port, tokens, project_id, duration=DURATION_S, server_pid=None, period=None):
     start = time.monotonic()
     record_from, stop_at = start + WARMUP_S, start + WARMUP_S + duration
-    clients = [Client(port, token, project_id, stop_at, record_from) for token in tokens]
+    clients = [Client(port, token, project_id, stop_at, record_from, period) for token in tokens]
     for c in clients:
         c.start()
     time.sleep(max(0.0, record_from - time.monotonic()))
@@ -191,6 +236,11 @@ def drive(port, tokens, project_id, duration=DURATION_S, server_pid=None):
     latencies = sorted(x for c in clients for x in c.latencies)
     errors = [e for c in clients for e in c.errors]
     cycles = sum(c.cycles for c in clients)
+    if cpu_before:  # a backend's CPU since the first reading (or since it started, if it is new)
+        for reading in (cpu_before, cpu_after):
+            reading["db"] = dict(reading["db"])
+        cpu_after["db"] = sum(t - cpu_before["db"].get(pid, 0.0) for pid, t in cpu_after["db"].items())
+        cpu_before["db"] = 0.0
     cpu = ({k: (cpu_after[k] - cpu_before[k]) * 1000 / max(cycles, 1) for k in cpu_after} if cpu_before else {})
     return {
         "cpu_ms_per_cycle": cpu,
@@ -265,7 +315,10 @@ def main() -> None:
             cur.execute("CHECKPOINT")
         connections.close_all()
         port = free_port()
-        env = dict(os.environ, AERIE_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT))
+        # the web workers keep their database connections for the whole run (each backend's CPU is
+        # read before and after a run: one that a worker closed in between would be lost)
+        env = dict(os.environ, AERIE_LOG_LEVEL="WARNING", PYTHONPATH=str(ROOT),
+                   AERIE_DB_CONN_MAX_AGE=os.environ.get("AERIE_DB_CONN_MAX_AGE", "3600"))
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers",
              os.environ.get("BENCH_WEB_WORKERS", "4"), "--worker-class", os.environ.get("BENCH_WORKER_CLASS", "gthread"),
@@ -286,12 +339,24 @@ def main() -> None:
                 results[label] = drive(port, tokens, projects[label].pk, server_pid=server.pid)
                 if label == "10k":  # right after its baseline, on the same warm server
                     results["protected"] = drive(port, tokens, protected.pk, server_pid=server.pid)
+            # latency at half the measured capacity against one client alone, on the big project:
+            # what a busy (not saturated) server adds to a request over an idle one
+            big = projects["1m"].pk
+            per_cycle = sum(v for k, v in results["1m"]["cpu_ms_per_cycle"].items() if k != "db")
+            capacity = os.cpu_count() * 1000 / per_cycle if per_cycle else 0.0
+            results["single"] = drive(port, tokens[:1], big, duration=LOAD_DURATION_S, period=0.05)
+            if capacity:
+                results["half"] = drive(port, tokens, big, duration=LOAD_DURATION_S,
+                                        period=len(tokens) / (capacity / 2))
         finally:
             server.terminate()
             server.wait(30)
         over_total, lost_total = 0, 0
         for label, _count in SIZES:
             r = results[label]
+            if label == "1m":  # the half-load and single-client runs were on the big project too
+                r = dict(r, acknowledged=r["acknowledged"] + [a for k in ("single", "half") if k in results
+                                                              for a in results[k]["acknowledged"]])
             over, lost = check(projects[label], r["acknowledged"])
             over_total += over
             lost_total += lost
@@ -320,10 +385,29 @@ def main() -> None:
         emit("queue_offered_cycles_per_s", CLIENTS / CLIENT_PERIOD_S)
         # what this machine can serve at most: its cores over the CPU one cycle takes, all parts
         # together (clients, web server, database), at 1M frames
-        per_cycle = sum(results["1m"]["cpu_ms_per_cycle"].values())
+        per_cycle = sum(v for k, v in results["1m"]["cpu_ms_per_cycle"].items() if k != "db")
         if per_cycle:
             emit("queue_cores", os.cpu_count())
             emit("queue_capacity_cycles_per_s", os.cpu_count() * 1000 / per_cycle)
+        cpu_big, cpu_small = results["1m"]["cpu_ms_per_cycle"], results["10k"]["cpu_ms_per_cycle"]
+        cpu_prot = results["protected"]["cpu_ms_per_cycle"]
+        # the database's CPU is its backends' (cpu "db"): the rest of a shared machine is others' work
+        if cpu_big and cpu_big["db"] > 0:
+            emit("queue_cpu_ratio_web_db", cpu_big["web"] / cpu_big["db"])
+        if cpu_small and cpu_prot:
+            emit("queue_cpu_ratio_protected",
+                 (cpu_prot["web"] + cpu_prot["db"]) / (cpu_small["web"] + cpu_small["db"]))
+            emit(f"queue_cpu_ratio_{size_label(BIG_FRAMES)}_10k",
+                 sum(cpu_big[k] for k in ("client", "web", "db")) / sum(cpu_small[k] for k in ("client", "web", "db")))
+        single, half = results["single"], results.get("half")
+        emit("queue_p99_ms_single", single["p99"])
+        emit("queue_errors_single", len(single["errors"]))
+        if half:
+            emit("queue_offered_cycles_per_s_half_load", capacity / 2)
+            emit("queue_cycles_per_s_half_load", half["cycles_per_s"])
+            emit("queue_p99_ms_half_load", half["p99"])
+            emit("queue_errors_half_load", len(half["errors"]))
+            emit("queue_p99_ratio_half_load", half["p99"] / single["p99"])
         emit("queue_overassigned", over_total)
         emit("queue_lost", lost_total)
 

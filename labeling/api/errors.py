@@ -14,10 +14,15 @@ from ontology.services import OntologyError
 BAD_REQUEST = (OntologyError, UploadError, ManifestError, MigrationError, AttributeSchemaError)
 
 
+def bad_request_data(exc: Exception) -> dict:
+    """A domain error's answer body: its message, and the field it names if any."""
+    field = getattr(exc, "field", "")
+    return {"detail": str(exc), **({"field": field} if field else {})}
+
+
 def bad_request(exc: Exception, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
     """A domain error as an answer: its message, and the field it names if any."""
-    field = getattr(exc, "field", "")
-    return Response({"detail": str(exc), **({"field": field} if field else {})}, status=code)
+    return Response(bad_request_data(exc), status=code)
 
 
 def handle(exc, context):

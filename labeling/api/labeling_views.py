@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from config.middleware import retry_safe
 from labeling.access import raw, roles
-from labeling.api.errors import bad_request
+from labeling.api.errors import bad_request, bad_request_data
 from labeling.api.permissions import member_project
 from labeling.models import Annotation, Assignment, Frame, Project, PropagationRun
 from labeling.work import (
@@ -61,21 +61,77 @@ class NextFrameView(APIView):
         204: OpenApiResponse(description="nothing left to label")})
     @retry_safe  # a repeat renews and returns the lease the first try made (a person holds one at a time)
     def post(self, request, project_pk):
-        project = member_project(request, project_pk, lambda u: u.has_perm("labeling.add_annotation"),
-                                 "your role does not label frames")
-        if project.annotators_need_raw and not raw.holds(request.user, project.dataset_id):
-            raise PermissionDenied("this project's task needs the raw footage: ask an admin for raw access to its "
-                                   "dataset")
+        data, code = next_answer(request, request.user, None, project_pk)
+        return Response(data, status=code)
+
+
+def next_answer(request, user, data, project_pk) -> tuple[dict | None, int]:
+    """The next frame's answer and status, for the DRF view and the lean one (labeling.api.lean)."""
+    project = member_project(request, project_pk, lambda u: u.has_perm("labeling.add_annotation"),
+                             "your role does not label frames")
+    if project.annotators_need_raw and not raw.holds(user, project.dataset_id):
+        raise PermissionDenied("this project's task needs the raw footage: ask an admin for raw access to its "
+                               "dataset")
+    try:
+        lease = queue.next_lease(project, user)
+    except queue.Withheld as withheld:  # a break, or a limit reached with nothing else left: not an error
+        return {"assignment": None, "frame": None, "withheld": withheld.as_dict()}, status.HTTP_200_OK
+    if lease is None:
+        return None, status.HTTP_204_NO_CONTENT  # nothing left (a 204 carries no body)
+    if project.work_unit == Project.SEGMENT:
+        return (segments.state(project, user, lease.assignment, resumed=lease.resumed, notes=lease.notes),
+                status.HTTP_200_OK)
+    return page_state.state(project, lease.assignment.frame, user, lease=lease), status.HTTP_200_OK
+
+
+def own_assignments(user):
+    """The person's leases in projects they still see (what the assignment views look up in)."""
+    return Assignment.objects.filter(annotator=user, project__in=roles.visible_projects(user))
+
+
+def renew_answer(assignment: Assignment, user) -> tuple[dict, int]:
+    try:
+        assignment = queue.renew(assignment, user)
+    except queue.QueueError as exc:
+        return {"detail": str(exc)}, status.HTTP_409_CONFLICT
+    return {"id": assignment.pk, "expires_at": assignment.expires_at.isoformat()}, status.HTTP_200_OK
+
+
+def draft_answer(assignment: Assignment, user, data) -> tuple[dict | None, int]:
+    try:
+        submissions.save_draft(assignment, user, data)
+    except submissions.SubmissionError as exc:
+        return bad_request_data(exc), status.HTTP_400_BAD_REQUEST
+    return None, status.HTTP_204_NO_CONTENT
+
+
+def submit_answer(request, user, data, pk) -> tuple[dict, int]:
+    """A submission's answer and status, for the DRF view and the lean one (labeling.api.lean)."""
+    _can_label(user)
+    repeat = getattr(request, "_aerie_retried", False)
+    if isinstance(data, dict) and "tracks" in data:  # a segment's work (segment projects)
         try:
-            lease = queue.next_lease(project, request.user)
-        except queue.Withheld as withheld:  # a break, or a limit reached with nothing else left: not an error
-            return Response({"assignment": None, "frame": None, "withheld": withheld.as_dict()})
-        if lease is None:
-            return Response(status=status.HTTP_204_NO_CONTENT)  # nothing left (a 204 carries no body)
-        if project.work_unit == Project.SEGMENT:
-            return Response(segments.state(project, request.user, lease.assignment, resumed=lease.resumed,
-                                           notes=lease.notes))
-        return Response(page_state.state(project, lease.assignment.frame, request.user, lease=lease))
+            done = segments.submit(pk, user, data, repeat=repeat)
+        except submissions.NotYours:
+            raise Http404("no such assignment") from None
+        except submissions.SubmissionError as exc:
+            return bad_request_data(exc), status.HTTP_400_BAD_REQUEST
+        return {**done.payload, "late": done.late}, status.HTTP_201_CREATED
+    try:
+        submitted = submissions.submit(Assignment(pk=pk), user, data, repeat=repeat)
+    except submissions.NotYours:
+        raise Http404("no such assignment") from None
+    except submissions.SubmissionError as exc:
+        return bad_request_data(exc), status.HTTP_400_BAD_REQUEST
+    return submitted.payload, status.HTTP_201_CREATED
+
+
+def lean_renew(request, user, data, pk):
+    return renew_answer(get_object_or_404(own_assignments(user), pk=pk), user)
+
+
+def lean_draft(request, user, data, pk):
+    return draft_answer(get_object_or_404(own_assignments(user), pk=pk), user, data)
 
 
 class FrameStateView(APIView):
@@ -100,50 +156,28 @@ class AssignmentViewSet(viewsets.GenericViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Assignment.objects.none()
-        return Assignment.objects.filter(annotator=self.request.user,
-                                         project__in=roles.visible_projects(self.request.user))
+        return own_assignments(self.request.user)
 
     @extend_schema(request=None, responses=dict)
     @action(detail=True, methods=["post"])
     @retry_safe  # sets the expiry from now: twice is the same as once
     def renew(self, request, pk=None):
-        try:
-            assignment = queue.renew(self.get_object(), request.user)
-        except queue.QueueError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        return Response({"id": assignment.pk, "expires_at": assignment.expires_at.isoformat()})
+        data, code = renew_answer(self.get_object(), request.user)
+        return Response(data, status=code)
 
     @extend_schema(request=dict, responses={204: None})
     @action(detail=True, methods=["put"])
     @retry_safe  # replaces the lease's one draft: twice is the same as once
     def draft(self, request, pk=None):
-        try:
-            submissions.save_draft(self.get_object(), request.user, request.data)
-        except submissions.SubmissionError as exc:
-            return bad_request(exc)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        data, code = draft_answer(self.get_object(), request.user, request.data)
+        return Response(data, status=code)
 
     @extend_schema(request=SubmissionSerializer, responses={201: AnnotationSerializer})
     @action(detail=True, methods=["post"])
     @retry_safe  # a lease takes one submission; a repeat after a commit answers what was stored
     def submit(self, request, pk=None):
-        _can_label(request.user)
-        repeat = getattr(request, "_aerie_retried", False)
-        if isinstance(request.data, dict) and "tracks" in request.data:  # a segment's work (segment projects)
-            try:
-                done = segments.submit(pk, request.user, request.data, repeat=repeat)
-            except submissions.NotYours:
-                raise Http404("no such assignment") from None
-            except submissions.SubmissionError as exc:
-                return bad_request(exc)
-            return Response({**done.payload, "late": done.late}, status=status.HTTP_201_CREATED)
-        try:
-            submitted = submissions.submit(Assignment(pk=pk), request.user, request.data, repeat=repeat)
-        except submissions.NotYours:
-            raise Http404("no such assignment") from None
-        except submissions.SubmissionError as exc:
-            return bad_request(exc)
-        return Response(submitted.payload, status=status.HTTP_201_CREATED)
+        data, code = submit_answer(request, request.user, request.data, pk)
+        return Response(data, status=code)
 
     @extend_schema(request=dict, responses={201: dict, 409: dict})
     @action(detail=True, methods=["post"])

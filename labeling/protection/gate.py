@@ -64,7 +64,8 @@ class ProtectionGate:
 
     def admit(self, project, user):
         now = timezone.now()
-        state = states.locked(user.pk)
+        with prepared.pipeline():  # the transaction's BEGIN and the lock: one round trip
+            state = states.locked(user.pk)
         limits = rules.Limits.of(policy_for(project))
         admission = rules.admit(state, limits, None, now, consent_version())  # caps: in the candidate query
         if admission.withheld:

@@ -7,6 +7,8 @@ Django's own connection (same transaction, same settings) with `prepare=True`: e
 them once per connection."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import psycopg
 from django.db import connection
 
@@ -28,3 +30,14 @@ def fetchall(sql: str, params) -> list[tuple]:
 def fetchone(sql: str, params) -> tuple | None:
     with execute(sql, params) as cursor:
         return cursor.fetchone()
+
+
+@contextmanager
+def pipeline():
+    """Send what runs inside in psycopg's pipeline mode: a statement whose answer nobody waits
+    for (the BEGIN that psycopg sends before a transaction's first statement, a write followed by
+    a read) leaves together with the next one, in one round trip; fetching a result syncs.
+    Keep it to statements read by fetch: a cursor's rowcount is not known before the sync."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
