@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling import audit
+from labeling.audit import reasons
 from labeling.access import cache, roles
 from labeling.models import Dataset, RawAccessGrant
 
@@ -22,21 +23,12 @@ MAX_DAYS = 366  # a grant is for a task, not forever: renew it with a new reason
 MAX_REASON = 2000
 
 
-class GrantError(ValueError):
+class GrantError(reasons.FieldError):
     """The request is refused, naming the field; nothing changed."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 def _reason(value, field: str = "reason") -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        raise GrantError(field, "say why (it goes into the audit trail)")
-    if len(text) > MAX_REASON:
-        raise GrantError(field, f"at most {MAX_REASON} characters")
-    return text
+    return reasons.required(value, GrantError, field, MAX_REASON)
 
 
 def may_grant(user) -> bool:

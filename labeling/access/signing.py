@@ -72,3 +72,15 @@ def verify(data: bytes, signature_b64: str, key: Ed25519PublicKey | None = None,
 def canonical_json(obj) -> bytes:
     """Deterministic JSON bytes: the same content always signs to the same bytes."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signed_time(text):
+    """A signed document's own time (ISO 8601, e.g. an export manifest's `created_at`) as an aware
+    datetime for `check(signed_at=…)`; naive is UTC; None when absent or unreadable."""
+    import datetime as dt
+
+    try:
+        at = dt.datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)

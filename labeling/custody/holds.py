@@ -11,26 +11,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from labeling import audit
+from labeling.audit import reasons
 from labeling.models import Dataset, LegalHold, Sequence
 
 MAX_REASON = 2000
 
 
-class HoldError(ValueError):
+class HoldError(reasons.FieldError):
     """The request is refused, naming the field; nothing changed."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 def _reason(value, field: str = "reason") -> str:
-    text = value.strip() if isinstance(value, str) else ""
-    if not text:
-        raise HoldError(field, "say why (it goes into the audit trail)")
-    if len(text) > MAX_REASON:
-        raise HoldError(field, f"at most {MAX_REASON} characters")
-    return text
+    return reasons.required(value, HoldError, field, MAX_REASON)
 
 
 def place(target: Dataset | Sequence, by, reason) -> LegalHold:

@@ -8,7 +8,6 @@ key and the base64 Ed25519 signature over `aerie-sbom-v1:` + the sha256."""
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -119,7 +118,7 @@ def check(data: bytes, signature_doc: dict) -> Check:
     if signature_doc.get("sbom_sha256") != sha:
         problems.append("the SBOM's sha256 is not the one the signature names (the SBOM was changed)")
     row = SoftwareBill.objects.filter(sha256=sha).first()
-    signed_at = row.created_at if row else _time(signature_doc.get("signed_at"))
+    signed_at = row.created_at if row else signing.signed_time(signature_doc.get("signed_at"))
     key_id = signature_doc.get("key_id")
     verdict = signing.check(statement(sha), str(signature_doc.get("signature") or ""),
                             key_id=key_id if isinstance(key_id, str) and key_id else None, signed_at=signed_at)
@@ -143,12 +142,6 @@ def describe(sha256_hex: str | None) -> str:
             f"{verdict.describe()})")
 
 
-def _time(text):
-    try:
-        at = dt.datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        return None
-    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
 
 
 def write(row: SoftwareBill, out: Path) -> Path:

@@ -143,17 +143,6 @@ class ArchiveReport:
         return out
 
 
-def _time(text):
-    """The manifest's signed `created_at` (when it was signed), None when absent or unreadable."""
-    import datetime as dt
-
-    try:
-        at = dt.datetime.fromisoformat(text)
-    except (TypeError, ValueError):
-        return None
-    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
-
-
 def verify_archive(fileobj, key=None, *, recorded_time=None) -> ArchiveReport:
     """Check an export zip: the manifest's signature (by the keyring's key the manifest names,
     as of the manifest's time; by `key` when given, another installation's public key), then
@@ -190,7 +179,7 @@ def verify_archive(fileobj, key=None, *, recorded_time=None) -> ArchiveReport:
             named = report.manifest.get("key_id")
             verdict = signing.check(signed, signature, key_id=named if isinstance(named, str) and named else None,
                                     signed_at=(recorded_time and recorded_time(manifest_sha))
-                                    or _time(report.manifest.get("created_at")))
+                                    or signing.signed_time(report.manifest.get("created_at")))
             report.signature_ok, report.signed_by = verdict.ok, verdict.describe()
         for path, entry in listed.items():
             if path not in names:
