@@ -127,6 +127,7 @@ MATRIX: dict[str, Entry] = {
     "project-gold": E({"POST": "401 403 400 403 400 404", "DELETE": "401 403 204 403 204 404"},
                        query={"DELETE": "frame=@gold_frame"}),
     "project-quality": E({"GET": "401 403 200 403 200 404"}),
+    "project-agreement-rescore": E({"GET": "401 403 200 403 200 404", "POST": "401 403 202 403 202 404"}),
     # models
     "project-models": E({
         "GET": "401 403 403 200+ 200+ 404",

@@ -28,7 +28,7 @@ class PolicySerializer(serializers.Serializer):
         return data
 
 
-class ReasonSerializer(serializers.Serializer):
+class HoldReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=holds.MAX_REASON)
 
 
@@ -118,7 +118,7 @@ class RetentionRunDetailView(APIView):
 
 
 def _place(request, target):
-    form = ReasonSerializer(data=request.data)
+    form = HoldReasonSerializer(data=request.data)
     form.is_valid(raise_exception=True)
     try:
         made = holds.place(target, request.user, form.validated_data["reason"])
@@ -130,7 +130,7 @@ def _place(request, target):
 class DatasetHoldView(APIView):
     """POST /api/datasets/{id}/holds/ {"reason"}: place a legal hold on the dataset."""
 
-    @extend_schema(request=ReasonSerializer, responses={201: dict, 400: dict})
+    @extend_schema(request=HoldReasonSerializer, responses={201: dict, 400: dict})
     def post(self, request, pk):
         return _place(request, _dataset(request, pk))
 
@@ -138,7 +138,7 @@ class DatasetHoldView(APIView):
 class SequenceHoldView(APIView):
     """POST /api/sequences/{id}/holds/ {"reason"}: place a legal hold on one sequence."""
 
-    @extend_schema(request=ReasonSerializer, responses={201: dict, 400: dict})
+    @extend_schema(request=HoldReasonSerializer, responses={201: dict, 400: dict})
     def post(self, request, pk):
         sequence = get_object_or_404(Sequence.objects.filter(dataset__in=roles.visible_datasets(request.user)), pk=pk)
         _admin(request)
@@ -148,13 +148,13 @@ class SequenceHoldView(APIView):
 class LiftHoldView(APIView):
     """POST /api/holds/{id}/lift/ {"reason"}: lift a live hold (audited)."""
 
-    @extend_schema(request=ReasonSerializer, responses={200: dict, 400: dict})
+    @extend_schema(request=HoldReasonSerializer, responses={200: dict, 400: dict})
     def post(self, request, pk):
         visible = roles.visible_datasets(request.user)
         hold = get_object_or_404(LegalHold.objects.filter(dataset__in=visible)
                                  | LegalHold.objects.filter(sequence__dataset__in=visible), pk=pk)
         _admin(request)
-        form = ReasonSerializer(data=request.data)
+        form = HoldReasonSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:
             hold = holds.lift(hold, request.user, form.validated_data["reason"])
