@@ -301,6 +301,9 @@ AERIE_EXPORT_STALE_S = float(os.environ.get("AERIE_EXPORT_STALE_S", "120"))
 
 # Web processes (config/wsgi.py): how soon a waiting request thread gets the GIL
 AERIE_GIL_SWITCH_S = float(os.environ.get("AERIE_GIL_SWITCH_S", "0.001"))
+# The hot labeling statements as server-side prepared statements (labeling.work.prepared). Turn it
+# off behind a pooler that cannot carry them: PgBouncer older than 1.21 in transaction mode.
+AERIE_PREPARED_STATEMENTS = env_bool("AERIE_PREPARED_STATEMENTS", True)
 
 # The labeling queue
 AERIE_LEASE_MINUTES = float(os.environ.get("AERIE_LEASE_MINUTES", "15"))

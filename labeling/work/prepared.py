@@ -4,21 +4,26 @@ Django's psycopg backend binds parameters on the client, so PostgreSQL plans eve
 afresh; for the few statements on every labeling request (next frame, submit, track context) the
 planning costs more than running them. These run through a server-binding psycopg cursor on
 Django's own connection (same transaction, same settings) with `prepare=True`: each process plans
-them once per connection."""
+them once per connection.
+
+`AERIE_PREPARED_STATEMENTS=false` runs them unprepared (`prepare=False`: never prepared): for a pooler that hands a client's statements to any server connection
+without carrying prepared statements along (PgBouncer older than 1.21 in transaction mode)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 
 import psycopg
+from django.conf import settings
 from django.db import connection
 
 
 def execute(sql: str, params: dict | list) -> psycopg.Cursor:
-    """Run `sql` (psycopg placeholders: %(name)s or %s) prepared; returns the cursor to fetch from."""
+    """Run `sql` (psycopg placeholders: %(name)s or %s) prepared (unless the setting says not to);
+    returns the cursor to fetch from."""
     connection.ensure_connection()
     cursor = psycopg.Cursor(connection.connection)
     with connection.wrap_database_errors:  # psycopg's errors as Django's, like every other query
-        cursor.execute(sql, params, prepare=True)
+        cursor.execute(sql, params, prepare=bool(settings.AERIE_PREPARED_STATEMENTS))
     return cursor
 
 
