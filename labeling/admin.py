@@ -207,6 +207,15 @@ class SigningKeyAdmin(ReadOnlyAdmin):
     list_filter = ["state", "origin"]
     search_fields = ["key_id", "note"]
 
+    def changelist_view(self, request, extra_context=None):
+        from labeling.access import keyring
+
+        try:  # the configured key file is the keyring's first key: list it before it first signs
+            keyring.ensure()
+        except keyring.KeyringError as exc:
+            messages.error(request, str(exc))
+        return super().changelist_view(request, extra_context)
+
 
 @admin.register(SoftwareBill)
 class SoftwareBillAdmin(ReadOnlyAdmin):

@@ -290,6 +290,14 @@ def test_other_installations_keys_are_keyring_keys(project, settings, capsys):
     assert report.ok, report.problems
 
 
+def test_the_admin_lists_the_configured_key_before_it_first_signs(project, users):
+    assert not SigningKey.objects.exists()  # nothing signed yet in this installation
+    page = api_client(users["admin"]).get("/admin/labeling/signingkey/")
+    assert page.status_code == 200
+    row = SigningKey.objects.get()
+    assert row.state == "active" and row.key_id == signing.key_id() and row.key_id in page.content.decode()
+
+
 def test_the_admin_lists_the_keyring_read_only(project, users):
     signing.signer()
     key_custody.rotate()
