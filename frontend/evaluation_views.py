@@ -40,14 +40,21 @@ def page_context(request, project) -> dict:
     detectors = list(project.model_versions.filter(kind=ModelVersion.DETECTOR).order_by("-created_at"))
     sets = list(project.evaluation_sets.order_by("-required", "name"))
     asked = {k: request.GET.get(k) for k in ("a", "b", "set")}
-    versions = project.model_versions.filter(kind=ModelVersion.DETECTOR)
-    a, b = _pick(versions, asked["a"]), _pick(versions, asked["b"])
-    eset = _pick(project.evaluation_sets.all(), asked["set"])
+
+    def listed(rows, value):  # what the person picked, among what the page lists
+        return next((r for r in rows if str(r.pk) == str(value)), None)
+
+    a, b, eset = listed(detectors, asked["a"]), listed(detectors, asked["b"]), listed(sets, asked["set"])
     comparison, problem = None, ""
     if not any(asked.values()):  # by default: the deployed version against the newest other one
         a = next((v for v in detectors if v.is_deployed), None)
         b = next((v for v in detectors if v != a), None)
-        eset = next((s for s in sets if a and b and evaluation.latest_run(a, s) and evaluation.latest_run(b, s)), None)
+        both = set()
+        if a and b:  # the sets both were evaluated on, in one query
+            done = EvaluationRun.objects.filter(model_version__in=[a, b], status=EvaluationRun.DONE)
+            pairs = set(done.values_list("evaluation_set_id", "model_version_id"))
+            both = {s for s, v in pairs if v == a.pk and (s, b.pk) in pairs}
+        eset = next((s for s in sets if s.pk in both), None)
     if a and b and eset:
         try:
             comparison = evaluation.comparison(a, b, eset)

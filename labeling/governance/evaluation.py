@@ -93,9 +93,9 @@ def comparison(a: ModelVersion, b: ModelVersion, eset: EvaluationSet) -> dict:
                                   f"{eset.name!r}: start one first")
     tolerance = a.project.promotion_tolerance
     rows = compare.compare(runs["a"].metrics, runs["b"].metrics, tolerance)
-    tracking_rows = [{"name": name, "a": (runs["a"].metrics.get("tracking") or {}).get("overall", {}).get(name),
-                      "b": (runs["b"].metrics.get("tracking") or {}).get("overall", {}).get(name)}
-                     for name in ("idf1", "mota") if any((r.metrics.get("tracking") or {}) for r in runs.values())]
+    tracks = {k: ((r.metrics.get("tracking") or {}).get("overall") or {}) for k, r in runs.items()}
+    tracking_rows = [{"name": name, "a": tracks["a"].get(name), "b": tracks["b"].get(name)}
+                     for name in ("idf1", "mota")] if any(tracks.values()) else []
     return {"a": a.pk, "b": b.pk, "set": eset.pk, "metric": compare.METRIC, "tolerance": tolerance,
             "runs": {"a": runs["a"].pk, "b": runs["b"].pk}, "slices": rows,
             "worse": [r["slice"] for r in rows if r["worse"]], "tracking": tracking_rows}

@@ -5,10 +5,11 @@ While a quarantine stands, a revision its annotator made in the range does not c
 agreement or consensus (`labeling.quality.labels.round_annotations` leaves it out: the one place
 that says whose labels count). Each affected frame is then re-scored and re-fused from the
 remaining annotators, by an agreement run in the background once the quarantine commits
-(labeling.quality.rescoring: chunked, batched, audited at its start and end); where fewer than the project's `overlap` remain, its queue item's counts
-leave the quarantined work out, so the queue hands the frame to another annotator (the
-quarantined one already has an assignment on it and is never served it again), and the frame is
-scored when that annotator submits. Its earlier consensus stays approved until then.
+(labeling.quality.rescoring: chunked, batched, audited at its start and end); where fewer
+than the project's `overlap` remain, its queue item's counts leave the quarantined work out, so
+the queue hands the frame to another annotator (the quarantined one already has an assignment on
+it and is never served it again), and the frame is scored when that annotator submits. Its
+earlier consensus stays approved until then.
 
 Model versions whose training snapshot holds approved labels made on an affected frame after the
 quarantined submission are flagged in `lineage["quarantine_flags"]` (shown on the model's card).
