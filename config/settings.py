@@ -166,7 +166,9 @@ WHITENOISE_USE_FINDERS = True
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = None
-AERIE_UPLOAD_DIR = VAR_DIR / "uploads"
+# where uploads wait for their ingest (labeling.footage.staging): with AERIE_S3_BUCKET only a scratch
+# copy for the ingest under way; on local storage shared by several machines, put it on that filesystem
+AERIE_UPLOAD_DIR = Path(os.environ.get("AERIE_UPLOAD_DIR", VAR_DIR / "uploads"))
 # With a data key, an upload larger than FILE_UPLOAD_MAX_MEMORY_SIZE streams to AERIE_UPLOAD_DIR
 # encrypted (never to a plaintext temp file); without one, Django's handlers as usual.
 FILE_UPLOAD_HANDLERS = [

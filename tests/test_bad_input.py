@@ -2,7 +2,7 @@
 (except the documented good prefix of a video that breaks part-way)."""
 import pytest
 
-from labeling.footage import ingest
+from labeling.footage import ingest, staging
 from labeling.models import Frame, IngestJob, Sequence
 from tests import media
 
@@ -17,7 +17,7 @@ def assert_failed_cleanly(job, message_part):
     assert message_part in job.message
     assert Frame.objects.filter(sequence__dataset=job.dataset).count() == 0
     assert not Sequence.objects.filter(dataset=job.dataset).exclude(status=Sequence.FAILED).exists()
-    assert not (ingest.upload_dir() / job.upload_name).exists()
+    assert not (staging.upload_dir() / job.upload_name).exists()
 
 
 def test_not_a_video(project):

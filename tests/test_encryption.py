@@ -16,7 +16,7 @@ from django.utils import timezone
 from PIL import Image
 
 from labeling.access import raw
-from labeling.footage import blobstore, crypto, ingest, rekey
+from labeling.footage import blobstore, crypto, ingest, rekey, staging
 from labeling.models import AuditEvent, IngestJob
 from labeling.models.footage import blob_path
 from tests import media
@@ -62,7 +62,7 @@ def test_a_video_ingested_with_a_key_is_stored_encrypted_and_served_decrypted(
     source = video.read_bytes()
     job = ingest.create_job(project.dataset, media.upload(source, "clip.ts"), stride=4, user=users["admin"],
                             enqueue=False)
-    kept = (ingest.upload_dir() / job.upload_name).read_bytes()
+    kept = (staging.upload_dir() / job.upload_name).read_bytes()
     assert crypto.is_encrypted(kept) and source[:4096] not in kept  # the upload waits encrypted
     job = ingest.run_job(job.pk)
     assert job.status == IngestJob.DONE, job.message
@@ -86,7 +86,7 @@ def test_a_video_ingested_with_a_key_is_stored_encrypted_and_served_decrypted(
         if path.is_relative_to(isolated_media) and path.relative_to(isolated_media).parts[0] in ("thumbs", "blurred"):
             continue
         assert not path.read_bytes()[:4].startswith(IMAGE_MAGIC + (b"\x47",)), path  # no JPEG, PNG, MPEG-TS
-    assert not any(ingest.upload_dir().iterdir())  # the upload is gone after ingest
+    assert not any(staging.upload_dir().iterdir())  # the upload is gone after ingest
 
     # the normal page path: someone with raw access gets the original, decrypted
     admin = users["admin"]
@@ -132,7 +132,7 @@ def test_a_video_in_a_zip_and_a_16bit_image_ingest_with_a_key(data_key, project,
     assert crypto.is_encrypted(stored(isolated_media, frame.raw16_name))
     assert np.array_equal(thermal.read_16bit(plain(frame.raw16_name)), values)
     assert frame.sha256 == thermal.raw_sha256(values)
-    assert not list(ingest.upload_dir().iterdir())  # the upload and the copied-out video are gone
+    assert not list(staging.upload_dir().iterdir())  # the upload and the copied-out video are gone
 
 
 def test_a_large_upload_through_the_page_never_touches_disk_in_the_clear(
@@ -151,7 +151,7 @@ def test_a_large_upload_through_the_page_never_touches_disk_in_the_clear(
         seen["kind"] = type(upload).__name__
         seen["spooled"] = [p.name for p in (tmp_path / "django-tmp").iterdir()]
         job = real(dataset, upload, **{**kwargs, "enqueue": False})
-        seen["kept"] = (ingest.upload_dir() / job.upload_name).read_bytes()
+        seen["kept"] = (staging.upload_dir() / job.upload_name).read_bytes()
         return job
 
     monkeypatch.setattr(ingest, "create_job", spy)
@@ -163,7 +163,7 @@ def test_a_large_upload_through_the_page_never_touches_disk_in_the_clear(
     assert crypto.is_encrypted(seen["kept"]) and archive[200:264] not in seen["kept"]
     job = ingest.run_job(IngestJob.objects.get(sequence_name="big").pk)
     assert job.status == IngestJob.DONE, job.message
-    assert [p for p in ingest.upload_dir().iterdir()] == []  # nothing left: adopted, then removed
+    assert [p for p in staging.upload_dir().iterdir()] == []  # nothing left: adopted, then removed
 
 
 def put_frames(count: int, size=(64, 48)) -> dict[str, bytes]:
@@ -278,7 +278,7 @@ def test_rotation_interrupted_then_resumed_rewraps_without_reencrypting(data_key
         assert crypto.parse_header(after, name).kek_id == new_id
         assert after[crypto.HEADER_SIZE:] == envelope[crypto.HEADER_SIZE:]  # the frames were not re-encrypted
     assert stored(root, derived).startswith(b"\xff\xd8\xff")
-    upload = (ingest.upload_dir() / pending.upload_name).read_bytes()
+    upload = (staging.upload_dir() / pending.upload_name).read_bytes()
     assert crypto.parse_header(upload, "upload").kek_id == new_id  # a waiting upload moves too
 
     # the old key is retired: the new one alone reads everything, the old one alone nothing
@@ -365,7 +365,9 @@ def s3_storage(settings):
         "secret_key": "test", "default_acl": None, "file_overwrite": False}}}
     try:
         yield client
-    finally:
+    finally:  # moto keeps its buckets in this process: the next test starts on an empty one
+        for obj in client.list_objects_v2(Bucket="aerie").get("Contents", []):
+            client.delete_object(Bucket="aerie", Key=obj["Key"])
         server.stop()
 
 
@@ -384,3 +386,36 @@ def test_on_s3_the_envelope_is_the_object_and_the_rotation_rewraps_it(data_key, 
         body = s3_storage.get_object(Bucket="aerie", Key=name)["Body"].read()
         assert crypto.parse_header(body, name).kek_id == new_id
         assert plain(name) == data
+
+
+def test_on_s3_an_upload_waits_in_the_bucket_and_any_machine_ingests_it(data_key, s3_storage, settings, tmp_path,
+                                                                         project, users):
+    """With object storage the web server and the worker share no disk: the upload waits in the
+    bucket (encrypted), the rotation re-wraps it there, and the ingest copies it to the worker's
+    own scratch folder and removes both copies once done."""
+    video = media.synthetic_video(tmp_path / "clip.ts", frames=8)
+    sidecar = media.upload(b"1\n00:00:00,000 --> 00:00:00,033\n[latitude: 51.5] [longitude: -0.1] [rel_alt: 50.0]\n",
+                           "clip.SRT")
+    settings.AERIE_UPLOAD_DIR = tmp_path / "web-server"
+    job = ingest.create_job(project.dataset, media.upload(video.read_bytes(), "clip.ts"), stride=4,
+                            user=users["admin"], enqueue=False, sidecar=sidecar)
+    waiting = {o["Key"] for o in s3_storage.list_objects_v2(Bucket="aerie", Prefix="uploads/").get("Contents", [])}
+    assert waiting == {f"uploads/{job.upload_name}", f"uploads/{job.upload_name}.srt"}
+    assert not list((tmp_path / "web-server").iterdir())  # nothing left on the web server's disk
+    body = s3_storage.get_object(Bucket="aerie", Key=f"uploads/{job.upload_name}")["Body"].read()
+    assert crypto.is_encrypted(body) and video.read_bytes()[:4096] not in body
+
+    new_file, new_id = make_key(tmp_path, "new")
+    settings.AERIE_DATA_KEY_FILE, settings.AERIE_DATA_OLD_KEY_FILES = new_file, [tmp_path / "keys" / "kek"]
+    progress = rekey.rotate(new_id)
+    assert progress.failed == [] and progress.rewrapped == 2  # the upload and its sidecar
+    body = s3_storage.get_object(Bucket="aerie", Key=f"uploads/{job.upload_name}")["Body"].read()
+    assert crypto.parse_header(body, job.upload_name).kek_id == new_id
+    settings.AERIE_DATA_OLD_KEY_FILES = []
+
+    settings.AERIE_UPLOAD_DIR = tmp_path / "worker"  # another machine
+    job = ingest.run_job(job.pk)
+    assert job.status == IngestJob.DONE, job.message
+    assert job.sequence.frames.count() == 2
+    assert s3_storage.list_objects_v2(Bucket="aerie", Prefix="uploads/").get("KeyCount") == 0
+    assert not [p for p in (tmp_path / "worker").iterdir()]

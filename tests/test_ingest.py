@@ -5,7 +5,7 @@ import time
 import pytest
 from django.core.files.storage import default_storage
 
-from labeling.footage import ingest
+from labeling.footage import ingest, staging
 from labeling.models import Frame, IngestJob, Sequence
 from tests import media
 
@@ -46,7 +46,7 @@ def test_real_clip_ingests_end_to_end_through_celery(celery_worker_app, project,
         assert stored_sha(frame.image_name) == frame.sha256  # content-addressed
         assert default_storage.exists(frame.thumbnail_name)
         assert default_storage.exists(frame.preview_name)
-    assert not (ingest.upload_dir() / job.upload_name).exists(), "the upload is removed once ingested"
+    assert not (staging.upload_dir() / job.upload_name).exists(), "the upload is removed once ingested"
 
 
 @pytest.mark.django_db(transaction=True)

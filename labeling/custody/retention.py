@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from labeling import audit, jobs
 from labeling.custody import blobs, state
-from labeling.footage import blobstore, ingest
+from labeling.footage import blobstore, staging
 from labeling.models import Dataset, DerivedFrame, Frame, IngestJob, RetentionRun, Sequence, Tombstone
 
 RAW, DERIVED, SOURCE = Tombstone.RAW, Tombstone.DERIVED, Tombstone.SOURCE
@@ -270,19 +270,15 @@ def _delete(made, kind, items, kept) -> None:
 
 
 def _delete_sources(made, sequence) -> None:
-    """An uploaded source file still on disk (an ingest that stopped before removing it)."""
-    items = []
-    for upload_name in IngestJob.objects.filter(sequence=sequence).values_list("upload_name", flat=True):
-        path = ingest.upload_dir() / upload_name
-        for candidate in (path, ingest.sidecar_path(path)):
-            if candidate.exists():
-                items.append((candidate, sequence.source_sha256, candidate.stat().st_size))
+    """An uploaded source file still waiting (an ingest that stopped before removing it)."""
+    names = list(IngestJob.objects.filter(sequence=sequence).values_list("upload_name", flat=True))
+    items = [(name, size) for upload in names for name, size in staging.stored(upload)]
     if not items:
         return
     with transaction.atomic():
-        _tombstones(made, sequence, SOURCE, [(f"uploads/{p.name}", key, size) for p, key, size in items])
-    for path, _, _ in items:
-        path.unlink(missing_ok=True)
+        _tombstones(made, sequence, SOURCE, [(name, sequence.source_sha256, size) for name, size in items])
+    for upload in names:
+        staging.discard(upload)
 
 
 def _finish(run_id: int, outcomes: Counter) -> RetentionRun:

@@ -26,6 +26,12 @@ def _local_root() -> str | None:
     return storage.location if isinstance(storage, FileSystemStorage) else None
 
 
+def is_local() -> bool:
+    """Whether the default storage is this machine's disk (else object storage that every
+    machine shares)."""
+    return _local_root() is not None
+
+
 def put(name: str, data: bytes, *, raw: bool | None = None) -> None:
     """Store bytes under a content-derived name once; an existing name already holds them. Raw
     footage is encrypted when a data key is configured (labeling.footage.crypto; `raw` overrides

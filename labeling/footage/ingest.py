@@ -29,7 +29,7 @@ from django.utils import timezone
 from PIL import Image
 
 from labeling import audit, jobs
-from labeling.footage import blobstore, conditions, crypto, thermal
+from labeling.footage import blobstore, conditions, crypto, staging, thermal
 from labeling.footage.telemetry import attach
 from labeling.footage.decode import (
     DecodedFrame,
@@ -65,17 +65,11 @@ class UploadError(ValueError):
     pass
 
 
-def upload_dir() -> Path:
-    path = Path(settings.AERIE_UPLOAD_DIR)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def create_job(dataset: Dataset, upload, *, sequence_name: str = "", stride: int = 1,
                target_fps: float | None = None, sensitive: bool = False, user=None,
                enqueue: bool = True, sidecar=None) -> IngestJob:
-    """Store an uploaded file (streamed to disk in chunks) and queue its ingest once the
-    transaction commits. Validation that needs no decoding happens here, so a bad request changes
+    """Store an uploaded file (streamed in chunks to where uploads wait: labeling.footage.staging)
+    and queue its ingest once the transaction commits. Validation that needs no decoding happens here, so a bad request changes
     nothing. `enqueue=False`: the caller runs the job in its own process (`run_job`; benches,
     `load_demo`). `sidecar`: a DJI `.SRT` file uploaded with a video (its telemetry per frame)."""
     filename = Path(getattr(upload, "name", "") or "upload").name[:255]
@@ -100,9 +94,9 @@ def create_job(dataset: Dataset, upload, *, sequence_name: str = "", stride: int
     ).exists():
         raise UploadError(f"dataset '{dataset.name}' already has a sequence named '{name}'")
     stored = f"{uuid.uuid4().hex}.upload"
-    _keep(upload, upload_dir() / stored)
+    staging.keep(upload, stored)
     if sidecar is not None:
-        _keep(sidecar, sidecar_path(upload_dir() / stored))
+        staging.keep(sidecar, staging.sidecar_name(stored))
     job = IngestJob.objects.create(
         dataset=dataset, sequence_name=name, upload_name=stored, original_filename=filename, upload_size=upload.size,
         stride=stride, target_fps=target_fps, sensitive=sensitive, created_by=user,
@@ -112,17 +106,6 @@ def create_job(dataset: Dataset, upload, *, sequence_name: str = "", stride: int
     if enqueue:
         send(job)
     return job
-
-
-def _keep(upload, path: Path) -> None:
-    """Store an upload until its ingest ends: encrypted when a data key is configured (an upload
-    the request already wrote encrypted, labeling.footage.uploads, is moved, not copied)."""
-    adopt = getattr(upload, "adopt_encrypted", None)
-    if adopt is not None and crypto.keyring().enabled and adopt(path):
-        return
-    with crypto.LocalWriter(path) as out:
-        for chunk in upload.chunks():
-            out.write(chunk)
 
 
 @contextmanager
@@ -404,13 +387,8 @@ def store_thermal_frame(values, display) -> tuple[str, dict]:
     return sha, conditions.describe(values, thermal=True)
 
 
-def sidecar_path(upload: Path) -> Path:
-    """Where an SRT sidecar uploaded beside a video is kept until its ingest ends."""
-    return upload.with_name(upload.name + ".srt")
-
-
 def _uploaded_sidecar(path: Path) -> attach.Found | None:
-    sidecar = sidecar_path(path)
+    sidecar = staging.sidecar_path(path)
     if not sidecar.exists():
         return None
     with crypto.open_local(sidecar) as fh:
@@ -461,31 +439,16 @@ def run_job(job_id: int) -> IngestJob:
     job = _claim(job_id)
     if job is None:
         return IngestJob.objects.get(pk=job_id)
-    path = upload_dir() / job.upload_name
     previous_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = settings.AERIE_MAX_IMAGE_PIXELS
     try:
-        if not path.exists():
-            raise IngestError("the uploaded file is gone; upload it again")
-        source_sha = _sha256_file(path)
-        with _opened(path) as source:
-            kind = sniff_kind(source)
-        carried = _video_from_zip(job, path) if kind == "zip" else None
-        if carried is not None:
-            video, sidecar = carried
-            try:
-                sequence, writer, warning = _ingest_video(job, video, source_sha, sidecar)
-            finally:
-                video.unlink(missing_ok=True)
-        elif kind == "video":
-            sequence, writer, warning = _ingest_video(job, path, source_sha, _uploaded_sidecar(path))
-        else:
-            sequence, writer, warning = _ingest_images(job, path, source_sha, kind)
-        writer.flush()
+        with staging.fetched(job.upload_name) as path:
+            if path is None:
+                raise IngestError("the uploaded file is gone; upload it again")
+            sequence, writer, warning = _ingest_file(job, path)
     except IngestError as exc:
         _fail(job, str(exc))
-        path.unlink(missing_ok=True)
-        sidecar_path(path).unlink(missing_ok=True)
+        staging.discard(job.upload_name)
         return IngestJob.objects.get(pk=job_id)
     finally:
         Image.MAX_IMAGE_PIXELS = previous_limit
@@ -501,11 +464,30 @@ def run_job(job_id: int) -> IngestJob:
             message="; ".join(filter(None, [warning or f"{writer.count} frames ingested", writer.note])),
         )
         audit.record(job.created_by, f"ingest.{status}", job,
-                     {"sequence": sequence.pk, "frames": writer.count, "source_sha256": source_sha})
+                     {"sequence": sequence.pk, "frames": writer.count, "source_sha256": sequence.source_sha256})
         if Dataset.objects.filter(pk=job.dataset_id, redact_at_ingest=True).exists():
             jobs.enqueue("start_redaction", job.dataset_id, "ingest")  # faces found and hidden before anyone looks
     flags.on_ingested(sequence, job.created_by)  # graphic upload or sensitive dataset: all frames sensitive
     queue.sync_dataset(job.dataset_id)  # the new frames join the queues of the dataset's projects
-    path.unlink(missing_ok=True)
-    sidecar_path(path).unlink(missing_ok=True)
+    staging.discard(job.upload_name)
     return IngestJob.objects.get(pk=job_id)
+
+
+def _ingest_file(job: IngestJob, path: Path) -> tuple[Sequence, _FrameWriter, str]:
+    """Decode and store the frames of the upload at `path` (a file on this machine)."""
+    source_sha = _sha256_file(path)
+    with _opened(path) as source:
+        kind = sniff_kind(source)
+    carried = _video_from_zip(job, path) if kind == "zip" else None
+    if carried is not None:
+        video, sidecar = carried
+        try:
+            sequence, writer, warning = _ingest_video(job, video, source_sha, sidecar)
+        finally:
+            video.unlink(missing_ok=True)
+    elif kind == "video":
+        sequence, writer, warning = _ingest_video(job, path, source_sha, _uploaded_sidecar(path))
+    else:
+        sequence, writer, warning = _ingest_images(job, path, source_sha, kind)
+    writer.flush()
+    return sequence, writer, warning

@@ -20,7 +20,7 @@ from typing import Callable
 from django.conf import settings
 
 from labeling import audit
-from labeling.footage import blobstore, crypto
+from labeling.footage import blobstore, crypto, staging
 from labeling.models import AuditEvent
 
 SUBJECT = "data_key"  # the audit events' object_type; object_id: the target key's id
@@ -98,12 +98,24 @@ def _rewrap_upload(path: Path, ring: crypto.Keyring, target: bytes, progress: Pr
     progress.rewrapped += 1
 
 
+def _rewrap_remote_upload(name: str, ring: crypto.Keyring, target: bytes, progress: Progress) -> None:
+    """An upload waiting in object storage: its header read first, the whole object copied here
+    and stored back only when it needs the new key."""
+    head = blobstore.head(staging.PREFIX + name)
+    if crypto.is_encrypted(head) and crypto.parse_header(head, name).kek_id != target:
+        with staging.remote_copy(name) as path:
+            _rewrap_upload(path, ring, target, progress)
+        return
+    progress.plaintext += not crypto.is_encrypted(head)
+    progress.current += crypto.is_encrypted(head)
+
+
 def _uploads() -> list[Path]:
     """Uploads waiting for their ingest (encrypted with the key of their day). Files still being
     written are hidden (crypto.LocalWriter, uploads.EncryptingUploadHandler) and left alone: the
     processes writing them already run with the new key."""
-    folder = Path(settings.AERIE_UPLOAD_DIR)
-    if not folder.is_dir():
+    folder = Path(settings.AERIE_UPLOAD_DIR)  # with object storage, only copies of ingests under way
+    if not folder.is_dir() or staging.remote():
         return []
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))  # hidden: being written
 
@@ -140,6 +152,9 @@ def rotate(target: bytes, ring: crypto.Keyring | None = None, *, encrypt_plainte
             _step(name, lambda n=name: _move_blob(n, ring, target, encrypt_plaintext, progress), progress, on_blob)
     for path in _uploads():
         _step(f"uploads/{path.name}", lambda p=path: _rewrap_upload(p, ring, target, progress), progress, on_blob)
+    for name in staging.waiting_remote():
+        _step(staging.PREFIX + name, lambda n=name: _rewrap_remote_upload(n, ring, target, progress), progress,
+              on_blob)
     verb = "data_key.rotation_finished" if not progress.failed else "data_key.rotation_incomplete"
     data = {"to": target.hex(), **progress.as_dict()}
     if progress.failed:

@@ -41,9 +41,9 @@ def test_hostile_footage_fails_the_job_and_keeps_nothing(project, users, tmp_pat
     assert Frame.objects.count() == 0
     assert not Sequence.objects.exclude(status=Sequence.FAILED).exists()
     assert not any(p.exists() for p in OUTSIDE)
-    from labeling.footage import ingest
+    from labeling.footage import staging
 
-    assert not (ingest.upload_dir() / job.upload_name).exists()
+    assert not (staging.upload_dir() / job.upload_name).exists()
     # the failure shows on the job's API and on the dataset page
     assert client.get(f"/api/ingest-jobs/{job.pk}/").data["status"] == "failed"
     assert client.get(f"/datasets/{project.dataset_id}/").status_code == 200
