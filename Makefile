@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 MUTATION_STAMP := $(VENV)/.installed-mutation
 
-.PHONY: run test venv test-deps browser footage bench mutation clean-var stop-db sbom
+.PHONY: run test venv test-deps browser pgbouncer footage bench mutation clean-var stop-db sbom
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
 
+# Debian's PgBouncer: the multi-machine test (tests/test_multi_machine.py) puts it in front of PostgreSQL.
+pgbouncer:
+	@test -x /usr/sbin/pgbouncer || { \
+	  echo "Installing Debian's pgbouncer for the multi-machine test"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq pgbouncer >/dev/null; }
+
 footage: $(STAMP)
 	$(PY) -m fixtures.footage
 	$(PY) -m fixtures.drone
@@ -59,7 +66,7 @@ sbom: $(STAMP)
 # another module's test had run in between. (`loadgroup` would do it per marked module, but
 # pytest-xdist 3.8 cannot rename test ids under pytest 9 and ignores its `xdist_group` marks.)
 TEST_WORKERS ?= 2
-test: $(TEST_STAMP) browser
+test: $(TEST_STAMP) browser pgbouncer
 	$(PY) -m fixtures.footage bikes
 	@start=$$(date +%s); \
 	$(PY) -m config.embedded run -- $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS); status=$$?; \

@@ -97,6 +97,12 @@ TEMPLATES = [
 ]
 
 
+# Behind a pooler in transaction mode (PgBouncer's pool_mode=transaction): nothing may rely on
+# session state. Server-side cursors are off, and so are prepared statements unless
+# AERIE_PREPARED_STATEMENTS says the pooler carries them (PgBouncer 1.21+ max_prepared_statements).
+AERIE_TRANSACTION_POOLER = env_bool("AERIE_TRANSACTION_POOLER", False)
+
+
 def _database() -> dict:
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -108,9 +114,14 @@ def _database() -> dict:
     # once per request. Nothing else is affected (Django binds its parameters client-side).
     # psycopg never prepares on its own (threshold out of reach); hotsql asks with prepare=True.
     options = db.setdefault("OPTIONS", {})
-    options["options"] = (options.get("options", "") + " -c plan_cache_mode=force_generic_plan").strip()
+    if not AERIE_TRANSACTION_POOLER:  # a pooler takes no startup options (and this is session state)
+        options["options"] = (options.get("options", "") + " -c plan_cache_mode=force_generic_plan").strip()
     options.setdefault("prepare_threshold", 1 << 30)
     db["CONN_HEALTH_CHECKS"] = True  # a persistent connection the server dropped is replaced before use
+    if AERIE_TRANSACTION_POOLER:
+        # consecutive transactions may run on different server connections: no cursor may outlive
+        # its transaction (Django's server-side cursors for .iterator() do, WITH HOLD)
+        db["DISABLE_SERVER_SIDE_CURSORS"] = True
     db["ENGINE"] = "config.postgres"  # Django's backend, its health check without a round trip
     return db
 
@@ -303,9 +314,10 @@ AERIE_EXPORT_STALE_S = float(os.environ.get("AERIE_EXPORT_STALE_S", "120"))
 
 # Web processes (config/wsgi.py): how soon a waiting request thread gets the GIL
 AERIE_GIL_SWITCH_S = float(os.environ.get("AERIE_GIL_SWITCH_S", "0.001"))
-# The hot labeling statements as server-side prepared statements (labeling.work.prepared). Turn it
-# off behind a pooler that cannot carry them: PgBouncer older than 1.21 in transaction mode.
-AERIE_PREPARED_STATEMENTS = env_bool("AERIE_PREPARED_STATEMENTS", True)
+# The hot labeling statements as server-side prepared statements (labeling.work.prepared). Off by
+# default behind a transaction pooler (AERIE_TRANSACTION_POOLER); set it true there when the pooler
+# carries prepared statements (PgBouncer 1.21+ with max_prepared_statements).
+AERIE_PREPARED_STATEMENTS = env_bool("AERIE_PREPARED_STATEMENTS", not AERIE_TRANSACTION_POOLER)
 
 # The labeling queue
 AERIE_LEASE_MINUTES = float(os.environ.get("AERIE_LEASE_MINUTES", "15"))
