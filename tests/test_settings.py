@@ -15,7 +15,10 @@ me = psutil.Process()
 before = {p.pid for p in me.children(recursive=True)}
 try:
     import config.settings as s
-    outcome = {"ok": True, "static": str(s.STATIC_ROOT), "db": s.DATABASES["default"]["NAME"]}
+    db = s.DATABASES["default"]
+    outcome = {"ok": True, "static": str(s.STATIC_ROOT), "db": db["NAME"], "options": db["OPTIONS"],
+               "server_side_cursors": not db.get("DISABLE_SERVER_SIDE_CURSORS", False),
+               "prepared": s.AERIE_PREPARED_STATEMENTS}
 except Exception as exc:
     outcome = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
 outcome["new_processes"] = len({p.pid for p in me.children(recursive=True)} - before)
@@ -60,3 +63,15 @@ def test_the_embedded_defaults_prepare_what_the_settings_read(tmp_path):
     assert (var / "secret_key").read_text() == key
     outcome = import_settings(var, DATABASE_URL="postgres://nobody@127.0.0.1:1/aerie")
     assert outcome["ok"] and outcome["static"] == str(var / "static")
+
+
+def test_behind_a_transaction_pooler_nothing_relies_on_session_state(tmp_path):
+    base = {"DATABASE_URL": "postgres://nobody@127.0.0.1:1/aerie", "AERIE_SECRET_KEY": "k" * 50}
+    direct = import_settings(tmp_path / "var", **base)
+    assert direct["server_side_cursors"] and direct["prepared"]
+    assert "plan_cache_mode=force_generic_plan" in direct["options"]["options"]
+    pooled = import_settings(tmp_path / "var", **base, AERIE_TRANSACTION_POOLER="true")
+    assert not pooled["server_side_cursors"] and not pooled["prepared"] and "options" not in pooled["options"]
+    # a pooler that carries prepared statements (PgBouncer 1.21+): the operator says so
+    carried = import_settings(tmp_path / "var", **base, AERIE_TRANSACTION_POOLER="true", AERIE_PREPARED_STATEMENTS="true")
+    assert carried["prepared"] and not carried["server_side_cursors"]
