@@ -298,3 +298,66 @@ def test_a_chunked_run_completes_on_a_real_worker(celery_worker_app, users, crew
     assert FrameAgreement.objects.filter(project=bulk).count() == 8
     assert QueueItem.objects.filter(project=bulk, frame=frames[8], submitted=2).exists()
     assert AuditEvent.objects.filter(verb="agreement.rescore.done", object_id=str(run.pk)).exists()
+
+
+def test_an_ontology_migration_rescores_on_the_migrated_labels(users, crew, project,
+                                                                django_capture_on_commit_callbacks):
+    """A migration writes each annotator's labels again on the new version (source 'migration');
+    the project moving to that version scores its frames again on them: the round is the migrated
+    revisions, a consensus already made stays (its migrated copy has the same labels), and a
+    disagreement the migration resolved (car against truck, merged into vehicle) now passes and is
+    approved. A migration applied to a project already on its target version starts the run too."""
+    from labeling.exchange import ontology_migration
+    from ontology import services
+
+    bulk, frames = twin("Bulk", users, crew)
+    score_per_frame(bulk, frames)
+    assert not FrameAgreement.objects.get(project=bulk, frame=frames[2]).passed  # car vs truck
+    draft = services.derive(bulk.ontology_version)
+    draft.classes.filter(key__in=["car", "truck"]).delete()
+    services.add_class(draft, key="vehicle", name="Vehicle", shortcut="2")
+    v2 = services.publish(draft)
+    migration = services.create_migration(bulk.ontology_version, v2, {"car": "vehicle", "truck": "vehicle",
+                                                                      "person": "person", "crowd": "crowd"})
+    before = dict(Annotation.objects.filter(project=bulk, source=Annotation.CONSENSUS, superseded_by__isnull=True)
+                  .values_list("frame_id", "pk"))
+    with django_capture_on_commit_callbacks(execute=True):
+        ontology_migration.apply(migration, user=users["admin"])
+    assert not AgreementRun.objects.filter(project=bulk).exists()  # still on the old version: nothing yet
+    with django_capture_on_commit_callbacks(execute=True):
+        bulk.ontology_version = v2
+        projects.save_project(bulk, users["admin"])
+    run = AgreementRun.objects.get(project=bulk)
+    assert run.status == AgreementRun.DONE and run.reason == "ontology_version changed"
+    latest = {fa.frame_id: fa for fa in FrameAgreement.objects.filter(project=bulk).order_by("round", "pk")}
+    migrated = set(Annotation.objects.filter(project=bulk, source=Annotation.MIGRATION).values_list("pk", flat=True))
+    scored = [fa for fa in latest.values() if fa.annotations]
+    assert len(scored) == 8 and all(set(fa.annotations) <= migrated for fa in scored)  # the round: migrated labels
+    assert latest[frames[2].pk].passed  # vehicle against vehicle
+    head = Annotation.objects.get(project=bulk, frame=frames[2], annotator__isnull=True, superseded_by__isnull=True)
+    assert head.source == Annotation.CONSENSUS and head.status == Annotation.APPROVED
+    assert sorted(head.boxes.values_list("label_class__key", flat=True)) == ["person", "vehicle"]
+    assert head.ontology_version_id == v2.pk
+    from labeling.quality import review
+
+    split = ReviewItem.objects.get(project=bulk, frame=frames[4], status=ReviewItem.OPEN)  # still split on crowd
+    assert {a.pk for a in review.candidates(split)} == set(latest[frames[4].pk].annotations)  # QA picks among them
+    for frame_id, old in before.items():  # the consensus made before stays, as its migrated copy
+        now = Annotation.objects.get(project=bulk, frame_id=frame_id, annotator__isnull=True,
+                                     superseded_by__isnull=True)
+        assert now.source == Annotation.MIGRATION and now.supersedes_id == old
+
+    # a second migration, applied while the project is on its source and target's source already
+    draft = services.derive(v2)
+    services.add_class(draft, key="boat", name="Boat", shortcut="5")
+    v3 = services.publish(draft)
+    with django_capture_on_commit_callbacks(execute=True):
+        bulk.ontology_version = v3
+        projects.save_project(bulk, users["admin"])
+    third = services.create_migration(v2, v3, {"vehicle": "vehicle", "person": "person", "crowd": "crowd"})
+    with django_capture_on_commit_callbacks(execute=True):
+        ontology_migration.apply(third, user=users["admin"])
+    last = AgreementRun.objects.filter(project=bulk).order_by("-pk").first()
+    assert last.reason == f"ontology migration {third.pk} applied" and last.status == AgreementRun.DONE
+    assert not Annotation.objects.filter(project=bulk, source=Annotation.CONSENSUS,
+                                         created_at__gt=last.created_at).exists()  # nothing changed: no new consensus

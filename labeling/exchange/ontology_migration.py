@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from labeling import audit
-from labeling.models import Annotation, AnnotationBox, AnnotationTag, Frame
+from labeling import audit, jobs
+from labeling.models import Annotation, AnnotationBox, AnnotationTag, Frame, Project
 from labeling.work import submissions
 from labeling.work.payloads import CleanBox, CleanTag
 from labeling.work.submissions import Revision
@@ -114,4 +114,14 @@ def apply(migration: OntologyMigration, *, user=None) -> int:
     audit.record(user, "ontology.migration.apply", migration, {  # every revision it wrote: ids first..last
         "revisions": len(heads), "first_revision": min(written, default=None),
         "last_revision": max(written, default=None), "projects": sorted({h.project_id for h in heads})})
+    _rescore(migration, {h.project_id for h in heads}, user)
     return len(heads)
+
+
+def _rescore(migration: OntologyMigration, project_ids: set[int], user) -> None:
+    """The projects already on the target version score their frames' agreement again, on the
+    migrated labels (a project that moves to it later does so then: labeling.work.projects)."""
+    for project_id in sorted(Project.objects.filter(pk__in=project_ids, ontology_version_id=migration.to_version_id,
+                                                    work_unit=Project.FRAME).values_list("pk", flat=True)):
+        jobs.enqueue("start_agreement_rescore", project_id, f"ontology migration {migration.pk} applied",
+                     user.pk if getattr(user, "is_authenticated", False) else None)

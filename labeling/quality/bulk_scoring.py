@@ -32,7 +32,9 @@ from labeling.models import (
 )
 from labeling.quality import outcome
 from labeling.quality.agreement import Labels
-from labeling.quality.labels import fused_labels, labels_of_round, load_labels, params_of, round_annotations_many
+from labeling.quality.labels import (
+    by_consensus, fused_labels, labels_of_round, load_labels, params_of, round_annotations_many,
+)
 from labeling.quality.review_items import MAX_COMMENT
 from labeling.models.bulk_copy import as_json, copy_rows
 from labeling.work.submissions import Revision, store_many
@@ -177,11 +179,12 @@ def _approve_consensus(project: Project, frames: list[_Frame], counts: Counter) 
     if not frames:
         return []
     heads = _approved_heads(project.pk, [f.item.frame_id for f in frames])
-    stored = stored_labels([h.pk for h in heads.values() if h.source == Annotation.CONSENSUS])
+    replaceable = by_consensus(heads.values())
+    stored = stored_labels(sorted(replaceable))
     revisions, dropped = [], []
     for f in frames:
         head = heads.get(f.item.frame_id)
-        if head is not None and head.source != Annotation.CONSENSUS:
+        if head is not None and head.pk not in replaceable:
             continue
         boxes, tags, lost = fused_labels(project, f.labels, f.decided.result)
         if head is not None and outcome.same_labels(stored[head.pk], boxes, tags):

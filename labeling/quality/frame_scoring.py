@@ -26,6 +26,7 @@ from labeling.models import (
 from labeling.quality import gold, outcome, review_items
 from labeling.quality.agreement import Labels
 from labeling.quality.labels import (
+    by_consensus,
     fused_labels,
     labels_of_round,
     load_labels,
@@ -78,7 +79,7 @@ def evaluate_frame(project_id: int, frame_id: int) -> FrameAgreement | None:
 def _approve_consensus(project: Project, item: QueueItem, labels: list[Labels], result) -> Annotation | None:
     """The fused labels become the frame's approved revision, unless a QA lead already decided."""
     head = head_revision(project.pk, item.frame_id, None)
-    if head is not None and head.source != Annotation.CONSENSUS:
+    if head is not None and head.pk not in by_consensus([head]):
         return None
     boxes, tags, dropped = fused_labels(project, labels, result)
     if head is not None and outcome.same_labels(as_payload(head), boxes, tags):

@@ -10,7 +10,7 @@ import json
 import numpy as np
 from django.db import connection
 
-from labeling.models import Project
+from labeling.models import Annotation, Project
 from labeling.quality import agreement
 from labeling.quality.agreement import ComparisonParams, Labels
 from labeling.quality.consensus import fuse
@@ -34,11 +34,44 @@ NOT EXISTS (SELECT 1 FROM labeling_quarantine q
 _ROUND = f"""
 SELECT a.frame_id, a.id, a.annotator_id FROM labeling_annotation a
 JOIN labeling_assignment s ON s.id = a.assignment_id
-WHERE a.project_id = %s AND a.frame_id {{frames}} AND a.source = 'human' AND s.status = 'submitted'
+WHERE a.project_id = %s AND a.frame_id {{frames}} AND a.source IN ('human', 'migration') AND s.status = 'submitted'
   AND NOT EXISTS (SELECT 1 FROM labeling_annotation n WHERE n.supersedes_id = a.id)
   AND {NOT_QUARANTINED}
 ORDER BY a.frame_id, a.annotator_id
 """
+
+
+# Only an annotator's work carries an assignment: with the join above, a 'migration' revision in a
+# round is an ontology migration's copy of a person's labels (the human revision it superseded no
+# longer counts, being superseded), never of a consensus or a QA decision.
+_ORIGINS = """
+WITH RECURSIVE chain(head, id, source, supersedes_id) AS (
+    SELECT a.id, a.id, a.source, a.supersedes_id FROM labeling_annotation a WHERE a.id = ANY(%s)
+    UNION ALL
+    SELECT c.head, p.id, p.source, p.supersedes_id FROM chain c JOIN labeling_annotation p ON p.id = c.supersedes_id
+    WHERE c.source = 'migration'
+)
+SELECT head, source FROM chain WHERE source <> 'migration'
+"""
+
+
+def origin_sources(annotation_ids: list[int]) -> dict[int, str]:
+    """What each revision is at its root: an ontology migration's revision (source 'migration')
+    is what it copied, followed back through further migrations; any other is its own source."""
+    if not annotation_ids:
+        return {}
+    with connection.cursor() as cur:
+        cur.execute(_ORIGINS, [list(annotation_ids)])
+        return dict(cur.fetchall())
+
+
+def by_consensus(heads) -> set[int]:
+    """Ids of the approved heads (Annotation rows) that a consensus wrote, directly or as an
+    ontology migration's copy of one: a new consensus may replace them; a QA lead's decision
+    (or its migrated copy) stays."""
+    origins = origin_sources([h.pk for h in heads if h.source == Annotation.MIGRATION])
+    return {h.pk for h in heads if (origins.get(h.pk) if h.source == Annotation.MIGRATION else h.source)
+            == Annotation.CONSENSUS}
 
 
 def round_annotations(project_id: int, frame_id: int) -> list[tuple[int, int]]:

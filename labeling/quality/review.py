@@ -64,8 +64,9 @@ def _approve(project: Project, frame: Frame, user, boxes, tags, note: str) -> An
 def candidates(item: ReviewItem) -> list[Annotation]:
     """The annotators' versions a QA lead can accept for this item: everyone's current revision
     on the frame (in this round for a disagreement)."""
-    heads = Annotation.objects.filter(project_id=item.project_id, frame_id=item.frame_id, source=Annotation.HUMAN,
-                                      superseded_by__isnull=True).select_related("annotator", "assignment")
+    heads = Annotation.objects.filter(  # an annotator's work, or an ontology migration's copy of it
+        project_id=item.project_id, frame_id=item.frame_id, source__in=[Annotation.HUMAN, Annotation.MIGRATION],
+        assignment__isnull=False, superseded_by__isnull=True).select_related("annotator", "assignment")
     if item.reason == ReviewItem.DISAGREEMENT and item.agreement_id:
         return [a for a in heads.order_by("annotator_id") if a.assignment and a.assignment.status == Assignment.SUBMITTED]
     return list(heads.order_by("annotator_id"))

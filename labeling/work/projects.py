@@ -47,13 +47,15 @@ def save_project(project: Project, user) -> Project:
                      {name.removesuffix("_id"): getattr(project, name) for name in AUDITED})
         if rescore and project.work_unit == Project.FRAME:
             # every frame's agreement again, in the background (labeling.quality.rescoring)
-            enqueue("start_agreement_rescore", project.pk, f"{', '.join(rescore)} changed",
+            changed = ", ".join(name.removesuffix("_id") for name in rescore)
+            enqueue("start_agreement_rescore", project.pk, f"{changed} changed",
                     user.pk if getattr(user, "is_authenticated", False) else None)
     return project
 
 
-#: the settings a frame's agreement, consensus and review item depend on
-AGREEMENT_FIELDS = ("iou_threshold", "agreement_threshold", "consensus_quorum")
+#: the settings a frame's agreement, consensus and review item depend on (a new ontology version:
+#: the rounds' labels, migrated to it, are compared and fused in its classes)
+AGREEMENT_FIELDS = ("iou_threshold", "agreement_threshold", "consensus_quorum", "ontology_version_id")
 
 
 def _agreement_changes(project: Project) -> list[str]:
