@@ -5,7 +5,7 @@ must never need). What they share is what machines share in production: PostgreS
 PgBouncer in transaction mode), a broker (RabbitMQ or Redis) and an S3-protocol object store
 (moto's standalone server, tests/s3server.py).
 
-    bouncer = PgBouncer.start(folder)           # Debian's pgbouncer in front of 127.0.0.1:5432
+    bouncer = PgBouncer.start(folder, connection.settings_dict)  # Debian's pgbouncer in front of the database
     env = Shared(...).environment(machine_dir)   # the settings every machine gets
     web = Web.spawn("web-a", env, folder)        # gunicorn on a free port: web.url
     worker = Worker.spawn("worker-a", env, folder)
@@ -15,6 +15,7 @@ PgBouncer in transaction mode), a broker (RabbitMQ or Redis) and an S3-protocol 
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -115,31 +116,36 @@ class PgBouncer:
     """Debian's PgBouncer in transaction pooling mode in front of the local PostgreSQL."""
 
     @staticmethod
-    def start(folder: Path, *, upstream_port: int = 5432, user: str = "postgres") -> Process:
-        """`folder` holds its configuration and log. As root, PgBouncer (which refuses to run as
-        root) drops to `user`, and works in a folder of that user's instead (pytest's temporary
-        folders are root's alone)."""
+    def start(folder: Path, upstream: dict) -> Process:
+        """PgBouncer in front of the database Django's `upstream` settings (HOST, PORT, USER) name:
+        PostgreSQL over TCP, or over a Unix socket (HOST a folder: `make test`'s embedded server).
+        `folder` holds its configuration. As root, PgBouncer (which refuses to run as root) drops
+        to the user that owns the socket folder (else `postgres`) and works in a folder of that
+        user's instead (pytest's temporary folders are root's alone)."""
         if not os.access(PGBOUNCER, os.X_OK):
             raise RuntimeError(f"{PGBOUNCER} is missing: `make test` installs Debian's pgbouncer")
+        host = upstream.get("HOST") or "127.0.0.1"
+        role = upstream.get("USER") or "postgres"
         as_root = os.getuid() == 0
         if as_root:
+            owner = pwd.getpwuid(os.stat(host).st_uid).pw_name if host.startswith("/") else "postgres"
             folder = Path(tempfile.mkdtemp(prefix="aerie-pgbouncer-"))
-            shutil.chown(folder, user)
+            shutil.chown(folder, owner)
         folder.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        (folder / "userlist.txt").write_text(f'"{user}" ""\n')
+        (folder / "userlist.txt").write_text(f'"{role}" ""\n')
         lines = [
-            "[databases]", f"* = host=127.0.0.1 port={upstream_port} user={user}",
+            "[databases]", f"* = host={host} port={upstream.get('PORT') or 5432} user={role}",
             "[pgbouncer]", "listen_addr = 127.0.0.1", f"listen_port = {port}", "unix_socket_dir =",
             "auth_type = trust", f"auth_file = {folder / 'userlist.txt'}", "pool_mode = transaction",
             "max_client_conn = 400", "default_pool_size = 20", "server_reset_query =",
         ]
         if as_root:
-            lines.append(f"user = {user}")
+            lines.append(f"user = {owner}")
         (folder / "pgbouncer.ini").write_text("\n".join(lines) + "\n")
         if as_root:
             for name in ("pgbouncer.ini", "userlist.txt"):
-                shutil.chown(folder / name, user)
+                shutil.chown(folder / name, owner)
         process = _spawn("pgbouncer", folder, [PGBOUNCER, str(folder / "pgbouncer.ini")], dict(os.environ), port)
         process.remove = folder if as_root else None
         wait_for(lambda: _answers(port), 20, "pgbouncer", proc=process.proc, log=process.log)

@@ -146,10 +146,11 @@ def machines(request, transactional_db, tmp_path, s3_server, project, users):
     crypto.generate_key_file(data_key)
     started: list[cluster.Process] = []
     try:
-        bouncer = cluster.PgBouncer.start(tmp_path / "pgbouncer")
+        bouncer = cluster.PgBouncer.start(tmp_path / "pgbouncer", connection.settings_dict)
         started.append(bouncer)
         shared = cluster.Shared(
-            database_url=f"postgres://postgres@127.0.0.1:{bouncer.port}/{connection.settings_dict['NAME']}",
+            database_url=f"postgres://{connection.settings_dict['USER'] or 'postgres'}@127.0.0.1:{bouncer.port}/"
+                         f"{connection.settings_dict['NAME']}",
             broker_url=_broker(broker), s3_endpoint=s3_server, bucket=bucket, signing_key=signing_key,
             data_key=data_key, extra={"AERIE_SCORING_CHUNK": str(CHUNK), "AERIE_SCORING_STALE_S": "4",
                                       "AERIE_SCORING_SWEEP_S": "1", "AERIE_AUDIT_LINK_EVERY_S": "1",
