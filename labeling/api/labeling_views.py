@@ -14,6 +14,7 @@ from labeling.access import raw, roles
 from labeling.api.errors import bad_request, bad_request_data
 from labeling.api.permissions import member_project
 from labeling.models import Annotation, Assignment, Frame, Project, PropagationRun
+from labeling.models.built import build
 from labeling.work import (
     page_state,
     payloads,
@@ -118,7 +119,7 @@ def submit_answer(request, user, data, pk) -> tuple[dict, int]:
             return bad_request_data(exc), status.HTTP_400_BAD_REQUEST
         return {**done.payload, "late": done.late}, status.HTTP_201_CREATED
     try:
-        submitted = submissions.submit(Assignment(pk=pk), user, data, repeat=repeat)
+        submitted = submissions.submit(build(Assignment, id=pk), user, data, repeat=repeat)
     except submissions.NotYours:
         raise Http404("no such assignment") from None
     except submissions.SubmissionError as exc:

@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from labeling import audit
 from labeling.models import Assignment, Frame, Project, QueueItem, Sequence
+from labeling.models.built import build
 from labeling.work import policies as queue_policies
 from labeling.work import prepared
 
@@ -74,11 +75,18 @@ class Candidate:
 
     def frame(self) -> Frame:
         """The frame as a model instance, without another query."""
-        frame = Frame(pk=self.frame_id, sequence_id=self.sequence_id, index=self.index, sensitive=self.sensitive,
-                      width=self.width, height=self.height, timestamp=self.timestamp)
-        frame.sequence = Sequence(pk=self.sequence_id, name=self.sequence_name, bits=self.bits,
-                                  telemetry_frames=self.telemetry_frames)
-        return frame
+        sequence = build(Sequence, id=self.sequence_id, name=self.sequence_name, bits=self.bits,
+                         telemetry_frames=self.telemetry_frames)
+        return build(Frame, {"sequence": sequence}, id=self.frame_id, sequence_id=self.sequence_id, index=self.index,
+                     sensitive=self.sensitive, width=self.width, height=self.height, timestamp=self.timestamp)
+
+
+def live_lease(assignment_id: int, item_id: int, project: Project, frame: Frame, user, leased_at,
+               expires_at) -> Assignment:
+    """A live lease as a model instance, from what its statement returned (no query)."""
+    return build(Assignment, {"project": project, "frame": frame, "annotator": user}, id=assignment_id,
+                 item_id=item_id, project_id=project.pk, frame_id=frame.pk, annotator_id=user.pk,
+                 status=Assignment.ACTIVE, leased_at=leased_at, expires_at=expires_at)
 
 
 @dataclass
@@ -318,9 +326,8 @@ def next_lease(project: Project, user) -> Lease | None:
         # a frame became sensitive since this process last looked (its per-process answer is a
         # few seconds old): the lease is given back and the policies that now engage decide
         return _next_general(project, user, policies=queue_policies.engaged(project, user))
-    frame = Candidate(item_id, frame_id, *mine[6:]).frame()
-    assignment = Assignment(pk=assignment_id, item_id=item_id, project=project, frame=frame, annotator=user,
-                            status=Assignment.ACTIVE, leased_at=leased_at, expires_at=expires_at)
+    assignment = live_lease(assignment_id, item_id, project, Candidate(item_id, frame_id, *mine[6:]).frame(), user,
+                        leased_at, expires_at)
     peek = next((r for r in rows if r[0] == "peek"), None)
     return Lease(assignment, resumed=kind == "held", peek=Candidate(peek[2], peek[3], *peek[6:]) if peek else None)
 
@@ -455,9 +462,7 @@ def _general(project: Project, user, extra, policies) -> tuple[Lease | None, Wit
         assignment_id = _lease(project, user, chosen, now, riders)
         if assignment_id is None:  # this person got it meanwhile (another tab): the next one
             continue
-        assignment = Assignment(pk=assignment_id, item_id=chosen.item_id, project=project, frame=chosen.frame(),
-                                annotator=user, status=Assignment.ACTIVE, leased_at=now,
-                                expires_at=now + lease_length())
+        assignment = live_lease(assignment_id, chosen.item_id, project, chosen.frame(), user, now, now + lease_length())
         following = candidates[position + 1:position + 2]
         lease = Lease(assignment, resumed=False, peek=following[0] if following else None)
         for rider in riders:
@@ -484,9 +489,8 @@ def _held(project: Project, user) -> Assignment | None:
     if row is None:
         return None
     assignment_id, item_id, frame_id, leased_at, expires_at = row[:5]
-    return Assignment(pk=assignment_id, item_id=item_id, project=project, annotator=user, status=Assignment.ACTIVE,
-                      frame=Candidate(item_id, frame_id, *row[5:]).frame(), leased_at=leased_at,
-                      expires_at=expires_at)
+    return live_lease(assignment_id, item_id, project, Candidate(item_id, frame_id, *row[5:]).frame(), user, leased_at,
+                  expires_at)
 
 
 @dataclass

@@ -29,6 +29,7 @@ from labeling.models import (
     Project,
 )
 from labeling.work import prepared
+from labeling.models.built import build
 from labeling.models.bulk_copy import as_json, copy_rows
 from labeling.work.payloads import (
     CleanBox,
@@ -102,7 +103,7 @@ def _read_lease(assignment_id, user_id: int) -> _Lease | None:
     )
     if row is None:
         return None
-    frame = Frame(pk=row[6], width=row[7], height=row[8], sequence_id=row[9], index=row[10])
+    frame = build(Frame, id=row[6], width=row[7], height=row[8], sequence_id=row[9], index=row[10])
     return _Lease(row[0], row[1], row[2], row[3], row[4], row[5], frame, row[11], row[12], row[13], row[14])
 
 
@@ -224,10 +225,11 @@ def submit(assignment: Assignment, user, payload, *, repeat: bool = False) -> Su
         raise SubmissionError("", "this frame can no longer take a submission")
     annotation_id, submitted, gold, late = row
     _flag_sensitive(lease.project_id, lease.frame.pk, annotation_id, boxes, tags, user)
-    annotation = Annotation(
-        pk=annotation_id, project_id=lease.project_id, frame=lease.frame, annotator=user,
+    annotation = build(
+        Annotation, {"frame": lease.frame, "annotator": user, "created_by": user},
+        id=annotation_id, project_id=lease.project_id, frame_id=lease.frame.pk, annotator_id=user.pk,
         ontology_version_id=lease.ontology_version_id, revision=1, status=Annotation.SUBMITTED,
-        source=Annotation.HUMAN, created_at=now, created_by=user, note=note, assignment_id=lease.id, **keys,
+        source=Annotation.HUMAN, created_at=now, created_by_id=user.pk, note=note, assignment_id=lease.id, **keys,
     )
     # the queue's state goes with the signal: the agreement trigger need not ask again after the commit
     queue_state = (gold, submitted, lease.overlap)
