@@ -16,6 +16,7 @@ from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
 _tables: dict[type, tuple[dict, tuple]] = {}
+_plain: dict[type, tuple[int, int]] = {}  # model → (pre_init, post_init) receiver counts it was checked at
 
 
 def _defaults(model: type[Model]) -> tuple[dict, tuple]:
@@ -32,10 +33,22 @@ def _defaults(model: type[Model]) -> tuple[dict, tuple]:
     return table
 
 
+def _without_init_receivers(model: type[Model]) -> bool:
+    """No pre_init/post_init receiver for `model` (asked again only when receivers came or went)."""
+    counts = (len(pre_init.receivers), len(post_init.receivers))
+    if _plain.get(model) == counts:
+        return True
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        _plain.pop(model, None)
+        return False
+    _plain[model] = counts
+    return True
+
+
 def build(model: type[Model], related: dict | None = None, /, **values) -> Model:
     """`model(**values)` with `values` by attname (`id`, `frame_id`, …) and `related` the related
     instances to cache (`{"frame": frame}`, whose ids are in `values` too)."""
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+    if not _without_init_receivers(model):
         instance = model(**values)
         for name, value in (related or {}).items():
             setattr(instance, name, value)

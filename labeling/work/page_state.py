@@ -13,15 +13,26 @@ from labeling.sampling import suggestions
 from labeling.work import payloads, queue, submissions, tracks
 from ontology.models import LabelClass
 
+_payloads: dict[int, tuple[dict, list[dict], bool]] = {}
 
-def ontology_payload(version_id: int) -> list[dict]:
-    """The classes of an ontology version as the page needs them (read through the same
-    per-process cache that validates submissions)."""
-    return [
+
+def _ontology(version_id: int) -> tuple[list[dict], bool]:
+    """The classes of an ontology version as the page needs them (shared: not to be changed), and
+    whether one is a change class. Read through the per-process cache that validates submissions:
+    a published version's classes are the same object on every call, so what is built from them
+    is kept with them (a version not published yet is built anew each time)."""
+    classes = payloads.classes_of(version_id)
+    kept = _payloads.get(version_id)
+    if kept is not None and kept[0] is classes:
+        return kept[1], kept[2]
+    built = [
         {"key": c.key, "name": c.name, "kind": c.kind, "color": c.color, "shortcut": c.shortcut,
          "sensitive": c.sensitive, "attributes": c.attributes}
-        for c in payloads.classes_of(version_id).values()
+        for c in classes.values()
     ]
+    change = any(c["kind"] == LabelClass.CHANGE for c in built)
+    _payloads[version_id] = (classes, built, change)
+    return built, change
 
 
 def frame_payload(frame: Frame, with_previous: bool, project_id: int | None = None) -> dict:
@@ -46,7 +57,7 @@ def state(project: Project, frame: Frame, user, assignment: Assignment | None = 
     work (neither: their current revision, to edit)."""
     if lease is not None:
         assignment = lease.assignment
-    classes = ontology_payload(project.ontology_version_id)
+    classes, change = _ontology(project.ontology_version_id)
     fresh_lease = lease is not None and not lease.resumed
     revision = None if assignment is not None else submissions.head_revision(project.pk, frame.pk, user.pk)
     draft = None
@@ -58,8 +69,7 @@ def state(project: Project, frame: Frame, user, assignment: Assignment | None = 
         "assignment": {
             "id": assignment.pk, "status": assignment.status, "expires_at": assignment.expires_at.isoformat(),
         } if assignment else None,
-        "frame": frame_payload(frame, with_previous=any(c["kind"] == LabelClass.CHANGE for c in classes),
-                               project_id=project.pk),
+        "frame": frame_payload(frame, with_previous=change, project_id=project.pk),
         "classes": classes,
         "draft": draft,
         "revision": payloads.as_payload(revision) if revision else None,
