@@ -147,9 +147,9 @@ class _Request:
         assignment, resumed = lease.assignment, lease.resumed
         sensitive = bool(assignment.frame.sensitive)
         notes = rules.leased(self.state, self.limits, sensitive, resumed, self.now)
-        prepared.execute(_SAVE_AND_EXPOSE, {**states.save_params(self.state), "project": project.pk,
-                                          "frame": assignment.frame.pk, "now": self.now,
-                                          "expose": sensitive and not resumed}).close()
+        prepared.run(_SAVE_AND_EXPOSE, {**states.save_params(self.state), "project": project.pk,
+                                        "frame": assignment.frame.pk, "now": self.now,
+                                        "expose": sensitive and not resumed})
         self._annotate(lease, notes, sensitive)
 
     def when_empty(self, project, user):

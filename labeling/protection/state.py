@@ -80,7 +80,7 @@ def save_params(state: ProtectionState) -> dict:
 
 
 def save(state: ProtectionState) -> None:
-    prepared.execute(SAVE, save_params(state)).close()
+    prepared.run(SAVE, save_params(state))
 
 
 def get(user) -> ProtectionState:
