@@ -251,9 +251,12 @@ def _expire_now_and_then(project_id: int) -> None:
         expire_leases(project_id)
 
 
-def _candidates(project: Project, user, limit: int, policies=None, where: str = "") -> list[Candidate]:
-    """Lock and return up to `limit` open frames this person may have, best first. `where` is an
-    extra fixed SQL condition (aliases qi, f)."""
+def _candidate_query(project: Project, user, limit: int, policies=None, where: str = "",
+                     columns: str = "", only_if: str = "TRUE") -> tuple[str, dict]:
+    """The statement that locks up to `limit` open frames this person may have, best first
+    (FOR UPDATE SKIP LOCKED), and its parameters. `where` is an extra fixed SQL condition (aliases
+    qi, f); `columns`, what it selects (else a Candidate's columns); `only_if`, a condition that
+    does not depend on the row (the query then locks nothing when it does not hold)."""
     conditions, params = [], {"project": project.pk, "user": user.pk, "limit": limit}
     if where:
         conditions.append(f"AND ({where})")
@@ -266,25 +269,47 @@ def _candidates(project: Project, user, limit: int, policies=None, where: str = 
                 params[f"p{i}_{j}"] = value
                 names.append(f"%(p{i}_{j})s")
             conditions.append("AND (" + sql % tuple(names) + ")")
-    # prepared (hotsql): the few variants of conditions each get planned once per connection
     segment = project.work_unit == Project.SEGMENT
-    rows = prepared.fetchall(
-        f"""
-        SELECT {_candidate_columns(segment)}
+    return f"""
+        SELECT {columns or _candidate_columns(segment)}
         FROM labeling_queueitem qi JOIN labeling_frame f ON f.id = qi.frame_id
         JOIN labeling_sequence s ON s.id = f.sequence_id
         {"LEFT JOIN labeling_segment sg ON sg.id = qi.segment_id" if segment else ""}
-        WHERE qi.project_id = %(project)s AND qi.is_open
+        WHERE {only_if} AND qi.project_id = %(project)s AND qi.is_open
           AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
                           WHERE a.item_id = qi.id AND a.annotator_id = %(user)s AND a.status <> 'expired')
           {' '.join(conditions)}
         ORDER BY qi.priority DESC NULLS LAST, qi.order_key
         LIMIT %(limit)s
         FOR UPDATE OF qi SKIP LOCKED
-        """,
-        params,
-    )
-    return [Candidate(*row) for row in rows]
+        """, params
+
+
+def _candidates(project: Project, user, limit: int, policies=None, where: str = "") -> list[Candidate]:
+    """Lock and return up to `limit` open frames this person may have, best first. `where` is an
+    extra fixed SQL condition (aliases qi, f)."""
+    # prepared (hotsql): the few variants of conditions each get planned once per connection
+    return [Candidate(*row) for row in prepared.fetchall(*_candidate_query(project, user, limit, policies, where))]
+
+
+def _held_or_candidates(project: Project, user, limit: int, policies) -> tuple[Assignment | None, list[Candidate]]:
+    """This person's live lease, renewed, or else up to `limit` locked candidates (as
+    `_candidates`): one statement, one round trip, for the general path's usual case."""
+    segment = project.work_unit == Project.SEGMENT
+    query, params = _candidate_query(project, user, limit, policies, only_if="NOT EXISTS (SELECT 1 FROM held)",
+                                     columns=f"{_candidate_columns(segment)}, qi.order_key")
+    now = timezone.now()
+    params.update(now=now, until=now + lease_length())
+    rows = prepared.fetchall(f"""{_HELD_CTE}, cand AS ({query})
+SELECT 'held', h.id, h.leased_at, h.expires_at, h.item_id, h.frame_id, {_frame_columns(segment)}, NULL::bigint
+FROM held h {_frame_join("h", segment)}
+UNION ALL
+SELECT 'cand', NULL, NULL::timestamptz, NULL::timestamptz, cand.* FROM cand""", params)
+    held = next((r for r in rows if r[0] == "held"), None)
+    if held is not None:
+        return live_lease(held[1], held[4], project, Candidate(*held[4:-1]).frame(), user, held[2], held[3]), []
+    rows.sort(key=lambda r: (r[9] is None, -(r[9] or 0.0), r[-1]))  # priority DESC NULLS LAST, order_key
+    return None, [Candidate(*row[4:-1]) for row in rows]
 
 
 def current_assignment(project: Project, user) -> Assignment | None:
@@ -376,7 +401,8 @@ def _lease_ctes(chosen: str) -> str:
 )"""
 
 
-# The live lease this person holds, renewed: the start of both statements below.
+# The live lease this person holds, renewed: the start of the next-frame statement below and of the
+# general path's (`_held_or_candidates`).
 _HELD_CTE = """
 WITH held AS (
     UPDATE labeling_assignment SET expires_at = %(until)s
@@ -438,16 +464,16 @@ def _general(project: Project, user, extra, policies) -> tuple[Lease | None, Wit
         if isinstance(admitted, Withheld):
             return None, admitted
         applied.append(admitted)
-    held = _held(project, user)
+    # two candidates at least: the second is what the page prefetches
+    limit = max([2] + [getattr(p, "candidates", 1) for p in applied])
+    held, candidates = _held_or_candidates(project, user, limit, applied)
     if held and queue_policies.allowed(applied, held.frame):
         lease = Lease(held, resumed=True)
         queue_policies.after_lease(applied, project, user, lease)
         return lease, None
     if held:  # a policy no longer allows it (e.g. consent withdrawn): it goes back to the queue
         give_back(held.pk)
-    # two candidates at least: the second is what the page prefetches
-    limit = max([2] + [getattr(p, "candidates", 1) for p in applied])
-    candidates = _candidates(project, user, limit, applied)
+        candidates = _candidates(project, user, limit, applied)
     if not candidates and expire_leases(project.pk):  # nothing open: maybe a lease ran out
         candidates = _candidates(project, user, limit, applied)
     if candidates:  # frames from outside the open queue pass the same checks as a held lease
@@ -474,23 +500,6 @@ def _general(project: Project, user, extra, policies) -> tuple[Lease | None, Wit
         if why is not None:
             return None, why
     return None, None
-
-
-# This person's live lease, renewed, with its frame: one prepared statement.
-_HELD = {segment: f"""{_HELD_CTE}
-SELECT h.id, h.item_id, h.frame_id, h.leased_at, h.expires_at, {_frame_columns(segment)}
-FROM held h {_frame_join("h", segment)}
-""" for segment in (False, True)}
-
-
-def _held(project: Project, user) -> Assignment | None:
-    now = timezone.now()
-    row = prepared.fetchone(_HELD[project.work_unit == Project.SEGMENT], {"project": project.pk, "user": user.pk, "now": now, "until": now + lease_length()})
-    if row is None:
-        return None
-    assignment_id, item_id, frame_id, leased_at, expires_at = row[:5]
-    return live_lease(assignment_id, item_id, project, Candidate(item_id, frame_id, *row[5:]).frame(), user, leased_at,
-                  expires_at)
 
 
 @dataclass
