@@ -14,39 +14,45 @@ from contextlib import contextmanager
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 
-def _cursor() -> psycopg.Cursor:
+def _cursor(db) -> psycopg.Cursor:
     """The connection's cursor for hot statements, made once per database connection: a cursor
     brings its own adapters map and transformer, more work than running a prepared statement's
     client side. Each statement's rows are fetched before the next one runs."""
-    connection.ensure_connection()
-    raw = connection.connection
-    cursor = getattr(connection, "_aerie_hot_cursor", None)
+    db.ensure_connection()
+    raw = db.connection
+    cursor = getattr(db, "_aerie_hot_cursor", None)
     if cursor is None or cursor.connection is not raw or cursor.closed:
-        cursor = connection._aerie_hot_cursor = psycopg.Cursor(raw)
+        cursor = db._aerie_hot_cursor = psycopg.Cursor(raw)
+    return cursor
+
+
+def _run(db, sql: str, params) -> psycopg.Cursor:
+    cursor = _cursor(db)
+    with db.wrap_database_errors:  # psycopg's errors as Django's, like every other query
+        cursor.execute(sql, params, prepare=bool(settings.AERIE_PREPARED_STATEMENTS))
     return cursor
 
 
 def run(sql: str, params: dict | list) -> psycopg.Cursor:
     """Run `sql` (psycopg placeholders: %(name)s or %s) prepared (unless the setting says not to);
     returns the connection's hot cursor, to fetch from before the next statement."""
-    cursor = _cursor()
-    with connection.wrap_database_errors:  # psycopg's errors as Django's, like every other query
-        cursor.execute(sql, params, prepare=bool(settings.AERIE_PREPARED_STATEMENTS))
-    return cursor
+    return _run(connections[DEFAULT_DB_ALIAS], sql, params)
 
 
 def fetchall(sql: str, params) -> list[tuple]:
-    cursor = run(sql, params)
-    with connection.wrap_database_errors:
+    db = connections[DEFAULT_DB_ALIAS]  # this thread's connection, looked up once
+    cursor = _run(db, sql, params)
+    with db.wrap_database_errors:
         return cursor.fetchall()
 
 
 def fetchone(sql: str, params) -> tuple | None:
-    cursor = run(sql, params)
-    with connection.wrap_database_errors:
+    db = connections[DEFAULT_DB_ALIAS]
+    cursor = _run(db, sql, params)
+    with db.wrap_database_errors:
         return cursor.fetchone()
 
 
