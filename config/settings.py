@@ -64,18 +64,20 @@ INSTALLED_APPS = [
     "frontend",
 ]
 
+# config.hot.X is middleware X, skipped by the labeling page's hot requests made with an API token
+# and no session cookie (nothing to do for them there: config/hot.py)
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.headers.SecurityHeadersMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.hot.WhiteNoiseMiddleware",
     "config.middleware.RetryOnLostConnection",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "config.hot.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "config.messages.LazyMessageMiddleware",  # Django's, made on first use (config/messages.py)
+    "config.hot.CsrfViewMiddleware",
+    "config.hot.AuthenticationMiddleware",
+    "config.hot.LazyMessageMiddleware",  # Django's, made on first use (config/messages.py)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    "config.hot.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
