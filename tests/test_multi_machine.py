@@ -8,13 +8,12 @@ built by a worker and downloaded through web server B, and the operator's verify
 verify_manifest and verify_audit. tests/cluster.py starts the machines."""
 from __future__ import annotations
 
+import functools
 import http.cookiejar
 import io
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.parse
@@ -30,7 +29,7 @@ from django.test import override_settings
 from rest_framework.authtoken.models import Token
 
 from labeling.footage import crypto
-from labeling.models import (Annotation, AuditEvent, Export, IngestJob, Membership, ModelVersion, ScoringChunk,
+from labeling.models import (Annotation, AuditEvent, IngestJob, Membership, ModelVersion, ScoringChunk,
                              ScoringRun)
 from labeling.sampling import registry, training
 from tests import cluster, media, s3server
@@ -38,8 +37,8 @@ from tests import cluster, media, s3server
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.multimachine]
 
 BOX = {"class": "person", "x": 40, "y": 30, "w": 30, "h": 40, "attributes": {"posture": "standing"}}
-FRAMES = 100
-CHUNK = 4
+FRAMES = 60
+CHUNK = 3
 ARCHITECTURE = "ssdlite320_mobilenet_v3_large"  # the smallest detector aerie takes (14 MB of weights)
 
 
@@ -152,7 +151,7 @@ def machines(request, transactional_db, tmp_path, s3_server, project, users):
             database_url=f"postgres://{connection.settings_dict['USER'] or 'postgres'}@127.0.0.1:{bouncer.port}/"
                          f"{connection.settings_dict['NAME']}",
             broker_url=_broker(broker), s3_endpoint=s3_server, bucket=bucket, signing_key=signing_key,
-            data_key=data_key, extra={"AERIE_SCORING_CHUNK": str(CHUNK), "AERIE_SCORING_STALE_S": "4",
+            data_key=data_key, extra={"AERIE_SCORING_CHUNK": str(CHUNK), "AERIE_SCORING_STALE_S": "3",
                                       "AERIE_SCORING_SWEEP_S": "1", "AERIE_AUDIT_LINK_EVERY_S": "1",
                                       "AERIE_EXPORT_STALE_S": "30"})
         ops = tmp_path / "operator"
@@ -170,6 +169,17 @@ def machines(request, transactional_db, tmp_path, s3_server, project, users):
         for process in reversed(started):
             process.kill()  # nothing is left to finish: as fast as a power cut
         connection.close()
+
+
+@functools.cache
+def _weights(classes: int) -> bytes:
+    """An untrained detector's weights (the same for both runs: made once)."""
+    import torch
+
+    torch.manual_seed(0)
+    buffer = io.BytesIO()
+    torch.save(registry.build(ARCHITECTURE, classes).state_dict(), buffer)
+    return buffer.getvalue()
 
 
 _T0 = [time.monotonic()]
@@ -258,20 +268,17 @@ def test_the_life_of_a_dataset_across_two_web_servers_and_two_workers(machines, 
 
     _phase("a detector uploaded through web server")
     # a detector uploaded through web server B becomes current: a scoring run both workers share
-    import torch
-
     class_map = training.class_map_for(project, ModelVersion.DETECTOR)
-    torch.manual_seed(0)
-    buffer = io.BytesIO()
-    torch.save(registry.build(ARCHITECTURE, len(class_map)).state_dict(), buffer)
-    weights = buffer.getvalue()
+    weights = _weights(len(class_map))
     trainer_b = Api(b.url, token["admin"])
     model = trainer_b.call("POST", f"/api/projects/{project.pk}/models/", {
         "architecture": ARCHITECTURE, "class_map": json.dumps(class_map),
         "signature": registry.sign(weights, ARCHITECTURE, class_map)}, files={"file": ("ssd.pt", weights)})
+    _phase("model uploaded")
     trainer_b.call("POST", f"/api/projects/{project.pk}/models/{model['id']}/current/")
     run = _wait(lambda: ScoringRun.objects.filter(project=project, detector_id=model["id"]).first(), 60,
                 "the scoring run")
+    _phase("scoring run started")
     pid = {name: world[name].pid for name in ("worker-a", "worker-b")}
 
     def done_by(name):
@@ -284,6 +291,7 @@ def test_the_life_of_a_dataset_across_two_web_servers_and_two_workers(machines, 
     # worker B dies in the middle of a chunk, after it finished one (both shared the run)
     held = _wait(lambda: done_by("worker-a") and done_by("worker-b") and holding("worker-b"), 180,
                  "both workers scoring chunks, worker B holding one")
+    _phase("worker B killed")
     world["worker-b"].kill()
     killed_at = time.monotonic()
     assert ScoringRun.objects.get(pk=run.pk).status == ScoringRun.RUNNING, "the run ended before the kill"
