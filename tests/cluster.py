@@ -148,11 +148,12 @@ class PgBouncer:
                 shutil.chown(folder / name, owner)
         process = _spawn("pgbouncer", folder, [PGBOUNCER, str(folder / "pgbouncer.ini")], dict(os.environ), port)
         process.remove = folder if as_root else None
-        wait_for(lambda: _answers(port), 20, "pgbouncer", proc=process.proc, log=process.log)
+        wait_for(lambda: answers(port), 20, "pgbouncer", proc=process.proc, log=process.log)
         return process
 
 
-def _answers(port: int) -> bool:
+def answers(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:`port`."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
