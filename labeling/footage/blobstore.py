@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage, storages
 
@@ -67,19 +68,23 @@ def _write_local(path: str, data: bytes) -> None:
         raise
 
 
+def overwriting_storage():
+    """The default storage configured to replace an existing name in place (S3: one PUT, which
+    readers see whole, the old object or the new)."""
+    options = dict(settings.STORAGES["default"].get("OPTIONS", {}), file_overwrite=True)
+    return storages["default"].__class__(**options)
+
+
 def replace(name: str, stored: bytes) -> None:
     """Overwrite an existing blob's stored bytes as they are (no encryption applied here): the
     key rotation's re-wrapped header, or an old plaintext blob now encrypted. Atomic on local
-    disk; on object storage a delete then a save (a reader may miss the blob for that moment)."""
+    disk and on object storage (one write over the old object: a reader never finds it missing)."""
     root = _local_root()
     if root is not None:
         _write_local(os.path.join(root, name), stored)
         return
-    storage = storages["default"]
-    storage.delete(name)
-    saved = storage.save(name, ContentFile(stored))
+    saved = overwriting_storage().save(name, ContentFile(stored))
     if saved != name:
-        storage.delete(saved)
         raise OSError(f"{name}: the storage saved the blob as {saved}")
 
 

@@ -98,12 +98,6 @@ def fetched(name: str) -> Iterator[Path | None]:
             copy.unlink(missing_ok=True)
 
 
-def _overwriting():
-    """The default storage configured to replace an existing name in place (S3: one PUT)."""
-    options = dict(settings.STORAGES["default"].get("OPTIONS", {}), file_overwrite=True)
-    return storages["default"].__class__(**options)
-
-
 def _pull(key: str, path: Path) -> None:
     """Copy a stored upload to `path` as stored (still encrypted), via a hidden temp file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -163,6 +157,6 @@ def remote_copy(name: str) -> Iterator[Path]:
     try:
         yield path
         with open(path, "rb") as fh:
-            _overwriting().save(PREFIX + name, File(fh, name=name))
+            blobstore.overwriting_storage().save(PREFIX + name, File(fh, name=name))
     finally:
         path.unlink(missing_ok=True)
