@@ -88,17 +88,6 @@ class Process:
         if self.remove is not None:
             shutil.rmtree(self.remove, ignore_errors=True)
 
-    def stop(self, timeout: float = 15) -> None:
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
-            except ProcessLookupError:
-                pass
-        self._clean()
-
     def logged(self, text: str) -> bool:
         return self.log.exists() and text in self.log.read_text(errors="replace")
 

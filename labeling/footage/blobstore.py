@@ -70,9 +70,14 @@ def _write_local(path: str, data: bytes) -> None:
 
 def overwriting_storage():
     """The default storage configured to replace an existing name in place (S3: one PUT, which
-    readers see whole, the old object or the new)."""
-    options = dict(settings.STORAGES["default"].get("OPTIONS", {}), file_overwrite=True)
-    return storages["default"].__class__(**options)
+    readers see whole, the old object or the new). Made once per default storage (a rotation
+    replaces every blob; each new S3 storage would open its own client)."""
+    base = storages["default"]
+    made = getattr(base, "_aerie_overwriting", None)
+    if made is None:
+        options = dict(settings.STORAGES["default"].get("OPTIONS", {}), file_overwrite=True)
+        made = base._aerie_overwriting = base.__class__(**options)
+    return made
 
 
 def replace(name: str, stored: bytes) -> None:
