@@ -2,8 +2,10 @@
 
 Fills one project with 10k frames and another with 1M (COPY), starts gunicorn (several
 workers) on the throw-away database, and drives 50 concurrent clients for a fixed time per
-project. Each client is an annotator working at machine speed: ask for the next frame, submit
-one box, and aim at one cycle every CLIENT_PERIOD_S (50 clients at 0.3 s offer ~167 cycles/s).
+project. Each client is an annotator working at machine speed: submit one box on the frame on
+screen and receive the next frame with the answer, as the labeling page does (one request per
+cycle; BENCH_CYCLE=split asks /next/ and submits in two requests, as a plain API client may),
+aiming at one cycle every CLIENT_PERIOD_S (50 clients at 0.3 s offer ~167 cycles/s).
 Pacing is what makes a latency goal meaningful: with no pause at all, 50 clients keep every
 request queued behind the others, and latency is just 50 / throughput (Little's law).
 
@@ -12,7 +14,9 @@ sensitive, everyone opted in, interleaving at its default, caps and breaks out o
 request then takes the protection policy's path (its row lock, exposure totals and counters).
 
 Prints, for the 1M project (and with _10k for the small one):
-  BENCH queue_p50_ms, queue_p99_ms        latency of every request (next and submit)
+  BENCH queue_cycle                       1 for the page's one-request cycle, 2 for BENCH_CYCLE=split
+  BENCH queue_p50_ms, queue_p99_ms        latency of every request (submit with next; and next
+                                          alone, for a client's first frame or with split)
   BENCH queue_p99_ratio_1m_10k            p99 at 1M / p99 at 10k (goal ≤ 1.5)
   BENCH queue_cycles_per_s                completed cycles per second, all clients (goal ≥ 150)
   BENCH queue_overassigned                frames with more live assignments than the overlap (goal 0)
@@ -66,6 +70,11 @@ CLIENT_PERIOD_S = float(os.environ.get("BENCH_CLIENT_PERIOD_S", "0.3"))
 BIG_FRAMES = int(os.environ.get("BENCH_BIG_FRAMES", "1000000"))
 SIZES = [("10k", 10_000), ("1m", BIG_FRAMES)]
 LOAD_DURATION_S = float(os.environ.get("BENCH_LOAD_DURATION_S", "15"))
+# A cycle as the labeling page makes it: one submit that answers with the next frame too.
+# BENCH_CYCLE=split makes it two requests (next, then submit), as API clients that do not ask
+# for the next frame with their submission do.
+CYCLE = os.environ.get("BENCH_CYCLE", "combined")
+COMBINED = CYCLE == "combined"
 
 
 def size_label(count: int) -> str:
@@ -148,28 +157,44 @@ class Client(threading.Thread):
         # people do not all press Enter at the same instant: spread the clients over the period
         next_at = time.monotonic() + random.uniform(0, self.period)
         time.sleep(next_at - time.monotonic())
+        state = None  # the frame on screen: from /next/, or from the last submit's answer (COMBINED)
         while time.monotonic() < self.stop_at:
             try:
-                status, data = self.request(conn, "POST", f"/api/projects/{self.project_id}/next/")
-                if status == 204:
-                    break
-                if status != 200:
-                    self.errors.append(f"next {status} {data[:200]!r}")
-                    continue
-                state = json.loads(data)
+                if state is None:
+                    status, data = self.request(conn, "POST", f"/api/projects/{self.project_id}/next/")
+                    if status == 204:
+                        break
+                    if status != 200:
+                        self.errors.append(f"next {status} {data[:200]!r}")
+                        continue
+                    state = json.loads(data)
                 frame = state["frame"]
                 box = {"class": "vehicle", "x": 10, "y": 10, "w": min(100, frame["width"] - 10), "h": 50,
                        "attributes": {}, "track_id": None}
+                work = {"boxes": [box], "tags": []}
+                if COMBINED:
+                    work["next"] = True
                 status, data = self.request(conn, "POST", f"/api/assignments/{state['assignment']['id']}/submit/",
-                                            {"boxes": [box], "tags": []})
+                                            work)
+                state = None
                 if status == 201:
-                    self.acknowledged.append(json.loads(data)["id"])
+                    answer = json.loads(data)
+                    self.acknowledged.append(answer["id"])
                     if time.monotonic() >= self.record_from:
                         self.cycles += 1
+                    if COMBINED:
+                        following = answer["next"]
+                        if following["status"] == 204:
+                            break
+                        if following["status"] == 200:
+                            state = following["body"]
+                        else:
+                            self.errors.append(f"next with submit {following!r:.200}")
                 else:
                     self.errors.append(f"submit {status} {data[:200]!r}")
             except (OSError, http.client.HTTPException) as exc:
                 self.errors.append(repr(exc))
+                state = None
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             next_at += self.period
@@ -383,6 +408,7 @@ def main() -> None:
             print("first errors (protected):", r["errors"][:3], file=sys.stderr)
         emit("queue_p99_ratio_protected", r["p99"] / results["10k"]["p99"])
         emit("queue_offered_cycles_per_s", CLIENTS / CLIENT_PERIOD_S)
+        emit("queue_cycle", 1 if COMBINED else 2)
         # what this machine can serve at most: its cores over the CPU one cycle takes, all parts
         # together (clients, web server, database), at 1M frames
         per_cycle = sum(v for k, v in results["1m"]["cpu_ms_per_cycle"].items() if k != "db")

@@ -39,6 +39,11 @@ def drag(page, start, end):
     page.mouse.up()
 
 
+def assignment_of(frame) -> int:
+    """The lease id of the (one) annotation on `frame`."""
+    return Annotation.objects.get(frame=frame).assignment_id
+
+
 def open_labeling(login, users, project):
     page = login(users["annotator"])
     page.get_by_role("link", name="Start labeling").click()
@@ -58,9 +63,13 @@ def test_draw_classify_tag_submit_and_get_the_next_frame(live_server, login, use
     page.keyboard.press("c")  # the "crowd" frame tag
     expect(page.locator("[data-tag=crowd]")).to_have_attribute("aria-pressed", "true")
     page.screenshot(path=str(ARTIFACTS / "labeling-page.png"))
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/" in r.url and r.method == "POST" else None)
     page.keyboard.press("Enter")
     expect(page.locator("#frame-title")).to_contain_text("cam · frame 1")  # no page reload
     expect(page.locator("#boxes rect[data-class]")).to_have_count(0)
+    # one request per frame: the submission's answer brought the next frame
+    assert [u.split("/api/")[1] for u in asked] == [f"assignments/{assignment_of(frames[0])}/submit/"]
 
     annotation = Annotation.objects.get(frame=frames[0])
     assert annotation.annotator == users["annotator"] and annotation.status == "submitted"

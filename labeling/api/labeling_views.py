@@ -1,5 +1,11 @@
 """The labeling API that the page uses: next frame, lease renewal, drafts, submit, skip, and
-edits of submitted work (409 on a stale revision). Annotators only ever see their own work."""
+edits of submitted work (409 on a stale revision). Annotators only ever see their own work.
+
+A submit may ask for the next frame too (`"next": true`): the answer then carries, under `next`,
+the status and body that POST /api/projects/{id}/next/ would have answered, so that a page
+labels with one request per frame instead of two."""
+import logging
+
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -11,6 +17,7 @@ from rest_framework.views import APIView
 
 from config.middleware import retry_safe
 from labeling.access import raw, roles
+from labeling.api import errors
 from labeling.api.errors import bad_request, bad_request_data
 from labeling.api.permissions import member_project
 from labeling.models import Annotation, Assignment, Frame, Project, PropagationRun
@@ -33,6 +40,12 @@ class SubmissionSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True)
 
 
+class SubmitSerializer(SubmissionSerializer):
+    next = serializers.BooleanField(
+        required=False, default=False,
+        help_text="also lease the next frame of this project, answered under `next` (one request per frame)")
+
+
 class RevisionSerializer(SubmissionSerializer):
     base_revision = serializers.IntegerField(help_text="id of the revision this edit starts from")
 
@@ -46,6 +59,19 @@ class AnnotationSerializer(serializers.Serializer):
     revision = serializers.IntegerField()
     boxes = serializers.ListField(child=serializers.DictField())
     tags = serializers.ListField(child=serializers.DictField())
+
+
+class NextAnswerSerializer(serializers.Serializer):
+    status = serializers.IntegerField(help_text="the status POST /api/projects/{id}/next/ would have answered: "
+                                                "200, 204 (nothing left), or its 403/404")
+    body = serializers.DictField(allow_null=True, help_text="and its body (null with 204)")
+
+
+class SubmittedSerializer(AnnotationSerializer):
+    next = NextAnswerSerializer(required=False, help_text="with `\"next\": true` only: the next frame's answer")
+
+
+logger = logging.getLogger(__name__)
 
 
 def _can_label(user) -> None:
@@ -106,10 +132,41 @@ def draft_answer(assignment: Assignment, user, data) -> tuple[dict | None, int]:
     return None, status.HTTP_204_NO_CONTENT
 
 
+def _wants_next(data) -> tuple[object, bool]:
+    """The submission without its `next` flag, and the flag (a 400 unless a boolean)."""
+    if not isinstance(data, dict) or "next" not in data:
+        return data, False
+    wanted = data["next"]
+    if not isinstance(wanted, bool):
+        raise submissions.SubmissionError("next", "must be true or false")
+    return {k: v for k, v in data.items() if k != "next"}, wanted
+
+
+def next_after_submit(request, user, project_id: int) -> dict:
+    """The next frame's answer as {status, body}, once a submission has committed. Whatever it
+    answers, the submission's 201 stands: the work is stored, and the page asks /next/ itself if
+    this part failed."""
+    try:
+        body, code = next_answer(request, user, None, project_id)
+    except Exception as exc:  # noqa: BLE001 - the stored submission is answered whatever happens here
+        handled = errors.handle(exc, {"request": request})
+        if handled is None:
+            logger.exception("the next frame after submission on project %s failed", project_id)
+            return {"status": status.HTTP_500_INTERNAL_SERVER_ERROR,
+                    "body": {"detail": "the next frame could not be leased: ask for it again"}}
+        body, code = handled.data, handled.status_code
+    return {"status": code, "body": body}
+
+
 def submit_answer(request, user, data, pk) -> tuple[dict, int]:
-    """A submission's answer and status, for the DRF view and the lean one (labeling.api.lean)."""
+    """A submission's answer and status, for the DRF view and the lean one (labeling.api.lean);
+    with `"next": true`, the next frame's answer too (`next_after_submit`)."""
     _can_label(user)
     repeat = getattr(request, "_aerie_retried", False)
+    try:
+        data, then_next = _wants_next(data)
+    except submissions.SubmissionError as exc:
+        return bad_request_data(exc), status.HTTP_400_BAD_REQUEST
     if isinstance(data, dict) and "tracks" in data:  # a segment's work (segment projects)
         try:
             done = segments.submit(pk, user, data, repeat=repeat)
@@ -117,14 +174,19 @@ def submit_answer(request, user, data, pk) -> tuple[dict, int]:
             raise Http404("no such assignment") from None
         except submissions.SubmissionError as exc:
             return bad_request_data(exc), status.HTTP_400_BAD_REQUEST
-        return {**done.payload, "late": done.late}, status.HTTP_201_CREATED
-    try:
-        submitted = submissions.submit(build(Assignment, id=pk), user, data, repeat=repeat)
-    except submissions.NotYours:
-        raise Http404("no such assignment") from None
-    except submissions.SubmissionError as exc:
-        return bad_request_data(exc), status.HTTP_400_BAD_REQUEST
-    return submitted.payload, status.HTTP_201_CREATED
+        answer = {**done.payload, "late": done.late}
+        project_id = Assignment.objects.filter(pk=pk).values_list("project_id", flat=True).first() if then_next else None
+    else:
+        try:
+            submitted = submissions.submit(build(Assignment, id=pk), user, data, repeat=repeat)
+        except submissions.NotYours:
+            raise Http404("no such assignment") from None
+        except submissions.SubmissionError as exc:
+            return bad_request_data(exc), status.HTTP_400_BAD_REQUEST
+        answer, project_id = submitted.payload, submitted.annotation.project_id
+    if then_next:
+        answer = {**answer, "next": next_after_submit(request, user, project_id)}
+    return answer, status.HTTP_201_CREATED
 
 
 def lean_renew(request, user, data, pk):
@@ -173,9 +235,10 @@ class AssignmentViewSet(viewsets.GenericViewSet):
         data, code = draft_answer(self.get_object(), request.user, request.data)
         return Response(data, status=code)
 
-    @extend_schema(request=SubmissionSerializer, responses={201: AnnotationSerializer})
+    @extend_schema(request=SubmitSerializer, responses={201: SubmittedSerializer})
     @action(detail=True, methods=["post"])
-    @retry_safe  # a lease takes one submission; a repeat after a commit answers what was stored
+    @retry_safe  # a lease takes one submission; a repeat after a commit answers what was stored (and the
+    # next frame: a repeat of next renews the lease its first try made)
     def submit(self, request, pk=None):
         data, code = submit_answer(request, request.user, request.data, pk)
         return Response(data, status=code)

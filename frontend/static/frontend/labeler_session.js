@@ -42,6 +42,11 @@ export class LabelingSession {
   // ---------------------------------------------------------------- loading a frame
   async loadNext() {
     const { status, data } = await api("POST", urls.next(this.projectId));
+    this.takeNext(status, data);
+  }
+
+  // What the queue answered for the next frame: asked for on its own, or with a submission.
+  takeNext(status, data) {
     if (status === 204) return this.finished("Nothing left for you to label in this project. Thank you!");
     if (status !== 200) return say(data?.detail || `Could not get a frame (${status})`, "error");
     if (data.withheld) return this.protection.pause(data.withheld);
@@ -145,8 +150,9 @@ export class LabelingSession {
     try {
       const { data } = this.current;
       let result;
+      const thenNext = !this.editFrame; // the next frame comes with the answer: one request per frame
       if (data.assignment) {
-        result = await api("POST", urls.submit(data.assignment.id), this.payload());
+        result = await api("POST", urls.submit(data.assignment.id), { ...this.payload(), ...(thenNext && { next: true }) });
       } else if (data.revision) {
         result = await api("POST", urls.revise(), { base_revision: data.revision.id, ...this.payload() });
       } else {
@@ -165,6 +171,8 @@ export class LabelingSession {
       if (this.editFrame) {
         await this.loadFrame(this.editFrame);
         say("Saved as a new revision", "ok");
+      } else if (result.data?.next) {
+        this.takeNext(result.data.next.status, result.data.next.body);
       } else {
         await this.loadNext();
       }

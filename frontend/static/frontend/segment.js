@@ -53,6 +53,11 @@ const panel = new SidePanel({
 // ---------------------------------------------------------------- loading
 async function loadNext() {
   const { status, data } = await api("POST", `/api/projects/${projectId}/next/`);
+  takeNext(status, data);
+}
+
+// What the queue answered for the next segment: asked for on its own, or with a submission.
+function takeNext(status, data) {
   if (status === 204) return finished("Nothing left for you to label in this project. Thank you!");
   if (status !== 200) return say(data?.detail || `Could not get a segment (${status})`, "error");
   if (data.withheld) return protection.pause(data.withheld);
@@ -418,12 +423,13 @@ export async function submit() {
     const revising = seg.data.assignment.status !== "active" && seg.data.revision;
     const result = revising
       ? await api("POST", `/api/assignments/${id}/revise/`, { base_revision: seg.data.revision.revision, ...payload() })
-      : await api("POST", `/api/assignments/${id}/submit/`, payload());
+      : await api("POST", `/api/assignments/${id}/submit/`, { ...payload(), next: true }); // one request per segment
     if (result.status === 409) return say("This segment changed in another window since you opened it; nothing was overwritten.", "error");
     if (result.status !== 201) return say(result.data?.detail || `Not saved (${result.status})`, "error");
     root.dataset.submitted = String(Number(root.dataset.submitted || 0) + 1);
     say(`Submitted ${seg.tracks.length} track${seg.tracks.length === 1 ? "" : "s"}`, "ok");
-    await loadNext();
+    if (result.data?.next) takeNext(result.data.next.status, result.data.next.body);
+    else await loadNext();
   } finally {
     seg.busy = false;
   }
