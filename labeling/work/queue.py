@@ -33,6 +33,7 @@ from django.utils import timezone
 from labeling import audit
 from labeling.models import Assignment, Frame, Project, QueueItem, Sequence
 from labeling.models.built import build
+from labeling.work import lease_facts
 from labeling.work import policies as queue_policies
 from labeling.work import prepared
 
@@ -83,10 +84,13 @@ class Candidate:
 
 def live_lease(assignment_id: int, item_id: int, project: Project, frame: Frame, user, leased_at,
                expires_at) -> Assignment:
-    """A live lease as a model instance, from what its statement returned (no query)."""
-    return build(Assignment, {"project": project, "frame": frame, "annotator": user}, id=assignment_id,
-                 item_id=item_id, project_id=project.pk, frame_id=frame.pk, annotator_id=user.pk,
-                 status=Assignment.ACTIVE, leased_at=leased_at, expires_at=expires_at)
+    """A live lease as a model instance, from what its statement returned (no query); this
+    process remembers it for the submission that will come (labeling.work.lease_facts)."""
+    assignment = build(Assignment, {"project": project, "frame": frame, "annotator": user}, id=assignment_id,
+                       item_id=item_id, project_id=project.pk, frame_id=frame.pk, annotator_id=user.pk,
+                       status=Assignment.ACTIVE, leased_at=leased_at, expires_at=expires_at)
+    lease_facts.remember(assignment, project, frame)
+    return assignment
 
 
 @dataclass

@@ -28,7 +28,8 @@ from labeling.models import (
     ModelVersion,
     Project,
 )
-from labeling.work import prepared
+from labeling.work import lease_facts, prepared
+from labeling.work.lease_facts import LeaseFacts
 from labeling.models.built import build
 from labeling.models.bulk_copy import as_json, copy_rows
 from labeling.work.payloads import (
@@ -70,22 +71,7 @@ def keyframe_fields(frame: Frame, boxes) -> dict:
     return {"sequence_id": frame.sequence_id, "frame_index": frame.index, "max_track": max(tracks, default=None)}
 
 
-@dataclass
-class _Lease:
-    id: int
-    annotator_id: int
-    status: str
-    expires_at: object
-    item_id: int
-    project_id: int
-    frame: Frame
-    ontology_version_id: int
-    overlap: int
-    member: bool
-    work_unit: str
-
-
-def _read_lease(assignment_id, user_id: int) -> _Lease | None:
+def _read_lease(assignment_id, user_id: int) -> LeaseFacts | None:
     """Read what a submission needs, in one round trip (no lock: the write re-checks the state
     under its own lock)."""
     row = prepared.fetchone(
@@ -104,10 +90,10 @@ def _read_lease(assignment_id, user_id: int) -> _Lease | None:
     if row is None:
         return None
     frame = build(Frame, id=row[6], width=row[7], height=row[8], sequence_id=row[9], index=row[10])
-    return _Lease(row[0], row[1], row[2], row[3], row[4], row[5], frame, row[11], row[12], row[13], row[14])
+    return LeaseFacts(row[0], row[1], row[2], row[3], row[4], row[5], frame, row[11], row[12], row[13], row[14])
 
 
-def _refuse(lease: _Lease | None, user) -> None:
+def _refuse(lease: LeaseFacts | None, user) -> None:
     """Raise the reason a lease cannot take a submission (if it cannot)."""
     if lease is None or lease.annotator_id != user.pk:
         raise NotYours("this assignment belongs to someone else")
@@ -124,16 +110,24 @@ def _refuse(lease: _Lease | None, user) -> None:
 
 
 # One statement writes a whole submission: it locks the lease and re-checks that it still takes
-# work (active, or expired: late work is kept and flagged), then writes the revision, its boxes
+# work (active, or expired: late work is kept and flagged) and that what the submission was
+# validated against still holds (the lease's frame and item, the project's ontology version,
+# overlap and work unit, the person's membership: read just before, or remembered by the process
+# that leased the frame, labeling.work.lease_facts), then writes the revision, its boxes
 # and tags, the lease, the queue counts, the draft and the audit event (which the database
 # queues for the audit chain: labeling.audit.chain). Atomic on its own (no
 # BEGIN/COMMIT round trips), and it costs one round trip. Nothing is written if the lease was
 # submitted or skipped meanwhile (another tab): the caller then says why.
 _STORE_SUBMISSION = """
 WITH lease AS (
-    SELECT id, status, expires_at, item_id FROM labeling_assignment
-    WHERE id = %(assignment)s AND annotator_id = %(user)s AND status IN ('active', 'expired')
-    FOR UPDATE
+    SELECT a.id, a.status, a.expires_at, a.item_id FROM labeling_assignment a
+    WHERE a.id = %(assignment)s AND a.annotator_id = %(user)s AND a.status IN ('active', 'expired')
+      AND a.project_id = %(project)s AND a.frame_id = %(frame)s AND a.item_id = %(item)s
+      AND EXISTS (SELECT 1 FROM labeling_project p WHERE p.id = a.project_id AND p.work_unit = 'frame'
+                  AND p.ontology_version_id = %(version)s AND p.overlap = %(overlap)s)
+      AND (%(admin)s OR EXISTS (SELECT 1 FROM labeling_membership m
+                                WHERE m.project_id = a.project_id AND m.user_id = %(user)s))
+    FOR UPDATE OF a
 ), ann AS (
     INSERT INTO labeling_annotation
         (project_id, frame_id, annotator_id, ontology_version_id, revision, supersedes_id, status, source,
@@ -197,6 +191,16 @@ def submit(assignment: Assignment, user, payload, *, repeat: bool = False) -> Su
     `repeat`: this is the same request run again after its database connection was lost
     (config.middleware), so its first try may have committed: if this lease holds a submission
     already, that stored submission is the answer (the work is never stored twice)."""
+    remembered = lease_facts.recall(assignment.pk, user.pk)
+    if remembered is not None:  # this process leased it: no read (the write checks what it assumed)
+        try:
+            _refuse(remembered, user)
+            done = _store(remembered, user, payload)
+        except SubmissionError:
+            done = None  # judged on what may have changed since: judged again on what the database says
+        lease_facts.forget(assignment.pk)
+        if done is not None:
+            return done
     lease = _read_lease(assignment.pk, user.pk)
     try:
         _refuse(lease, user)
@@ -206,23 +210,32 @@ def submit(assignment: Assignment, user, payload, *, repeat: bool = False) -> Su
             raise
         return Submitted(stored, late=Assignment.objects.filter(pk=lease.id).values_list("late", flat=True).get(),
                          payload=as_payload(stored))
+    done = _store(lease, user, payload)
+    if done is None:  # the lease changed since it was read: say why, nothing was written
+        _refuse(_read_lease(assignment.pk, user.pk), user)
+        raise SubmissionError("", "this frame can no longer take a submission")
+    return done
+
+
+def _store(lease: LeaseFacts, user, payload) -> Submitted | None:
+    """Validate the work against the lease and write it in one statement; None (nothing written)
+    if the lease no longer takes it or no longer is what `lease` says."""
     boxes, tags = validate(payload, classes_of(lease.ontology_version_id), lease.frame)
     check_models(lease.project_id, boxes)
     now = timezone.now()
     note = str(payload.get("note", ""))[:2000]
     keys = keyframe_fields(lease.frame, boxes)
     row = prepared.fetchone(_STORE_SUBMISSION, {
-            "project": lease.project_id, "frame": lease.frame.pk, "user": user.pk,
+            "project": lease.project_id, "frame": lease.frame.pk, "user": user.pk, "item": lease.item_id,
             "version": lease.ontology_version_id, "now": now, "note": note, "assignment": lease.id,
             "sequence": keys["sequence_id"], "frame_index": keys["frame_index"], "max_track": keys["max_track"],
             "boxes": json.dumps([b.columns() for b in boxes]),
             "tags": json.dumps([{"label_class_id": t.label_class.pk, "attributes": t.attributes,
                                  "changed": t.changed} for t in tags]),
-            "n_boxes": len(boxes), "n_tags": len(tags), "overlap": lease.overlap,
+            "n_boxes": len(boxes), "n_tags": len(tags), "overlap": lease.overlap, "admin": roles.is_admin(user),
         })
-    if row is None:  # the lease changed since it was read: say why, nothing was written
-        _refuse(_read_lease(assignment.pk, user.pk), user)
-        raise SubmissionError("", "this frame can no longer take a submission")
+    if row is None:
+        return None
     annotation_id, submitted, gold, late = row
     _flag_sensitive(lease.project_id, lease.frame.pk, annotation_id, boxes, tags, user)
     annotation = build(
