@@ -12,8 +12,6 @@ protection row (so two tabs of one person cannot both pass a cap):
 """
 from __future__ import annotations
 
-import copy
-
 from django.db import connection
 from django.utils import timezone
 
@@ -123,7 +121,7 @@ class _Request:
     def lease_rider(self, project, chosen) -> queue.LeaseRider:
         """A new lease: the counters and the exposure go in the lease's own statement. They are
         worked out on a copy of the state, kept only if the lease is made."""
-        trial = copy.copy(self.state)
+        trial = states.trial_copy(self.state)
         sensitive = bool(chosen.sensitive)
         frames = _sensitive_frames(chosen.segment_id) if sensitive and chosen.segment_id else 1
         notes = rules.leased(trial, self.limits, sensitive, False, self.now, frames)

@@ -14,6 +14,7 @@ from labeling import audit
 from labeling.access import cache
 from labeling.footage import thermal
 from labeling.models import ConsentEvent, ProtectionState
+from labeling.models.built import build
 from labeling.protection import days
 from labeling.protection.policy import consent_version
 from labeling.protection.rules import Totals
@@ -63,9 +64,17 @@ def locked(user_id: int) -> ProtectionState:
     """The person's state row, made if needed and locked until the end of the transaction."""
     assert transaction.get_connection().in_atomic_block, "lock the protection state inside a transaction"
     row = prepared.fetchone(_LOCK, {"user": user_id})
-    state = ProtectionState(user_id=user_id, **dict(zip(_STATE_FIELDS, row)))
+    state = build(ProtectionState, user_id=user_id, **dict(zip(_STATE_FIELDS, row)))
     state._state.adding = False
     return state
+
+
+def trial_copy(state: ProtectionState) -> ProtectionState:
+    """A copy of a locked state to work out a change on (kept only if the change is made)."""
+    values = {k: v for k, v in state.__dict__.items() if k != "_state"}
+    trial = build(ProtectionState, **values)
+    trial._state.adding = state._state.adding
+    return trial
 
 
 def save_cte(name: str, prefix: str, only_if: str) -> str:
