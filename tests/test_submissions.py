@@ -168,3 +168,28 @@ def test_track_context_from_keyframes(project, users):
     assert third["tracks"]["interpolated"] == [{"class": "person", "x": 10.0, "y": 5.0, "w": 15.0, "h": 10.0,
                                                 "attributes": {"posture": "standing"}, "track_id": 1,
                                                 "interpolated": True}]
+
+
+@pytest.mark.parametrize("protected", [False, True])  # the one-statement path; the protection gate's path
+def test_the_track_context_that_comes_with_a_lease_is_the_one_the_page_would_ask_for(project, users, protected):
+    make_frames(project, 6, width=200, height=100, sensitive=(5,) if protected else ())
+    project.frame_stride = 3
+    project.save()
+    queue.sync_queue(project)
+    user = users["annotator"]
+    seen = []
+    while True:
+        try:
+            lease = queue.next_lease(project, user)
+        except queue.Withheld:  # the sensitive frame: nobody opted in here
+            break
+        if lease is None:
+            break
+        frame = lease.assignment.frame
+        assert lease.tracks is not None
+        assert lease.tracks == tracks.track_context(project.pk, user.pk, frame), frame.index
+        seen.append((frame.index, lease.tracks["previous"] is not None, bool(lease.tracks["interpolated"])))
+        submissions.submit(lease.assignment, user, {"boxes": [box(track_id=1, x=5 * frame.index, y=0, w=10, h=10)]})
+    # stride 3: 0 and 3, then 1 (between two keyframes with track 1: interpolated), 4 (after 3), 2, 5
+    assert seen == [(0, False, False), (3, True, False), (1, True, True), (4, True, False), (2, True, True)] + (
+        [] if protected else [(5, True, False)])

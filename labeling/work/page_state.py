@@ -3,7 +3,8 @@ current revision, the track context and the frame to prefetch. Reads only.
 
 This is on the hot path of every next-frame request, so it asks the database only what it
 must: the classes of a published version are immutable and cached per process, a fresh lease
-has no draft and no earlier revision, and the track context is two queries."""
+has no draft and no earlier revision, and the track context comes with the lease (or is one
+query where it did not)."""
 from __future__ import annotations
 
 from labeling.footage.telemetry import readout
@@ -73,7 +74,8 @@ def state(project: Project, frame: Frame, user, assignment: Assignment | None = 
         "classes": classes,
         "draft": draft,
         "revision": payloads.as_payload(revision) if revision else None,
-        "tracks": tracks.track_context(project.pk, user.pk, frame),
+        "tracks": lease.tracks if lease is not None and lease.tracks is not None
+        else tracks.track_context(project.pk, user.pk, frame),
         "drone": readout.for_page(frame, user),  # telemetry readout, thermal palette
         "prefetch": image_url(peek.frame_id, peek.sensitive, project_id=project.pk) if peek else None,
         # the current detector's boxes, unless this person is among the first of the frame (None)

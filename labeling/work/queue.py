@@ -35,7 +35,7 @@ from labeling.models import Assignment, Frame, Project, QueueItem, Sequence
 from labeling.models.built import build
 from labeling.work import lease_facts
 from labeling.work import policies as queue_policies
-from labeling.work import prepared
+from labeling.work import prepared, tracks
 
 ORDER_SPAN = 1 << 40  # order_key = (index % stride) * ORDER_SPAN + position in the dataset
 
@@ -100,12 +100,14 @@ class Lease:
     `resumed`: a lease they already held (the page may have a draft for it); `peek`: the candidate
     most likely to come next, for the page to prefetch its image (None if unknown); `notes`: what
     the policies want the page to show with this frame (annotator protection puts its own under
-    "protection")."""
+    "protection"); `tracks`: the frame's track context (labeling.work.tracks), read by the lease's
+    own statement (None where it was not: the page asks for it)."""
 
     assignment: Assignment
     resumed: bool
     peek: Candidate | None = None
     notes: dict = field(default_factory=dict)
+    tracks: dict | None = None  # the page's track context, where the lease's statement brought it
 
 
 CANDIDATE_COLUMNS = ("qi.id, qi.frame_id, f.sequence_id, f.index, f.sensitive, qi.priority, f.width, f.height, "
@@ -343,8 +345,9 @@ def next_lease(project: Project, user) -> Lease | None:
     if extra:
         return _next_general(project, user, extra, policies=policies)
     now = timezone.now()
-    rows = prepared.fetchall(_NEXT_STATEMENT[project.work_unit == Project.SEGMENT], {"project": project.pk, "user": user.pk, "now": now,
-                                             "until": now + lease_length(), "overlap": project.overlap})
+    segment = project.work_unit == Project.SEGMENT
+    rows = prepared.fetchall(_NEXT_STATEMENT[segment], {"project": project.pk, "user": user.pk, "now": now,
+                                                        "until": now + lease_length(), "overlap": project.overlap})
     mine = next((r for r in rows if r[0] in ("held", "new")), None)
     if mine is None:
         # nothing open (or a lost race with this person's other tab): expired leases, then the
@@ -355,10 +358,11 @@ def next_lease(project: Project, user) -> Lease | None:
         # a frame became sensitive since this process last looked (its per-process answer is a
         # few seconds old): the lease is given back and the policies that now engage decide
         return _next_general(project, user, policies=queue_policies.engaged(project, user))
-    assignment = live_lease(assignment_id, item_id, project, Candidate(item_id, frame_id, *mine[6:]).frame(), user,
-                        leased_at, expires_at)
+    frame = Candidate(item_id, frame_id, *mine[6:-1]).frame()
+    assignment = live_lease(assignment_id, item_id, project, frame, user, leased_at, expires_at)
     peek = next((r for r in rows if r[0] == "peek"), None)
-    return Lease(assignment, resumed=kind == "held", peek=Candidate(peek[2], peek[3], *peek[6:]) if peek else None)
+    return Lease(assignment, resumed=kind == "held", peek=Candidate(peek[2], peek[3], *peek[6:-1]) if peek else None,
+                 tracks=None if segment else tracks.context_from_rows(mine[-1], frame))
 
 
 def _unengaged_sensitive(project: Project, user, assignment_id: int) -> bool:
@@ -418,9 +422,16 @@ WITH held AS (
     RETURNING id, item_id, frame_id, leased_at, expires_at
 )"""
 
+def _track_column(segment: bool) -> str:
+    """The track context of the leased frame (aliases f: its frame), for a frame's page; none for
+    a segment's (its page reads its tracks itself)."""
+    return "NULL::json" if segment else tracks.rows_as_json("f.sequence_id", "f.index")
+
+
 # Renew the lease this person holds, or else lock the two best open frames (SKIP LOCKED), lease
 # the first and count it; the second is what the page prefetches. One statement, so one
-# transaction: a lease is cheap to lose, so it does not wait for the WAL flush.
+# transaction: a lease is cheap to lose, so it does not wait for the WAL flush. The held or new
+# lease's row brings the page's track context with it.
 def _next_statement(segment: bool) -> str:
     return f"""{_HELD_CTE}, cand AS (
     SELECT qi.id, qi.frame_id, qi.priority, qi.order_key FROM labeling_queueitem qi
@@ -434,14 +445,16 @@ def _next_statement(segment: bool) -> str:
 ), ranked AS (
     SELECT id, frame_id, row_number() OVER (ORDER BY priority DESC NULLS LAST, order_key) AS rn FROM cand
 ), {_lease_ctes("SELECT id, frame_id FROM ranked WHERE rn = 1")}
-SELECT 'held', h.id, h.item_id, h.frame_id, h.leased_at, h.expires_at, {_frame_columns(segment)}
+SELECT 'held', h.id, h.item_id, h.frame_id, h.leased_at, h.expires_at, {_frame_columns(segment)},
+       {_track_column(segment)}
 FROM held h {_frame_join("h", segment)}
 UNION ALL
-SELECT 'new', l.id, l.item_id, l.frame_id, l.leased_at, l.expires_at, {_frame_columns(segment)}
+SELECT 'new', l.id, l.item_id, l.frame_id, l.leased_at, l.expires_at, {_frame_columns(segment)},
+       {_track_column(segment)}
 FROM lease l {_frame_join("l", segment)}
 WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
 UNION ALL
-SELECT 'peek', NULL, r.id, r.frame_id, NULL, NULL, {_frame_columns(segment)}
+SELECT 'peek', NULL, r.id, r.frame_id, NULL, NULL, {_frame_columns(segment)}, NULL::json
 FROM (SELECT id, id AS item_id, frame_id, rn FROM ranked) r {_frame_join("r", segment)}
 WHERE r.rn = 2
 """
@@ -489,12 +502,15 @@ def _general(project: Project, user, extra, policies) -> tuple[Lease | None, Wit
     for position, chosen in enumerate(candidates):
         # what policies write with a new lease, in the lease's own statement (a round trip fewer)
         riders = [r for p in applied if getattr(p, "lease_rider", None) for r in [p.lease_rider(project, chosen)] if r]
-        assignment_id = _lease(project, user, chosen, now, riders)
-        if assignment_id is None:  # this person got it meanwhile (another tab): the next one
+        made = _lease(project, user, chosen, now, riders)
+        if made is None:  # this person got it meanwhile (another tab): the next one
             continue
-        assignment = live_lease(assignment_id, chosen.item_id, project, chosen.frame(), user, now, now + lease_length())
+        assignment_id, track_rows = made
+        frame = chosen.frame()
+        assignment = live_lease(assignment_id, chosen.item_id, project, frame, user, now, now + lease_length())
         following = candidates[position + 1:position + 2]
-        lease = Lease(assignment, resumed=False, peek=following[0] if following else None)
+        lease = Lease(assignment, resumed=False, peek=following[0] if following else None,
+                      tracks=None if chosen.segment_id else tracks.context_from_rows(track_rows, frame))
         for rider in riders:
             rider.written(lease)
         queue_policies.after_lease(applied, project, user, lease)
@@ -518,21 +534,25 @@ class LeaseRider:
     written: Callable[[Lease], None]
 
 
-def _lease(project: Project, user, chosen: Candidate, now, riders: list[LeaseRider] | tuple = ()) -> int | None:
-    """Take one slot of a locked queue item for this person, in one statement; None if they
-    already hold it. A lease is cheap to lose, so its transaction does not wait for the WAL
-    flush (submissions keep synchronous commit: acknowledged work is never lost)."""
+def _lease(project: Project, user, chosen: Candidate, now,
+           riders: list[LeaseRider] | tuple = ()) -> tuple[int, object] | None:
+    """Take one slot of a locked queue item for this person, in one statement: the lease's id and
+    its frame's track context rows (labeling.work.tracks.context_from_rows; None for a segment),
+    or None if they already hold it. A lease is cheap to lose, so its transaction does not wait
+    for the WAL flush (submissions keep synchronous commit: acknowledged work is never lost)."""
     params = {"item": chosen.item_id, "project": project.pk, "frame": chosen.frame_id, "user": user.pk, "now": now,
-              "until": now + lease_length(), "overlap": project.overlap}
+              "until": now + lease_length(), "overlap": project.overlap, "sequence": chosen.sequence_id,
+              "index": chosen.index}
     for rider in riders:
         params.update(rider.params)
+    track_rows = "NULL::json" if chosen.segment_id else tracks.rows_as_json("%(sequence)s", "%(index)s")
     row = prepared.fetchone(
         f"WITH {_lease_ctes('SELECT %(item)s::bigint AS id, %(frame)s::bigint AS frame_id')}"
         + "".join(f", {rider.sql}" for rider in riders)
-        + " SELECT lease.id, set_config('synchronous_commit', 'off', true) FROM lease",
+        + f" SELECT lease.id, set_config('synchronous_commit', 'off', true), {track_rows} FROM lease",
         params,
     )
-    return row[0] if row else None
+    return (row[0], row[2]) if row else None
 
 
 def _locked_own(assignment: Assignment, user) -> Assignment:
