@@ -105,3 +105,10 @@ def test_the_memory_is_bounded(monkeypatch, lease, users):
         lease_facts.remember(lease, lease.project, remembered.frame)
     assert lease_facts.recall(remembered.id, users["annotator"].pk) is None  # the oldest went
     assert lease_facts.recall(10_002, users["annotator"].pk) is not None
+
+
+def test_the_stored_annotations_frame_loads_its_sequence_whole(project, lease, users):
+    """What a submission answers with reads like an annotation from the database: its frame's
+    sequence is the whole row (the lease's own has only what the labeling page needs)."""
+    done = submissions.submit(lease, users["annotator"], {"boxes": [BOX]})
+    assert done.annotation.frame.sequence.dataset_id == project.dataset_id

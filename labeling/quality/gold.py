@@ -29,7 +29,7 @@ from labeling.models import (
 )
 from labeling.quality import agreement, review_items
 from labeling.quality.labels import load_labels, params_of
-from labeling.work import queue
+from labeling.work import lease_sql, queue
 from labeling.work.payloads import classes_of, validate
 from labeling.work.submissions import store
 
@@ -171,7 +171,7 @@ class GoldPolicy:
                 return None
             cur.execute(
                 f"""
-                SELECT {queue.CANDIDATE_COLUMNS}
+                SELECT {lease_sql.CANDIDATE_COLUMNS}
                 FROM labeling_queueitem qi JOIN labeling_frame f ON f.id = qi.frame_id
                 JOIN labeling_sequence s ON s.id = f.sequence_id
                 WHERE qi.project_id = %s AND qi.gold

@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 
 from labeling.models import Frame
+from labeling.models.built import build
 
 #: leases remembered per process: a few per annotator working through this process is plenty
 CAPACITY = 4096
@@ -45,6 +46,10 @@ class LeaseFacts:
 
 def remember(assignment, project, frame: Frame) -> None:
     """A live lease just handed out (or renewed) by this process."""
+    # the frame's own columns only, as a submission reading its lease gets it: its relations (the
+    # lease's sequence has only what the page needs) are loaded when asked for
+    frame = build(Frame, id=frame.pk, width=frame.width, height=frame.height, sequence_id=frame.sequence_id,
+                  index=frame.index)
     facts = LeaseFacts(assignment.pk, assignment.annotator_id, "active", assignment.expires_at, assignment.item_id,
                        project.pk, frame, project.ontology_version_id, project.overlap, True, project.work_unit)
     with _lock:

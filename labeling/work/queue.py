@@ -33,9 +33,10 @@ from django.utils import timezone
 from labeling import audit
 from labeling.models import Assignment, Frame, Project, QueueItem, Sequence
 from labeling.models.built import build
-from labeling.work import lease_facts
+from labeling.work import lease_facts, lease_sql, prepared, tracks
 from labeling.work import policies as queue_policies
-from labeling.work import prepared, tracks
+
+sensitive_sql = lease_sql.sensitive_sql  # the SQL expression (aliases f, sg) that says whether a candidate is sensitive
 
 ORDER_SPAN = 1 << 40  # order_key = (index % stride) * ORDER_SPAN + position in the dataset
 
@@ -108,39 +109,6 @@ class Lease:
     peek: Candidate | None = None
     notes: dict = field(default_factory=dict)
     tracks: dict | None = None  # the page's track context, where the lease's statement brought it
-
-
-CANDIDATE_COLUMNS = ("qi.id, qi.frame_id, f.sequence_id, f.index, f.sensitive, qi.priority, f.width, f.height, "
-                     "f.timestamp, s.name, s.bits, s.telemetry_frames")
-
-# In segment projects an item stands for a run of frames: it is sensitive when any of them is
-# (the segment's flag, kept by labeling.protection.flags), and the rows carry the segment's id.
-# Frame projects keep the plain statements: the variants are chosen by the project's work unit.
-_SENSITIVE = {False: "f.sensitive", True: "(f.sensitive OR COALESCE(sg.sensitive, false))"}
-
-
-def sensitive_sql(project: Project) -> str:
-    """The SQL expression (aliases f, sg) that says whether a candidate is sensitive."""
-    return _SENSITIVE[project.work_unit == Project.SEGMENT]
-
-
-def _candidate_columns(segment: bool) -> str:
-    return CANDIDATE_COLUMNS.replace("f.sensitive", _SENSITIVE[segment]) + (", qi.segment_id" if segment else "")
-
-
-def _frame_columns(segment: bool) -> str:
-    """A leased frame's columns for Candidate, after (item id, frame id)."""
-    return (f"f.sequence_id, f.index, {_SENSITIVE[segment]}, NULL::float8, f.width, f.height, f.timestamp, s.name, "
-            "s.bits, s.telemetry_frames" + (", sg.id" if segment else ""))
-
-
-def _frame_join(alias: str, segment: bool) -> str:
-    """The frame (and sequence, and for segments the segment) of rows `alias` with item_id, frame_id."""
-    join = f"JOIN labeling_frame f ON f.id = {alias}.frame_id JOIN labeling_sequence s ON s.id = f.sequence_id"
-    if segment:
-        join += (f" JOIN labeling_queueitem qx ON qx.id = {alias}.item_id"
-                 " LEFT JOIN labeling_segment sg ON sg.id = qx.segment_id")
-    return join
 
 
 def lease_length() -> timedelta:
@@ -277,7 +245,7 @@ def _candidate_query(project: Project, user, limit: int, policies=None, where: s
             conditions.append("AND (" + sql % tuple(names) + ")")
     segment = project.work_unit == Project.SEGMENT
     return f"""
-        SELECT {columns or _candidate_columns(segment)}
+        SELECT {columns or lease_sql.candidate_columns(segment)}
         FROM labeling_queueitem qi JOIN labeling_frame f ON f.id = qi.frame_id
         JOIN labeling_sequence s ON s.id = f.sequence_id
         {"LEFT JOIN labeling_segment sg ON sg.id = qi.segment_id" if segment else ""}
@@ -303,12 +271,12 @@ def _held_or_candidates(project: Project, user, limit: int, policies) -> tuple[A
     `_candidates`): one statement, one round trip, for the general path's usual case."""
     segment = project.work_unit == Project.SEGMENT
     query, params = _candidate_query(project, user, limit, policies, only_if="NOT EXISTS (SELECT 1 FROM held)",
-                                     columns=f"{_candidate_columns(segment)}, qi.order_key")
+                                     columns=f"{lease_sql.candidate_columns(segment)}, qi.order_key")
     now = timezone.now()
     params.update(now=now, until=now + lease_length())
-    rows = prepared.fetchall(f"""{_HELD_CTE}, cand AS ({query})
-SELECT 'held', h.id, h.leased_at, h.expires_at, h.item_id, h.frame_id, {_frame_columns(segment)}, NULL::bigint
-FROM held h {_frame_join("h", segment)}
+    rows = prepared.fetchall(f"""{lease_sql.HELD_CTE}, cand AS ({query})
+SELECT 'held', h.id, h.leased_at, h.expires_at, h.item_id, h.frame_id, {lease_sql.frame_columns(segment)}, NULL::bigint
+FROM held h {lease_sql.frame_join("h", segment)}
 UNION ALL
 SELECT 'cand', NULL, NULL::timestamptz, NULL::timestamptz, cand.* FROM cand""", params)
     held = next((r for r in rows if r[0] == "held"), None)
@@ -346,7 +314,7 @@ def next_lease(project: Project, user) -> Lease | None:
         return _next_general(project, user, extra, policies=policies)
     now = timezone.now()
     segment = project.work_unit == Project.SEGMENT
-    rows = prepared.fetchall(_NEXT_STATEMENT[segment], {"project": project.pk, "user": user.pk, "now": now,
+    rows = prepared.fetchall(lease_sql.NEXT_STATEMENT[segment], {"project": project.pk, "user": user.pk, "now": now,
                                                         "until": now + lease_length(), "overlap": project.overlap})
     mine = next((r for r in rows if r[0] in ("held", "new")), None)
     if mine is None:
@@ -388,79 +356,6 @@ def give_back(assignment_id: int) -> None:
             """,
             {"id": assignment_id, "now": timezone.now()},
         )
-
-
-def _lease_ctes(chosen: str) -> str:
-    """The `lease` and `counts` CTEs: lease the queue item that the query `chosen` yields (columns
-    id, frame_id) to this person and count it. An existing assignment of theirs is taken over
-    only if it expired, so `lease` is empty if they already hold the frame."""
-    return f"""lease AS (
-    INSERT INTO labeling_assignment
-        (item_id, project_id, frame_id, annotator_id, status, leased_at, expires_at, skip_reason, late)
-    SELECT c.id, %(project)s, c.frame_id, %(user)s, 'active', %(now)s, %(until)s, '', false FROM ({chosen}) c
-    ON CONFLICT (item_id, annotator_id) DO UPDATE
-        SET status = 'active', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at, finished_at = NULL
-        WHERE labeling_assignment.status = 'expired'
-    RETURNING id, item_id, frame_id, leased_at, expires_at
-), counts AS (
-    UPDATE labeling_queueitem qi
-    SET assigned = qi.assigned + 1, is_open = NOT qi.gold AND qi.assigned + 1 < %(overlap)s
-    FROM lease WHERE qi.id = lease.item_id
-)"""
-
-
-# The live lease this person holds, renewed: the start of the next-frame statement below and of the
-# general path's (`_held_or_candidates`).
-_HELD_CTE = """
-WITH held AS (
-    UPDATE labeling_assignment SET expires_at = %(until)s
-    WHERE id = (SELECT id FROM labeling_assignment
-                WHERE project_id = %(project)s AND annotator_id = %(user)s AND status = 'active'
-                  AND expires_at > %(now)s
-                ORDER BY leased_at LIMIT 1 FOR UPDATE)
-      AND status = 'active'
-    RETURNING id, item_id, frame_id, leased_at, expires_at
-)"""
-
-def _track_column(segment: bool) -> str:
-    """The track context of the leased frame (aliases f: its frame), for a frame's page; none for
-    a segment's (its page reads its tracks itself)."""
-    return "NULL::json" if segment else tracks.rows_as_json("f.sequence_id", "f.index")
-
-
-# Renew the lease this person holds, or else lock the two best open frames (SKIP LOCKED), lease
-# the first and count it; the second is what the page prefetches. One statement, so one
-# transaction: a lease is cheap to lose, so it does not wait for the WAL flush. The held or new
-# lease's row brings the page's track context with it.
-def _next_statement(segment: bool) -> str:
-    return f"""{_HELD_CTE}, cand AS (
-    SELECT qi.id, qi.frame_id, qi.priority, qi.order_key FROM labeling_queueitem qi
-    WHERE NOT EXISTS (SELECT 1 FROM held)
-      AND qi.project_id = %(project)s AND qi.is_open
-      AND NOT EXISTS (SELECT 1 FROM labeling_assignment a
-                      WHERE a.item_id = qi.id AND a.annotator_id = %(user)s AND a.status <> 'expired')
-    ORDER BY qi.priority DESC NULLS LAST, qi.order_key
-    LIMIT 2
-    FOR UPDATE OF qi SKIP LOCKED
-), ranked AS (
-    SELECT id, frame_id, row_number() OVER (ORDER BY priority DESC NULLS LAST, order_key) AS rn FROM cand
-), {_lease_ctes("SELECT id, frame_id FROM ranked WHERE rn = 1")}
-SELECT 'held', h.id, h.item_id, h.frame_id, h.leased_at, h.expires_at, {_frame_columns(segment)},
-       {_track_column(segment)}
-FROM held h {_frame_join("h", segment)}
-UNION ALL
-SELECT 'new', l.id, l.item_id, l.frame_id, l.leased_at, l.expires_at, {_frame_columns(segment)},
-       {_track_column(segment)}
-FROM lease l {_frame_join("l", segment)}
-WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
-UNION ALL
-SELECT 'peek', NULL, r.id, r.frame_id, NULL, NULL, {_frame_columns(segment)}, NULL::json
-FROM (SELECT id, id AS item_id, frame_id, rn FROM ranked) r {_frame_join("r", segment)}
-WHERE r.rn = 2
-"""
-
-
-_NEXT_STATEMENT = {segment: _next_statement(segment) for segment in (False, True)}
 
 
 def _next_general(project: Project, user, extra: list[Candidate] = (), policies=None) -> Lease | None:
@@ -547,7 +442,7 @@ def _lease(project: Project, user, chosen: Candidate, now,
         params.update(rider.params)
     track_rows = "NULL::json" if chosen.segment_id else tracks.rows_as_json("%(sequence)s", "%(index)s")
     row = prepared.fetchone(
-        f"WITH {_lease_ctes('SELECT %(item)s::bigint AS id, %(frame)s::bigint AS frame_id')}"
+        f"WITH {lease_sql.lease_ctes('SELECT %(item)s::bigint AS id, %(frame)s::bigint AS frame_id')}"
         + "".join(f", {rider.sql}" for rider in riders)
         + f" SELECT lease.id, set_config('synchronous_commit', 'off', true), {track_rows} FROM lease",
         params,
