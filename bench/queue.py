@@ -319,7 +319,7 @@ def main() -> None:
         for label, count in SIZES:
             start = time.perf_counter()
             projects[label] = bulk_frames(f"bench {label}", count, users)
-            emit(f"queue_fill_{label}_s", time.perf_counter() - start)
+            emit(f"queue_fill_{size_label(count)}_s", time.perf_counter() - start)
         protected = bulk_frames("bench protected", SIZES[0][1], users, sensitive_every=5)
         from labeling.models import ProtectionPolicy
         from labeling.protection import policy as protection_policy, state as protection_state
